@@ -1,0 +1,44 @@
+/**
+ * What every CLI command is: a name, its help text and a run function that
+ * returns an exit status. Argument parsing is node's parseArgs, strict.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { WardenError } from '../errors.js';
+
+/** Streams a command writes to (tests pass their own). */
+export interface CliIO {
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+}
+
+/** One `warden …` command. */
+export interface Command {
+  readonly name: string;
+  readonly summary: string;
+  readonly usage: string;
+  run(argv: string[], io: CliIO): Promise<number>;
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** Parses argv strictly; unknown flags or a wrong positional count → USAGE. */
+export function parse<O extends Options>(argv: string[], options: O, positionals: number) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new WardenError('USAGE', (err as Error).message);
+  }
+  // values' type is computed from the generic O; only `help` is read here.
+  const help = (parsed.values as { help?: boolean }).help === true;
+  if (!help && parsed.positionals.length !== positionals) {
+    throw new WardenError('USAGE', `expected ${positionals} argument(s), got ${parsed.positionals.length}`);
+  }
+  return parsed;
+}
+
+/** Reads a required string flag or throws USAGE naming it. */
+export function required(value: string | boolean | (string | boolean)[] | undefined, flag: string): string {
+  if (typeof value !== 'string' || value === '') throw new WardenError('USAGE', `--${flag} is required`);
+  return value;
+}

@@ -1,0 +1,112 @@
+/**
+ * The one registry of Warden's error codes. Every code here is documented in
+ * docs/errors.md (a test keeps the two in step) and appears verbatim in logs,
+ * metric labels, /healthz and CLI output. Codes are never renamed or reused:
+ * a retired code moves to RETIRED_CODES.
+ */
+
+/** What family a failure belongs to; decides CLI exit status and HTTP mapping. */
+export type ErrorKind =
+  | 'usage' // the caller asked for something malformed
+  | 'setup' // the machine or configuration is not ready (opa missing, bad trust config)
+  | 'build' // a policy folder does not compile or fails its own tests
+  | 'input' // fetched or supplied bytes are hostile or malformed
+  | 'integrity' // a signature, digest or certificate does not check out
+  | 'policy' // cryptographically valid, but not allowed by the trust policy
+  | 'io'; // the disk or a child process failed
+
+interface ErrorSpec {
+  readonly kind: ErrorKind;
+  /** One line an operator can act on. */
+  readonly hint: string;
+}
+
+export const ERROR_CODES = {
+  USAGE: { kind: 'usage', hint: 'run the command with --help' },
+  INTERNAL: { kind: 'io', hint: 'this is a bug in Warden; report it with the log line' },
+  IO_FAILED: { kind: 'io', hint: 'check the path exists and is readable/writable by this user' },
+
+  OPA_NOT_FOUND: { kind: 'setup', hint: 'run `npm run install-opa`, or set WARDEN_OPA to an opa binary' },
+  OPA_VERSION_MISMATCH: { kind: 'setup', hint: 'run `npm run install-opa` to install the pinned opa version' },
+  OPA_FAILED: { kind: 'io', hint: 'opa exited unexpectedly; its stderr is in the message' },
+
+  PACK_SPEC_INVALID: { kind: 'build', hint: 'fix warden.yaml in the policy folder (see README, "Pack folder")' },
+  PACK_DATA_INVALID: { kind: 'build', hint: 'data.json / data.yaml must parse and be a JSON object' },
+  PACK_COMPILE_FAILED: { kind: 'build', hint: 'fix the Rego at the file:line:col shown' },
+  PACK_TEST_FAILED: { kind: 'build', hint: 'a _test.rego test failed; run `opa test -v DIR` to see it' },
+  PACK_GOLDEN_FAILED: { kind: 'build', hint: 'the named golden decision does not match; fix the policy or the case' },
+
+  PACK_TOO_LARGE: { kind: 'input', hint: 'the compressed pack is over the size limit' },
+  PACK_UNCOMPRESSED_TOO_LARGE: { kind: 'input', hint: 'the pack inflates past the uncompressed limit (gzip bomb?)' },
+  PACK_TOO_MANY_FILES: { kind: 'input', hint: 'the pack has more entries than the file-count limit' },
+  PACK_FILE_TOO_LARGE: { kind: 'input', hint: 'one file in the pack is over the per-file limit' },
+  PACK_UNSAFE_PATH: { kind: 'input', hint: 'the pack holds an absolute path, a `..` segment or an odd name' },
+  PACK_UNSAFE_ENTRY: { kind: 'input', hint: 'the pack holds a link, device or other non-regular entry' },
+  PACK_DUPLICATE_ENTRY: { kind: 'input', hint: 'the pack holds the same path twice' },
+  PACK_MALFORMED: { kind: 'input', hint: 'the bytes are not a well-formed gzip-compressed tar' },
+  PACK_MANIFEST_INVALID: { kind: 'input', hint: 'the pack has no valid .manifest with a warden marker' },
+
+  TRUST_CONFIG_INVALID: { kind: 'setup', hint: 'fix the verification settings (keys, trusted root, identity policy)' },
+  KEY_INVALID: { kind: 'setup', hint: 'keys must be ECDSA P-256 in PEM (make them with `warden keygen`)' },
+
+  SIGNATURE_MISSING: { kind: 'integrity', hint: 'sign the pack with `warden pack sign` and publish FILE.sigstore.json beside it' },
+  SIGNATURE_BUNDLE_MALFORMED: { kind: 'integrity', hint: 'the .sigstore.json is not a valid Sigstore message-signature bundle' },
+  SIGNATURE_KEY_UNKNOWN: { kind: 'integrity', hint: 'the pack was signed by a key that is not among the trusted public keys' },
+  SIGNATURE_INVALID: { kind: 'integrity', hint: 'the signature does not match the pack bytes and key' },
+  DIGEST_MISMATCH: { kind: 'integrity', hint: 'the pack bytes do not match the signed or announced SHA-256 digest' },
+  CERTIFICATE_UNTRUSTED: { kind: 'integrity', hint: 'the signing certificate does not chain to the trusted root or was not valid at signing time' },
+  TLOG_UNTRUSTED: { kind: 'integrity', hint: 'the transparency-log entry is missing, invalid or from a log not in the trusted root' },
+  TIMESTAMP_UNTRUSTED: { kind: 'integrity', hint: 'no trusted timestamp proves when the pack was signed' },
+  IDENTITY_UNTRUSTED: { kind: 'policy', hint: 'the signer identity (issuer, subject) does not match the configured policy' },
+} as const satisfies Record<string, ErrorSpec>;
+
+/** Codes that existed once and must never be given a new meaning. */
+export const RETIRED_CODES: readonly string[] = [];
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Any failure Warden reports: a stable code, a message, a hint and an optional cause. */
+export class WardenError extends Error {
+  override readonly name = 'WardenError';
+  readonly code: ErrorCode;
+  readonly hint: string;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: Record<string, unknown>; hint?: string } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.hint = options.hint ?? ERROR_CODES[code].hint;
+    this.details = Object.freeze({ ...options.details });
+  }
+
+  get kind(): ErrorKind {
+    return ERROR_CODES[this.code].kind;
+  }
+
+  /** The error as data, for health and admin answers and JSON logs. */
+  toJSON(): { code: ErrorCode; message: string; hint: string; details?: Record<string, unknown> } {
+    const out: { code: ErrorCode; message: string; hint: string; details?: Record<string, unknown> } = {
+      code: this.code,
+      message: this.message,
+      hint: this.hint,
+    };
+    if (Object.keys(this.details).length > 0) out.details = { ...this.details };
+    return out;
+  }
+}
+
+/** True if `err` is a WardenError, optionally with the given code. */
+export function isWardenError(err: unknown, code?: ErrorCode): err is WardenError {
+  return err instanceof WardenError && (code === undefined || err.code === code);
+}
+
+/** Wraps anything thrown into a WardenError, keeping WardenErrors as they are. */
+export function toWardenError(err: unknown, fallback: ErrorCode = 'INTERNAL'): WardenError {
+  if (err instanceof WardenError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new WardenError(fallback, message, { cause: err });
+}

@@ -1,0 +1,48 @@
+/**
+ * Runs opa as a child process with a time limit and bounded captured output.
+ */
+import { spawn } from 'node:child_process';
+import { WardenError } from '../errors.js';
+
+/** What an opa run printed and how it ended. */
+export interface OpaResult {
+  readonly status: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const MAX_OUTPUT = 4 * 1024 * 1024;
+
+/** Runs `opa args…` in cwd; resolves with its output whatever the exit status. */
+export function runOpa(
+  opaPath: string,
+  args: readonly string[],
+  options: { cwd?: string; timeoutMs?: number; stdin?: string } = {},
+): Promise<OpaResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(opaPath, args, {
+      cwd: options.cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: options.timeoutMs ?? 120_000,
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let size = 0;
+    // Keeps at most MAX_OUTPUT bytes of the child's output in memory.
+    const collect = (into: Buffer[]) => (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_OUTPUT) into.push(chunk);
+    };
+    child.stdout.on('data', collect(out));
+    child.stderr.on('data', collect(err));
+    child.on('error', (e) => reject(new WardenError('OPA_FAILED', `could not run opa: ${e.message}`, { cause: e })));
+    child.on('close', (code, signal) => {
+      if (signal) {
+        reject(new WardenError('OPA_FAILED', `opa ${args[0] ?? ''} was killed by ${signal} (time limit?)`));
+        return;
+      }
+      resolve({ status: code ?? 1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+    });
+    child.stdin.end(options.stdin ?? '');
+  });
+}

@@ -1,0 +1,121 @@
+/**
+ * `warden pack build`: a policy folder → a pack. Stages the folder's Rego and
+ * data with a `.manifest` carrying Warden's marker, lets the real opa check and
+ * compile it to wasm, runs the folder's `_test.rego` and golden decisions, and
+ * re-packs the result deterministically (sorted, mtime 0, no leading `/`).
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { loadWasmEngine } from '../engine/wasm.js';
+import { WardenError } from '../errors.js';
+import { opaBuildWasm, opaCheck, opaTest } from '../opa/compile.js';
+import { locateOpa } from '../opa/locate.js';
+import { WARDEN_VERSION } from '../project.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
+import { assembleData } from './data.js';
+import { runGolden } from './golden.js';
+import { GOLDEN_PATH, MANIFEST_PATH, MARKER_FORMAT, parseManifest, type PackManifest } from './manifest.js';
+import { readPack } from './reader.js';
+import { collectSources, defaultRoots, type PolicySources } from './sources.js';
+import { readPackSpec, type PackSpec } from './spec.js';
+import { writeTarGz } from './tar-writer.js';
+
+/** How to build. Only `dir` is required. */
+export interface BuildOptions {
+  readonly dir: string;
+  /** Where to write the pack; omitted → nothing is written. */
+  readonly out?: string;
+  /** The opa binary (else WARDEN_OPA, .tools/bin, PATH). */
+  readonly opaPath?: string;
+  /** Monotonic marker; defaults to the creation time in milliseconds. */
+  readonly sequence?: number;
+  /** Overrides warden.yaml's revision. */
+  readonly revision?: string;
+  /** The creation time (tests pin it). */
+  readonly now?: Date;
+}
+
+/** A built pack: its bytes, digest and what went into it. */
+export interface BuiltPack {
+  readonly bytes: Buffer;
+  /** `sha256:<hex>` of bytes. */
+  readonly digest: string;
+  readonly manifest: PackManifest;
+  readonly spec: PackSpec;
+  readonly files: ReadonlyMap<string, Buffer>;
+  readonly testsRun: number;
+  readonly goldenRun: number;
+}
+
+/** Builds the pack for a policy folder; throws a coded error on any failure. */
+export async function buildPack(options: BuildOptions): Promise<BuiltPack> {
+  const dir = resolve(options.dir);
+  const spec = await readPackSpec(dir);
+  const sources = await collectSources(dir);
+  const opa = locateOpa(options.opaPath).path;
+  const now = options.now ?? new Date();
+  const sequence = options.sequence ?? now.getTime();
+  const dataDoc = assembleData(sources.data);
+
+  const stage = await mkdtemp(join(tmpdir(), 'warden-build-'));
+  try {
+    const manifest = {
+      revision: options.revision ?? spec.revision ?? `${spec.name}-${sequence}`,
+      roots: spec.roots ?? defaultRoots(sources, dataDoc),
+      ...(spec.rego_version === 'v0' ? { rego_version: 0 } : {}),
+      metadata: {
+        warden: { format: MARKER_FORMAT, pack: spec.name, sequence, created_at: now.toISOString(), builder: `warden ${WARDEN_VERSION}` },
+      },
+    };
+    await stageFiles(stage, sources, manifest);
+    const rel = (f: string): string => f.replace(/^\.\//, '');
+    await opaCheck(opa, stage, spec.rego_version, rel);
+    const opaBundle = await opaBuildWasm(opa, stage, spec.entrypoints, spec.rego_version);
+    const testsRun = await runTests(opa, stage, sources, spec, rel);
+    const built = await repack(opaBundle, sources, spec);
+    const engine = await loadWasmEngine(built.files.get('policy.wasm') ?? Buffer.alloc(0), dataDoc);
+    runGolden(engine, spec.golden);
+    if (options.out) {
+      await mkdir(dirname(resolve(options.out)), { recursive: true });
+      await writeFileAtomic(resolve(options.out), built.bytes);
+    }
+    return { ...built, spec, testsRun, goldenRun: spec.golden.length };
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+  }
+}
+
+// Writes the bundle folder opa builds from: modules, data, .manifest.
+async function stageFiles(stage: string, sources: PolicySources, manifest: object): Promise<void> {
+  for (const [rel, bytes] of [...sources.modules, ...sources.data]) {
+    await mkdir(dirname(join(stage, rel)), { recursive: true });
+    await writeFile(join(stage, rel), bytes);
+  }
+  await writeFile(join(stage, MANIFEST_PATH), JSON.stringify(manifest));
+}
+
+// Adds the `_test.rego` files to the (already compiled) stage and runs `opa test` there.
+async function runTests(opa: string, stage: string, sources: PolicySources, spec: PackSpec, rel: (f: string) => string): Promise<number> {
+  if (sources.tests.size === 0) return 0;
+  for (const [path, bytes] of sources.tests) {
+    await mkdir(dirname(join(stage, path)), { recursive: true });
+    await writeFile(join(stage, path), bytes);
+  }
+  return opaTest(opa, stage, ['.'], spec.rego_version, rel);
+}
+
+// Takes policy.wasm and opa's manifest from opa's bundle; re-packs with sources and golden cases.
+async function repack(opaBundle: Buffer, sources: PolicySources, spec: PackSpec): Promise<Omit<BuiltPack, 'spec' | 'testsRun' | 'goldenRun'>> {
+  const opaFiles = await readPack(opaBundle, undefined, { opaOutput: true });
+  const wasm = opaFiles.get('policy.wasm');
+  const manifestBytes = opaFiles.get(MANIFEST_PATH);
+  if (!wasm || !manifestBytes) throw new WardenError('OPA_FAILED', 'opa build produced no policy.wasm or .manifest');
+  const files = new Map<string, Buffer>([[MANIFEST_PATH, manifestBytes], ['policy.wasm', wasm]]);
+  for (const [rel, bytes] of [...sources.modules, ...sources.data]) files.set(rel, bytes);
+  if (spec.golden.length > 0) files.set(GOLDEN_PATH, Buffer.from(JSON.stringify(spec.golden, null, 2)));
+  const bytes = writeTarGz([...files].map(([path, data]) => ({ path, data })));
+  const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  return { bytes, digest, manifest: parseManifest(manifestBytes), files };
+}

@@ -1,0 +1,29 @@
+/**
+ * Golden decisions: cases a pack carries (entrypoint, input, expected result),
+ * run against a freshly built engine before it may be written or promoted.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import type { Evaluation, WasmEngine } from '../engine/wasm.js';
+import { WardenError } from '../errors.js';
+import type { GoldenCase } from './spec.js';
+
+/** Runs every case; the first mismatch throws PACK_GOLDEN_FAILED naming it. */
+export function runGolden(engine: WasmEngine, cases: readonly GoldenCase[]): void {
+  for (const c of cases) {
+    let got: Evaluation;
+    try {
+      got = engine.evaluate(c.entrypoint, c.input ?? null);
+    } catch (err) {
+      throw new WardenError('PACK_GOLDEN_FAILED', `golden case "${c.name}": evaluation failed: ${(err as Error).message}`, { cause: err });
+    }
+    const wantUndefined = c.undefined === true || !('expect' in c);
+    const ok = wantUndefined ? !got.defined : got.defined && isDeepStrictEqual(got.result, c.expect);
+    if (!ok) {
+      const want = wantUndefined ? 'undefined' : JSON.stringify(c.expect);
+      const have = got.defined ? JSON.stringify(got.result) : 'undefined';
+      throw new WardenError('PACK_GOLDEN_FAILED', `golden case "${c.name}" (${c.entrypoint}): expected ${want}, got ${have}`, {
+        details: { case: c.name, entrypoint: c.entrypoint },
+      });
+    }
+  }
+}

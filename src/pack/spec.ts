@@ -1,0 +1,73 @@
+/**
+ * The pack folder's own description, `warden.yaml`: which entrypoints the pack
+ * exposes, its roots, its Rego version and its golden decisions.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { WardenError } from '../errors.js';
+import { formatIssues } from '../util/zod-issues.js';
+
+/** File name of the pack description inside a policy folder. */
+export const PACK_SPEC_FILE = 'warden.yaml';
+
+const entrypoint = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/, 'an entrypoint is a slash-separated rule path like "authz/allow"');
+
+/** One golden decision: evaluating `entrypoint` on `input` must give `expect`. */
+export const goldenCaseSchema = z.strictObject({
+  name: z.string().min(1).max(200),
+  entrypoint,
+  input: z.unknown().optional(),
+  /** The expected result; omit (or `undefined: true`) for "no result". */
+  expect: z.unknown().optional(),
+  undefined: z.boolean().optional(),
+});
+export type GoldenCase = z.infer<typeof goldenCaseSchema>;
+
+const specSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lower-case letters, digits, ".", "_" or "-", at most 63'),
+  revision: z.string().min(1).max(128).optional(),
+  entrypoints: z.array(entrypoint).min(1).max(64),
+  roots: z.array(z.string().regex(/^[A-Za-z0-9_/]*$/)).max(64).optional(),
+  rego_version: z.enum(['v0', 'v1']).default('v1'),
+  golden: z.array(goldenCaseSchema).max(10_000).default([]),
+});
+
+/** A validated, frozen warden.yaml. */
+export type PackSpec = Readonly<z.infer<typeof specSchema>>;
+
+/** Reads and validates DIR/warden.yaml; every bad key is listed in one error. */
+export async function readPackSpec(dir: string): Promise<PackSpec> {
+  const path = join(dir, PACK_SPEC_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new WardenError('PACK_SPEC_INVALID', `cannot read ${PACK_SPEC_FILE} in ${dir}: ${(err as Error).message}`, { cause: err });
+  }
+  return parsePackSpec(text, path);
+}
+
+/** Validates the text of a warden.yaml (`where` names it in errors). */
+export function parsePackSpec(text: string, where: string): PackSpec {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { maxAliasCount: 100 });
+  } catch (err) {
+    throw new WardenError('PACK_SPEC_INVALID', `${where}: not valid YAML: ${(err as Error).message}`, { cause: err });
+  }
+  const parsed = specSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = formatIssues(parsed.error.issues);
+    throw new WardenError('PACK_SPEC_INVALID', `${where}: ${lines.join('; ')}`, { details: { issues: lines } });
+  }
+  for (const c of parsed.data.golden) {
+    if (!parsed.data.entrypoints.includes(c.entrypoint)) {
+      throw new WardenError('PACK_SPEC_INVALID', `${where}: golden case "${c.name}" uses entrypoint ${c.entrypoint}, which is not in entrypoints`);
+    }
+  }
+  return Object.freeze(parsed.data);
+}
