@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Makes a fresh checkout runnable: npm packages, the compiled CLI, the pinned opa.
+// Makes a fresh checkout runnable: npm packages, the compiled CLI, the pinned opa
+// (and, with --test, the pinned cosign the signature-interop tests use).
 // Each step is skipped when its output is already up to date, so it is cheap to call
 // before every `npm start` / `npm test`.
 import { spawnSync } from 'node:child_process';
@@ -26,4 +27,5 @@ if (!existsSync(installed) || mtime(join(root, 'package-lock.json')) > mtime(ins
   run(npm, ['ci', '--ignore-scripts', '--no-audit', '--no-fund']);
 }
 run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json']);
-run(process.execPath, [join(root, 'scripts', 'install-opa.mjs')]);
+const tools = process.argv.includes('--test') ? ['opa', 'cosign'] : ['opa'];
+run(process.execPath, [join(root, 'scripts', 'install-tools.mjs'), ...tools]);

@@ -20,12 +20,17 @@ export interface Command {
 }
 
 type Options = NonNullable<ParseArgsConfig['options']>;
+type HelpOption = { help: { type: 'boolean'; short: 'h' } };
+type Config<O extends Options> = { args: string[]; options: O & HelpOption; allowPositionals: true; strict: true };
+/** What parse returns: node's typed values and positionals. */
+export type Parsed<O extends Options> = ReturnType<typeof parseArgs<Config<O>>>;
 
 /** Parses argv strictly; unknown flags or a wrong positional count → USAGE. */
-export function parse<O extends Options>(argv: string[], options: O, positionals: number) {
-  let parsed;
+export function parse<O extends Options>(argv: string[], options: O, positionals: number): Parsed<O> {
+  const config: Config<O> = { args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true };
+  let parsed: Parsed<O>;
   try {
-    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs(config);
   } catch (err) {
     throw new WardenError('USAGE', (err as Error).message);
   }

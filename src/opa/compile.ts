@@ -2,8 +2,7 @@
  * The opa commands a pack build needs — check, build -t wasm, test — with
  * their failures turned into coded errors that name file:line:col.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, rm } from 'node:fs/promises';
 import { WardenError } from '../errors.js';
 import { runOpa } from './run.js';
 
@@ -42,15 +41,20 @@ export async function opaCheck(opa: string, dir: string, version: RegoVersion, r
   });
 }
 
-/** `opa build -t wasm` of the bundle folder dir; returns the tarball opa wrote. */
+/** `opa build -t wasm` of the bundle folder dir; returns the tarball opa wrote (beside dir, not in it). */
 export async function opaBuildWasm(opa: string, dir: string, entrypoints: readonly string[], version: RegoVersion): Promise<Buffer> {
-  const out = '.warden-opa-build.tar.gz';
+  const out = `${dir}.opa-build.tar.gz`;
   const args = ['build', '-b', '.', '-t', 'wasm', ...entrypoints.flatMap((e) => ['-e', e]), ...v0Flag(version), '-o', out];
   const res = await runOpa(opa, args, { cwd: dir });
   if (res.status !== 0) {
-    throw new WardenError('PACK_COMPILE_FAILED', `opa build: ${res.stderr.trim().replace(/^error:\s*/, '')}`);
+    const why = (res.stderr.trim() || res.stdout.trim()).replace(/^error:\s*/, '');
+    throw new WardenError('PACK_COMPILE_FAILED', `opa build: ${why}`);
   }
-  return readFile(join(dir, out));
+  try {
+    return await readFile(out);
+  } finally {
+    await rm(out, { force: true });
+  }
 }
 
 /** `opa test` over the given paths; any failing or erroring test → PACK_TEST_FAILED naming it. */

@@ -112,10 +112,17 @@ async function repack(opaBundle: Buffer, sources: PolicySources, spec: PackSpec)
   const wasm = opaFiles.get('policy.wasm');
   const manifestBytes = opaFiles.get(MANIFEST_PATH);
   if (!wasm || !manifestBytes) throw new WardenError('OPA_FAILED', 'opa build produced no policy.wasm or .manifest');
-  const files = new Map<string, Buffer>([[MANIFEST_PATH, manifestBytes], ['policy.wasm', wasm]]);
+  const files = new Map<string, Buffer>([[MANIFEST_PATH, unrootManifest(manifestBytes)], ['policy.wasm', wasm]]);
   for (const [rel, bytes] of [...sources.modules, ...sources.data]) files.set(rel, bytes);
   if (spec.golden.length > 0) files.set(GOLDEN_PATH, Buffer.from(JSON.stringify(spec.golden, null, 2)));
   const bytes = writeTarGz([...files].map(([path, data]) => ({ path, data })));
   const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-  return { bytes, digest, manifest: parseManifest(manifestBytes), files };
+  return { bytes, digest, manifest: parseManifest(files.get(MANIFEST_PATH)), files };
+}
+
+// opa names wasm modules "/policy.wasm"; the re-packed tar has no leading "/", so neither may the manifest.
+function unrootManifest(bytes: Buffer): Buffer {
+  const manifest = JSON.parse(bytes.toString('utf8')) as { wasm?: Array<{ module: string }> };
+  for (const w of manifest.wasm ?? []) w.module = w.module.replace(/^\/+/, '');
+  return Buffer.from(JSON.stringify(manifest));
 }

@@ -46,7 +46,9 @@ export function keylessTrust(input: KeylessTrustInput): Trust {
   }
   let subject: RegExp;
   try {
-    subject = new RegExp(input.subjectRegex, 'u');
+    new RegExp(input.subjectRegex, 'u'); // compiles as written first, so `^x)|(.*$` cannot escape the group below
+    // Re-anchor as a group: in `^a|b$` the anchors bind only to the outer alternatives.
+    subject = new RegExp(`^(?:${input.subjectRegex.slice(1, -1)})$`, 'u');
   } catch (err) {
     throw new WardenError('TRUST_CONFIG_INVALID', `subject_regex does not compile: ${(err as Error).message}`, { cause: err });
   }
