@@ -13,6 +13,7 @@ export type ErrorKind =
   | 'input' // fetched or supplied bytes are hostile or malformed
   | 'integrity' // a signature, digest or certificate does not check out
   | 'policy' // cryptographically valid, but not allowed by the trust policy
+  | 'fetch' // a pack source (server, file) could not deliver
   | 'io'; // the disk or a child process failed
 
 interface ErrorSpec {
@@ -58,6 +59,27 @@ export const ERROR_CODES = {
   TLOG_UNTRUSTED: { kind: 'integrity', hint: 'the transparency-log entry is missing, invalid or from a log not in the trusted root' },
   TIMESTAMP_UNTRUSTED: { kind: 'integrity', hint: 'no trusted timestamp proves when the pack was signed' },
   IDENTITY_UNTRUSTED: { kind: 'policy', hint: 'the signer identity (issuer, subject) does not match the configured policy' },
+
+  PACK_DOWNGRADE: { kind: 'policy', hint: 'publish a pack with a higher sequence; only an operator rollback may go back' },
+  PACK_NAME_MISMATCH: { kind: 'policy', hint: 'the pack marker names another pack than the one configured; check the source URL' },
+
+  CONFIG_INVALID: { kind: 'setup', hint: 'fix the listed keys in the agent configuration (see README, "Configuration")' },
+  STORE_LOCKED: { kind: 'setup', hint: 'another agent uses this data_dir; stop it or give this one its own data_dir' },
+  STORE_CORRUPT: { kind: 'io', hint: 'the store state file is unreadable; Warden falls back to the newest verifiable pack' },
+  BOOT_NO_VALID_PACK: { kind: 'setup', hint: 'publish a valid signed pack or make the source reachable, then start again' },
+
+  FETCH_FAILED: { kind: 'fetch', hint: 'the pack server is unreachable or reset the connection; the agent retries with backoff' },
+  FETCH_TIMEOUT: { kind: 'fetch', hint: 'the pack server did not answer within timeout_seconds; the agent retries with backoff' },
+  FETCH_HTTP_STATUS: { kind: 'fetch', hint: 'the pack server answered with an unexpected HTTP status' },
+  FETCH_TOO_LARGE: { kind: 'fetch', hint: 'the response body is over the configured size limit' },
+  SIGNATURE_FETCH_FAILED: { kind: 'fetch', hint: 'the pack was fetched but its .sigstore.json was not; publish both' },
+
+  DECISION_PATH_UNKNOWN: { kind: 'usage', hint: 'POST /v1/data/<entrypoint> with an entrypoint an active pack declares (GET /healthz lists them)' },
+  DECISION_INPUT_INVALID: { kind: 'usage', hint: 'the body must be JSON: {"input": ...}' },
+  DECISION_FAILED: { kind: 'io', hint: 'the policy raised an error during evaluation (conflicting rule outputs?)' },
+  NOT_READY: { kind: 'setup', hint: 'no verified pack is active yet for this path' },
+
+  PACK_NOT_FOUND: { kind: 'usage', hint: 'the pack server has no DIR/NAME.tar.gz (or its .sigstore.json) for this URL; check the name and what was published' },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** Codes that existed once and must never be given a new meaning. */

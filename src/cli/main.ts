@@ -6,12 +6,14 @@
 import { toWardenError } from '../errors.js';
 import { WARDEN_VERSION } from '../project.js';
 import type { CliIO, Command } from './command.js';
+import { agentCommand } from './commands/agent.js';
 import { keygenCommand } from './commands/keygen.js';
 import { packBuildCommand } from './commands/pack-build.js';
+import { packServeCommand } from './commands/pack-serve.js';
 import { packSignCommand } from './commands/pack-sign.js';
 import { packVerifyCommand } from './commands/pack-verify.js';
 
-const COMMANDS: readonly Command[] = [keygenCommand, packBuildCommand, packSignCommand, packVerifyCommand];
+const COMMANDS: readonly Command[] = [agentCommand, keygenCommand, packBuildCommand, packSignCommand, packVerifyCommand, packServeCommand];
 
 const defaultIO: CliIO = {
   out: (line) => process.stdout.write(`${line}\n`),

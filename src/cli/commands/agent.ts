@@ -1,0 +1,34 @@
+/** `warden agent --config FILE`: runs the agent until SIGINT/SIGTERM. */
+import { startAgent } from '../../agent/agent.js';
+import { loadConfig } from '../../config/load.js';
+import { createLogger } from '../../observe/logger.js';
+import { parse, required, type Command } from '../command.js';
+
+export const agentCommand: Command = {
+  name: 'agent',
+  summary: 'run the agent: sources → verify → store → activate → decision API (see README, "Configuration")',
+  usage: 'warden agent --config FILE',
+  async run(argv, io) {
+    const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, 0);
+    if (values.help) {
+      io.out(`usage: ${this.usage}\n\n${this.summary}.\nExits non-zero with one coded line when the configuration is invalid or no valid pack can be had at start.`);
+      return 0;
+    }
+    const config = await loadConfig(required(values.config, 'config'));
+    const log = createLogger(config.log_level);
+    const agent = await startAgent(config, log);
+    io.out(`warden agent listening on ${agent.url} (packs: ${agent.packs.map((p) => p.config.name).join(', ')})`);
+    await new Promise<void>((resolve) => {
+      // The first signal starts a graceful stop; a second one exits at once.
+      const stop = (signal: NodeJS.Signals): void => {
+        log.info({ signal }, 'stopping');
+        process.once(signal, () => process.exit(130));
+        resolve();
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    await agent.close();
+    return 0;
+  },
+};

@@ -1,0 +1,86 @@
+/**
+ * The agent configuration (SPEC 10): one zod schema validates, defaults and
+ * (in load.ts) freezes it. The SPEC keys are fixed; Warden's own additions sit
+ * beside them (history_limit, log_level, opa_path, limits, signature_url …).
+ */
+import { z } from 'zod';
+
+const seconds = (min: number, max: number) => z.number().min(min).max(max);
+const listen = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'HOST:PORT, e.g. 127.0.0.1:8181');
+
+const tlsSchema = z
+  .strictObject({ ca_file: z.string().min(1).optional(), cert_file: z.string().min(1).optional(), key_file: z.string().min(1).optional() })
+  .refine((t) => (t.cert_file === undefined) === (t.key_file === undefined), 'cert_file and key_file go together');
+
+const httpSource = z
+  .strictObject({
+    url: z.url({ protocol: /^https?$/ }),
+    signature_url: z.url({ protocol: /^https?$/ }).optional(),
+    poll_min_seconds: seconds(0.01, 86_400).default(10),
+    poll_max_seconds: seconds(0.01, 86_400).default(20),
+    long_poll_seconds: seconds(0, 3_600).default(0),
+    timeout_seconds: seconds(0.1, 600).default(10),
+    backoff_max_seconds: seconds(0.1, 86_400).default(300),
+    max_bytes: z.int().min(1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
+    tls: tlsSchema.optional(),
+  })
+  .refine((h) => h.poll_max_seconds >= h.poll_min_seconds, { message: 'poll_max_seconds must be ≥ poll_min_seconds', path: ['poll_max_seconds'] });
+
+const fileSource = z.strictObject({
+  path: z.string().min(1),
+  signature_path: z.string().min(1).optional(),
+  poll_seconds: seconds(0.05, 3_600).default(2),
+});
+
+const sourceSchema = z
+  .strictObject({ http: httpSource.optional(), file: fileSource.optional() })
+  .refine((s) => [s.http, s.file].filter((x) => x !== undefined).length === 1, 'exactly one of http, file');
+
+const verifySchema = z
+  .strictObject({
+    public_keys: z.array(z.string().min(1)).min(1).max(32).optional(),
+    keyless: z.strictObject({ trusted_root: z.string().min(1), issuer: z.string().min(1), subject_regex: z.string().min(2) }).optional(),
+    unsigned: z.literal(true).optional(),
+  })
+  .refine((v) => [v.public_keys, v.keyless, v.unsigned].filter((x) => x !== undefined).length === 1, 'exactly one of public_keys, keyless, unsigned');
+
+const packSchema = z
+  .strictObject({
+    name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lower-case letters, digits, ".", "_" or "-", at most 63'),
+    source: sourceSchema,
+    verify: verifySchema,
+  })
+  .refine((p) => p.verify.unsigned === undefined, {
+    message: 'unsigned: true is allowed only for directory sources',
+    path: ['verify', 'unsigned'],
+  });
+
+const limitsSchema = z.strictObject({
+  max_pack_bytes: z.int().min(1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
+  max_uncompressed_bytes: z.int().min(1024).max(4 * 1024 * 1024 * 1024).default(256 * 1024 * 1024),
+  max_files: z.int().min(1).max(1_000_000).default(10_000),
+  max_file_bytes: z.int().min(1).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
+});
+
+export const configSchema = z
+  .strictObject({
+    listen: listen.default('127.0.0.1:8181'),
+    data_dir: z.string().min(1).default('.warden'),
+    opa_path: z.string().min(1).optional(),
+    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    history_limit: z.int().min(2).max(1000).default(10),
+    limits: limitsSchema.default(limitsSchema.parse({})),
+    packs: z.array(packSchema).min(1).max(64),
+  })
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>();
+    c.packs.forEach((p, i) => {
+      if (seen.has(p.name)) ctx.addIssue({ code: 'custom', message: `duplicate pack name "${p.name}"`, path: ['packs', i, 'name'] });
+      seen.add(p.name);
+    });
+  });
+
+/** The configuration as parsed (before paths are resolved). */
+export type RawConfig = z.infer<typeof configSchema>;
+/** One configured pack. */
+export type PackConfig = RawConfig['packs'][number];

@@ -1,0 +1,43 @@
+/**
+ * `/healthz`, `/readyz` and `/metrics`. Health is 200 while every configured
+ * pack has a verified active version, and names for each pack its revision,
+ * digest, digest age, last reload and last error (errors as data, STYLE 4).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Activator } from '../activate/activator.js';
+import type { WardenMetrics } from '../observe/metrics.js';
+
+/** Registers the health, readiness and metrics endpoints. */
+export function registerHealth(app: FastifyInstance, activators: readonly Activator[], metrics: WardenMetrics): void {
+  app.get('/healthz', (_request, reply) => {
+    const now = new Date();
+    const packs = Object.fromEntries(activators.map((a) => [a.name, a.status(now)]));
+    const allActive = activators.every((a) => a.current !== undefined);
+    const degraded = activators.some((a) => {
+      const s = a.status(now);
+      return s.stale || s.last_known_good || s.last_reload?.result === 'refused';
+    });
+    void reply.code(allActive ? 200 : 503);
+    return { status: !allActive ? 'unavailable' : degraded ? 'degraded' : 'ok', packs };
+  });
+
+  app.get('/readyz', (_request, reply) => {
+    const waiting = activators.filter((a) => a.current === undefined).map((a) => a.name);
+    void reply.code(waiting.length === 0 ? 200 : 503);
+    return waiting.length === 0 ? { ready: true } : { ready: false, waiting };
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    const now = new Date();
+    let active = 0;
+    for (const a of activators) {
+      const s = a.status(now);
+      if (s.active) active += 1;
+      if (s.digest_age_seconds !== undefined) metrics.digestAge.set({ pack: a.name, source: s.source.kind }, s.digest_age_seconds);
+      metrics.stale.set({ pack: a.name }, s.stale ? 1 : 0);
+    }
+    metrics.policyCount.set(active);
+    void reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+}

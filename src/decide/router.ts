@@ -1,0 +1,32 @@
+/**
+ * Maps a decision path (`authz/allow`) to the activator whose active pack
+ * declares it. The table is rebuilt after every activation and swapped whole,
+ * so a lookup is one Map read with no locking.
+ */
+import type { Activator } from '../activate/activator.js';
+
+/** Entrypoint → activator, over all configured packs. */
+export class DecisionRouter {
+  #table = new Map<string, Activator>();
+
+  constructor(private readonly activators: readonly Activator[]) {}
+
+  /** Recomputes the table from the activators' current packs (first configured pack wins a shared path). */
+  rebuild(): void {
+    const next = new Map<string, Activator>();
+    for (const a of this.activators) {
+      for (const e of a.current?.entrypoints ?? []) if (!next.has(e)) next.set(e, a);
+    }
+    this.#table = next;
+  }
+
+  /** The activator answering `path`, if any. */
+  route(path: string): Activator | undefined {
+    return this.#table.get(path);
+  }
+
+  /** Every routable path, for error messages and health. */
+  paths(): string[] {
+    return [...this.#table.keys()].sort();
+  }
+}

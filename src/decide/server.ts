@@ -1,0 +1,64 @@
+/**
+ * The agent's HTTP API on Fastify: decisions, health, metrics. Errors leave as
+ * `{code, message}` with an HTTP status derived from the error's kind, and the
+ * request time is observed per route.
+ */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Activator } from '../activate/activator.js';
+import { toWardenError, type WardenError } from '../errors.js';
+import type { Logger } from '../observe/logger.js';
+import type { WardenMetrics } from '../observe/metrics.js';
+import { registerDataApi } from './data-api.js';
+import { registerHealth } from './health.js';
+import type { DecisionRouter } from './router.js';
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Builds (but does not start) the API server. */
+export function buildApiServer(deps: { activators: readonly Activator[]; router: DecisionRouter; metrics: WardenMetrics; log: Logger }): FastifyInstance {
+  // Typed as Fastify's base logger so the instance keeps Fastify's default generics.
+  const logger: FastifyBaseLogger = deps.log.child({ component: 'http' });
+  const app = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: MAX_BODY_BYTES });
+  const starts = new WeakMap<object, bigint>();
+  app.addHook('onRequest', (request, _reply, done) => {
+    starts.set(request, process.hrtime.bigint());
+    done();
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    const started = starts.get(request);
+    if (started !== undefined) {
+      const route = request.routeOptions.url ?? 'unmatched';
+      deps.metrics.httpDuration.observe(
+        { route, method: request.method, status_code: String(reply.statusCode), middleware: route.startsWith('/v1/data') ? 'data' : 'none' },
+        Number(process.hrtime.bigint() - started) / 1e9,
+      );
+    }
+    done();
+  });
+  app.setErrorHandler((err, _request, reply) => {
+    const e = fromFastify(err);
+    void reply.code(statusOf(e, err)).send({ code: e.code, message: e.message, ...(Object.keys(e.details).length ? { details: e.details } : {}) });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ code: 'DECISION_PATH_UNKNOWN', message: `no route ${request.method} ${request.url}` });
+  });
+  registerDataApi(app, deps.router, deps.metrics);
+  registerHealth(app, deps.activators, deps.metrics);
+  return app;
+}
+
+// Fastify's own body errors (bad JSON, too large) become DECISION_INPUT_INVALID.
+function fromFastify(err: unknown): WardenError {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('FST_ERR_CTP')) return toWardenError(new Error((err as Error).message), 'DECISION_INPUT_INVALID');
+  return toWardenError(err);
+}
+
+// HTTP status for an error: usage → 400/404, not ready → 503, everything else 500.
+function statusOf(e: WardenError, original: unknown): number {
+  const given = (original as { statusCode?: unknown }).statusCode;
+  if (e.code === 'DECISION_PATH_UNKNOWN') return 404;
+  if (e.code === 'NOT_READY') return 503;
+  if (e.code === 'DECISION_INPUT_INVALID') return typeof given === 'number' && given === 413 ? 413 : 400;
+  return e.kind === 'usage' ? 400 : 500;
+}

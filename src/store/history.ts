@@ -1,0 +1,68 @@
+/**
+ * The pure transitions of a pack's stored state: commit a version, activate a
+ * stored one, bound the history. No disk here, so every rule (active → lkg,
+ * one version per digest, never evict active or lkg) is checked in one place.
+ */
+import type { PackState, StoredVersion } from './types.js';
+
+/** A new state plus the digests that fell out of the history (their blobs may go). */
+export interface Transition {
+  readonly state: PackState;
+  readonly evicted: readonly string[];
+}
+
+/**
+ * Adds (or refreshes) a version at the front of the history. The same digest
+ * stays one version: its first storedAt is kept, the rest is updated.
+ */
+export function applyCommit(
+  prev: PackState,
+  version: Omit<StoredVersion, 'storedAt' | 'activatedAt'>,
+  activate: boolean,
+  now: string,
+  limit: number,
+): Transition {
+  const existing = prev.versions.find((v) => v.digest === version.digest);
+  const { digest, revision, sequence, signer, origin } = version;
+  const stored: StoredVersion = {
+    digest,
+    revision,
+    sequence,
+    signer,
+    origin,
+    storedAt: existing?.storedAt ?? now,
+    ...(activate ? { activatedAt: now } : existing?.activatedAt === undefined ? {} : { activatedAt: existing.activatedAt }),
+  };
+  const versions = [stored, ...prev.versions.filter((v) => v.digest !== version.digest)];
+  const next = activate ? promote(prev, version.digest) : prev;
+  return bound({ ...next, versions }, limit);
+}
+
+/** Makes an already-stored version active (operator rollback, boot); order is kept. */
+export function applyActivate(prev: PackState, digest: string, now: string, limit: number): Transition {
+  const versions = prev.versions.map((v) => (v.digest === digest ? { ...v, activatedAt: now } : v));
+  return bound({ ...promote(prev, digest), versions }, limit);
+}
+
+/**
+ * Evicts the oldest versions until at most `limit` remain, skipping the active
+ * and last-known-good ones (so with limit < 2 both of those may still stay).
+ */
+export function bound(state: PackState, limit: number): Transition {
+  const keep = new Set([state.active, state.lastKnownGood].filter((d): d is string => d !== undefined));
+  const versions = [...state.versions];
+  const evicted: string[] = [];
+  for (let i = versions.length - 1; i >= 0 && versions.length > limit; i--) {
+    const v = versions[i];
+    if (v === undefined || keep.has(v.digest)) continue;
+    versions.splice(i, 1);
+    evicted.push(v.digest);
+  }
+  return { state: { ...state, versions }, evicted };
+}
+
+// The active/lkg pair after `digest` becomes active: the previous active, if another, becomes lkg.
+function promote(prev: PackState, digest: string): Pick<PackState, 'active' | 'lastKnownGood'> {
+  if (prev.active === digest || prev.active === undefined) return { active: digest, lastKnownGood: prev.lastKnownGood === digest ? undefined : prev.lastKnownGood };
+  return { active: digest, lastKnownGood: prev.active };
+}

@@ -1,0 +1,68 @@
+/**
+ * The store's view of a pack version, kept in `data_dir/packs/<name>/state.json`.
+ */
+import type { WardenError } from '../errors.js';
+
+/** One stored, verified pack version. */
+export interface StoredVersion {
+  /** `sha256:<hex>` of the pack bytes; also the blob's file name. */
+  readonly digest: string;
+  readonly revision: string;
+  /** The signed monotonic marker. */
+  readonly sequence: number;
+  /** Who signed it (key hint/name or keyless subject), for audit. */
+  readonly signer: string;
+  /** URL or path it came from. */
+  readonly origin: string;
+  /** When it was first stored (ISO time). */
+  readonly storedAt: string;
+  /** When it was last activated (ISO time), if ever. */
+  readonly activatedAt?: string;
+}
+
+/** A pack's stored state: which version is active, which is last-known-good, and the history. */
+export interface PackState {
+  readonly active: string | undefined;
+  /** The version that was active before the current one (what a failed load falls back to). */
+  readonly lastKnownGood: string | undefined;
+  /** Most recently committed first; bounded; always holds active and lastKnownGood. */
+  readonly versions: readonly StoredVersion[];
+}
+
+/** The bytes of a stored version. */
+export interface StoredPack {
+  readonly version: StoredVersion;
+  readonly pack: Buffer;
+  readonly signature: Buffer | undefined;
+}
+
+/** What `PackStore.commit` stores: verified bytes and what verification learnt about them. */
+export interface CommitInput {
+  readonly pack: Buffer;
+  readonly signature?: Buffer | undefined;
+  readonly version: Omit<StoredVersion, 'storedAt' | 'activatedAt'>;
+}
+
+/** What the caller (verify + manifest) tells `recover` about one blob. */
+export type RecoveredVersion = Pick<StoredVersion, 'revision' | 'sequence' | 'signer' | 'origin'>;
+
+/**
+ * Verifies a blob found on disk and describes it; throws (ideally a WardenError)
+ * when the blob must not be trusted. The store itself never parses packs.
+ */
+export type BlobInspector = (blob: {
+  readonly digest: string;
+  readonly pack: Buffer;
+  readonly signature: Buffer | undefined;
+}) => RecoveredVersion | Promise<RecoveredVersion>;
+
+/** The state `PackStore.recover` rebuilt, plus the blobs it left out and why. */
+export interface RecoveryResult extends PackState {
+  readonly skipped: readonly { readonly digest: string; readonly error: WardenError }[];
+}
+
+/** Options of `PackStore.open`. */
+export interface StoreOptions {
+  /** Most versions kept per pack (active and last-known-good included, and never evicted). */
+  readonly historyLimit: number;
+}
