@@ -7,6 +7,7 @@
 import type { Activator } from '../activate/activator.js';
 import type { AgentConfig } from '../config/load.js';
 import { buildApiServer } from '../decide/server.js';
+import { Decider } from '../decide/decider.js';
 import { DecisionRouter } from '../decide/router.js';
 import { WardenError, toWardenError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
@@ -20,6 +21,8 @@ export interface RunningAgent {
   readonly url: string;
   readonly packs: readonly PackRuntime[];
   readonly metrics: WardenMetrics;
+  /** The in-process decision path (what the HTTP data API calls). */
+  readonly decider: Decider;
   /** Stops sources, the server and releases the store lock. */
   close(): Promise<void>;
 }
@@ -39,7 +42,8 @@ export async function startAgent(config: AgentConfig, log: Logger, metrics = new
     for (const r of runtimes) await bootPack(r, log);
     router.rebuild();
 
-    const app = buildApiServer({ activators, router, metrics, log });
+    const decider = new Decider(router, metrics);
+    const app = buildApiServer({ activators, decider, metrics, log });
     const [host, port] = splitListen(config.listen);
     await app.listen({ host, port });
     const address = app.server.address();
@@ -51,6 +55,7 @@ export async function startAgent(config: AgentConfig, log: Logger, metrics = new
       url,
       packs: runtimes,
       metrics,
+      decider,
       async close() {
         await Promise.all(runtimes.map((r) => r.source.stop()));
         await app.close();

@@ -2,6 +2,7 @@
  * What every CLI command is: a name, its help text and a run function that
  * returns an exit status. Argument parsing is node's parseArgs, strict.
  */
+import { readFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { WardenError } from '../errors.js';
 
@@ -46,4 +47,13 @@ export function parse<O extends Options>(argv: string[], options: O, positionals
 export function required(value: string | boolean | (string | boolean)[] | undefined, flag: string): string {
   if (typeof value !== 'string' || value === '') throw new WardenError('USAGE', `--${flag} is required`);
   return value;
+}
+
+/** Reads a file or throws IO_FAILED naming it. */
+export async function readOrFail(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new WardenError('IO_FAILED', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
 }

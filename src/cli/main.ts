@@ -5,15 +5,8 @@
  */
 import { toWardenError } from '../errors.js';
 import { WARDEN_VERSION } from '../project.js';
-import type { CliIO, Command } from './command.js';
-import { agentCommand } from './commands/agent.js';
-import { keygenCommand } from './commands/keygen.js';
-import { packBuildCommand } from './commands/pack-build.js';
-import { packServeCommand } from './commands/pack-serve.js';
-import { packSignCommand } from './commands/pack-sign.js';
-import { packVerifyCommand } from './commands/pack-verify.js';
-
-const COMMANDS: readonly Command[] = [agentCommand, keygenCommand, packBuildCommand, packSignCommand, packVerifyCommand, packServeCommand];
+import type { CliIO } from './command.js';
+import { COMMANDS } from './registry.js';
 
 const defaultIO: CliIO = {
   out: (line) => process.stdout.write(`${line}\n`),
@@ -36,7 +29,7 @@ export async function main(argv: string[], io: CliIO = defaultIO): Promise<numbe
     return 2;
   }
   try {
-    return await command.run(argv.slice(twoWord ? 2 : 1), io);
+    return await (await command.load()).run(argv.slice(twoWord ? 2 : 1), io);
   } catch (err) {
     const e = toWardenError(err);
     io.err(`warden: ${e.code}: ${e.message.split('\n').join('\n  ')}`);

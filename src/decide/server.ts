@@ -5,17 +5,17 @@
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Activator } from '../activate/activator.js';
-import { toWardenError, type WardenError } from '../errors.js';
+import { WardenError, toWardenError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
 import { registerDataApi } from './data-api.js';
 import { registerHealth } from './health.js';
-import type { DecisionRouter } from './router.js';
+import type { Decider } from './decider.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
 /** Builds (but does not start) the API server. */
-export function buildApiServer(deps: { activators: readonly Activator[]; router: DecisionRouter; metrics: WardenMetrics; log: Logger }): FastifyInstance {
+export function buildApiServer(deps: { activators: readonly Activator[]; decider: Decider; metrics: WardenMetrics; log: Logger }): FastifyInstance {
   // Typed as Fastify's base logger so the instance keeps Fastify's default generics.
   const logger: FastifyBaseLogger = deps.log.child({ component: 'http' });
   const app = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: MAX_BODY_BYTES });
@@ -35,6 +35,20 @@ export function buildApiServer(deps: { activators: readonly Activator[]; router:
     }
     done();
   });
+  // OPA reads any POST body as JSON whatever its Content-Type (curl -d sends form encoding).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(new WardenError('DECISION_INPUT_INVALID', `the body is not JSON: ${(err as Error).message}`), undefined);
+    }
+  });
   app.setErrorHandler((err, _request, reply) => {
     const e = fromFastify(err);
     void reply.code(statusOf(e, err)).send({ code: e.code, message: e.message, ...(Object.keys(e.details).length ? { details: e.details } : {}) });
@@ -42,7 +56,7 @@ export function buildApiServer(deps: { activators: readonly Activator[]; router:
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({ code: 'DECISION_PATH_UNKNOWN', message: `no route ${request.method} ${request.url}` });
   });
-  registerDataApi(app, deps.router, deps.metrics);
+  registerDataApi(app, deps.decider);
   registerHealth(app, deps.activators, deps.metrics);
   return app;
 }

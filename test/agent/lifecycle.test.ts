@@ -76,10 +76,7 @@ describe('agent lifecycle against a real pack server', () => {
     agent = await startAgentProcess(await agentConfig(dir, server.url));
   });
 
-  after(async () => {
-    await agent.proc.stop();
-    await server.proc.stop();
-  });
+  after(() => WardenProcess.killAll());
 
   it('answers decisions from v1, then reloads to v2 when it is published', async () => {
     assert.equal(await version(agent.url), 1);

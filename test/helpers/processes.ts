@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 const bin = fileURLToPath(new URL('../../bin/warden.js', import.meta.url));
 
+const live = new Set<WardenProcess>();
+
 /** A running warden child process. */
 export class WardenProcess {
   readonly output: string[] = [];
@@ -22,6 +24,13 @@ export class WardenProcess {
     child.stdout.on('data', collect);
     child.stderr.on('data', collect);
     this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+    live.add(this);
+    void this.exited.then(() => live.delete(this));
+  }
+
+  /** Kills every process still running (for `after` hooks: a failed test must not leave children behind). */
+  static async killAll(): Promise<void> {
+    await Promise.all([...live].map((p) => p.stop('SIGKILL')));
   }
 
   /** Starts `warden args…`. */

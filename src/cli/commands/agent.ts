@@ -3,10 +3,11 @@ import { startAgent } from '../../agent/agent.js';
 import { loadConfig } from '../../config/load.js';
 import { createLogger } from '../../observe/logger.js';
 import { parse, required, type Command } from '../command.js';
+import { summaryOf } from '../registry.js';
 
 export const agentCommand: Command = {
   name: 'agent',
-  summary: 'run the agent: sources → verify → store → activate → decision API (see README, "Configuration")',
+  summary: summaryOf('agent'),
   usage: 'warden agent --config FILE',
   async run(argv, io) {
     const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, 0);

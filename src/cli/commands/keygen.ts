@@ -1,10 +1,11 @@
 /** `warden keygen --out PREFIX`: writes an ECDSA P-256 key pair. */
 import { generateKeys } from '../../sign/keygen.js';
 import { parse, required, type Command } from '../command.js';
+import { summaryOf } from '../registry.js';
 
 export const keygenCommand: Command = {
   name: 'keygen',
-  summary: 'write PREFIX.key (private, 0600) and PREFIX.pub (ECDSA P-256 PEM)',
+  summary: summaryOf('keygen'),
   usage: 'warden keygen --out PREFIX',
   async run(argv, io) {
     const { values } = parse(argv, { out: { type: 'string' } }, 0);

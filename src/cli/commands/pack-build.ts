@@ -2,10 +2,11 @@
 import { WardenError } from '../../errors.js';
 import { buildPack } from '../../pack/build.js';
 import { parse, required, type Command } from '../command.js';
+import { summaryOf } from '../registry.js';
 
 export const packBuildCommand: Command = {
   name: 'pack build',
-  summary: "compile DIR's Rego (opa build -t wasm), run its tests and golden decisions, write the pack",
+  summary: summaryOf('pack build'),
   usage: 'warden pack build DIR --out FILE [--sequence N] [--revision R] [--opa PATH]',
   async run(argv, io) {
     const opts = { out: { type: 'string' }, sequence: { type: 'string' }, revision: { type: 'string' }, opa: { type: 'string' } } as const;

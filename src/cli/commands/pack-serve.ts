@@ -5,6 +5,7 @@ import { WardenError } from '../../errors.js';
 import { createLogger } from '../../observe/logger.js';
 import { PACKS_PREFIX, startPackServer } from '../../server/pack-server.js';
 import { parse, required, type CliIO, type Command } from '../command.js';
+import { summaryOf } from '../registry.js';
 
 const HELP = `Serves every pack in DIR, read-only:
   DIR/NAME.tar.gz                  GET|HEAD /v1/policy/packs/NAME
@@ -27,7 +28,7 @@ const MAX_WAIT_LIMIT = 3600;
 
 export const packServeCommand: Command = {
   name: 'pack serve',
-  summary: 'serve the packs in DIR over HTTP (ETag, 304, long polling) for agents to pull',
+  summary: summaryOf('pack serve'),
   usage: 'warden pack serve DIR --listen HOST:PORT [--max-wait SECONDS]',
   run(argv, io) {
     return servePacks(argv, io, untilSignal);

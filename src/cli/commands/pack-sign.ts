@@ -1,15 +1,14 @@
 /** `warden pack sign FILE --key KEY`: writes FILE.sigstore.json. */
-import { readFile } from 'node:fs/promises';
-import { WardenError } from '../../errors.js';
 import { parsePrivateKey } from '../../sign/keys.js';
 import { signPack } from '../../sign/sign.js';
 import { writeFileAtomic } from '../../util/atomic-write.js';
 import { sha256Digest } from '../../verify/digest.js';
-import { parse, required, type Command } from '../command.js';
+import { parse, readOrFail, required, type Command } from '../command.js';
+import { summaryOf } from '../registry.js';
 
 export const packSignCommand: Command = {
   name: 'pack sign',
-  summary: 'sign the exact bytes of FILE with an ECDSA P-256 key; writes a Sigstore bundle FILE.sigstore.json',
+  summary: summaryOf('pack sign'),
   usage: 'warden pack sign FILE --key KEY [--bundle OUT]',
   async run(argv, io) {
     const { values, positionals } = parse(argv, { key: { type: 'string' }, bundle: { type: 'string' } }, 1);
@@ -27,12 +26,3 @@ export const packSignCommand: Command = {
     return 0;
   },
 };
-
-/** Reads a file or throws IO_FAILED naming it. */
-export async function readOrFail(path: string): Promise<Buffer> {
-  try {
-    return await readFile(path);
-  } catch (err) {
-    throw new WardenError('IO_FAILED', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
-  }
-}

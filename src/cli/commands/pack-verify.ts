@@ -8,12 +8,12 @@ import { WardenError } from '../../errors.js';
 import { manifestEntrypoints, MANIFEST_PATH, parseManifest } from '../../pack/manifest.js';
 import { readPack } from '../../pack/reader.js';
 import { verifyPack } from '../../verify/verify.js';
-import { parse, type Command } from '../command.js';
-import { readOrFail } from './pack-sign.js';
+import { parse, readOrFail, type Command } from '../command.js';
+import { summaryOf } from '../registry.js';
 
 export const packVerifyCommand: Command = {
   name: 'pack verify',
-  summary: 'check a pack: SHA-256, Sigstore signature (key or keyless identity), safe contents, manifest',
+  summary: summaryOf('pack verify'),
   usage: 'warden pack verify FILE (--public-key PUB [--public-key PUB2…] | --trusted-root ROOT --issuer I --subject-regex R) [--bundle B] [--digest sha256:…] [--json]',
   async run(argv, io) {
     const opts = {

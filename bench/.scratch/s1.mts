@@ -1,0 +1,10 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildSignedExample, signingKey } from '../lib/example.js';
+const dir = await mkdtemp(join(tmpdir(), 'bx-'));
+const key = await signingKey(dir);
+const t = performance.now();
+const p = await buildSignedExample(dir, key);
+console.log(dir, p.path, performance.now() - t, [...p.built.files.keys()]);
+console.log(p.built.files.get('.manifest')!.toString());

@@ -1,0 +1,85 @@
+/**
+ * Copies of the decision path (src/decide/decider.ts) with one piece removed
+ * or replaced at a time, for the decide benchmark's profile: the difference
+ * between the full copy and a variant is what that piece costs in place
+ * (pieces timed alone in a tight loop look cheaper than they are in the path).
+ * The full copy is checked against the real decider in the same run. Nothing
+ * here is used by Warden itself.
+ */
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { ActivePack, Activator } from '../../src/activate/activator.js';
+import type { Decision } from '../../src/decide/decider.js';
+import type { WardenMetrics } from '../../src/observe/metrics.js';
+
+/** A decision function like `Decider.decide`. */
+export type DecideFn = (path: string, input: unknown) => Decision;
+
+/** Which pieces a variant keeps. */
+interface Pieces {
+  /** 'prom' = prom-client child observe (as now), 'array' = bucket counts in a Float64Array, 'none' = no latency metric. */
+  readonly metric: 'prom' | 'array' | 'none';
+  /** How the duration is taken: two hrtime.bigint() (as now) or two performance.now(). */
+  readonly clock: 'hrtime' | 'performance';
+  readonly uuid: boolean;
+}
+
+/** The decision-duration buckets of src/observe/metrics.ts, in seconds. */
+const BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
+
+// A histogram kept as plain numbers: what a scrape-time export would read.
+class ArrayHistogram {
+  readonly counts = new Float64Array(BUCKETS.length + 1);
+  sum = 0;
+
+  observe(seconds: number): void {
+    let i = 0;
+    while (i < BUCKETS.length && seconds > (BUCKETS[i] as number)) i++;
+    this.counts[i] = (this.counts[i] ?? 0) + 1;
+    this.sum += seconds;
+  }
+}
+
+// One variant of Decider.decide over one activator (the example has one pack; routing is a Map read).
+function variant(routes: ReadonlyMap<string, Activator>, metrics: WardenMetrics, pieces: Pieces): DecideFn {
+  const observers = new WeakMap<ActivePack, { observe(seconds: number): void }>();
+  const observer = (active: ActivePack): { observe(seconds: number): void } => {
+    let o = observers.get(active);
+    if (!o) {
+      o = pieces.metric === 'array' ? new ArrayHistogram() : metrics.decisionDuration.labels({ pack: active.name, engine: 'wasm' });
+      observers.set(active, o);
+    }
+    return o;
+  };
+  return (path, input) => {
+    const active = routes.get(path)?.current;
+    if (!active) throw new Error(`no active pack for ${path}`);
+    let evaluation;
+    if (pieces.metric === 'none') {
+      evaluation = active.engine.evaluate(path, input);
+    } else if (pieces.clock === 'hrtime') {
+      const started = process.hrtime.bigint();
+      evaluation = active.engine.evaluate(path, input);
+      observer(active).observe(Number(process.hrtime.bigint() - started) / 1e9);
+    } else {
+      const started = performance.now();
+      evaluation = active.engine.evaluate(path, input);
+      observer(active).observe((performance.now() - started) / 1e3);
+    }
+    const base = { decisionId: pieces.uuid ? randomUUID() : 'bench', pack: active.name, revision: active.revision, digest: active.digest };
+    return evaluation.defined ? { defined: true, result: evaluation.result, ...base } : { defined: false, ...base };
+  };
+}
+
+/** The variants, by label; the first is the full copy of today's path. */
+export function ablationVariants(activator: Activator, metrics: WardenMetrics): ReadonlyArray<readonly [string, DecideFn]> {
+  const routes = new Map((activator.current?.entrypoints ?? []).map((e) => [e, activator] as const));
+  const v = (p: Pieces): DecideFn => variant(routes, metrics, p);
+  return [
+    ['copy of decide (as in src/)', v({ metric: 'prom', clock: 'hrtime', uuid: true })],
+    ['  without randomUUID', v({ metric: 'prom', clock: 'hrtime', uuid: false })],
+    ['  without latency metric (no clock, no observe)', v({ metric: 'none', clock: 'hrtime', uuid: true })],
+    ['  prom observe → array histogram', v({ metric: 'array', clock: 'hrtime', uuid: true })],
+    ['  array histogram + performance.now()', v({ metric: 'array', clock: 'performance', uuid: true })],
+  ];
+}

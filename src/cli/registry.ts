@@ -1,0 +1,52 @@
+/**
+ * The command list: names and summaries, with each command's module loaded
+ * only when it runs. Loading every command up front cost ~380 ms of start-up
+ * (sigstore, fastify, opa-wasm); `pack verify` needs ~127 ms of it
+ * (bench/verify.bench.ts).
+ */
+import type { Command } from './command.js';
+
+/** One entry of `warden --help`. */
+export interface CommandEntry {
+  readonly name: string;
+  readonly summary: string;
+  readonly load: () => Promise<Command>;
+}
+
+export const COMMANDS: readonly CommandEntry[] = [
+  {
+    name: 'agent',
+    summary: 'run the agent: sources → verify → store → activate → decision API (see README, "Configuration")',
+    load: async () => (await import('./commands/agent.js')).agentCommand,
+  },
+  {
+    name: 'keygen',
+    summary: 'write PREFIX.key (private, 0600) and PREFIX.pub (ECDSA P-256 PEM)',
+    load: async () => (await import('./commands/keygen.js')).keygenCommand,
+  },
+  {
+    name: 'pack build',
+    summary: "compile DIR's Rego (opa build -t wasm), run its tests and golden decisions, write the pack",
+    load: async () => (await import('./commands/pack-build.js')).packBuildCommand,
+  },
+  {
+    name: 'pack sign',
+    summary: 'sign the exact bytes of FILE with an ECDSA P-256 key; writes a Sigstore bundle FILE.sigstore.json',
+    load: async () => (await import('./commands/pack-sign.js')).packSignCommand,
+  },
+  {
+    name: 'pack verify',
+    summary: 'check a pack: SHA-256, Sigstore signature (key or keyless identity), safe contents, manifest',
+    load: async () => (await import('./commands/pack-verify.js')).packVerifyCommand,
+  },
+  {
+    name: 'pack serve',
+    summary: 'serve the packs in DIR over HTTP (ETag, 304, long polling) for agents to pull',
+    load: async () => (await import('./commands/pack-serve.js')).packServeCommand,
+  },
+];
+
+/** The summary of a command, for its own --help. */
+export function summaryOf(name: string): string {
+  return COMMANDS.find((c) => c.name === name)?.summary ?? '';
+}

@@ -1,0 +1,62 @@
+/**
+ * The decision hot path, shared by the HTTP data API and in-process callers:
+ * route the path to its pack, read that pack's active reference once, evaluate
+ * synchronously, observe the latency. No I/O; the metric child bound to the
+ * pack is looked up once per activation, not per call (label hashing measured
+ * ~0.4 µs of a ~5 µs decision).
+ */
+import { randomUUID } from 'node:crypto';
+import type { ActivePack } from '../activate/activator.js';
+import { WardenError } from '../errors.js';
+import type { WardenMetrics } from '../observe/metrics.js';
+import type { DecisionRouter } from './router.js';
+
+/** One decision: OPA's result (absent when undefined) and which pack gave it. */
+export interface Decision {
+  readonly defined: boolean;
+  readonly result?: unknown;
+  readonly decisionId: string;
+  readonly pack: string;
+  readonly revision: string;
+  readonly digest: string;
+}
+
+interface Observer {
+  observe(seconds: number): void;
+}
+
+/** Answers decisions against whatever packs are active at the moment of each call. */
+export class Decider {
+  readonly #observers = new WeakMap<ActivePack, Observer>();
+
+  constructor(
+    private readonly router: DecisionRouter,
+    private readonly metrics: WardenMetrics,
+  ) {}
+
+  /** Evaluates `path` (an entrypoint like `authz/allow`) on input; throws a coded error. */
+  decide(path: string, input: unknown): Decision {
+    const active = this.router.route(path)?.current;
+    if (!active) throw new WardenError('DECISION_PATH_UNKNOWN', `no active pack declares the entrypoint "${path}"`, { details: { known: this.router.paths() } });
+    const started = process.hrtime.bigint();
+    let evaluation;
+    try {
+      evaluation = active.engine.evaluate(path, input);
+    } catch (err) {
+      throw new WardenError('DECISION_FAILED', `evaluating ${path}: ${(err as Error).message}`, { cause: err });
+    }
+    this.#observer(active).observe(Number(process.hrtime.bigint() - started) / 1e9);
+    const base = { decisionId: randomUUID(), pack: active.name, revision: active.revision, digest: active.digest };
+    return evaluation.defined ? { defined: true, result: evaluation.result, ...base } : { defined: false, ...base };
+  }
+
+  // The latency histogram child for this pack version, created on its first decision.
+  #observer(active: ActivePack): Observer {
+    let o = this.#observers.get(active);
+    if (!o) {
+      o = this.metrics.decisionDuration.labels({ pack: active.name, engine: 'wasm' });
+      this.#observers.set(active, o);
+    }
+    return o;
+  }
+}
