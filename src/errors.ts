@@ -66,6 +66,7 @@ export const ERROR_CODES = {
   CONFIG_INVALID: { kind: 'setup', hint: 'fix the listed keys in the agent configuration (see README, "Configuration")' },
   STORE_LOCKED: { kind: 'setup', hint: 'another agent uses this data_dir; stop it or give this one its own data_dir' },
   STORE_CORRUPT: { kind: 'io', hint: 'the store state file is unreadable; Warden falls back to the newest verifiable pack' },
+  LISTEN_FAILED: { kind: 'setup', hint: 'the address is in use or not bindable; pick another listen address or stop what holds it' },
   BOOT_NO_VALID_PACK: { kind: 'setup', hint: 'publish a valid signed pack or make the source reachable, then start again' },
 
   FETCH_FAILED: { kind: 'fetch', hint: 'the pack server is unreachable or reset the connection; the agent retries with backoff' },

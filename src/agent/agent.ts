@@ -45,7 +45,11 @@ export async function startAgent(config: AgentConfig, log: Logger, metrics = new
     const decider = new Decider(router, metrics);
     const app = buildApiServer({ activators, decider, metrics, log });
     const [host, port] = splitListen(config.listen);
-    await app.listen({ host, port });
+    try {
+      await app.listen({ host, port });
+    } catch (err) {
+      throw new WardenError('LISTEN_FAILED', `cannot listen on ${config.listen}: ${(err as Error).message}`, { cause: err });
+    }
     const address = app.server.address();
     const url = typeof address === 'object' && address ? `http://${host.includes(':') ? `[${host}]` : host}:${address.port}` : `http://${config.listen}`;
     for (const r of runtimes) r.source.start((u) => r.activator.submit(u));

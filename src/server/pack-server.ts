@@ -45,7 +45,7 @@ const DEFAULT_MAX_WAIT_SECONDS = 60;
 // After close(), connections still busy this long are cut.
 const CLOSE_GRACE_MS = 5000;
 
-/** Starts serving `dir`; throws IO_FAILED when the folder cannot be read or the address not bound. */
+/** Starts serving `dir`; throws IO_FAILED when the folder cannot be read, LISTEN_FAILED when the address cannot be bound. */
 export async function startPackServer(opts: PackServerOptions): Promise<PackServer> {
   const log = opts.log ?? (() => undefined);
   const maxWait = opts.maxWaitSeconds ?? DEFAULT_MAX_WAIT_SECONDS;
@@ -57,7 +57,7 @@ export async function startPackServer(opts: PackServerOptions): Promise<PackServ
     await listen(server, opts.host, opts.port);
   } catch (err) {
     await index.close();
-    throw new WardenError('IO_FAILED', `cannot listen on ${hostForUrl(opts.host)}:${opts.port}: ${(err as Error).message}`, { cause: err });
+    throw new WardenError('LISTEN_FAILED', `cannot listen on ${hostForUrl(opts.host)}:${opts.port}: ${(err as Error).message}`, { cause: err });
   }
   server.on('error', (err) => log({ code: 'IO_FAILED', err: err.message }, 'pack server error'));
   const port = (server.address() as AddressInfo).port;

@@ -146,6 +146,29 @@ describe('agent lifecycle against a real pack server', () => {
   });
 });
 
+describe('agent start-up', () => {
+  it('exits non-zero with LISTEN_FAILED when the listen address is taken', async () => {
+    const dir = tempDir();
+    const pack = await variant(1);
+    await writeFile(join(dir, 'app.tar.gz'), pack);
+    await writeFile(join(dir, 'app.tar.gz.sigstore.json'), JSON.stringify(await signPack(pack, key.privateKey)));
+    await writeFile(join(dir, 'policy.pub'), key.publicPem);
+    const { createServer } = await import('node:net');
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+    const port = (holder.address() as { port: number }).port;
+    const path = join(dir, 'agent.yaml');
+    await writeFile(path, `listen: 127.0.0.1:${port}\ndata_dir: data\npacks:\n  - name: app\n    source: { file: { path: app.tar.gz } }\n    verify: { public_keys: [policy.pub] }\n`);
+    const proc = WardenProcess.spawn(['agent', '--config', path]);
+    try {
+      assert.equal(await proc.exited, 1);
+      assert.ok(proc.output.some((l) => new RegExp(`^warden: LISTEN_FAILED: cannot listen on 127.0.0.1:${port}`).test(l)), proc.output.join('\n'));
+    } finally {
+      holder.close();
+    }
+  });
+});
+
 describe('agent configuration', () => {
   it('exits non-zero listing every bad key with its path', async () => {
     const dir = tempDir();
