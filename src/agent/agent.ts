@@ -73,17 +73,26 @@ export async function startAgent(config: AgentConfig, log: Logger, metrics = new
   }
 }
 
-// Store first, then one fetch from the source; fail fast only when neither gave a pack.
+/** Pauses between boot fetch attempts when the store had nothing: ~2 s in all, then BOOT_NO_VALID_PACK. */
+const BOOT_RETRY_MS = [250, 500, 1000, 0];
+
+// Store first, then the source; fail fast only when neither gave a pack.
 async function bootPack(r: PackRuntime, log: Logger): Promise<void> {
   const name = r.config.name;
   const fromStore = await r.activator.boot();
   r.source.setActive(r.activator.current ? `"${r.activator.current.digest}"` : undefined);
   let fetchError: WardenError | undefined;
-  try {
-    const outcome = await r.source.fetchOnce((u) => r.activator.submit(u));
-    if (outcome?.status === 'refused') fetchError = outcome.error;
-  } catch (err) {
-    fetchError = toWardenError(err);
+  // Fail fast, but not on one unlucky request: a server still starting or a publish in progress.
+  for (const pause of BOOT_RETRY_MS) {
+    fetchError = undefined;
+    try {
+      const outcome = await r.source.fetchOnce((u) => r.activator.submit(u));
+      if (outcome?.status === 'refused') fetchError = outcome.error;
+    } catch (err) {
+      fetchError = toWardenError(err);
+    }
+    if (!fetchError || r.activator.current) break;
+    if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
   }
   if (r.activator.current) {
     if (fetchError && fromStore) log.warn({ pack: name, code: fetchError.code, err: fetchError.message }, 'source unavailable at boot; serving the stored pack (stale)');

@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { toWardenError, type WardenError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import { Backoff, nextPollDelayMs } from './backoff.js';
+import { pairLooksConsistent } from './pairing.js';
 import { fetchPack, fetchSignature, signatureUrlFor, type FetchResult, type TlsMaterial } from './http-fetch.js';
 import type { PackSource, SourceContext, UpdateHandler, UpdateOutcome } from './types.js';
 
@@ -133,6 +134,12 @@ export class HttpSource implements PackSource {
     try {
       res = await fetchPack({ ...common, url, etag: this.#active, waitSeconds: this.#config.longPollSeconds, maxBytes: this.#config.maxBytes });
       if (res.status === 200) signature = await fetchSignature({ ...common, url: this.#signatureUrl });
+      // A publish landed between the two requests: fetch the pair once more (no wait, no ETag).
+      if (res.status === 200 && !pairLooksConsistent(res.body, signature)) {
+        log.info({ url }, 'pack and signature fetched mid-publish; fetching the pair again');
+        res = await fetchPack({ ...common, url, maxBytes: this.#config.maxBytes });
+        if (res.status === 200) signature = await fetchSignature({ ...common, url: this.#signatureUrl });
+      }
     } catch (err) {
       const e = toWardenError(err, 'FETCH_FAILED');
       if (!signal.aborted) this.#report(e, log, (this.#now() - started) / 1000);

@@ -79,7 +79,7 @@ describe('agent resilience', () => {
     }
     // With no more publishes, a last start and a clean stop leave nothing behind.
     const last = await startAgentProcess(path);
-    assert.equal(await last.proc.stop(), 0);
+    assert.equal(await last.proc.stop(), 0, last.proc.output.slice(-8).join('\n'));
     await server.proc.stop();
     assert.deepEqual(tempFiles(join(dir, 'data')), []);
     // Informational: how many of the 30 kills landed mid-write (temp files present at the kill).

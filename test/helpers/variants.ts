@@ -13,8 +13,9 @@ import { signPack } from '../../src/sign/sign.js';
 import { buildFrom } from './packs.js';
 
 const POLICY = {
-  'warden.yaml': 'name: app\nentrypoints: [app/version, app/allow]\n',
-  'app.rego': 'package app\n\nversion := data.settings.version\n\ndefault allow := false\n\nallow if input.level >= data.settings.min_level\n',
+  'warden.yaml': 'name: app\nentrypoints: [app/version, app/allow, app/tier]\n',
+  'app.rego':
+    'package app\n\nversion := data.settings.version\n\ndefault allow := false\n\nallow if input.level >= data.settings.min_level\n\n# No default: undefined below level 10.\ntier := "gold" if input.level >= 10\n',
   'data.json': JSON.stringify({ settings: { version: 0, min_level: 0 } }),
 };
 

@@ -17,18 +17,19 @@ export const agentCommand: Command = {
     }
     const config = await loadConfig(required(values.config, 'config'));
     const log = createLogger(config.log_level);
-    const agent = await startAgent(config, log);
-    io.out(`warden agent listening on ${agent.url} (packs: ${agent.packs.map((p) => p.config.name).join(', ')})`);
-    await new Promise<void>((resolve) => {
+    // Handlers go in before anything is printed: until a listener exists, SIGTERM kills the process outright.
+    const stopRequested = new Promise<NodeJS.Signals>((resolve) => {
       // The first signal starts a graceful stop; a second one exits at once.
       const stop = (signal: NodeJS.Signals): void => {
-        log.info({ signal }, 'stopping');
         process.once(signal, () => process.exit(130));
-        resolve();
+        resolve(signal);
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
+    const agent = await startAgent(config, log);
+    io.out(`warden agent listening on ${agent.url} (packs: ${agent.packs.map((p) => p.config.name).join(', ')})`);
+    log.info({ signal: await stopRequested }, 'stopping');
     await agent.close();
     return 0;
   },

@@ -35,7 +35,7 @@ export const packServeCommand: Command = {
   },
 };
 
-/** The command's body; `stopped` is called once serving and resolves when it should stop (tests pass their own). */
+/** The command's body; `stopped` is called before binding and resolves when serving should stop (tests pass their own). */
 export async function servePacks(argv: string[], io: CliIO, stopped: () => Promise<unknown>): Promise<number> {
   const { values, positionals } = parse(argv, { listen: { type: 'string' }, 'max-wait': { type: 'string' } }, 1);
   if (values.help) {
@@ -46,9 +46,11 @@ export async function servePacks(argv: string[], io: CliIO, stopped: () => Promi
   const { host, port } = parseListen(required(values.listen, 'listen'));
   const maxWaitSeconds = values['max-wait'] === undefined ? undefined : parseSeconds(values['max-wait']);
   const logger = createLogger('info', lineSink(io.err));
+  // Listen for the stop before printing the address: a SIGTERM with no listener kills the process outright.
+  const stop = stopped();
   const server = await startPackServer({ dir, host, port, maxWaitSeconds, log: (obj, msg) => logger.info(obj, msg) });
   io.out(`serving ${dir} on ${server.url}${PACKS_PREFIX}`);
-  await stopped();
+  await stop;
   await server.close();
   return 0;
 }

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
+import { parseConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/observe/logger.js';
+import { signPack } from '../../src/sign/sign.js';
+import { tempDir } from '../helpers/fs.js';
+import { p256 } from '../helpers/packs.js';
+import { variant } from '../helpers/variants.js';
+
+describe('OPA data API', () => {
+  let agent: RunningAgent;
+
+  before(async () => {
+    const dir = tempDir();
+    const key = p256();
+    const pack = await variant(7, { minLevel: 3 });
+    await writeFile(join(dir, 'app.tar.gz'), pack);
+    await writeFile(join(dir, 'app.tar.gz.sigstore.json'), JSON.stringify(await signPack(pack, key.privateKey)));
+    await writeFile(join(dir, 'policy.pub'), key.publicPem);
+    const config = parseConfig(
+      'listen: 127.0.0.1:0\ndata_dir: data\npacks:\n  - name: app\n    source: { file: { path: app.tar.gz } }\n    verify: { public_keys: [policy.pub] }\n',
+      join(dir, 'agent.yaml'),
+    );
+    agent = await startAgent(config, createLogger('silent'));
+  });
+
+  after(() => agent.close());
+
+  // POSTs a body to a data path.
+  const post = (path: string, body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
+    fetch(`${agent.url}/v1/data/${path}`, { method: 'POST', body, headers });
+
+  it('answers {result, decision_id} and names the pack version in headers', async () => {
+    const res = await post('app/allow', '{"input":{"level":5}}');
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { result: boolean; decision_id: string };
+    assert.equal(body.result, true);
+    assert.match(body.decision_id, /^[0-9a-f-]{36}$/);
+    assert.equal(res.headers.get('x-warden-revision'), 'v7');
+    assert.match(res.headers.get('x-warden-digest') ?? '', /^sha256:[0-9a-f]{64}$/);
+  });
+
+  it('evaluates without input when the body is empty, as OPA does', async () => {
+    const body = (await (await post('app/allow', '')).json()) as { result: boolean };
+    assert.equal(body.result, false);
+  });
+
+  it('reads the body as JSON whatever the content type (curl -d sends form encoding)', async () => {
+    const res = await post('app/allow', '{"input":{"level":9}}', { 'content-type': 'application/x-www-form-urlencoded' });
+    assert.deepEqual(((await res.json()) as { result: boolean }).result, true);
+  });
+
+  it('answers an undefined result with the decision id alone, as OPA does', async () => {
+    const undefinedTier = (await (await post('app/tier', '{"input":{"level":1}}')).json()) as object;
+    assert.deepEqual(Object.keys(undefinedTier), ['decision_id']);
+    const definedTier = (await (await post('app/tier', '{"input":{"level":10}}')).json()) as { result: string };
+    assert.equal(definedTier.result, 'gold');
+  });
+
+  it('refuses an unknown path with 404 DECISION_PATH_UNKNOWN listing the known ones', async () => {
+    const res = await post('app/nope', '{}');
+    assert.equal(res.status, 404);
+    const body = (await res.json()) as { code: string; details: { known: string[] } };
+    assert.equal(body.code, 'DECISION_PATH_UNKNOWN');
+    assert.deepEqual(body.details.known, ['app/allow', 'app/tier', 'app/version']);
+  });
+
+  it('refuses a body that is not JSON, or not an object, with 400 DECISION_INPUT_INVALID', async () => {
+    for (const bad of ['{"input":', '[1,2]', '"text"']) {
+      const res = await post('app/allow', bad);
+      assert.equal(res.status, 400, bad);
+      assert.equal(((await res.json()) as { code: string }).code, 'DECISION_INPUT_INVALID', bad);
+    }
+  });
+
+  it('refuses a body over 1 MiB with 413', async () => {
+    const res = await post('app/allow', JSON.stringify({ input: { pad: 'x'.repeat(2 * 1024 * 1024) } }));
+    assert.equal(res.status, 413);
+  });
+
+  it('counts decisions in opa_client_latency_seconds', async () => {
+    const text = await (await fetch(`${agent.url}/metrics`)).text();
+    const count = /^opa_client_latency_seconds_count\{pack="app",engine="wasm"\} (\d+)$/m.exec(text)?.[1];
+    assert.ok(Number(count) >= 3, `count ${count}`);
+  });
+});
