@@ -37,44 +37,30 @@ export function parseConfig(text: string, configPath: string): AgentConfig {
     const lines = formatIssues(parsed.error.issues);
     throw new WardenError('CONFIG_INVALID', `${configPath}: ${lines.length} bad key(s):\n${lines.join('\n')}`, { details: { issues: lines } });
   }
-  const base = dirname(configPath);
+  return deepFreeze({ ...resolvePaths(parsed.data, dirname(configPath)), configPath });
+}
+
+// Makes every path in the configuration absolute, relative to the config file's folder.
+function resolvePaths(c: RawConfig, base: string): RawConfig {
   const at = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
-  const c = parsed.data;
-  const config: RawConfig = {
-    ...c,
-    data_dir: at(c.data_dir),
-    ...(c.opa_path === undefined ? {} : { opa_path: at(c.opa_path) }),
-    packs: c.packs.map((p) => ({
-      ...p,
-      source: {
-        ...(p.source.http
-          ? {
-              http: {
-                ...p.source.http,
-                ...(p.source.http.tls
-                  ? {
-                      tls: {
-                        ...(p.source.http.tls.ca_file ? { ca_file: at(p.source.http.tls.ca_file) } : {}),
-                        ...(p.source.http.tls.cert_file ? { cert_file: at(p.source.http.tls.cert_file) } : {}),
-                        ...(p.source.http.tls.key_file ? { key_file: at(p.source.http.tls.key_file) } : {}),
-                      },
-                    }
-                  : {}),
-              },
-            }
-          : {}),
-        ...(p.source.file
-          ? { file: { ...p.source.file, path: at(p.source.file.path), ...(p.source.file.signature_path ? { signature_path: at(p.source.file.signature_path) } : {}) } }
-          : {}),
-      },
-      verify: {
-        ...(p.verify.public_keys ? { public_keys: p.verify.public_keys.map(at) } : {}),
-        ...(p.verify.keyless ? { keyless: { ...p.verify.keyless, trusted_root: at(p.verify.keyless.trusted_root) } } : {}),
-        ...(p.verify.unsigned ? { unsigned: p.verify.unsigned } : {}),
-      },
-    })),
-  };
-  return deepFreeze({ ...config, configPath });
+  const atOpt = (p: string | undefined): string | undefined => (p === undefined ? undefined : at(p));
+  const out = structuredClone(c);
+  out.data_dir = at(c.data_dir);
+  if (out.opa_path !== undefined) out.opa_path = at(out.opa_path);
+  for (const p of out.packs) {
+    const tls = p.source.http?.tls;
+    if (tls) Object.assign(tls, dropUndefined({ ca_file: atOpt(tls.ca_file), cert_file: atOpt(tls.cert_file), key_file: atOpt(tls.key_file) }));
+    const file = p.source.file;
+    if (file) Object.assign(file, dropUndefined({ path: at(file.path), signature_path: atOpt(file.signature_path) }));
+    if (p.verify.public_keys) p.verify.public_keys = p.verify.public_keys.map(at);
+    if (p.verify.keyless) p.verify.keyless.trusted_root = at(p.verify.keyless.trusted_root);
+  }
+  return out;
+}
+
+// Leaves optional keys absent rather than present-but-undefined.
+function dropUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 // Freezes an object graph so nothing can change configuration after load.
