@@ -6,12 +6,13 @@
  *
  * Per-call times come from batches (BATCH calls timed together, divided), so
  * they sit well above the timer's resolution; batches of every case are
- * interleaved. A profile times each piece of the decision path alone.
+ * interleaved. The profile times the path's layers, copies of the decider
+ * with one piece changed (bench/lib/decider-ablation.ts), and pieces alone.
  *
  * Run: `npm run bench:decide`. Prints tables; raw figures go to bench/results/.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -37,9 +38,10 @@ const HTTP_BATCH = 50;
 const PLAN = { warmup: 30, iterations: 300 };
 const PROFILE_PLAN = { warmup: 10, iterations: 150 };
 const INPUT_VALUES = INPUTS.map((i) => i.input);
-const COPY = 'copy of decide (as in src/)';
+const COPY = 'copy of the former decide (prom-client histogram + randomUUID)';
+const RAW = 'raw opa-wasm evaluate';
 
-/** Something evaluated BATCH times per batch; returns how many answers were `true` (kept, so no call is dead code). */
+/** One decision on input: true when authz/allow is true (batches count them, so no call is dead code). */
 type Body = (input: unknown) => boolean;
 
 // A case timing BATCH calls of body over the inputs in turn; laps are microseconds per call.
@@ -95,9 +97,7 @@ async function subjects(dir: string, pack: SignedPack, publicPath: string): Prom
     '    verify:',
     `      public_keys: [${publicPath}]`,
   ].join('\n');
-  const configPath = join(dir, 'agent.yaml');
-  await writeFile(configPath, yaml);
-  const agent = await startAgent(parseConfig(yaml, configPath), createLogger('silent'));
+  const agent = await startAgent(parseConfig(yaml, join(dir, 'agent.yaml')), createLogger('silent'));
   const engine = agent.packs[0]?.activator.current?.engine;
   if (!engine) throw new Error('the agent has no active pack');
   const wasm = pack.built.files.get('policy.wasm');
@@ -127,7 +127,7 @@ async function checkSubjects(s: Subjects, client: KeepAliveClient): Promise<void
 function profileCases(s: Subjects, expectTrue: number): BenchCase[] {
   const activator = s.agent.packs[0]?.activator;
   if (!activator) throw new Error('the agent has no pack');
-  const histogram = s.agent.metrics.decisionDuration.labels({ pack: 'authz', engine: 'wasm' });
+  const histogram = s.agent.metrics.decisionDuration.series({ pack: 'authz', engine: 'wasm' });
   let sink = 0;
   const piece = (name: string, fn: () => void): BenchCase => ({
     name,
@@ -138,7 +138,7 @@ function profileCases(s: Subjects, expectTrue: number): BenchCase[] {
     },
   });
   return [
-    batchCase('raw opa-wasm evaluate', s.raw, expectTrue),
+    batchCase(RAW, s.raw, expectTrue),
     batchCase('Warden engine.evaluate (src/engine/wasm.ts)', (input) => engineAllows(s.engine, input), expectTrue),
     batchCase('decider.decide (src/decide/decider.ts)', (input) => s.agent.decider.decide(ENTRYPOINT, input).result === true, expectTrue),
     ...ablationVariants(activator, s.agent.metrics).map(([name, decide]) => batchCase(name, (input) => decide(ENTRYPOINT, input).result === true, expectTrue)),
@@ -158,6 +158,8 @@ interface DecideResult {
   readonly httpRequestUs: Summary;
   readonly ratios: { p50: number; p99: number; paired: number; httpVsInProcessP50: number; httpVsInProcessP99: number; httpBatchVsInProcessP50: number };
   readonly profileUs: Record<string, Summary>;
+  /** Each profile case over raw opa-wasm: median of the ratios within the same iteration. */
+  readonly profileVsRaw: Record<string, number>;
   readonly samples: Record<string, Laps[]>;
   readonly profileSamples: Record<string, Laps[]>;
 }
@@ -180,6 +182,10 @@ async function measure(s: Subjects, client: KeepAliveClient): Promise<DecideResu
   log(`profile: ${PROFILE_PLAN.warmup} warm-up + ${PROFILE_PLAN.iterations} iterations…`);
   const profile = await interleave(profileCases(s, expectTrue), PROFILE_PLAN);
   const profileUs = Object.fromEntries([...profile].map(([k, laps]) => [k, summarize(phase(laps, 'total'))]));
+  const rawProfile = phase(profile.get(RAW) ?? [], 'total');
+  const profileVsRaw = Object.fromEntries(
+    [...profile].filter(([k]) => !k.startsWith('alone')).map(([k, laps]) => [k, pairedRatio(phase(laps, 'total'), rawProfile)]),
+  );
   return {
     perCallUs,
     httpRequestUs,
@@ -192,6 +198,7 @@ async function measure(s: Subjects, client: KeepAliveClient): Promise<DecideResu
       httpBatchVsInProcessP50: perCallUs['http (batch mean)'].p50 / perCallUs.warden.p50,
     },
     profileUs,
+    profileVsRaw,
     samples: Object.fromEntries(main),
     profileSamples: Object.fromEntries(profile),
   };
@@ -230,11 +237,14 @@ function render(r: DecideResult): string {
       ],
     ),
   );
-  out.push('\n## Profile: each piece alone, µs per call (batches of 1000)\n');
+  out.push(`\n## Profile: the path's layers, copies of decide with one piece changed, pieces alone (µs per call, batches of ${BATCH})\n`);
   out.push(
     table(
-      ['piece', 'n', 'p50', 'p99', 'max', 'p50 − copy of decide'],
-      Object.entries(r.profileUs).map(([k, s]) => row(k, s, k.startsWith('  ') ? us(s.p50 - (r.profileUs[COPY]?.p50 ?? NaN)) : '')),
+      ['case', 'n', 'p50', 'p99', 'max', 'p50 − copy of decide', 'paired ratio to raw'],
+      Object.entries(r.profileUs).map(([k, s]) => [
+        ...row(k, s, k.startsWith('  ') ? us(s.p50 - (r.profileUs[COPY]?.p50 ?? NaN)) : ''),
+        r.profileVsRaw[k] === undefined ? '' : ratio(r.profileVsRaw[k]),
+      ]),
     ),
   );
   return out.join('\n');

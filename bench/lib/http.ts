@@ -61,7 +61,7 @@ export class KeepAliveClient {
 
 /** The `result` of an OPA data API answer (undefined when absent). */
 export function resultOf(body: unknown): unknown {
-  return typeof body === 'object' && body !== null && 'result' in body ? (body as { result: unknown }).result : undefined;
+  return typeof body === 'object' && body !== null && 'result' in body ? body.result : undefined;
 }
 
 /** Throws unless every example input gets its expected result from `url` + path. */

@@ -146,7 +146,7 @@ export class ServerProcess {
 
 /** Stops every process given, ignoring failures (for `finally`). */
 export async function stopAll(procs: ReadonlyArray<ServerProcess | undefined>): Promise<void> {
-  await Promise.all(procs.map((p) => p?.stop().catch(() => undefined)));
+  await Promise.all(procs.map((p) => (p ? p.stop().catch(() => undefined) : Promise.resolve(undefined))));
 }
 
 /** A TCP port free on 127.0.0.1 right now (for servers that cannot report the one they picked). */

@@ -29,7 +29,10 @@ describe('pack and signature pairing', () => {
     let packRequests = 0;
     // The first pack request sees the old pack; by the time the signature is asked for, both were replaced.
     const server = createServer((req, res) => {
-      if (req.url?.endsWith('.sigstore.json')) return res.end(newSig);
+      if (req.url?.endsWith('.sigstore.json')) {
+        res.end(newSig);
+        return;
+      }
       packRequests += 1;
       res.end(packRequests === 1 ? oldPack : newPack);
     });

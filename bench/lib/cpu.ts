@@ -1,0 +1,35 @@
+/**
+ * CPU time a process has used so far, from /proc (Linux): lets a benchmark
+ * say how much CPU each server spent per request, not only how fast it went,
+ * which matters when servers and load generator share two cores.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+let ticksPerSecond: number | undefined;
+
+// Clock ticks per second (USER_HZ), usually 100.
+function hz(): number {
+  if (ticksPerSecond === undefined) {
+    try {
+      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      ticksPerSecond = 100;
+    }
+  }
+  return ticksPerSecond;
+}
+
+/** User + system CPU milliseconds used by `pid` (its threads included), or NaN where /proc cannot tell. */
+export function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const utime = Number(fields[11]);
+    const stime = Number(fields[12]);
+    return ((utime + stime) * 1000) / hz();
+  } catch {
+    return NaN;
+  }
+}

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { WardenError } from '../../src/errors.js';
+import { createLogger } from '../../src/observe/logger.js';
+import { WardenMetrics } from '../../src/observe/metrics.js';
+import { FileSource } from '../../src/source/file.js';
+import type { PackUpdate, SourceContext, UpdateOutcome } from '../../src/source/types.js';
+import { sha256Digest } from '../../src/verify/digest.js';
+import { tempDir } from '../helpers/fs.js';
+
+// A source context that records confirmations and errors.
+function context(): SourceContext & { confirmed: number; errors: WardenError[] } {
+  const ctx = {
+    pack: 'app',
+    log: createLogger('silent'),
+    metrics: new WardenMetrics({ defaultMetrics: false }),
+    confirmed: 0,
+    errors: [] as WardenError[],
+    onConfirmed: () => void (ctx.confirmed += 1),
+    onFetchError: (e: WardenError) => void ctx.errors.push(e),
+  };
+  return ctx;
+}
+
+// A handler that records updates and answers with the given outcome.
+function recorder(status: 'activated' | 'refused' = 'activated'): { updates: PackUpdate[]; handler: (u: PackUpdate) => Promise<UpdateOutcome> } {
+  const updates: PackUpdate[] = [];
+  return {
+    updates,
+    handler: (u) => {
+      updates.push(u);
+      return Promise.resolve(status === 'activated' ? { status, digest: sha256Digest(u.pack) } : { status, error: new WardenError('SIGNATURE_INVALID', 'no') });
+    },
+  };
+}
+
+// Replaces a file atomically, as a publisher should.
+async function replace(path: string, content: string): Promise<void> {
+  await writeFile(`${path}.tmp`, content);
+  await rename(`${path}.tmp`, path);
+}
+
+describe('file source', () => {
+  it('hands over the pack with its signature and a quoted-digest tag, then stays quiet while nothing changes', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'app.tar.gz');
+    await writeFile(path, 'pack v1');
+    await writeFile(`${path}.sigstore.json`, '{"sig":1}');
+    const ctx = context();
+    const source = new FileSource({ path, pollSeconds: 0.05, maxBytes: 1024 }, ctx);
+    const { updates, handler } = recorder();
+    await source.fetchOnce(handler);
+    assert.equal(updates.length, 1);
+    assert.equal(updates[0]?.pack.toString(), 'pack v1');
+    assert.equal(updates[0]?.signature?.toString(), '{"sig":1}');
+    assert.equal(updates[0]?.etag, `"${sha256Digest(Buffer.from('pack v1'))}"`);
+    assert.equal(await source.fetchOnce(handler), undefined, 'unchanged content is not handed over again');
+    assert.equal(updates.length, 1);
+    assert.equal(ctx.confirmed, 2);
+  });
+
+  it('notices a replaced pack while running', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'app.tar.gz');
+    await writeFile(path, 'pack v1');
+    const source = new FileSource({ path, pollSeconds: 0.05, maxBytes: 1024 }, context());
+    const { updates, handler } = recorder();
+    source.start(handler);
+    try {
+      await replace(path, 'pack v2');
+      const end = Date.now() + 5000;
+      while (!updates.some((u) => u.pack.toString() === 'pack v2') && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(updates.some((u) => u.pack.toString() === 'pack v2'), 'v2 was handed over');
+      assert.equal(updates.at(-1)?.signature, undefined, 'no signature file → undefined (the verify stage refuses it)');
+    } finally {
+      await source.stop();
+    }
+  });
+
+  it('hands a refused pack over again on the next change check instead of skipping it', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'app.tar.gz');
+    await writeFile(path, 'bad pack');
+    const source = new FileSource({ path, pollSeconds: 0.05, maxBytes: 1024 }, context());
+    const { updates, handler } = recorder('refused');
+    await source.fetchOnce(handler);
+    await source.fetchOnce(handler);
+    assert.equal(updates.length, 2);
+  });
+
+  it('reports a missing file as FETCH_FAILED and an oversized one as FETCH_TOO_LARGE', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'app.tar.gz');
+    const ctx = context();
+    const source = new FileSource({ path, pollSeconds: 1, maxBytes: 8 }, ctx);
+    const { handler } = recorder();
+    await assert.rejects(source.fetchOnce(handler), (e: unknown) => e instanceof WardenError && e.code === 'FETCH_FAILED');
+    await writeFile(path, 'more than eight bytes');
+    await assert.rejects(source.fetchOnce(handler), (e: unknown) => e instanceof WardenError && e.code === 'FETCH_TOO_LARGE');
+    assert.deepEqual(ctx.errors.map((e) => e.code), ['FETCH_FAILED', 'FETCH_TOO_LARGE']);
+    await rm(path);
+  });
+});
