@@ -127,9 +127,13 @@ export function isWardenError(err: unknown, code?: ErrorCode): err is WardenErro
   return err instanceof WardenError && (code === undefined || err.code === code);
 }
 
+/** The message of anything thrown (opa-wasm throws plain strings such as "x.rego:4:1: var assignment conflict"). */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** Wraps anything thrown into a WardenError, keeping WardenErrors as they are. */
 export function toWardenError(err: unknown, fallback: ErrorCode = 'INTERNAL'): WardenError {
   if (err instanceof WardenError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  return new WardenError(fallback, message, { cause: err });
+  return new WardenError(fallback, messageOf(err), { cause: err });
 }

@@ -175,7 +175,9 @@ export class Activator {
         this.#lastReload = { at: new Date(), result: 'unchanged', digest, correlationId: update.correlationId, durationMs: ms() };
         return { status: 'unchanged', digest };
       }
-      const candidate = await prepareCandidate(this.opts.name, update.pack, update.signature, this.opts.trust, this.opts.limits, active);
+      // Downgrade protection is for signed packs from a remote; an unsigned directory's content is the truth.
+      const guard = this.opts.trust.kind === 'unsigned' ? undefined : active;
+      const candidate = await prepareCandidate(this.opts.name, update.pack, update.signature, this.opts.trust, this.opts.limits, guard);
       await this.opts.store.commit(
         this.opts.name,
         {
@@ -191,19 +193,48 @@ export class Activator {
       this.opts.metrics.reloadSuccess.inc(labels);
       this.opts.metrics.reloadDuration.observe(labels, ms() / 1000);
       this.#lastReload = { at: new Date(), result: 'activated', digest: candidate.digest, correlationId: update.correlationId, durationMs: ms() };
-      log.info({ digest: candidate.digest, revision: candidate.revision, sequence: candidate.sequence, golden: candidate.goldenRun, duration_ms: Math.round(ms()) }, 'policy reloaded');
+      log.info({ digest: candidate.digest, revision: candidate.revision, sequence: candidate.sequence, source_tag: update.etag, golden: candidate.goldenRun, duration_ms: Math.round(ms()) }, 'policy reloaded');
       return { status: 'activated', digest: candidate.digest };
     } catch (err) {
       const e = toWardenError(err);
-      this.opts.metrics.reloadFailure.inc({ ...labels, code: e.code });
-      if (e.kind === 'integrity' || e.kind === 'policy' || e.kind === 'input' || e.code === 'PACK_GOLDEN_FAILED') {
-        this.opts.metrics.validationFailure.inc({ pack: this.opts.name, code: e.code });
-      }
-      this.#lastError = { at: new Date(), code: e.code, message: e.message };
-      this.#lastReload = { at: new Date(), result: 'refused', correlationId: update.correlationId, durationMs: ms(), error: { code: e.code, message: e.message } };
-      log.error({ code: e.code, err: e.message, origin: update.origin, kept: this.#current?.digest }, 'policy reload failed');
+      this.#refuse(e, { correlationId: update.correlationId, origin: update.origin, durationMs: ms() });
       return { status: 'refused', error: e };
     }
+  }
+
+  /**
+   * Records a reload refused before a pack existed (a directory source whose Rego
+   * does not build): same log line, metrics and health as any refusal.
+   */
+  recordRefusal(error: WardenError, context: { correlationId: string; origin: string; contentDigest?: string; durationMs: number }): void {
+    this.#refuse(error, context);
+  }
+
+  // Bookkeeping of one refused reload; the active pack is untouched.
+  #refuse(e: WardenError, context: { correlationId: string; origin: string; contentDigest?: string; durationMs: number }): void {
+    const labels = { pack: this.opts.name, source: this.opts.sourceKind };
+    this.opts.metrics.reloadFailure.inc({ ...labels, code: e.code });
+    if (e.kind === 'integrity' || e.kind === 'policy' || e.kind === 'input' || e.kind === 'build') {
+      this.opts.metrics.validationFailure.inc({ pack: this.opts.name, code: e.code });
+    }
+    const at = new Date();
+    this.#lastError = { at, code: e.code, message: e.message };
+    this.#lastReload = { at, result: 'refused', correlationId: context.correlationId, durationMs: context.durationMs, error: { code: e.code, message: e.message } };
+    const line = typeof e.details.line === 'number' ? e.details.line : '?';
+    const where = typeof e.details.file === 'string' ? `${e.details.file}:${line}` : undefined;
+    this.opts.log.error(
+      {
+        pack: this.opts.name,
+        correlation_id: context.correlationId,
+        code: e.code,
+        err: e.message,
+        origin: context.origin,
+        ...(where ? { where } : {}),
+        ...(context.contentDigest ? { content_sha256: context.contentDigest } : {}),
+        kept: this.#current?.digest,
+      },
+      'policy reload failed',
+    );
   }
 
   // The single reference assignment that makes a candidate live.

@@ -12,6 +12,8 @@ import { loadTrust } from '../config/trust-files.js';
 import { WardenError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
+import { packSpecFrom } from '../pack/spec.js';
+import { DirectorySource } from '../source/directory.js';
 import { FileSource } from '../source/file.js';
 import { HttpSource } from '../source/http.js';
 import type { PackSource, SourceContext } from '../source/types.js';
@@ -40,10 +42,10 @@ export async function buildPackRuntime(
   deps: { store: ActivationStore; metrics: WardenMetrics; log: Logger; onActivated: () => void },
 ): Promise<PackRuntime> {
   const trust = await packTrust(p);
-  const origin = p.source.http?.url ?? p.source.file?.path ?? '';
+  const origin = p.source.http?.url ?? p.source.file?.path ?? p.source.directory?.path ?? '';
   const activator = new Activator({
     name: p.name,
-    sourceKind: p.source.http ? 'http' : 'file',
+    sourceKind: p.source.http ? 'http' : p.source.directory ? 'directory' : 'file',
     origin,
     trust,
     store: deps.store,
@@ -63,6 +65,7 @@ export async function buildPackRuntime(
     metrics: deps.metrics,
     onConfirmed: () => activator.confirmed(),
     onFetchError: (e) => activator.fetchFailed(e),
+    onRefused: (e, info) => activator.recordRefusal(e, info),
   };
   return { config: p, activator, source: await buildSource(p, config, ctx) };
 }
@@ -90,6 +93,14 @@ async function buildSource(p: PackConfig, config: AgentConfig, ctx: SourceContex
         backoffMaxSeconds: h.backoff_max_seconds,
         ...(tls ? { tls } : {}),
       },
+      ctx,
+    );
+  }
+  const d = p.source.directory;
+  if (d) {
+    const fallbackSpec = d.entrypoints ? packSpecFrom({ name: p.name, entrypoints: d.entrypoints, rego_version: d.rego_version }, `packs.${p.name}.source.directory`) : undefined;
+    return new DirectorySource(
+      { path: d.path, debounceMs: d.debounce_ms, rescanSeconds: d.rescan_seconds, ...(fallbackSpec ? { fallbackSpec } : {}), ...(config.opa_path ? { opaPath: config.opa_path } : {}) },
       ctx,
     );
   }

@@ -50,6 +50,7 @@ function resolvePaths(c: RawConfig, base: string): RawConfig {
   for (const p of out.packs) {
     const tls = p.source.http?.tls;
     if (tls) Object.assign(tls, dropUndefined({ ca_file: atOpt(tls.ca_file), cert_file: atOpt(tls.cert_file), key_file: atOpt(tls.key_file) }));
+    if (p.source.directory) p.source.directory.path = at(p.source.directory.path);
     const file = p.source.file;
     if (file) Object.assign(file, dropUndefined({ path: at(file.path), signature_path: atOpt(file.signature_path) }));
     if (p.verify.public_keys) p.verify.public_keys = p.verify.public_keys.map(at);

@@ -32,9 +32,22 @@ const fileSource = z.strictObject({
   poll_seconds: seconds(0.05, 3_600).default(2),
 });
 
+const directorySource = z.strictObject({
+  path: z.string().min(1),
+  /** Used when the folder has no warden.yaml (a ConfigMap of bare Rego). */
+  entrypoints: z
+    .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/, 'a slash-separated rule path like "priority/priority"'))
+    .min(1)
+    .max(64)
+    .optional(),
+  rego_version: z.enum(['v0', 'v1']).default('v1'),
+  debounce_ms: z.int().min(0).max(60_000).default(200),
+  rescan_seconds: seconds(0.1, 3_600).default(10),
+});
+
 const sourceSchema = z
-  .strictObject({ http: httpSource.optional(), file: fileSource.optional() })
-  .refine((s) => [s.http, s.file].filter((x) => x !== undefined).length === 1, 'exactly one of http, file');
+  .strictObject({ http: httpSource.optional(), file: fileSource.optional(), directory: directorySource.optional() })
+  .refine((s) => [s.http, s.file, s.directory].filter((x) => x !== undefined).length === 1, 'exactly one of http, file, directory');
 
 const verifySchema = z
   .strictObject({
@@ -50,9 +63,13 @@ const packSchema = z
     source: sourceSchema,
     verify: verifySchema,
   })
-  .refine((p) => p.verify.unsigned === undefined, {
+  .refine((p) => p.verify.unsigned === undefined || p.source.directory !== undefined, {
     message: 'unsigned: true is allowed only for directory sources',
     path: ['verify', 'unsigned'],
+  })
+  .refine((p) => p.source.directory === undefined || p.verify.unsigned === true, {
+    message: 'a directory of raw Rego carries no signature: use verify: { unsigned: true }',
+    path: ['verify'],
   });
 
 const limitsSchema = z.strictObject({

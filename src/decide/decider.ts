@@ -6,7 +6,7 @@
  * come from a counter (decision-id.ts).
  */
 import type { ActivePack } from '../activate/activator.js';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 import type { WardenMetrics } from '../observe/metrics.js';
 import type { HistogramSeries } from '../observe/fast-histogram.js';
 import { nextDecisionId } from './decision-id.js';
@@ -40,7 +40,7 @@ export class Decider {
     try {
       evaluation = active.engine.evaluate(path, input);
     } catch (err) {
-      throw new WardenError('DECISION_FAILED', `evaluating ${path}: ${(err as Error).message}`, { cause: err });
+      throw new WardenError('DECISION_FAILED', `evaluating ${path}: ${messageOf(err)}`, { cause: err });
     }
     this.#observer(active).observe(Number(process.hrtime.bigint() - started) / 1e9);
     const base = { decisionId: nextDecisionId(), pack: active.name, revision: active.revision, digest: active.digest };

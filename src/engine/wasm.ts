@@ -3,7 +3,7 @@
  * and its data document set once. Evaluation is synchronous and does no I/O.
  */
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 import type { JsonObject } from '../pack/data.js';
 
 /** What evaluating one entrypoint gives: OPA's "undefined" is `defined: false`. */
@@ -27,7 +27,7 @@ export async function loadWasmEngine(wasm: Uint8Array, data: JsonObject): Promis
     policy = await loadPolicy(Uint8Array.from(wasm).buffer);
     policy.setData(data);
   } catch (err) {
-    throw new WardenError('PACK_MANIFEST_INVALID', `policy.wasm does not load: ${(err as Error).message}`, { cause: err });
+    throw new WardenError('PACK_MANIFEST_INVALID', `policy.wasm does not load: ${messageOf(err)}`, { cause: err });
   }
   const entrypoints = Object.keys(policy.entrypoints as Record<string, number>);
   return {

@@ -8,9 +8,10 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { loadWasmEngine } from '../engine/wasm.js';
-import { WardenError } from '../errors.js';
-import { opaBuildWasm, opaCheck, opaTest } from '../opa/compile.js';
+import { loadWasmEngine, type WasmEngine } from '../engine/wasm.js';
+import { isWardenError, WardenError } from '../errors.js';
+import { opaBuildWasm, opaCheck, opaTest, type RegoVersion } from '../opa/compile.js';
+import { opaEval, type OpaEvalOutcome } from '../opa/eval.js';
 import { locateOpa } from '../opa/locate.js';
 import { WARDEN_VERSION } from '../project.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
@@ -19,7 +20,7 @@ import { runGolden } from './golden.js';
 import { GOLDEN_PATH, MANIFEST_PATH, MARKER_FORMAT, parseManifest, type PackManifest } from './manifest.js';
 import { readPack } from './reader.js';
 import { collectSources, defaultRoots, type PolicySources } from './sources.js';
-import { readPackSpec, type PackSpec } from './spec.js';
+import { readPackSpec, type GoldenCase, type PackSpec } from './spec.js';
 import { writeTarGz } from './tar-writer.js';
 
 /** How to build. Only `dir` is required. */
@@ -35,6 +36,12 @@ export interface BuildOptions {
   readonly revision?: string;
   /** The creation time (tests pin it). */
   readonly now?: Date;
+  /** The pack name for the marker, overriding warden.yaml's (the agent's configured name for a directory source). */
+  readonly packName?: string;
+  /** Used when DIR has no warden.yaml (a ConfigMap of bare Rego: the agent's source configuration). */
+  readonly fallbackSpec?: PackSpec;
+  /** Sources already collected (the directory source read them to hash them); else read from DIR. */
+  readonly sources?: PolicySources;
 }
 
 /** A built pack: its bytes, digest and what went into it. */
@@ -52,8 +59,8 @@ export interface BuiltPack {
 /** Builds the pack for a policy folder; throws a coded error on any failure. */
 export async function buildPack(options: BuildOptions): Promise<BuiltPack> {
   const dir = resolve(options.dir);
-  const spec = await readPackSpec(dir);
-  const sources = await collectSources(dir);
+  const spec = await readPackSpec(dir, options.fallbackSpec);
+  const sources = options.sources ?? (await collectSources(dir));
   const opa = locateOpa(options.opaPath).path;
   const now = options.now ?? new Date();
   const sequence = options.sequence ?? now.getTime();
@@ -66,17 +73,20 @@ export async function buildPack(options: BuildOptions): Promise<BuiltPack> {
       roots: spec.roots ?? defaultRoots(sources, dataDoc),
       ...(spec.rego_version === 'v0' ? { rego_version: 0 } : {}),
       metadata: {
-        warden: { format: MARKER_FORMAT, pack: spec.name, sequence, created_at: now.toISOString(), builder: `warden ${WARDEN_VERSION}` },
+        warden: { format: MARKER_FORMAT, pack: options.packName ?? spec.name, sequence, created_at: now.toISOString(), builder: `warden ${WARDEN_VERSION}` },
       },
     };
     await stageFiles(stage, sources, manifest);
     const rel = (f: string): string => f.replace(/^\.\//, '');
-    await opaCheck(opa, stage, spec.rego_version, rel);
-    const opaBundle = await opaBuildWasm(opa, stage, spec.entrypoints, spec.rego_version);
+    // One opa run on the success path; `opa check` only to turn a failure into file:line:col errors.
+    const opaBundle = await opaBuildWasm(opa, stage, spec.entrypoints, spec.rego_version).catch(async (err: unknown) => {
+      await opaCheck(opa, stage, spec.rego_version, rel);
+      throw err;
+    });
     const testsRun = await runTests(opa, stage, sources, spec, rel);
     const built = await repack(opaBundle, sources, spec);
     const engine = await loadWasmEngine(built.files.get('policy.wasm') ?? Buffer.alloc(0), dataDoc);
-    runGolden(engine, spec.golden);
+    await runGoldenExplained(engine, spec, opa, stage, rel);
     if (options.out) {
       await mkdir(dirname(resolve(options.out)), { recursive: true });
       await writeFileAtomic(resolve(options.out), built.bytes);
@@ -125,4 +135,47 @@ function unrootManifest(bytes: Buffer): Buffer {
   const manifest = JSON.parse(bytes.toString('utf8')) as { wasm?: Array<{ module: string }> };
   for (const w of manifest.wasm ?? []) w.module = w.module.replace(/^\/+/, '');
   return Buffer.from(JSON.stringify(manifest));
+}
+
+// Runs the golden cases on the wasm engine, one at a time so a failure names its case. Only
+// then is the real opa spawned: topdown names the file:line of a conflict that opa-wasm does not.
+async function runGoldenExplained(engine: WasmEngine, spec: PackSpec, opa: string, stage: string, rel: (f: string) => string): Promise<void> {
+  for (const c of spec.golden) {
+    try {
+      runGolden(engine, [c]);
+    } catch (err) {
+      if (!isWardenError(err, 'PACK_GOLDEN_FAILED')) throw err;
+      throw await explainGolden(err, c, { opa, stage, version: spec.rego_version, rel });
+    }
+  }
+}
+
+// The golden failure with the errors `opa eval` reports for the same case over the stage added
+// (message and details.file/line); the failure as it was if opa evaluates the case without error.
+async function explainGolden(
+  err: WardenError,
+  c: GoldenCase,
+  at: { opa: string; stage: string; version: RegoVersion; rel: (f: string) => string },
+): Promise<WardenError> {
+  let outcome: OpaEvalOutcome;
+  try {
+    outcome = await opaEval(at.opa, at.stage, c.entrypoint, c.input, at.version, at.rel);
+  } catch {
+    return err; // opa did not run to the end: the wasm engine's message is all there is
+  }
+  const first = outcome.kind === 'errors' ? outcome.errors[0] : undefined;
+  if (outcome.kind !== 'errors' || !first) return err;
+  const lines = outcome.errors.map((e) => `${[e.file, e.line, e.col].filter((p) => p !== undefined).join(':')}${e.file ? ': ' : ''}${e.code}: ${e.message}`);
+  return new WardenError('PACK_GOLDEN_FAILED', `${err.message}; opa eval: ${lines.join('; ')}`, {
+    cause: err,
+    details: {
+      ...err.details,
+      case: c.name,
+      entrypoint: c.entrypoint,
+      ...(first.file ? { file: first.file, line: first.line, col: first.col } : {}),
+      opa_code: first.code,
+      opa_message: first.message,
+      opa_errors: lines,
+    },
+  });
 }

@@ -4,7 +4,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { Evaluation, WasmEngine } from '../engine/wasm.js';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 import type { GoldenCase } from './spec.js';
 
 /** Runs every case; the first mismatch throws PACK_GOLDEN_FAILED naming it. */
@@ -14,7 +14,7 @@ export function runGolden(engine: WasmEngine, cases: readonly GoldenCase[]): voi
     try {
       got = engine.evaluate(c.entrypoint, c.input ?? null);
     } catch (err) {
-      throw new WardenError('PACK_GOLDEN_FAILED', `golden case "${c.name}": evaluation failed: ${(err as Error).message}`, { cause: err });
+      throw new WardenError('PACK_GOLDEN_FAILED', `golden case "${c.name}": evaluation failed: ${messageOf(err)}`, { cause: err });
     }
     const wantUndefined = c.undefined === true || !('expect' in c);
     const ok = wantUndefined ? !got.defined : got.defined && isDeepStrictEqual(got.result, c.expect);

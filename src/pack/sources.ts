@@ -4,6 +4,7 @@
  * `..<timestamp>` folders of a mounted Kubernetes ConfigMap (its visible files
  * are symlinks through them and are followed).
  */
+import { createHash } from 'node:crypto';
 import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WardenError } from '../errors.js';
@@ -79,4 +80,16 @@ export function defaultRoots(sources: PolicySources, dataDoc: Record<string, unk
   }
   for (const key of Object.keys(dataDoc)) roots.add(key);
   return [...roots].sort();
+}
+
+/** SHA-256 over every source path and content (and warden.yaml): equal digests, equal policy. */
+export function sourcesDigest(sources: PolicySources, spec: Buffer | undefined): string {
+  const h = createHash('sha256');
+  for (const group of [sources.modules, sources.tests, sources.data]) {
+    for (const [path, bytes] of [...group].sort(([a], [b]) => a.localeCompare(b))) {
+      h.update(`${path}\0${bytes.length}\0`).update(bytes);
+    }
+  }
+  if (spec) h.update('warden.yaml\0').update(spec);
+  return `sha256:${h.digest('hex')}`;
 }

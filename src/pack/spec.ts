@@ -39,13 +39,24 @@ const specSchema = z.strictObject({
 /** A validated, frozen warden.yaml. */
 export type PackSpec = Readonly<z.infer<typeof specSchema>>;
 
-/** Reads and validates DIR/warden.yaml; every bad key is listed in one error. */
-export async function readPackSpec(dir: string): Promise<PackSpec> {
+/** A spec from parts (the agent's directory source configuration), validated like a file. */
+export function packSpecFrom(fields: { name: string; entrypoints: readonly string[]; rego_version?: 'v0' | 'v1' }, where: string): PackSpec {
+  const parsed = specSchema.safeParse({ ...fields, entrypoints: [...fields.entrypoints] });
+  if (!parsed.success) throw new WardenError('PACK_SPEC_INVALID', `${where}: ${formatIssues(parsed.error.issues).join('; ')}`);
+  return Object.freeze(parsed.data);
+}
+
+/**
+ * Reads and validates DIR/warden.yaml; every bad key is listed in one error.
+ * Without the file, `fallback` (from the agent's source configuration) is used.
+ */
+export async function readPackSpec(dir: string, fallback?: PackSpec): Promise<PackSpec> {
   const path = join(dir, PACK_SPEC_FILE);
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
+    if (fallback && (err as NodeJS.ErrnoException).code === 'ENOENT') return fallback;
     throw new WardenError('PACK_SPEC_INVALID', `cannot read ${PACK_SPEC_FILE} in ${dir}: ${(err as Error).message}`, { cause: err });
   }
   return parsePackSpec(text, path);

@@ -1,0 +1,169 @@
+/**
+ * The `directory` source: a folder of raw Rego, typically a Kubernetes
+ * ConfigMap mount. Kubernetes updates such a mount atomically: it writes a new
+ * `..<timestamp>` folder, points `..data_tmp` at it, renames that over `..data`
+ * and removes the old folder; the visible files are symlinks through `..data`.
+ * So this source watches the folder, not files (a watch on a file dies at the
+ * first swap), debounces bursts, reads a consistent snapshot through the
+ * resolved `..data`, decides "changed" by content digest, and rescans slowly to
+ * catch any missed event. Changed content is built into a pack in-process (the
+ * same build as `warden pack build`) and handed to the same store → activate
+ * path as every other source.
+ */
+import { randomUUID } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile, realpath } from 'node:fs/promises';
+import { join } from 'node:path';
+import { WardenError, toWardenError } from '../errors.js';
+import { buildPack } from '../pack/build.js';
+import { collectSources, sourcesDigest } from '../pack/sources.js';
+import { PACK_SPEC_FILE, type PackSpec } from '../pack/spec.js';
+import type { PackSource, SourceContext, UpdateHandler, UpdateOutcome } from './types.js';
+
+/** Where the folder is and how to build it. */
+export interface DirectorySourceConfig {
+  readonly path: string;
+  /** Entrypoints and Rego version from the agent configuration, used when the folder has no warden.yaml. */
+  readonly fallbackSpec?: PackSpec;
+  readonly opaPath?: string;
+  /** Quiet time after the last event before a build (a ConfigMap swap is several events). */
+  readonly debounceMs: number;
+  /** Full re-read interval, whatever the watch reported. */
+  readonly rescanSeconds: number;
+}
+
+/** A watched folder of Rego. */
+export class DirectorySource implements PackSource {
+  readonly kind = 'directory' as const;
+  #built: string | undefined; // content digest of the last build handed over and not refused
+  #refused: string | undefined; // content digest of the last build that failed: not rebuilt until it changes
+  #watcher: FSWatcher | undefined;
+  #debounce: NodeJS.Timeout | undefined;
+  #rescan: NodeJS.Timeout | undefined;
+  #chain: Promise<unknown> = Promise.resolve();
+  #stopped = false;
+
+  constructor(
+    private readonly config: DirectorySourceConfig,
+    private readonly ctx: SourceContext,
+  ) {}
+
+  /** The agent passes the stored pack's tag; the folder is the truth, so the first look always rebuilds. */
+  setActive(): void {}
+
+  fetchOnce(handler: UpdateHandler): Promise<UpdateOutcome | undefined> {
+    const run = this.#chain.then(() => this.#look(handler));
+    this.#chain = run.catch(() => undefined);
+    return run;
+  }
+
+  start(handler: UpdateHandler): void {
+    this.#watch(handler);
+    this.#rescan = setInterval(() => {
+      if (!this.#watcher) this.#watch(handler); // the folder may be back
+      this.fetchOnce(handler).catch(() => undefined);
+    }, this.config.rescanSeconds * 1000);
+    this.#rescan.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#debounce);
+    clearInterval(this.#rescan);
+    this.#watcher?.close();
+    await this.#chain.catch(() => undefined);
+  }
+
+  // Watches the folder itself; every event restarts the debounce timer.
+  #watch(handler: UpdateHandler): void {
+    try {
+      this.#watcher = watch(this.config.path, { persistent: false }, () => {
+        clearTimeout(this.#debounce);
+        this.#debounce = setTimeout(() => void this.fetchOnce(handler).catch(() => undefined), this.config.debounceMs);
+      });
+      this.#watcher.on('error', () => {
+        this.#watcher?.close();
+        this.#watcher = undefined; // removed folder: the rescan re-creates the watch
+      });
+    } catch {
+      this.#watcher = undefined;
+    }
+  }
+
+  // Reads a snapshot, and builds and hands it over if its content changed.
+  async #look(handler: UpdateHandler): Promise<UpdateOutcome | undefined> {
+    if (this.#stopped) return undefined;
+    const correlationId = randomUUID();
+    const log = this.ctx.log.child({ pack: this.ctx.pack, source: 'directory', correlation_id: correlationId });
+    const started = process.hrtime.bigint();
+    const ms = (): number => Number(process.hrtime.bigint() - started) / 1e6;
+    const labels = { pack: this.ctx.pack, source: 'directory' };
+    let snapshot: string;
+    let sources;
+    let specBytes: Buffer | undefined;
+    try {
+      snapshot = await this.#snapshotDir();
+      sources = await collectSources(snapshot).catch((err: unknown) => {
+        const e = toWardenError(err);
+        if (e.code === 'IO_FAILED') throw e; // vanished or unreadable: a fetch failure, below
+        return e; // readable but unusable (emptied, too many files): a refused reload
+      });
+      specBytes = await readFile(join(snapshot, PACK_SPEC_FILE)).catch(() => undefined);
+    } catch (err) {
+      const e = toWardenError(err, 'FETCH_FAILED');
+      this.ctx.metrics.fetchFailures.inc({ ...labels, code: e.code });
+      this.ctx.metrics.fetchDuration.observe({ ...labels, result: 'error' }, ms() / 1000);
+      log.warn({ code: e.code, err: e.message, path: this.config.path }, 'policy folder unreadable; keeping the active policy');
+      this.ctx.onFetchError(e);
+      throw e;
+    }
+    if (sources instanceof WardenError) {
+      const key = `unusable:${sources.message}`;
+      if (key !== this.#refused) this.#refuse(sources, correlationId, key, undefined, ms());
+      return { status: 'refused', error: sources };
+    }
+    const contentDigest = sourcesDigest(sources, specBytes);
+    if (contentDigest === this.#built || contentDigest === this.#refused) {
+      this.ctx.metrics.fetchDuration.observe({ ...labels, result: 'unchanged' }, ms() / 1000);
+      if (contentDigest === this.#built) this.ctx.onConfirmed();
+      return undefined;
+    }
+    log.info({ content_sha256: contentDigest, path: this.config.path }, 'policy folder changed; building');
+    let built;
+    try {
+      built = await buildPack({
+        dir: snapshot,
+        sources,
+        packName: this.ctx.pack,
+        ...(this.config.fallbackSpec ? { fallbackSpec: this.config.fallbackSpec } : {}),
+        ...(this.config.opaPath ? { opaPath: this.config.opaPath } : {}),
+      });
+    } catch (err) {
+      const e = toWardenError(err);
+      this.#refuse(e, correlationId, contentDigest, contentDigest, ms());
+      return { status: 'refused', error: e };
+    }
+    // For a folder, obtaining the pack includes building it.
+    this.ctx.metrics.fetchDuration.observe({ ...labels, result: 'changed' }, ms() / 1000);
+    const outcome = await handler({ pack: built.bytes, signature: undefined, etag: contentDigest, origin: this.config.path, correlationId });
+    if (outcome.status === 'refused') this.#refused = contentDigest;
+    else {
+      this.#built = contentDigest;
+      this.#refused = undefined;
+      this.ctx.onConfirmed();
+    }
+    return outcome;
+  }
+
+  // Remembers refused content (not rebuilt until it changes) and reports it to the activator.
+  #refuse(e: WardenError, correlationId: string, key: string, contentDigest: string | undefined, durationMs: number): void {
+    this.#refused = key;
+    this.ctx.onRefused?.(e, { correlationId, origin: this.config.path, ...(contentDigest ? { contentDigest } : {}), durationMs });
+  }
+
+  // The folder to read: a ConfigMap's resolved `..data` (one consistent version), else the folder itself.
+  async #snapshotDir(): Promise<string> {
+    const root = await realpath(this.config.path);
+    return realpath(join(root, '..data')).catch(() => root);
+  }
+}

@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { loadWasmEngine } from '../../src/engine/wasm.js';
+import { WardenError, type ErrorCode } from '../../src/errors.js';
+import { locateOpa } from '../../src/opa/locate.js';
+import { buildPack } from '../../src/pack/build.js';
+import { assembleData } from '../../src/pack/data.js';
+import { readPack } from '../../src/pack/reader.js';
+import { tempDir, writeTree } from '../helpers/fs.js';
+
+const example = new URL('../../examples/signalprocessing', import.meta.url).pathname;
+
+// The three policies of docs' "SignalProcessing ConfigMap Hot-Reload Deployment Guide"
+// (kubernaut-rego-policies), verbatim as the ConfigMap mounts them: pre-1.0 Rego whose
+// unconditional fallbacks conflict with the specific rules.
+const VERBATIM_PRIORITY = `package priority
+
+# Default priority assignment based on severity and environment
+priority := "P0" {
+    input.severity == "critical"
+    input.environment == "production"
+}
+
+priority := "P1" {
+    input.severity == "critical"
+    input.environment != "production"
+}
+
+priority := "P1" {
+    input.severity == "error"
+    input.environment == "production"
+}
+
+priority := "P2" {
+    input.severity == "error"
+    input.environment != "production"
+}
+
+priority := "P2" {
+    input.severity == "warning"
+}
+
+priority := "P3" {
+    input.severity == "info"
+}
+
+# Default fallback
+priority := "P2"
+`;
+
+const VERBATIM_ENVIRONMENT = `package environment
+
+# Classify environment from namespace labels
+environment := "production" {
+    input.namespace.labels["environment"] == "production"
+}
+
+environment := "production" {
+    startswith(input.namespace.name, "prod-")
+}
+
+environment := "staging" {
+    input.namespace.labels["environment"] == "staging"
+}
+
+environment := "staging" {
+    startswith(input.namespace.name, "staging-")
+}
+
+environment := "development" {
+    input.namespace.labels["environment"] == "development"
+}
+
+environment := "development" {
+    startswith(input.namespace.name, "dev-")
+}
+
+# Default fallback
+environment := "unknown"
+`;
+
+const VERBATIM_LABELS = `package labels
+
+# Extract custom labels from pod annotations
+custom_labels := labels {
+    labels := {k: v |
+        some k
+        v := input.pod.annotations[k]
+        startswith(k, "kubernaut.ai/label-")
+    }
+}
+
+# Default empty labels
+custom_labels := {}
+`;
+
+// A folder with the verbatim policies and a warden.yaml naming the example's entrypoints.
+async function verbatimFolder(extraSpec: string[] = []): Promise<string> {
+  const spec = ['name: signalprocessing', 'entrypoints: [priority/priority, environment/environment, labels/custom_labels]', ...extraSpec];
+  return writeTree(tempDir('warden-sp-'), {
+    'warden.yaml': spec.join('\n') + '\n',
+    'priority.rego': VERBATIM_PRIORITY,
+    'environment.rego': VERBATIM_ENVIRONMENT,
+    'labels.rego': VERBATIM_LABELS,
+  });
+}
+
+// Asserts the promise rejects with a WardenError of this code; returns it.
+async function rejectsCode(p: Promise<unknown>, code: ErrorCode): Promise<WardenError> {
+  let caught: unknown;
+  await assert.rejects(p, (e: unknown) => {
+    caught = e;
+    return e instanceof WardenError && e.code === code;
+  });
+  return caught as WardenError;
+}
+
+describe('the signalprocessing example', () => {
+  it('builds with its opa tests and golden decisions, and opa eval -b on the pack agrees with the wasm engine on every case', async () => {
+    const out = join(tempDir(), 'signalprocessing.tar.gz');
+    const built = await buildPack({ dir: example, out, sequence: 1 });
+    assert.deepEqual(built.spec.entrypoints, ['priority/priority', 'environment/environment', 'labels/custom_labels']);
+    assert.ok(built.testsRun > 0, 'signalprocessing_test.rego ran');
+    assert.ok(built.goldenRun >= 20, 'every rule of the document has a golden case');
+    assert.ok(!built.files.has('signalprocessing_test.rego'), 'tests are not shipped');
+
+    const files = await readPack(built.bytes);
+    const engine = await loadWasmEngine(files.get('policy.wasm') ?? Buffer.alloc(0), assembleData(files));
+    const opa = locateOpa().path;
+    for (const c of built.spec.golden) {
+      assert.deepEqual(engine.evaluate(c.entrypoint, c.input ?? null), { defined: true, result: c.expect }, c.name);
+      const query = `data.${c.entrypoint.replaceAll('/', '.')}`;
+      const viaOpa = execFileSync(opa, ['eval', '-b', out, '--stdin-input', '--format', 'json', query], { input: JSON.stringify(c.input ?? null) });
+      const value = (JSON.parse(viaOpa.toString()) as { result?: Array<{ expressions: Array<{ value: unknown }> }> }).result?.[0]?.expressions[0]?.value;
+      assert.deepEqual(value, c.expect, `opa eval -b disagrees on ${c.name}`);
+    }
+  });
+});
+
+describe("the document's verbatim policies", () => {
+  it('are refused as Rego v1 with a parse error at priority.rego:4 (`if` required)', async () => {
+    const err = await rejectsCode(buildPack({ dir: await verbatimFolder() }), 'PACK_COMPILE_FAILED');
+    assert.match(err.message, /^priority\.rego:4:1: rego_parse_error: `if` keyword is required before rule body$/m);
+    // details.file/line name opa's first error (opa lists files alphabetically); details.errors lists them all.
+    assert.deepEqual({ file: err.details.file, line: err.details.line }, { file: 'environment.rego', line: 4 });
+    const errors = err.details.errors as string[];
+    assert.ok(errors.includes('priority.rego:4:1: rego_parse_error: `if` keyword is required before rule body'), errors.join(' | '));
+    assert.ok(errors.includes('labels.rego:4:1: rego_parse_error: `if` keyword is required before rule body'), errors.join(' | '));
+  });
+
+  const conflicts = [
+    {
+      policy: 'priority',
+      golden: '{ name: critical in production is P0, entrypoint: priority/priority, input: { severity: critical, environment: production }, expect: P0 }',
+      file: 'priority.rego',
+      line: 33,
+      values: /"P0" at priority\.rego:4 "P2" at priority\.rego:33/,
+    },
+    {
+      policy: 'environment',
+      golden: '{ name: prod- namespaces are production, entrypoint: environment/environment, input: { namespace: { name: prod-payments } }, expect: production }',
+      file: 'environment.rego',
+      line: 29,
+      values: /"production" at environment\.rego:8 "unknown" at environment\.rego:29/,
+    },
+    {
+      policy: 'labels',
+      golden: '{ name: prefixed annotations are labels, entrypoint: labels/custom_labels, input: { pod: { annotations: { kubernaut.ai/label-team: checkout } } }, expect: { kubernaut.ai/label-team: checkout } }',
+      file: 'labels.rego',
+      line: 13,
+      values: /at labels\.rego:4 \{\} at labels\.rego:13/,
+    },
+  ];
+  for (const c of conflicts) {
+    it(`are refused as v0 when a golden case hits the ${c.policy} fallback conflict, naming the file and lines`, async () => {
+      const out = join(tempDir(), 'never.tar.gz');
+      const dir = await verbatimFolder(['rego_version: v0', 'golden:', `  - ${c.golden}`]);
+      const err = await rejectsCode(buildPack({ dir, out }), 'PACK_GOLDEN_FAILED');
+      assert.equal(err.details.file, c.file);
+      assert.equal(err.details.line, c.line);
+      assert.equal(err.details.opa_code, 'eval_conflict_error');
+      assert.match(err.message, new RegExp(`${c.file.replace('.', '\\.')}:${c.line}:\\d+: eval_conflict_error: rule data\\.${c.policy}\\.\\w+ produced conflicting values`));
+      assert.match(err.message, c.values);
+    });
+  }
+});
