@@ -80,7 +80,17 @@ export const ERROR_CODES = {
   DECISION_FAILED: { kind: 'io', hint: 'the policy raised an error during evaluation (conflicting rule outputs?)' },
   NOT_READY: { kind: 'setup', hint: 'no verified pack is active yet for this path' },
 
+  ADMIN_DISABLED: { kind: 'setup', hint: 'the admin API is off: set admin.token_file in the agent configuration' },
+  ADMIN_UNAUTHORIZED: { kind: 'usage', hint: 'send Authorization: Bearer <token> with the token from admin.token_file' },
+  VERSION_NOT_FOUND: { kind: 'usage', hint: 'list versions with `warden versions` (GET /v1/admin/packs/<pack>/versions)' },
+
   PACK_NOT_FOUND: { kind: 'usage', hint: 'the pack server has no DIR/NAME.tar.gz (or its .sigstore.json) for this URL; check the name and what was published' },
+
+  EVENT_HANDLER_FAILED: { kind: 'io', hint: 'an in-process event subscriber threw; its later events are still delivered; fix the handler named in `subscriber`' },
+  EVENT_QUEUE_OVERFLOW: { kind: 'io', hint: "a subscriber fell behind and its oldest events were dropped; make its handler faster or raise the bus's queue limit" },
+  WEBHOOK_DELIVERY_FAILED: { kind: 'fetch', hint: 'the webhook receiver did not answer 2xx in time; retried with backoff, then written to the dead-letter file' },
+
+  EVENT_ID_INVALID: { kind: 'usage', hint: 'Last-Event-ID (or ?last_event_id=) must be an event id the stream sent: a non-negative integer' },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** Codes that existed once and must never be given a new meaning. */

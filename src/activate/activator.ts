@@ -1,39 +1,45 @@
 /**
  * The activate stage. One Activator per configured pack owns that pack's state
- * (active version, last-known-good, stale, last reload) and is its only writer
- * (STYLE 6). Updates go through one queue, in order; a candidate is verified,
+ * (active version, last-known-good, pin, stale, last reload) and is its only
+ * writer (STYLE 6). Every change — an update from the source, a rollback, a
+ * pin, an unpin — goes through one queue, in order. A candidate is verified,
  * loaded and golden-checked off to the side, stored, and then swapped in with
  * a single reference assignment. Decisions read `current` once per request and
  * evaluate synchronously, so a request that started on the old engine finishes
  * on it. Any failure leaves `current` as it was and is recorded.
  */
 import type { WasmEngine } from '../engine/wasm.js';
-import { toWardenError, type ErrorCode, type WardenError } from '../errors.js';
+import { WardenError, toWardenError, type ErrorCode } from '../errors.js';
+import type { NewEvent, WardenEventType } from '../notify/events.js';
 import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
 import type { PackLimits } from '../pack/limits.js';
 import type { PackUpdate, SourceKind, UpdateOutcome } from '../source/types.js';
-import type { PackState, StoredPack, StoredVersion } from '../store/types.js';
+import type { ManualAction } from '../store/history.js';
+import type { CommitInput, PackState, Pin, StoredPack } from '../store/types.js';
 import { sha256Digest } from '../verify/digest.js';
 import type { SignerIdentity } from '../verify/verify.js';
 import { describeSigner, prepareCandidate, type Candidate, type PackTrust } from './prepare.js';
+import type { PackStatus, ReloadRecord } from './status.js';
+
+export type { PackStatus, ReloadRecord } from './status.js';
 
 /** The narrow view of the store the activator needs. */
 export interface ActivationStore {
   state(pack: string): Promise<PackState>;
   recover(pack: string): Promise<PackState>;
   load(pack: string, digest: string): Promise<StoredPack>;
-  commit(
-    pack: string,
-    stored: { pack: Buffer; signature?: Buffer; version: Omit<StoredVersion, 'storedAt' | 'activatedAt'> },
-    activate: boolean,
-  ): Promise<PackState>;
+  commit(pack: string, stored: CommitInput, activate: boolean): Promise<PackState>;
+  markActive(pack: string, digest: string): Promise<PackState>;
+  rollback(pack: string, digest: string, manual: ManualAction): Promise<PackState>;
+  setPin(pack: string, pin: Pin | undefined): Promise<PackState>;
 }
 
 /** The pack that answers decisions right now. Immutable; replaced whole. */
 export interface ActivePack {
   readonly name: string;
   readonly digest: string;
+  readonly number: number | undefined;
   readonly revision: string;
   readonly sequence: number;
   readonly entrypoints: readonly string[];
@@ -41,16 +47,6 @@ export interface ActivePack {
   readonly signer: SignerIdentity | undefined;
   readonly origin: string;
   readonly activatedAt: Date;
-}
-
-/** The last reload attempt, as data. */
-export interface ReloadRecord {
-  readonly at: Date;
-  readonly result: 'activated' | 'unchanged' | 'refused';
-  readonly digest?: string;
-  readonly correlationId?: string;
-  readonly durationMs: number;
-  readonly error?: { code: ErrorCode; message: string };
 }
 
 /** Everything the activator needs. */
@@ -65,7 +61,11 @@ export interface ActivatorOptions {
   readonly log: Logger;
   /** Called after every swap (routing tables, cache flushes). */
   readonly onActivated?: (active: ActivePack) => void;
+  /** Receives every event (the agent numbers, logs and fans them out). */
+  readonly emit?: (event: NewEvent) => void;
 }
+
+type Context = { correlationId: string; origin: string; contentDigest?: string; durationMs: number };
 
 /** Owns one pack's lifecycle. */
 export class Activator {
@@ -76,6 +76,7 @@ export class Activator {
   #lastConfirmedAt: Date | undefined;
   #stale = false;
   #onLastKnownGood = false;
+  #pin: Pin | undefined;
 
   constructor(private readonly opts: ActivatorOptions) {}
 
@@ -88,23 +89,27 @@ export class Activator {
     return this.opts.name;
   }
 
-  /** Loads the newest stored pack that still verifies. Resolves false if none does. */
+  /** Loads the pinned or newest stored pack that still verifies. Resolves false if none does. */
   boot(): Promise<boolean> {
     return this.#enqueue(async () => {
       const state = await this.opts.store.state(this.opts.name).catch(async (err: unknown) => {
         this.opts.log.error({ pack: this.opts.name, code: toWardenError(err).code, err: (err as Error).message }, 'store state unreadable; recovering from blobs');
         return this.opts.store.recover(this.opts.name);
       });
-      const order = [state.active, state.lastKnownGood, ...state.versions.map((v) => v.digest)].filter((d, i, all): d is string => d !== undefined && all.indexOf(d) === i);
+      this.#pin = state.pinned;
+      this.#publishPin();
+      const order = [state.pinned?.digest, state.active, state.lastKnownGood, ...state.versions.map((v) => v.digest)].filter(
+        (d, i, all): d is string => d !== undefined && all.indexOf(d) === i,
+      );
       for (const digest of order) {
         try {
           const stored = await this.opts.store.load(this.opts.name, digest);
           const candidate = await prepareCandidate(this.opts.name, stored.pack, stored.signature, this.opts.trust, this.opts.limits);
-          this.#swap(candidate, stored.version.origin);
+          this.#swap(candidate, stored.version.origin, stored.version.number);
           this.#onLastKnownGood = digest !== state.active;
           this.#stale = true; // not yet confirmed by the source
           this.opts.metrics.onLastKnownGood.set({ pack: this.opts.name }, this.#onLastKnownGood ? 1 : 0);
-          this.opts.log.info({ pack: this.opts.name, digest, revision: candidate.revision, last_known_good: this.#onLastKnownGood }, 'policy loaded from store');
+          this.opts.log.info({ pack: this.opts.name, digest, revision: candidate.revision, last_known_good: this.#onLastKnownGood, pinned: this.#pin !== undefined }, 'policy loaded from store');
           return true;
         } catch (err) {
           const e = toWardenError(err);
@@ -115,14 +120,80 @@ export class Activator {
     });
   }
 
-  /** Runs an update through verify → store → activate, after any update queued before it. */
+  /** Runs an update through verify → store → activate (or record, while pinned), after anything queued before it. */
   submit(update: PackUpdate): Promise<UpdateOutcome> {
     return this.#enqueue(() => this.#process(update));
   }
 
-  /** The source confirmed that the active digest is current. */
+  /**
+   * Rolls back to a stored version (default: the last-known-good), re-verified
+   * with the current trust and golden-checked, and pins the pack there. A reason is required.
+   */
+  rollback(target: { digest?: string; number?: number }, manual: ManualAction): Promise<ActivePack> {
+    return this.#enqueue(async () => {
+      if (!manual.reason.trim()) throw new WardenError('USAGE', 'a rollback needs a reason');
+      const state = await this.opts.store.state(this.opts.name);
+      const version =
+        target.digest !== undefined
+          ? state.versions.find((v) => v.digest === target.digest)
+          : target.number !== undefined
+            ? state.versions.find((v) => v.number === target.number)
+            : state.versions.find((v) => v.digest === state.lastKnownGood);
+      if (!version) throw new WardenError('USAGE', `pack "${this.opts.name}" has no such stored version (${JSON.stringify(target)})`, { details: { target } });
+      const from = this.#current;
+      const stored = await this.opts.store.load(this.opts.name, version.digest);
+      const candidate = await prepareCandidate(this.opts.name, stored.pack, stored.signature, this.opts.trust, this.opts.limits);
+      const after = await this.opts.store.rollback(this.opts.name, version.digest, manual);
+      this.#pin = after.pinned;
+      this.#swap(candidate, stored.version.origin, version.number);
+      this.#publishPin();
+      this.opts.metrics.rollbacks.inc({ pack: this.opts.name });
+      this.opts.log.warn({ pack: this.opts.name, from: from?.digest, to: version.digest, number: version.number, actor: manual.actor, reason: manual.reason }, 'policy rolled back and pinned');
+      this.#emit('policy.rolled_back', { from: from?.digest, from_number: from?.number, to: version.digest, to_number: version.number, actor: manual.actor, reason: manual.reason });
+      this.#emit('policy.pinned', { digest: version.digest, number: version.number, actor: manual.actor, reason: manual.reason });
+      return this.#current as ActivePack;
+    });
+  }
+
+  /** Pins the pack to its active version: newer packs are recorded, not activated. */
+  pin(manual: ManualAction): Promise<Pin> {
+    return this.#enqueue(async () => {
+      const active = this.#current;
+      if (!active) throw new WardenError('NOT_READY', `pack "${this.opts.name}" has no active version to pin`);
+      const pin: Pin = { digest: active.digest, at: new Date().toISOString(), actor: manual.actor, reason: manual.reason };
+      this.#pin = (await this.opts.store.setPin(this.opts.name, pin)).pinned;
+      this.#publishPin();
+      this.#emit('policy.pinned', { digest: active.digest, number: active.number, actor: manual.actor, reason: manual.reason });
+      return pin;
+    });
+  }
+
+  /** Lifts the pin and activates the newest verified version, if it is not the active one. */
+  unpin(manual: ManualAction): Promise<ActivePack | undefined> {
+    return this.#enqueue(async () => {
+      const state = await this.opts.store.setPin(this.opts.name, undefined);
+      this.#pin = undefined;
+      this.#publishPin();
+      this.#emit('policy.unpinned', { actor: manual.actor, reason: manual.reason });
+      const newest = [...state.versions].sort((a, b) => b.sequence - a.sequence)[0];
+      if (!newest || newest.digest === this.#current?.digest) return this.#current;
+      const stored = await this.opts.store.load(this.opts.name, newest.digest);
+      const candidate = await prepareCandidate(this.opts.name, stored.pack, stored.signature, this.opts.trust, this.opts.limits);
+      await this.opts.store.markActive(this.opts.name, newest.digest);
+      this.#swap(candidate, stored.version.origin, newest.number);
+      this.opts.log.info({ pack: this.opts.name, digest: newest.digest, number: newest.number, actor: manual.actor }, 'policy unpinned; newest version activated');
+      this.#emit('policy.updated', { digest: newest.digest, number: newest.number, revision: newest.revision, reason: 'unpinned' });
+      return this.#current;
+    });
+  }
+
+  /** The source confirmed that the active digest is current (so it no longer serves anything refused). */
   confirmed(): void {
     this.#lastConfirmedAt = new Date();
+    const active = this.#current;
+    if (this.#lastReload?.result === 'refused' && active) {
+      this.#lastReload = { at: this.#lastConfirmedAt, result: 'unchanged', digest: active.digest, durationMs: 0 };
+    }
     this.#stale = false;
     this.opts.metrics.stale.set({ pack: this.opts.name }, 0);
   }
@@ -134,7 +205,12 @@ export class Activator {
     this.opts.metrics.stale.set({ pack: this.opts.name }, 1);
   }
 
-  /** The pack's state as data, for /healthz. */
+  /** Records a reload refused before a pack existed (a directory source whose Rego does not build). */
+  recordRefusal(error: WardenError, context: Context): void {
+    this.#refuse(error, context);
+  }
+
+  /** The pack's state as data, for /healthz and the admin API. */
   status(now = new Date()): PackStatus {
     const c = this.#current;
     const confirmed = this.#lastConfirmedAt ?? c?.activatedAt;
@@ -142,27 +218,26 @@ export class Activator {
       name: this.opts.name,
       source: { kind: this.opts.sourceKind, origin: this.opts.origin },
       active: c
-        ? { digest: c.digest, revision: c.revision, sequence: c.sequence, entrypoints: c.entrypoints, activated_at: c.activatedAt.toISOString(), signer: describeSigner(c.signer) }
+        ? { digest: c.digest, number: c.number, revision: c.revision, sequence: c.sequence, entrypoints: c.entrypoints, activated_at: c.activatedAt.toISOString(), signer: describeSigner(c.signer) }
         : undefined,
       digest_age_seconds: confirmed ? Math.max(0, (now.getTime() - confirmed.getTime()) / 1000) : undefined,
-      last_reload: this.#lastReload
-        ? { ...this.#lastReload, at: this.#lastReload.at.toISOString() }
-        : undefined,
+      last_reload: this.#lastReload ? { ...this.#lastReload, at: this.#lastReload.at.toISOString() } : undefined,
       last_error: this.#lastError ? { ...this.#lastError, at: this.#lastError.at.toISOString() } : undefined,
       stale: this.#stale,
       last_known_good: this.#onLastKnownGood,
-      pinned: false,
+      pinned: this.#pin !== undefined,
+      pin: this.#pin,
     };
   }
 
-  // Chains work so reloads never overlap; a failure does not break the chain.
+  // Chains work so changes never overlap; a failure does not break the chain.
   #enqueue<T>(work: () => Promise<T>): Promise<T> {
     const next = this.#queue.then(work, work);
     this.#queue = next.catch(() => undefined);
     return next;
   }
 
-  // One reload: candidate, downgrade check, store, swap; failures recorded, never thrown.
+  // One reload: candidate, downgrade check, store, swap (or record while pinned); failures recorded, never thrown.
   async #process(update: PackUpdate): Promise<UpdateOutcome> {
     const started = process.hrtime.bigint();
     const ms = (): number => Number(process.hrtime.bigint() - started) / 1e6;
@@ -175,25 +250,37 @@ export class Activator {
         this.#lastReload = { at: new Date(), result: 'unchanged', digest, correlationId: update.correlationId, durationMs: ms() };
         return { status: 'unchanged', digest };
       }
+      const pinned = this.#pin !== undefined;
+      const known = pinned ? await this.opts.store.state(this.opts.name) : undefined;
+      if (known?.versions.some((v) => v.digest === digest)) {
+        this.#lastReload = { at: new Date(), result: 'recorded', digest, correlationId: update.correlationId, durationMs: ms() };
+        return { status: 'recorded', digest };
+      }
       // Downgrade protection is for signed packs from a remote; an unsigned directory's content is the truth.
-      const guard = this.opts.trust.kind === 'unsigned' ? undefined : active;
+      // While pinned, "newer" means newer than every version recorded, not than the (older) pinned one.
+      const newestKnown = known ? Math.max(active?.sequence ?? 0, ...known.versions.map((v) => v.sequence)) : active?.sequence;
+      const guard = this.opts.trust.kind === 'unsigned' || newestKnown === undefined ? undefined : { sequence: newestKnown, revision: active?.revision ?? '?' };
       const candidate = await prepareCandidate(this.opts.name, update.pack, update.signature, this.opts.trust, this.opts.limits, guard);
-      await this.opts.store.commit(
-        this.opts.name,
-        {
-          pack: update.pack,
-          ...(update.signature ? { signature: update.signature } : {}),
-          version: { digest: candidate.digest, revision: candidate.revision, sequence: candidate.sequence, signer: describeSigner(candidate.signer), origin: update.origin },
-        },
-        true,
-      );
-      this.#swap(candidate, update.origin);
+      const version = { digest: candidate.digest, revision: candidate.revision, sequence: candidate.sequence, signer: describeSigner(candidate.signer), origin: update.origin };
+      const state = await this.opts.store.commit(this.opts.name, { pack: update.pack, ...(update.signature ? { signature: update.signature } : {}), version }, !pinned);
+      const number = state.versions.find((v) => v.digest === candidate.digest)?.number;
+      this.#emit('policy.version_created', { digest: candidate.digest, number, revision: candidate.revision, sequence: candidate.sequence, activated: !pinned });
+      if (pinned) {
+        this.#lastReload = { at: new Date(), result: 'recorded', digest: candidate.digest, correlationId: update.correlationId, durationMs: ms() };
+        log.info({ digest: candidate.digest, number, revision: candidate.revision, pinned_to: this.#pin?.digest }, 'policy recorded, not activated: the pack is pinned');
+        return { status: 'recorded', digest: candidate.digest };
+      }
+      this.#swap(candidate, update.origin, number);
       this.#onLastKnownGood = false;
       this.opts.metrics.onLastKnownGood.set({ pack: this.opts.name }, 0);
       this.opts.metrics.reloadSuccess.inc(labels);
       this.opts.metrics.reloadDuration.observe(labels, ms() / 1000);
       this.#lastReload = { at: new Date(), result: 'activated', digest: candidate.digest, correlationId: update.correlationId, durationMs: ms() };
-      log.info({ digest: candidate.digest, revision: candidate.revision, sequence: candidate.sequence, source_tag: update.etag, golden: candidate.goldenRun, duration_ms: Math.round(ms()) }, 'policy reloaded');
+      log.info(
+        { digest: candidate.digest, number, revision: candidate.revision, sequence: candidate.sequence, source_tag: update.etag, golden: candidate.goldenRun, duration_ms: Math.round(ms()) },
+        'policy reloaded',
+      );
+      this.#emit('policy.updated', { digest: candidate.digest, number, revision: candidate.revision, sequence: candidate.sequence, origin: update.origin });
       return { status: 'activated', digest: candidate.digest };
     } catch (err) {
       const e = toWardenError(err);
@@ -202,16 +289,8 @@ export class Activator {
     }
   }
 
-  /**
-   * Records a reload refused before a pack existed (a directory source whose Rego
-   * does not build): same log line, metrics and health as any refusal.
-   */
-  recordRefusal(error: WardenError, context: { correlationId: string; origin: string; contentDigest?: string; durationMs: number }): void {
-    this.#refuse(error, context);
-  }
-
   // Bookkeeping of one refused reload; the active pack is untouched.
-  #refuse(e: WardenError, context: { correlationId: string; origin: string; contentDigest?: string; durationMs: number }): void {
+  #refuse(e: WardenError, context: Context): void {
     const labels = { pack: this.opts.name, source: this.opts.sourceKind };
     this.opts.metrics.reloadFailure.inc({ ...labels, code: e.code });
     if (e.kind === 'integrity' || e.kind === 'policy' || e.kind === 'input' || e.kind === 'build') {
@@ -222,27 +301,27 @@ export class Activator {
     this.#lastReload = { at, result: 'refused', correlationId: context.correlationId, durationMs: context.durationMs, error: { code: e.code, message: e.message } };
     const line = typeof e.details.line === 'number' ? e.details.line : '?';
     const where = typeof e.details.file === 'string' ? `${e.details.file}:${line}` : undefined;
-    this.opts.log.error(
-      {
-        pack: this.opts.name,
-        correlation_id: context.correlationId,
-        code: e.code,
-        err: e.message,
-        origin: context.origin,
-        ...(where ? { where } : {}),
-        ...(context.contentDigest ? { content_sha256: context.contentDigest } : {}),
-        kept: this.#current?.digest,
-      },
-      'policy reload failed',
-    );
+    const fields = {
+      pack: this.opts.name,
+      correlation_id: context.correlationId,
+      code: e.code,
+      err: e.message,
+      origin: context.origin,
+      ...(where ? { where } : {}),
+      ...(context.contentDigest ? { content_sha256: context.contentDigest } : {}),
+      kept: this.#current?.digest,
+    };
+    this.opts.log.error(fields, 'policy reload failed');
+    this.#emit('policy.validation_failed', { code: e.code, message: e.message, origin: context.origin, ...(where ? { where } : {}), kept: this.#current?.digest });
   }
 
   // The single reference assignment that makes a candidate live.
-  #swap(candidate: Candidate, origin: string): void {
+  #swap(candidate: Candidate, origin: string, number: number | undefined): void {
     const previous = this.#current;
     const next: ActivePack = {
       name: this.opts.name,
       digest: candidate.digest,
+      number,
       revision: candidate.revision,
       sequence: candidate.sequence,
       entrypoints: candidate.entrypoints,
@@ -256,19 +335,17 @@ export class Activator {
     if (previous) m.activeInfo.remove({ pack: this.opts.name, source: this.opts.sourceKind, revision: previous.revision, digest: previous.digest });
     m.activeInfo.set({ pack: this.opts.name, source: this.opts.sourceKind, revision: next.revision, digest: next.digest }, 1);
     m.activeSequence.set({ pack: this.opts.name }, next.sequence);
+    if (number !== undefined) m.activeVersion.set({ pack: this.opts.name }, number);
     this.opts.onActivated?.(next);
   }
-}
 
-/** One pack's state as /healthz shows it. */
-export interface PackStatus {
-  readonly name: string;
-  readonly source: { kind: SourceKind; origin: string };
-  readonly active: { digest: string; revision: string; sequence: number; entrypoints: readonly string[]; activated_at: string; signer: string } | undefined;
-  readonly digest_age_seconds: number | undefined;
-  readonly last_reload: (Omit<ReloadRecord, 'at'> & { at: string }) | undefined;
-  readonly last_error: { at: string; code: ErrorCode; message: string } | undefined;
-  readonly stale: boolean;
-  readonly last_known_good: boolean;
-  readonly pinned: boolean;
+  // Mirrors the pin into its metric, so an alert can fire on a forgotten pin.
+  #publishPin(): void {
+    this.opts.metrics.pinned.set({ pack: this.opts.name }, this.#pin ? 1 : 0);
+  }
+
+  // Hands an event to the agent (numbering, log, subscribers, webhooks, SSE).
+  #emit(type: WardenEventType, data: Record<string, unknown>): void {
+    this.opts.emit?.({ type, pack: this.opts.name, at: new Date().toISOString(), data });
+  }
 }

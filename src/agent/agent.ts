@@ -5,6 +5,8 @@
  * pack but an unreachable source → start on it and report it stale.
  */
 import type { Activator } from '../activate/activator.js';
+import { loadAdminAuth } from '../admin/auth.js';
+import { registerAdmin } from '../admin/routes.js';
 import type { AgentConfig } from '../config/load.js';
 import { buildApiServer } from '../decide/server.js';
 import { Decider } from '../decide/decider.js';
@@ -13,6 +15,7 @@ import { WardenError, toWardenError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import { WardenMetrics } from '../observe/metrics.js';
 import { PackStore } from '../store/store.js';
+import { startEvents, type AgentEvents } from './events.js';
 import { buildPackRuntime, type PackRuntime } from './wiring.js';
 
 /** A started agent. */
@@ -23,6 +26,8 @@ export interface RunningAgent {
   readonly metrics: WardenMetrics;
   /** The in-process decision path (what the HTTP data API calls). */
   readonly decider: Decider;
+  /** Events: subscribe in-process (`events.subscribe`), or read the log. */
+  readonly events: AgentEvents;
   /** Stops sources, the server and releases the store lock. */
   close(): Promise<void>;
 }
@@ -31,11 +36,15 @@ export interface RunningAgent {
 export async function startAgent(config: AgentConfig, log: Logger, metrics = new WardenMetrics()): Promise<RunningAgent> {
   const store = await PackStore.open(config.data_dir, { historyLimit: config.history_limit });
   const runtimes: PackRuntime[] = [];
+  let events: AgentEvents | undefined;
   try {
+    events = await startEvents(config, log, metrics);
+    const emit = events.emit;
+    const adminAuth = await loadAdminAuth(config.admin.token_file);
     const activators: Activator[] = [];
     const router = new DecisionRouter(activators);
     for (const p of config.packs) {
-      const runtime = await buildPackRuntime(p, config, { store, metrics, log, onActivated: () => router.rebuild() });
+      const runtime = await buildPackRuntime(p, config, { store, metrics, log, emit, onActivated: () => router.rebuild() });
       runtimes.push(runtime);
       activators.push(runtime.activator);
     }
@@ -44,6 +53,8 @@ export async function startAgent(config: AgentConfig, log: Logger, metrics = new
 
     const decider = new Decider(router, metrics);
     const app = buildApiServer({ activators, decider, metrics, log });
+    const adminPacks = new Map(runtimes.map((r) => [r.config.name, { activator: r.activator, source: r.source }]));
+    registerAdmin(app, { packs: adminPacks, store, auth: adminAuth, events: events.log, log });
     const [host, port] = splitListen(config.listen);
     try {
       await app.listen({ host, port });
@@ -55,19 +66,23 @@ export async function startAgent(config: AgentConfig, log: Logger, metrics = new
     for (const r of runtimes) r.source.start((u) => r.activator.submit(u));
     log.info({ url, packs: runtimes.map((r) => ({ name: r.config.name, digest: r.activator.current?.digest })) }, 'warden agent listening');
 
+    const agentEvents = events;
     return {
       url,
       packs: runtimes,
       metrics,
       decider,
+      events: agentEvents,
       async close() {
         await Promise.all(runtimes.map((r) => r.source.stop()));
         await app.close();
+        await agentEvents.close();
         await store.close();
       },
     };
   } catch (err) {
     await Promise.all(runtimes.map((r) => r.source.stop()));
+    await events?.close();
     await store.close();
     throw err;
   }

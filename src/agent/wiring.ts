@@ -10,6 +10,7 @@ import type { AgentConfig } from '../config/load.js';
 import type { PackConfig } from '../config/schema.js';
 import { loadTrust } from '../config/trust-files.js';
 import { WardenError } from '../errors.js';
+import type { NewEvent } from '../notify/events.js';
 import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
 import { packSpecFrom } from '../pack/spec.js';
@@ -39,7 +40,7 @@ export async function packTrust(p: PackConfig): Promise<PackTrust> {
 export async function buildPackRuntime(
   p: PackConfig,
   config: AgentConfig,
-  deps: { store: ActivationStore; metrics: WardenMetrics; log: Logger; onActivated: () => void },
+  deps: { store: ActivationStore; metrics: WardenMetrics; log: Logger; emit: (event: NewEvent) => void; onActivated: () => void },
 ): Promise<PackRuntime> {
   const trust = await packTrust(p);
   const origin = p.source.http?.url ?? p.source.file?.path ?? p.source.directory?.path ?? '';
@@ -58,6 +59,7 @@ export async function buildPackRuntime(
     metrics: deps.metrics,
     log: deps.log,
     onActivated: deps.onActivated,
+    emit: deps.emit,
   });
   const ctx: SourceContext = {
     pack: p.name,

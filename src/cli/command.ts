@@ -26,8 +26,9 @@ type Config<O extends Options> = { args: string[]; options: O & HelpOption; allo
 /** What parse returns: node's typed values and positionals. */
 export type Parsed<O extends Options> = ReturnType<typeof parseArgs<Config<O>>>;
 
-/** Parses argv strictly; unknown flags or a wrong positional count → USAGE. */
-export function parse<O extends Options>(argv: string[], options: O, positionals: number): Parsed<O> {
+/** Parses argv strictly; unknown flags or a positional count outside `positionals` (n, or [min, max]) → USAGE. */
+export function parse<O extends Options>(argv: string[], options: O, positionals: number | readonly [number, number]): Parsed<O> {
+  const [min, max] = typeof positionals === 'number' ? [positionals, positionals] : positionals;
   const config: Config<O> = { args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true };
   let parsed: Parsed<O>;
   try {
@@ -37,8 +38,9 @@ export function parse<O extends Options>(argv: string[], options: O, positionals
   }
   // values' type is computed from the generic O; only `help` is read here.
   const help = (parsed.values as { help?: boolean }).help === true;
-  if (!help && parsed.positionals.length !== positionals) {
-    throw new WardenError('USAGE', `expected ${positionals} argument(s), got ${parsed.positionals.length}`);
+  const count = parsed.positionals.length;
+  if (!help && (count < min || count > max)) {
+    throw new WardenError('USAGE', `expected ${min === max ? min : `${min} to ${max}`} argument(s), got ${count}`);
   }
   return parsed;
 }

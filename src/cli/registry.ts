@@ -44,6 +44,36 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: 'serve the packs in DIR over HTTP (ETag, 304, long polling) for agents to pull',
     load: async () => (await import('./commands/pack-serve.js')).packServeCommand,
   },
+  {
+    name: 'status',
+    summary: "show each pack's active version, pin and last error (from a running agent)",
+    load: async () => (await import('./commands/admin.js')).statusCommand,
+  },
+  {
+    name: 'versions',
+    summary: "list a pack's version history: number, revision, digest, activation, who and why",
+    load: async () => (await import('./commands/admin.js')).versionsCommand,
+  },
+  {
+    name: 'diff',
+    summary: 'show which Rego modules and data paths changed between two versions, with unified diffs',
+    load: async () => (await import('./commands/admin.js')).diffCommand,
+  },
+  {
+    name: 'rollback',
+    summary: 'roll back to a version (default: the last-known-good) with a reason, and pin it there',
+    load: async () => (await import('./commands/admin.js')).rollbackCommand,
+  },
+  {
+    name: 'pin',
+    summary: 'pin a pack to its active version: new packs are verified and recorded, not activated',
+    load: async () => (await import('./commands/admin.js')).pinCommand,
+  },
+  {
+    name: 'unpin',
+    summary: 'lift the pin and activate the newest verified version',
+    load: async () => (await import('./commands/admin.js')).unpinCommand,
+  },
 ];
 
 /** The summary of a command, for its own --help. */

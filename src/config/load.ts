@@ -47,6 +47,8 @@ function resolvePaths(c: RawConfig, base: string): RawConfig {
   const out = structuredClone(c);
   out.data_dir = at(c.data_dir);
   if (out.opa_path !== undefined) out.opa_path = at(out.opa_path);
+  if (out.admin.token_file !== undefined) out.admin.token_file = at(out.admin.token_file);
+  for (const w of out.events.webhooks) w.secret_file = at(w.secret_file);
   for (const p of out.packs) {
     const tls = p.source.http?.tls;
     if (tls) Object.assign(tls, dropUndefined({ ca_file: atOpt(tls.ca_file), cert_file: atOpt(tls.cert_file), key_file: atOpt(tls.key_file) }));

@@ -4,6 +4,7 @@
  * beside them (history_limit, log_level, opa_path, limits, signature_url …).
  */
 import { z } from 'zod';
+import { EVENT_TYPES } from '../notify/events.js';
 
 const seconds = (min: number, max: number) => z.number().min(min).max(max);
 const listen = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'HOST:PORT, e.g. 127.0.0.1:8181');
@@ -79,6 +80,28 @@ const limitsSchema = z.strictObject({
   max_file_bytes: z.int().min(1).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
 });
 
+const webhookSchema = z.strictObject({
+  url: z.url({ protocol: /^https?$/ }),
+  /** File holding the HMAC-SHA256 key (at least 16 bytes). */
+  secret_file: z.string().min(1),
+  events: z.array(z.enum(EVENT_TYPES)).min(1).optional(),
+  timeout_seconds: seconds(0.1, 600).default(10),
+  max_attempts: z.int().min(1).max(100).default(6),
+  backoff_base_seconds: seconds(0.01, 3_600).default(1),
+  backoff_max_seconds: seconds(0.01, 86_400).default(60),
+});
+
+const eventsSchema = z.strictObject({
+  /** Events kept in data_dir/events.ndjson for SSE replay. */
+  max_events: z.int().min(10).max(1_000_000).default(1000),
+  webhooks: z.array(webhookSchema).max(32).default([]),
+});
+
+const adminSchema = z.strictObject({
+  /** A file holding the bearer token; without it the admin API is off. */
+  token_file: z.string().min(1).optional(),
+});
+
 export const configSchema = z
   .strictObject({
     listen: listen.default('127.0.0.1:8181'),
@@ -87,6 +110,8 @@ export const configSchema = z
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     history_limit: z.int().min(2).max(1000).default(10),
     limits: limitsSchema.default(limitsSchema.parse({})),
+    admin: adminSchema.default({}),
+    events: eventsSchema.default(eventsSchema.parse({})),
     packs: z.array(packSchema).min(1).max(64),
   })
   .superRefine((c, ctx) => {

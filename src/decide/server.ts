@@ -5,7 +5,7 @@
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Activator } from '../activate/activator.js';
-import { WardenError, toWardenError } from '../errors.js';
+import { WardenError, toWardenError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
 import { registerDataApi } from './data-api.js';
@@ -68,11 +68,17 @@ function fromFastify(err: unknown): WardenError {
   return toWardenError(err);
 }
 
-// HTTP status for an error: usage → 400/404, not ready → 503, everything else 500.
+/** HTTP statuses of the codes that are not 400 (other usage errors) or 500 (everything else). */
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  DECISION_PATH_UNKNOWN: 404,
+  VERSION_NOT_FOUND: 404,
+  ADMIN_DISABLED: 404,
+  ADMIN_UNAUTHORIZED: 401,
+  NOT_READY: 503,
+};
+
+// HTTP status for an error (a body over the limit keeps Fastify's 413).
 function statusOf(e: WardenError, original: unknown): number {
-  const given = (original as { statusCode?: unknown }).statusCode;
-  if (e.code === 'DECISION_PATH_UNKNOWN') return 404;
-  if (e.code === 'NOT_READY') return 503;
-  if (e.code === 'DECISION_INPUT_INVALID') return typeof given === 'number' && given === 413 ? 413 : 400;
-  return e.kind === 'usage' ? 400 : 500;
+  if (e.code === 'DECISION_INPUT_INVALID' && (original as { statusCode?: unknown }).statusCode === 413) return 413;
+  return STATUS[e.code] ?? (e.kind === 'usage' ? 400 : 500);
 }

@@ -70,6 +70,24 @@ export class WardenMetrics {
     labelNames: ['pack'] as const,
     registers: [this.registry],
   });
+  readonly activeVersion = new Gauge({
+    name: 'policy_active_version',
+    help: "The active pack's version number in Warden's history (1, 2, 3 …).",
+    labelNames: ['pack'] as const,
+    registers: [this.registry],
+  });
+  readonly rollbacks = new Counter({
+    name: 'policy_rollback_total',
+    help: 'Operator rollbacks.',
+    labelNames: ['pack'] as const,
+    registers: [this.registry],
+  });
+  readonly pinned = new Gauge({
+    name: 'policy_pinned',
+    help: '1 while the pack is pinned (after a rollback or an explicit pin): new packs are recorded, not activated.',
+    labelNames: ['pack'] as const,
+    registers: [this.registry],
+  });
   readonly policyCount = new Gauge({
     name: 'policy_count',
     help: 'Packs with an active verified policy.',

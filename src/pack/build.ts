@@ -38,6 +38,8 @@ export interface BuildOptions {
   readonly now?: Date;
   /** The pack name for the marker, overriding warden.yaml's (the agent's configured name for a directory source). */
   readonly packName?: string;
+  /** The pack description already read (a directory source read it with the sources, as one snapshot). */
+  readonly spec?: PackSpec;
   /** Used when DIR has no warden.yaml (a ConfigMap of bare Rego: the agent's source configuration). */
   readonly fallbackSpec?: PackSpec;
   /** Sources already collected (the directory source read them to hash them); else read from DIR. */
@@ -59,7 +61,7 @@ export interface BuiltPack {
 /** Builds the pack for a policy folder; throws a coded error on any failure. */
 export async function buildPack(options: BuildOptions): Promise<BuiltPack> {
   const dir = resolve(options.dir);
-  const spec = await readPackSpec(dir, options.fallbackSpec);
+  const spec = options.spec ?? (await readPackSpec(dir, options.fallbackSpec));
   const sources = options.sources ?? (await collectSources(dir));
   const opa = locateOpa(options.opaPath).path;
   const now = options.now ?? new Date();

@@ -13,11 +13,11 @@
 import { randomUUID } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { WardenError, toWardenError } from '../errors.js';
 import { buildPack } from '../pack/build.js';
 import { collectSources, sourcesDigest } from '../pack/sources.js';
-import { PACK_SPEC_FILE, type PackSpec } from '../pack/spec.js';
+import { PACK_SPEC_FILE, parsePackSpec, type PackSpec } from '../pack/spec.js';
 import type { PackSource, SourceContext, UpdateHandler, UpdateOutcome } from './types.js';
 
 /** Where the folder is and how to build it. */
@@ -37,6 +37,7 @@ export class DirectorySource implements PackSource {
   readonly kind = 'directory' as const;
   #built: string | undefined; // content digest of the last build handed over and not refused
   #refused: string | undefined; // content digest of the last build that failed: not rebuilt until it changes
+  #refusedError: WardenError | undefined; // why #refused was refused
   #watcher: FSWatcher | undefined;
   #debounce: NodeJS.Timeout | undefined;
   #rescan: NodeJS.Timeout | undefined;
@@ -77,17 +78,24 @@ export class DirectorySource implements PackSource {
   // Watches the folder itself; every event restarts the debounce timer.
   #watch(handler: UpdateHandler): void {
     try {
-      this.#watcher = watch(this.config.path, { persistent: false }, () => {
+      const self = basename(this.config.path);
+      this.#watcher = watch(this.config.path, { persistent: false }, (_event, name) => {
+        // The folder itself was removed or replaced (an event under its own name): on Linux the
+        // watch then goes silent without an error, so drop it; the next look or rescan re-creates it.
+        if (name === self) this.#unwatch();
         clearTimeout(this.#debounce);
         this.#debounce = setTimeout(() => void this.fetchOnce(handler).catch(() => undefined), this.config.debounceMs);
       });
-      this.#watcher.on('error', () => {
-        this.#watcher?.close();
-        this.#watcher = undefined; // removed folder: the rescan re-creates the watch
-      });
+      this.#watcher.on('error', () => this.#unwatch()); // the rescan re-creates the watch
     } catch {
       this.#watcher = undefined;
     }
+  }
+
+  // Closes and forgets the watch.
+  #unwatch(): void {
+    this.#watcher?.close();
+    this.#watcher = undefined;
   }
 
   // Reads a snapshot, and builds and hands it over if its content changed.
@@ -103,6 +111,7 @@ export class DirectorySource implements PackSource {
     let specBytes: Buffer | undefined;
     try {
       snapshot = await this.#snapshotDir();
+      if (this.#rescan && !this.#watcher && !this.#stopped) this.#watch(handler); // the folder is back: watch it again now
       sources = await collectSources(snapshot).catch((err: unknown) => {
         const e = toWardenError(err);
         if (e.code === 'IO_FAILED') throw e; // vanished or unreadable: a fetch failure, below
@@ -126,14 +135,18 @@ export class DirectorySource implements PackSource {
     if (contentDigest === this.#built || contentDigest === this.#refused) {
       this.ctx.metrics.fetchDuration.observe({ ...labels, result: 'unchanged' }, ms() / 1000);
       if (contentDigest === this.#built) this.ctx.onConfirmed();
-      return undefined;
+      // Still the refused content: say why again (boot reports it), without a second log line.
+      return contentDigest === this.#refused && this.#refusedError ? { status: 'refused', error: this.#refusedError } : undefined;
     }
     log.info({ content_sha256: contentDigest, path: this.config.path }, 'policy folder changed; building');
     let built;
     try {
+      // The spec read with the sources, not re-read: the kubelet may have removed this snapshot since.
+      const spec = specBytes ? parsePackSpec(specBytes.toString('utf8'), join(this.config.path, PACK_SPEC_FILE)) : this.config.fallbackSpec;
       built = await buildPack({
         dir: snapshot,
         sources,
+        ...(spec ? { spec } : {}),
         packName: this.ctx.pack,
         ...(this.config.fallbackSpec ? { fallbackSpec: this.config.fallbackSpec } : {}),
         ...(this.config.opaPath ? { opaPath: this.config.opaPath } : {}),
@@ -146,8 +159,10 @@ export class DirectorySource implements PackSource {
     // For a folder, obtaining the pack includes building it.
     this.ctx.metrics.fetchDuration.observe({ ...labels, result: 'changed' }, ms() / 1000);
     const outcome = await handler({ pack: built.bytes, signature: undefined, etag: contentDigest, origin: this.config.path, correlationId });
-    if (outcome.status === 'refused') this.#refused = contentDigest;
-    else {
+    if (outcome.status === 'refused') {
+      this.#refused = contentDigest;
+      this.#refusedError = outcome.error;
+    } else {
       this.#built = contentDigest;
       this.#refused = undefined;
       this.ctx.onConfirmed();
@@ -158,6 +173,7 @@ export class DirectorySource implements PackSource {
   // Remembers refused content (not rebuilt until it changes) and reports it to the activator.
   #refuse(e: WardenError, correlationId: string, key: string, contentDigest: string | undefined, durationMs: number): void {
     this.#refused = key;
+    this.#refusedError = e;
     this.ctx.onRefused?.(e, { correlationId, origin: this.config.path, ...(contentDigest ? { contentDigest } : {}), durationMs });
   }
 

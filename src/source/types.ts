@@ -28,6 +28,8 @@ export interface PackUpdate {
 export type UpdateOutcome =
   | { readonly status: 'activated'; readonly digest: string }
   | { readonly status: 'unchanged'; readonly digest: string }
+  /** Verified and stored in the history, not activated (the pack is pinned). */
+  | { readonly status: 'recorded'; readonly digest: string }
   | { readonly status: 'refused'; readonly error: WardenError };
 
 /** The pipeline's entry point: resolves once the update went through verify → store → activate. */

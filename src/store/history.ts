@@ -3,7 +3,16 @@
  * stored one, bound the history. No disk here, so every rule (active → lkg,
  * one version per digest, never evict active or lkg) is checked in one place.
  */
-import type { PackState, StoredVersion } from './types.js';
+import type { PackState, Pin, StoredVersion } from './types.js';
+
+/** Rollback records kept per pack. */
+export const ROLLBACK_HISTORY_LIMIT = 100;
+
+/** Who did a manual action, and why. */
+export interface ManualAction {
+  readonly actor: string;
+  readonly reason: string;
+}
 
 /** A new state plus the digests that fell out of the history (their blobs may go). */
 export interface Transition {
@@ -17,7 +26,7 @@ export interface Transition {
  */
 export function applyCommit(
   prev: PackState,
-  version: Omit<StoredVersion, 'storedAt' | 'activatedAt'>,
+  version: Omit<StoredVersion, 'storedAt' | 'activatedAt' | 'number' | 'actor' | 'reason'>,
   activate: boolean,
   now: string,
   limit: number,
@@ -31,17 +40,31 @@ export function applyCommit(
     signer,
     origin,
     storedAt: existing?.storedAt ?? now,
+    number: existing?.number ?? prev.nextNumber,
     ...(activate ? { activatedAt: now } : existing?.activatedAt === undefined ? {} : { activatedAt: existing.activatedAt }),
   };
   const versions = [stored, ...prev.versions.filter((v) => v.digest !== version.digest)];
-  const next = activate ? promote(prev, version.digest) : prev;
-  return bound({ ...next, versions }, limit);
+  const next = activate ? { ...prev, ...promote(prev, version.digest) } : prev;
+  return bound({ ...next, versions, nextNumber: existing ? prev.nextNumber : prev.nextNumber + 1 }, limit);
 }
 
-/** Makes an already-stored version active (operator rollback, boot); order is kept. */
-export function applyActivate(prev: PackState, digest: string, now: string, limit: number): Transition {
-  const versions = prev.versions.map((v) => (v.digest === digest ? { ...v, activatedAt: now } : v));
-  return bound({ ...promote(prev, digest), versions }, limit);
+/** Makes an already-stored version active (unpin, boot); order is kept. A manual action is recorded on the version. */
+export function applyActivate(prev: PackState, digest: string, now: string, limit: number, manual?: ManualAction): Transition {
+  const versions = prev.versions.map((v) => (v.digest === digest ? { ...v, activatedAt: now, ...(manual ? { actor: manual.actor, reason: manual.reason } : {}) } : v));
+  return bound({ ...prev, ...promote(prev, digest), versions }, limit);
+}
+
+/** An operator rollback: activate `digest`, pin the pack to it, and record who, why, from and to. */
+export function applyRollback(prev: PackState, digest: string, now: string, limit: number, manual: ManualAction): Transition {
+  const { state, evicted } = applyActivate(prev, digest, now, limit, manual);
+  const record = { at: now, from: prev.active, to: digest, actor: manual.actor, reason: manual.reason };
+  const pinned: Pin = { digest, at: now, actor: manual.actor, reason: manual.reason };
+  return { state: { ...state, pinned, rollbacks: [record, ...prev.rollbacks].slice(0, ROLLBACK_HISTORY_LIMIT) }, evicted };
+}
+
+/** Sets or clears the pin. */
+export function applyPin(prev: PackState, pin: Pin | undefined): PackState {
+  return { ...prev, pinned: pin };
 }
 
 /**
@@ -49,7 +72,7 @@ export function applyActivate(prev: PackState, digest: string, now: string, limi
  * and last-known-good ones (so with limit < 2 both of those may still stay).
  */
 export function bound(state: PackState, limit: number): Transition {
-  const keep = new Set([state.active, state.lastKnownGood].filter((d): d is string => d !== undefined));
+  const keep = new Set([state.active, state.lastKnownGood, state.pinned?.digest].filter((d): d is string => d !== undefined));
   const versions = [...state.versions];
   const evicted: string[] = [];
   for (let i = versions.length - 1; i >= 0 && versions.length > limit; i--) {

@@ -44,6 +44,7 @@ export async function rebuildFromBlobs(dir: string, inspect: BlobInspector): Pro
         signer: seen.signer,
         origin: seen.origin,
         storedAt: mtime.toISOString(),
+        number: 0, // numbered below, oldest first
       };
       found.push({ version, mtime: mtime.getTime() });
     } catch (err) {
@@ -52,7 +53,7 @@ export async function rebuildFromBlobs(dir: string, inspect: BlobInspector): Pro
   }
   // Newest sequence first; equal sequences by newest file, then digest, so the order is stable.
   found.sort((a, b) => b.version.sequence - a.version.sequence || b.mtime - a.mtime || a.version.digest.localeCompare(b.version.digest));
-  const versions = found.map((f) => f.version);
-  const state: PackState = { active: versions[0]?.digest, lastKnownGood: versions[1]?.digest, versions };
+  const versions = found.map((f, i) => ({ ...f.version, number: found.length - i }));
+  const state: PackState = { active: versions[0]?.digest, lastKnownGood: versions[1]?.digest, versions, pinned: undefined, rollbacks: [], nextNumber: versions.length + 1 };
   return { ...state, skipped };
 }

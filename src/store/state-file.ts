@@ -12,8 +12,8 @@ import { writeFileAtomic } from '../util/atomic-write.js';
 import { formatIssues } from '../util/zod-issues.js';
 import type { PackState } from './types.js';
 
-/** Format number written into state.json; a future layout bumps it. */
-export const STATE_FORMAT = 1;
+/** Format number written into state.json (2: version numbers, pin, rollbacks); format 1 is read and migrated. */
+export const STATE_FORMAT = 2;
 /** Largest state.json read (a bounded history is a few KiB). */
 export const STATE_MAX_BYTES = 1024 * 1024;
 
@@ -27,14 +27,23 @@ const versionSchema = z.strictObject({
   origin: z.string(),
   storedAt: z.iso.datetime(),
   activatedAt: z.iso.datetime().optional(),
+  number: z.number().int().positive().optional(), // absent in format 1
+  actor: z.string().max(200).optional(),
+  reason: z.string().max(2000).optional(),
 });
+
+const pinSchema = z.strictObject({ digest, at: z.iso.datetime(), actor: z.string().max(200), reason: z.string().max(2000) });
+const rollbackSchema = z.strictObject({ at: z.iso.datetime(), from: digest.nullable(), to: digest, actor: z.string().max(200), reason: z.string().max(2000) });
 
 const stateSchema = z
   .strictObject({
-    format: z.literal(STATE_FORMAT),
+    format: z.union([z.literal(1), z.literal(STATE_FORMAT)]),
     active: digest.nullable(),
     lastKnownGood: digest.nullable(),
     versions: z.array(versionSchema),
+    pinned: pinSchema.nullable().optional(),
+    rollbacks: z.array(rollbackSchema).max(1000).default([]),
+    nextNumber: z.number().int().positive().optional(),
   })
   .superRefine((s, ctx) => {
     const seen = new Set<string>();
@@ -49,7 +58,14 @@ const stateSchema = z
   });
 
 /** The state of a pack that has nothing stored yet. */
-export const EMPTY_STATE: PackState = Object.freeze({ active: undefined, lastKnownGood: undefined, versions: Object.freeze([]) });
+export const EMPTY_STATE: PackState = Object.freeze({
+  active: undefined,
+  lastKnownGood: undefined,
+  versions: Object.freeze([]),
+  pinned: undefined,
+  rollbacks: Object.freeze([]),
+  nextNumber: 1,
+});
 
 /** Reads a state file: missing → EMPTY_STATE; unreadable or invalid → STORE_CORRUPT. */
 export async function readStateFile(path: string): Promise<PackState> {
@@ -75,7 +91,18 @@ export function parseState(bytes: Buffer, path: string): PackState {
   const parsed = stateSchema.safeParse(raw);
   if (!parsed.success) corrupt(path, `is invalid: ${formatIssues(parsed.error.issues).join('; ')}`);
   const s = parsed.data;
-  return deepFreeze({ active: s.active ?? undefined, lastKnownGood: s.lastKnownGood ?? undefined, versions: s.versions });
+  // Format 1 had no numbers: number the versions oldest-first (the list is newest-first).
+  const highest = Math.max(0, ...s.versions.map((v) => v.number ?? 0));
+  let next = highest;
+  const numbered = [...s.versions].reverse().map((v) => ({ ...v, number: v.number ?? ++next })).reverse();
+  return deepFreeze({
+    active: s.active ?? undefined,
+    lastKnownGood: s.lastKnownGood ?? undefined,
+    versions: numbered,
+    pinned: s.pinned ?? undefined,
+    rollbacks: s.rollbacks.map((r) => ({ ...r, from: r.from ?? undefined })),
+    nextNumber: Math.max(s.nextNumber ?? 1, next + 1),
+  });
 }
 
 /** The JSON text written for a state (stable key order, one version per block). */
@@ -85,6 +112,9 @@ export function serializeState(state: PackState): string {
     active: state.active ?? null,
     lastKnownGood: state.lastKnownGood ?? null,
     versions: state.versions,
+    pinned: state.pinned ?? null,
+    rollbacks: state.rollbacks.map((r) => ({ ...r, from: r.from ?? null })),
+    nextNumber: state.nextNumber,
   };
   return `${JSON.stringify(out, null, 2)}\n`;
 }

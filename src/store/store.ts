@@ -19,12 +19,12 @@ import { WardenError, isWardenError, toWardenError } from '../errors.js';
 import { fsyncDir } from '../util/atomic-write.js';
 import { sha256Digest } from '../verify/digest.js';
 import { deleteBlob, readBlob, writeBlob } from './blobs.js';
-import { applyActivate, applyCommit, bound } from './history.js';
+import { applyActivate, applyCommit, applyPin, applyRollback, bound, type ManualAction } from './history.js';
 import { acquireLock, type StoreLock } from './lock.js';
 import { markerInspector, rebuildFromBlobs } from './recover.js';
 import { EMPTY_STATE, readStateFile, writeStateFile } from './state-file.js';
 import { sweepStore, type OpenReport } from './sweep.js';
-import type { BlobInspector, CommitInput, PackState, RecoveryResult, StoredPack, StoreOptions } from './types.js';
+import type { BlobInspector, CommitInput, PackState, Pin, RecoveryResult, StoredPack, StoreOptions } from './types.js';
 
 export type { OpenReport };
 
@@ -89,7 +89,8 @@ export class PackStore {
       });
       const rebuilt = await rebuildFromBlobs(this.#blobsDir(pack), inspect);
       await this.#ensureDirs(pack);
-      const { state, evicted } = bound({ active: rebuilt.active, lastKnownGood: rebuilt.lastKnownGood, versions: rebuilt.versions }, this.historyLimit);
+      const { skipped: _skipped, ...rebuiltState } = rebuilt;
+      const { state, evicted } = bound(rebuiltState, this.historyLimit);
       await writeStateFile(path, state);
       await this.#evict(pack, evicted);
       return { ...state, skipped: rebuilt.skipped };
@@ -142,6 +143,34 @@ export class PackStore {
       const { state, evicted } = applyActivate(prev, digest, new Date().toISOString(), this.historyLimit);
       await writeStateFile(path, state);
       await this.#evict(pack, evicted);
+      return state;
+    });
+  }
+
+  /**
+   * An operator rollback in one state write: `digest` becomes active (the
+   * previous active the lkg), the pack is pinned to it, and the rollback is
+   * recorded with who and why.
+   */
+  rollback(pack: string, digest: string, manual: ManualAction): Promise<PackState> {
+    return this.#run(pack, async () => {
+      const path = this.#statePath(pack);
+      const prev = await readStateFile(path);
+      if (!prev.versions.some((v) => v.digest === digest)) throw new WardenError('USAGE', `pack "${pack}" has no stored version ${digest}`, { details: { pack, digest } });
+      const { state, evicted } = applyRollback(prev, digest, new Date().toISOString(), this.historyLimit, manual);
+      await writeStateFile(path, state);
+      await this.#evict(pack, evicted);
+      return state;
+    });
+  }
+
+  /** Sets (or, with undefined, clears) the pack's pin. */
+  setPin(pack: string, pin: Pin | undefined): Promise<PackState> {
+    return this.#run(pack, async () => {
+      const path = this.#statePath(pack);
+      const state = applyPin(await readStateFile(path), pin);
+      await this.#ensureDirs(pack);
+      await writeStateFile(path, state);
       return state;
     });
   }

@@ -18,6 +18,28 @@ export interface StoredVersion {
   readonly storedAt: string;
   /** When it was last activated (ISO time), if ever. */
   readonly activatedAt?: string;
+  /** Version number within the pack: 1, 2, 3 … in order of first storage; never reused. */
+  readonly number: number;
+  /** Who activated it by hand (rollback), and why. */
+  readonly actor?: string;
+  readonly reason?: string;
+}
+
+/** A pin: the pack stays on `digest`; newer packs are recorded but not activated. */
+export interface Pin {
+  readonly digest: string;
+  readonly at: string;
+  readonly actor: string;
+  readonly reason: string;
+}
+
+/** One operator rollback, for the audit trail. */
+export interface RollbackRecord {
+  readonly at: string;
+  readonly from: string | undefined;
+  readonly to: string;
+  readonly actor: string;
+  readonly reason: string;
 }
 
 /** A pack's stored state: which version is active, which is last-known-good, and the history. */
@@ -27,6 +49,12 @@ export interface PackState {
   readonly lastKnownGood: string | undefined;
   /** Most recently committed first; bounded; always holds active and lastKnownGood. */
   readonly versions: readonly StoredVersion[];
+  /** Set by a rollback or an explicit pin; cleared by unpin. */
+  readonly pinned?: Pin | undefined;
+  /** Newest first, bounded (ROLLBACK_HISTORY_LIMIT). */
+  readonly rollbacks: readonly RollbackRecord[];
+  /** The number the next new version gets. */
+  readonly nextNumber: number;
 }
 
 /** The bytes of a stored version. */
@@ -40,7 +68,7 @@ export interface StoredPack {
 export interface CommitInput {
   readonly pack: Buffer;
   readonly signature?: Buffer | undefined;
-  readonly version: Omit<StoredVersion, 'storedAt' | 'activatedAt'>;
+  readonly version: Omit<StoredVersion, 'storedAt' | 'activatedAt' | 'number' | 'actor' | 'reason'>;
 }
 
 /** What the caller (verify + manifest) tells `recover` about one blob. */

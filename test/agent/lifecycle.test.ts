@@ -8,6 +8,7 @@ import { tempDir } from '../helpers/fs.js';
 import { p256 } from '../helpers/packs.js';
 import { WardenProcess, startAgentProcess, startPackServerProcess } from '../helpers/processes.js';
 import { publish, variant } from '../helpers/variants.js';
+import { eventually } from '../helpers/wait.js';
 
 const key = p256();
 const rogue = p256();
@@ -43,16 +44,6 @@ async function version(url: string): Promise<number> {
   const res = await fetch(`${url}/v1/data/app/version`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
   assert.equal(res.status, 200);
   return ((await res.json()) as { result: number }).result;
-}
-
-// Polls until fn() holds (or fails after timeoutMs).
-async function eventually(fn: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await fn().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`condition not met within ${timeoutMs} ms`);
 }
 
 // Reads one metric sample's value from /metrics text.

@@ -9,92 +9,14 @@ import { buildPack } from '../../src/pack/build.js';
 import { assembleData } from '../../src/pack/data.js';
 import { readPack } from '../../src/pack/reader.js';
 import { tempDir, writeTree } from '../helpers/fs.js';
+import { VERBATIM_ENVIRONMENT, VERBATIM_LABELS, VERBATIM_PRIORITY } from '../helpers/document-policies.js';
 
 const example = new URL('../../examples/signalprocessing', import.meta.url).pathname;
 
 // The three policies of docs' "SignalProcessing ConfigMap Hot-Reload Deployment Guide"
 // (kubernaut-rego-policies), verbatim as the ConfigMap mounts them: pre-1.0 Rego whose
 // unconditional fallbacks conflict with the specific rules.
-const VERBATIM_PRIORITY = `package priority
 
-# Default priority assignment based on severity and environment
-priority := "P0" {
-    input.severity == "critical"
-    input.environment == "production"
-}
-
-priority := "P1" {
-    input.severity == "critical"
-    input.environment != "production"
-}
-
-priority := "P1" {
-    input.severity == "error"
-    input.environment == "production"
-}
-
-priority := "P2" {
-    input.severity == "error"
-    input.environment != "production"
-}
-
-priority := "P2" {
-    input.severity == "warning"
-}
-
-priority := "P3" {
-    input.severity == "info"
-}
-
-# Default fallback
-priority := "P2"
-`;
-
-const VERBATIM_ENVIRONMENT = `package environment
-
-# Classify environment from namespace labels
-environment := "production" {
-    input.namespace.labels["environment"] == "production"
-}
-
-environment := "production" {
-    startswith(input.namespace.name, "prod-")
-}
-
-environment := "staging" {
-    input.namespace.labels["environment"] == "staging"
-}
-
-environment := "staging" {
-    startswith(input.namespace.name, "staging-")
-}
-
-environment := "development" {
-    input.namespace.labels["environment"] == "development"
-}
-
-environment := "development" {
-    startswith(input.namespace.name, "dev-")
-}
-
-# Default fallback
-environment := "unknown"
-`;
-
-const VERBATIM_LABELS = `package labels
-
-# Extract custom labels from pod annotations
-custom_labels := labels {
-    labels := {k: v |
-        some k
-        v := input.pod.annotations[k]
-        startswith(k, "kubernaut.ai/label-")
-    }
-}
-
-# Default empty labels
-custom_labels := {}
-`;
 
 // A folder with the verbatim policies and a warden.yaml naming the example's entrypoints.
 async function verbatimFolder(extraSpec: string[] = []): Promise<string> {

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { WardenError, type ErrorCode } from '../../src/errors.js';
 import { writeTarGz } from '../../src/pack/tar-writer.js';
+import { parseState } from '../../src/store/state-file.js';
 import { PackStore } from '../../src/store/store.js';
 import type { CommitInput, StoredVersion } from '../../src/store/types.js';
 import { TEMP_PREFIX } from '../../src/util/atomic-write.js';
@@ -60,7 +61,7 @@ describe('PackStore commit and activation', () => {
   it('makes the previous active the last-known-good when a new version is activated', async () => {
     const [a, b, c] = [fixture(1), fixture(2), fixture(3)];
     await withStore(tempDir(), async (s) => {
-      assert.deepEqual(await s.state(PACK), { active: undefined, lastKnownGood: undefined, versions: [] });
+      assert.deepEqual(await s.state(PACK), { active: undefined, lastKnownGood: undefined, versions: [], pinned: undefined, rollbacks: [], nextNumber: 1 });
       let st = await s.commit(PACK, a, true);
       assert.equal(st.active, a.digest);
       assert.equal(st.lastKnownGood, undefined);
@@ -213,7 +214,9 @@ describe('PackStore on disk', () => {
       assert.deepEqual(digests(rec.versions), [c.digest, b.digest, a.digest], 'newest sequence first');
       assert.deepEqual([rec.active, rec.lastKnownGood], [c.digest, b.digest]);
       assert.deepEqual(rec.skipped.map((x) => x.error.code), ['STORE_CORRUPT']);
-      assert.deepEqual(await s.state(PACK), { active: rec.active, lastKnownGood: rec.lastKnownGood, versions: rec.versions });
+      const { skipped: _skipped, ...recovered } = rec;
+      assert.deepEqual(await s.state(PACK), recovered);
+      assert.deepEqual(rec.versions.map((v) => v.number), [3, 2, 1], 'recovered versions are numbered oldest first');
       assert.ok((await s.load(PACK, c.digest)).pack.equals(c.pack));
     });
     assert.equal(await readFile(`${statePath}.corrupt`, 'utf8'), '{"format":1,"active":"sha256:tor');
@@ -330,5 +333,61 @@ describe('PackStore crash safety', () => {
       });
     }
     assert.ok(acknowledged >= 20, `only ${acknowledged} commits completed across the rounds`);
+  });
+});
+
+describe('PackStore version numbers, rollback and pin', () => {
+  it('numbers versions in order of first storage and keeps a number when a digest comes back', async () => {
+    const dir = tempDir();
+    await withStore(dir, async (s) => {
+      const [a, b] = [fixture(101), fixture(102)];
+      await s.commit(PACK, a, true);
+      await s.commit(PACK, b, true);
+      const st = await s.commit(PACK, a, true);
+      assert.deepEqual(st.versions.map((v) => [v.digest, v.number]), [[a.version.digest, 1], [b.version.digest, 2]]);
+      assert.equal(st.nextNumber, 3);
+    });
+  });
+
+  it('records a rollback with who and why, pins the pack, and keeps both across a reopen', async () => {
+    const dir = tempDir();
+    const [a, b] = [fixture(201), fixture(202)];
+    await withStore(dir, async (s) => {
+      await s.commit(PACK, a, true);
+      await s.commit(PACK, b, true);
+      const st = await s.rollback(PACK, a.version.digest, { actor: 'ops@acme', reason: 'v2 denies checkout' });
+      assert.deepEqual([st.active, st.lastKnownGood], [a.version.digest, b.version.digest]);
+      assert.equal(st.pinned?.digest, a.version.digest);
+      assert.deepEqual(st.rollbacks.map((r) => [r.from, r.to, r.actor, r.reason]), [[b.version.digest, a.version.digest, 'ops@acme', 'v2 denies checkout']]);
+      assert.equal(st.versions.find((v) => v.digest === a.version.digest)?.reason, 'v2 denies checkout');
+    });
+    await withStore(dir, async (s) => {
+      const st = await s.state(PACK);
+      assert.equal(st.pinned?.actor, 'ops@acme');
+      assert.equal(st.rollbacks.length, 1);
+      const cleared = await s.setPin(PACK, undefined);
+      assert.equal(cleared.pinned, undefined);
+      assert.equal(cleared.rollbacks.length, 1, 'unpinning keeps the rollback history');
+    });
+  });
+
+  it('never evicts the pinned version from a bounded history', async () => {
+    const dir = tempDir();
+    await withStore(dir, async (s) => {
+      const first = fixture(300);
+      await s.commit(PACK, first, true);
+      await s.rollback(PACK, first.version.digest, { actor: 'ops', reason: 'pin it' });
+      for (let i = 1; i <= 6; i++) await s.commit(PACK, fixture(300 + i), false);
+      const st = await s.state(PACK);
+      assert.ok(st.versions.some((v) => v.digest === first.version.digest));
+    }, 3);
+  });
+
+  it('reads a format-1 state file and numbers its versions', () => {
+    const v = (d: string, seq: number) => ({ digest: `sha256:${d.repeat(64)}`, revision: `r${seq}`, sequence: seq, signer: 's', origin: 'o', storedAt: '2026-01-01T00:00:00.000Z' });
+    const st = parseState(Buffer.from(JSON.stringify({ format: 1, active: v('b', 2).digest, lastKnownGood: v('a', 1).digest, versions: [v('b', 2), v('a', 1)] })), 'state.json');
+    assert.deepEqual(st.versions.map((x) => x.number), [2, 1]);
+    assert.equal(st.nextNumber, 3);
+    assert.deepEqual(st.rollbacks, []);
   });
 });

@@ -1,0 +1,403 @@
+/**
+ * The `directory` source against a Kubernetes ConfigMap volume: real `warden
+ * agent` processes on 127.0.0.1, the volume updated by an imitation of the
+ * kubelet's AtomicWriter (test/helpers/kubelet.ts), decisions asked over HTTP.
+ */
+import assert from 'node:assert/strict';
+import { rm, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { collectSources, sourcesDigest } from '../../src/pack/sources.js';
+import { tempDir, writeTree } from '../helpers/fs.js';
+import { removeConfigMap, writeConfigMap } from '../helpers/kubelet.js';
+import { WardenProcess, startAgentProcess } from '../helpers/processes.js';
+import { VERBATIM_PRIORITY } from '../helpers/document-policies.js';
+
+type LogLine = Record<string, unknown>;
+
+interface PackHealth {
+  readonly active?: { digest: string; revision: string };
+  readonly last_reload?: { result: string; error?: { code: string; message: string } };
+  readonly last_error?: { code: string; message: string };
+  readonly stale: boolean;
+}
+
+/** A policy whose `cm/version` answers n; `cm/allow` admits ada. */
+function cmPolicy(n: number): string {
+  return `package cm\n\nversion := ${n}\n\ndefault allow := false\n\nallow if input.user == "ada"\n`;
+}
+
+/** Rego that does not parse: the `}` on line 9 closes a body whose last expression is unfinished. */
+const UNPARSABLE = 'package cm\n\nversion := 999\n\ndefault allow := false\n\nallow if {\n\tinput.user ==\n}\n';
+
+// Writes an agent configuration with one directory-source pack; returns its path.
+async function agentConfig(dir: string, policyDir: string, opts: { name?: string; entrypoints?: readonly string[] } = {}): Promise<string> {
+  const path = join(dir, 'agent.yaml');
+  await writeFile(
+    path,
+    [
+      'listen: 127.0.0.1:0',
+      `data_dir: ${join(dir, 'data')}`,
+      'log_level: info',
+      'packs:',
+      `  - name: ${opts.name ?? 'cm'}`,
+      '    source:',
+      '      directory:',
+      `        path: ${policyDir}`,
+      ...(opts.entrypoints ? [`        entrypoints: [${opts.entrypoints.join(', ')}]`] : []),
+      '        rego_version: v1',
+      '        debounce_ms: 50',
+      '        rescan_seconds: 1',
+      '    verify:',
+      '      unsigned: true',
+    ].join('\n'),
+  );
+  return path;
+}
+
+// POSTs input to /v1/data/<path>; returns the result (undefined if none).
+async function decide(url: string, path: string, input: unknown = {}): Promise<unknown> {
+  const res = await fetch(`${url}/v1/data/${path}`, { method: 'POST', body: JSON.stringify({ input }), headers: { 'content-type': 'application/json' } });
+  assert.equal(res.status, 200, `POST /v1/data/${path} answered ${res.status}`);
+  return ((await res.json()) as { result?: unknown }).result;
+}
+
+// The version the agent answers right now.
+async function version(url: string): Promise<unknown> {
+  return decide(url, 'cm/version');
+}
+
+// /healthz: overall status and one pack's state.
+async function health(url: string, pack = 'cm'): Promise<{ status: string; pack: PackHealth }> {
+  const body = (await (await fetch(`${url}/healthz`)).json()) as { status: string; packs: Record<string, PackHealth | undefined> };
+  const p = body.packs[pack];
+  assert.ok(p, `/healthz lists pack ${pack}`);
+  return { status: body.status, pack: p };
+}
+
+// Polls until fn() holds; fails after timeoutMs.
+async function eventually(what: string, fn: () => Promise<boolean>, timeoutMs = 10_000, everyMs = 10): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await fn().catch(() => false)) return;
+    await sleep(everyMs);
+  }
+  assert.fail(`${what}: not within ${timeoutMs} ms`);
+}
+
+// The agent's JSON log lines printed since output index `mark`.
+function logsSince(proc: WardenProcess, mark: number): LogLine[] {
+  return proc.output
+    .slice(mark)
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as LogLine);
+}
+
+// Waits for a log line after `mark` with message msg (and matching fields); returns it.
+async function waitForLog(proc: WardenProcess, mark: number, msg: string, fields: LogLine = {}, timeoutMs = 10_000): Promise<LogLine> {
+  let found: LogLine | undefined;
+  const matches = (l: LogLine): boolean => l.msg === msg && Object.entries(fields).every(([k, v]) => l[k] === v);
+  await eventually(`log line "${msg}" ${JSON.stringify(fields)}`, () => {
+    found = logsSince(proc, mark).find(matches);
+    return Promise.resolve(found !== undefined);
+  }, timeoutMs);
+  return found as LogLine;
+}
+
+// The digest the directory source computes for the ConfigMap's current content.
+async function contentDigest(cmDir: string, spec?: string): Promise<string> {
+  return sourcesDigest(await collectSources(join(cmDir, '..data')), spec === undefined ? undefined : Buffer.from(spec));
+}
+
+after(() => WardenProcess.killAll());
+
+describe('agent with a directory source on a ConfigMap volume', () => {
+  const dir = tempDir();
+  const cm = join(dir, 'policies');
+  let agent: { proc: WardenProcess; url: string };
+  let current = 1;
+
+  // Writes version n through the atomic writer.
+  async function update(n: number): Promise<void> {
+    await writeConfigMap(cm, { 'cm.rego': cmPolicy(n) });
+  }
+
+  before(async () => {
+    await update(1);
+    agent = await startAgentProcess(await agentConfig(dir, cm, { entrypoints: ['cm/version', 'cm/allow'] }));
+    assert.equal(await version(agent.url), 1);
+    assert.equal(await decide(agent.url, 'cm/allow', { user: 'ada' }), true);
+  });
+
+  it('answers from each of 50 ConfigMap updates in a row, one reload each', async (t) => {
+    const mark = agent.proc.output.length;
+    const seen: number[] = [];
+    const each: number[] = [];
+    const started = performance.now();
+    for (let n = 2; n <= 51; n++) {
+      const t0 = performance.now();
+      await update(n);
+      await eventually(`version ${n} answered`, async () => (await version(agent.url)) === n);
+      each.push(performance.now() - t0);
+      seen.push(n);
+    }
+    const totalMs = performance.now() - started;
+    current = 51;
+    assert.deepEqual(seen, Array.from({ length: 50 }, (_, i) => i + 2));
+    const logs = logsSince(agent.proc, mark);
+    assert.equal(logs.filter((l) => l.msg === 'policy reloaded').length, 50, 'one reload per update');
+    assert.equal(logs.filter((l) => l.msg === 'policy reload failed').length, 0);
+    const sorted = [...each].sort((a, b) => a - b);
+    t.diagnostic(`50 updates in ${(totalMs / 1000).toFixed(1)} s; per update p50 ${sorted[24]?.toFixed(0)} ms, max ${sorted[49]?.toFixed(0)} ms`);
+    assert.ok(totalMs < 60_000, `50 updates took ${totalMs.toFixed(0)} ms`);
+  });
+
+  it('refuses an update that does not parse, keeps answering from the last good one, and takes the next good one', async () => {
+    const kept = (await health(agent.url)).pack.active?.digest;
+    const mark = agent.proc.output.length;
+    await writeConfigMap(cm, { 'cm.rego': UNPARSABLE });
+    const expected = await contentDigest(cm);
+    const line = await waitForLog(agent.proc, mark, 'policy reload failed');
+    assert.equal(line.code, 'PACK_COMPILE_FAILED');
+    assert.equal(line.where, 'cm.rego:9');
+    assert.equal(line.content_sha256, expected);
+    assert.equal(line.kept, kept);
+    assert.match(String(line.err), /cm\.rego:9:1: rego_parse_error/);
+    assert.equal(await version(agent.url), current);
+    const h = await health(agent.url);
+    assert.equal(h.status, 'degraded');
+    assert.equal(h.pack.last_reload?.result, 'refused');
+    assert.equal(h.pack.last_reload?.error?.code, 'PACK_COMPILE_FAILED');
+    assert.equal(h.pack.active?.digest, kept);
+
+    current = 60;
+    await update(current);
+    await eventually('the next good update answered', async () => (await version(agent.url)) === current);
+    const after = await health(agent.url);
+    assert.equal(after.pack.last_reload?.result, 'activated');
+    assert.equal(after.status, 'ok');
+  });
+
+  it('coalesces a burst of 10 updates within 100 ms into one or two reloads, and the last one wins', async (t) => {
+    const mark = agent.proc.output.length;
+    current = 110;
+    const started = performance.now();
+    for (let i = 1; i <= 10; i++) {
+      await sleep(Math.max(0, started + (i - 1) * 6 - performance.now())); // one every ~6 ms
+      await update(100 + i);
+    }
+    const burstMs = performance.now() - started;
+    assert.ok(burstMs < 100, `the burst took ${burstMs.toFixed(0)} ms`);
+    await eventually('the last update of the burst answered', async () => (await version(agent.url)) === current);
+    await sleep(1_500); // more than one rescan: nothing else may follow
+    const reloads = logsSince(agent.proc, mark).filter((l) => l.msg === 'policy reloaded').length;
+    t.diagnostic(`burst of 10 in ${burstMs.toFixed(0)} ms → ${reloads} reload(s)`);
+    assert.ok(reloads >= 1 && reloads <= 2, `${reloads} reloads`);
+    assert.equal(await version(agent.url), current);
+  });
+
+  it('keeps answering when the ConfigMap is emptied, reports the refusal in /healthz, and takes content when it comes back', async () => {
+    const kept = (await health(agent.url)).pack.active?.digest;
+    const mark = agent.proc.output.length;
+    await writeConfigMap(cm, {});
+    const line = await waitForLog(agent.proc, mark, 'policy reload failed');
+    assert.equal(line.code, 'PACK_SPEC_INVALID');
+    assert.match(String(line.err), /no \.rego files/);
+    assert.equal(await version(agent.url), current);
+    const h = await health(agent.url);
+    assert.equal(h.status, 'degraded');
+    assert.equal(h.pack.last_reload?.result, 'refused');
+    assert.equal(h.pack.last_reload?.error?.code, 'PACK_SPEC_INVALID');
+    assert.equal(h.pack.active?.digest, kept);
+
+    current = 120;
+    await update(current);
+    await eventually('the content after the empty ConfigMap answered', async () => (await version(agent.url)) === current);
+    assert.equal((await health(agent.url)).status, 'ok');
+  });
+
+  it('keeps answering when the volume folder is removed, reports it stale, takes content when it comes back, and watches it again', async (t) => {
+    const kept = (await health(agent.url)).pack.active?.digest;
+    const mark = agent.proc.output.length;
+    await removeConfigMap(cm);
+    const line = await waitForLog(agent.proc, mark, 'policy folder unreadable; keeping the active policy');
+    assert.equal(line.code, 'FETCH_FAILED');
+    assert.equal(await version(agent.url), current);
+    await eventually('/healthz reports the pack stale', async () => (await health(agent.url)).pack.stale);
+    const h = await health(agent.url);
+    assert.equal(h.status, 'degraded');
+    assert.equal(h.pack.last_error?.code, 'FETCH_FAILED');
+    assert.equal(h.pack.active?.digest, kept);
+
+    current = 130;
+    await update(current);
+    await eventually('the content in the re-created folder answered', async () => (await version(agent.url)) === current);
+    assert.equal((await health(agent.url)).pack.stale, false);
+
+    await assertWatched(t, 131);
+  });
+
+  it('watches the volume folder again after it was removed and created again at once', async (t) => {
+    await removeConfigMap(cm);
+    current = 140;
+    await update(current); // before any rescan: the new folder may even reuse the old one's inode number
+    await eventually('the content in the re-created folder answered', async () => (await version(agent.url)) === current);
+    await assertWatched(t, 141);
+  });
+
+  // Three updates from version `first` on must each be noticed by a watch (debounce + margin), not by the 1 s rescan.
+  async function assertWatched(t: { diagnostic: (message: string) => void }, first: number): Promise<void> {
+    const detection: number[] = [];
+    for (let n = first; n < first + 3; n++) {
+      const from = agent.proc.output.length;
+      const writtenAt = Date.now();
+      await update(n);
+      const changed = await waitForLog(agent.proc, from, 'policy folder changed; building');
+      detection.push(Date.parse(String(changed.time)) - writtenAt);
+      await eventually(`version ${n} answered`, async () => (await version(agent.url)) === n);
+      current = n;
+    }
+    t.diagnostic(`write → build start: ${detection.join(', ')} ms`);
+    assert.ok(
+      detection.every((d) => d < 400),
+      `every update is noticed within debounce + a margin, not at the next rescan: ${detection.join(', ')} ms`,
+    );
+  }
+});
+
+describe('agent with a directory source on a plain folder', () => {
+  const dir = tempDir();
+  const folder = join(dir, 'policies');
+  let agent: { proc: WardenProcess; url: string };
+
+  before(async () => {
+    await writeTree(folder, { 'cm.rego': cmPolicy(1) });
+    agent = await startAgentProcess(await agentConfig(dir, folder, { entrypoints: ['cm/version', 'cm/allow'] }));
+    assert.equal(await version(agent.url), 1);
+  });
+
+  it('reloads when a file is rewritten in place', async () => {
+    for (let n = 2; n <= 4; n++) {
+      await writeFile(join(folder, 'cm.rego'), cmPolicy(n));
+      await eventually(`version ${n} answered`, async () => (await version(agent.url)) === n);
+    }
+  });
+
+  it('keeps answering when every file is deleted, and takes a file written again', async () => {
+    const mark = agent.proc.output.length;
+    await unlink(join(folder, 'cm.rego'));
+    const line = await waitForLog(agent.proc, mark, 'policy reload failed');
+    assert.equal(line.code, 'PACK_SPEC_INVALID');
+    assert.equal(await version(agent.url), 4);
+    assert.equal((await health(agent.url)).pack.last_reload?.result, 'refused');
+    await writeFile(join(folder, 'cm.rego'), cmPolicy(5));
+    await eventually('version 5 answered', async () => (await version(agent.url)) === 5);
+  });
+});
+
+describe('agent with a ConfigMap that carries its own warden.yaml', () => {
+  const dir = tempDir();
+  const cm = join(dir, 'policies');
+  let agent: { proc: WardenProcess; url: string };
+  const spec = [
+    'name: cm',
+    'entrypoints: [cm/version, cm/allow]',
+    'golden:',
+    '  - { name: ada may, entrypoint: cm/allow, input: { user: ada }, expect: true }',
+    '  - { name: bob may not, entrypoint: cm/allow, input: { user: bob }, expect: false }',
+    '',
+  ].join('\n');
+
+  before(async () => {
+    await writeConfigMap(cm, { 'warden.yaml': spec, 'cm.rego': cmPolicy(1) });
+    agent = await startAgentProcess(await agentConfig(dir, cm)); // no entrypoints in the agent config: warden.yaml's
+    assert.equal(await version(agent.url), 1);
+  });
+
+  it('refuses an update that breaks a golden case of its warden.yaml, then takes the next that passes them', async () => {
+    const mark = agent.proc.output.length;
+    await writeConfigMap(cm, { 'warden.yaml': spec, 'cm.rego': 'package cm\n\nversion := 2\n\nallow := true\n' });
+    const expected = await contentDigest(cm, spec);
+    const line = await waitForLog(agent.proc, mark, 'policy reload failed');
+    assert.equal(line.code, 'PACK_GOLDEN_FAILED');
+    assert.match(String(line.err), /bob may not/);
+    assert.equal(line.content_sha256, expected);
+    assert.equal(await version(agent.url), 1);
+    assert.equal(await decide(agent.url, 'cm/allow', { user: 'bob' }), false);
+
+    await writeConfigMap(cm, { 'warden.yaml': spec, 'cm.rego': cmPolicy(3) });
+    await eventually('version 3 answered', async () => (await version(agent.url)) === 3);
+    const reloaded = await waitForLog(agent.proc, mark, 'policy reloaded');
+    assert.equal(reloaded.golden, 2, 'the golden cases ran on the activated pack');
+  });
+});
+
+describe("agent on the guide's SignalProcessing ConfigMap (rego_version v1)", () => {
+  const dir = tempDir();
+  const cm = join(dir, 'kubernaut-rego-policies');
+  let agent: { proc: WardenProcess; url: string };
+  const entrypoints = ['priority/priority', 'environment/environment', 'labels/custom_labels'];
+  const good = {
+    'priority.rego': [
+      'package priority',
+      '',
+      'default priority := "P2"',
+      '',
+      'priority := "P0" if {',
+      '\tinput.severity == "critical"',
+      '\tinput.environment == "production"',
+      '}',
+      '',
+      'priority := "P1" if {',
+      '\tinput.severity == "critical"',
+      '\tinput.environment != "production"',
+      '}',
+      '',
+      'priority := "P3" if input.severity == "info"',
+      '',
+    ].join('\n'),
+    'environment.rego': 'package environment\n\ndefault environment := "unknown"\n\nenvironment := "production" if startswith(input.namespace.name, "prod-")\n',
+    'labels.rego': 'package labels\n\ndefault custom_labels := {}\n',
+  };
+  // The guide's priority.rego, verbatim: pre-1.0 syntax (`{` bodies without `if`) and an unconditional fallback.
+  before(async () => {
+    await writeConfigMap(cm, good);
+    agent = await startAgentProcess(await agentConfig(dir, cm, { name: 'signalprocessing', entrypoints }));
+  });
+
+  it("refuses the guide's verbatim v0-style priority.rego naming file and line, and keeps the good policy", async () => {
+    const critical = { severity: 'critical', environment: 'production' };
+    assert.equal(await decide(agent.url, 'priority/priority', critical), 'P0');
+    const mark = agent.proc.output.length;
+    await writeConfigMap(cm, { ...good, 'priority.rego': VERBATIM_PRIORITY });
+    const expected = await contentDigest(cm);
+    const line = await waitForLog(agent.proc, mark, 'policy reload failed');
+    assert.equal(line.code, 'PACK_COMPILE_FAILED');
+    assert.equal(line.where, 'priority.rego:4');
+    assert.equal(line.content_sha256, expected);
+    assert.match(String(line.err), /priority\.rego:4:1: rego_parse_error: `if` keyword is required before rule body/);
+    const h = await health(agent.url, 'signalprocessing');
+    assert.equal(h.pack.last_reload?.result, 'refused');
+    assert.match(h.pack.last_reload?.error?.message ?? '', /priority\.rego:4:1/);
+    assert.equal(await decide(agent.url, 'priority/priority', critical), 'P0');
+    assert.equal(await decide(agent.url, 'priority/priority', { severity: 'info' }), 'P3');
+  });
+
+  after(async () => {
+    await rm(cm, { recursive: true, force: true });
+  });
+});
+
+describe('agent start-up on a ConfigMap volume', () => {
+  it('exits non-zero with BOOT_NO_VALID_PACK carrying the compile error when the first content does not build', async () => {
+    const dir = tempDir();
+    const cm = join(dir, 'policies');
+    await writeConfigMap(cm, { 'cm.rego': UNPARSABLE });
+    const proc = WardenProcess.spawn(['agent', '--config', await agentConfig(dir, cm, { entrypoints: ['cm/version', 'cm/allow'] })]);
+    assert.equal(await proc.exited, 1);
+    const out = proc.output.join('\n');
+    assert.match(out, /^warden: BOOT_NO_VALID_PACK: pack "cm": .*PACK_COMPILE_FAILED: .*cm\.rego:9:1/m);
+    assert.equal(proc.logs().filter((l) => l.msg === 'policy reload failed').length, 1, 'retries do not log the same refusal again');
+  });
+});
