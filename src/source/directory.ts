@@ -53,7 +53,12 @@ export class DirectorySource implements PackSource {
   setActive(): void {}
 
   fetchOnce(handler: UpdateHandler): Promise<UpdateOutcome | undefined> {
-    const run = this.#chain.then(() => this.#look(handler));
+    return this.#queue(handler, 'request');
+  }
+
+  // Serializes looks; `trigger` (what noticed the change) goes on the log line, to diagnose missed watch events.
+  #queue(handler: UpdateHandler, trigger: 'request' | 'watch' | 'rescan'): Promise<UpdateOutcome | undefined> {
+    const run = this.#chain.then(() => this.#look(handler, trigger));
     this.#chain = run.catch(() => undefined);
     return run;
   }
@@ -62,7 +67,7 @@ export class DirectorySource implements PackSource {
     this.#watch(handler);
     this.#rescan = setInterval(() => {
       if (!this.#watcher) this.#watch(handler); // the folder may be back
-      this.fetchOnce(handler).catch(() => undefined);
+      this.#queue(handler, 'rescan').catch(() => undefined);
     }, this.config.rescanSeconds * 1000);
     this.#rescan.unref();
   }
@@ -84,7 +89,7 @@ export class DirectorySource implements PackSource {
         // watch then goes silent without an error, so drop it; the next look or rescan re-creates it.
         if (name === self) this.#unwatch();
         clearTimeout(this.#debounce);
-        this.#debounce = setTimeout(() => void this.fetchOnce(handler).catch(() => undefined), this.config.debounceMs);
+        this.#debounce = setTimeout(() => void this.#queue(handler, 'watch').catch(() => undefined), this.config.debounceMs);
       });
       this.#watcher.on('error', () => this.#unwatch()); // the rescan re-creates the watch
     } catch {
@@ -99,7 +104,7 @@ export class DirectorySource implements PackSource {
   }
 
   // Reads a snapshot, and builds and hands it over if its content changed.
-  async #look(handler: UpdateHandler): Promise<UpdateOutcome | undefined> {
+  async #look(handler: UpdateHandler, trigger: 'request' | 'watch' | 'rescan'): Promise<UpdateOutcome | undefined> {
     if (this.#stopped) return undefined;
     const correlationId = randomUUID();
     const log = this.ctx.log.child({ pack: this.ctx.pack, source: 'directory', correlation_id: correlationId });
@@ -138,7 +143,7 @@ export class DirectorySource implements PackSource {
       // Still the refused content: say why again (boot reports it), without a second log line.
       return contentDigest === this.#refused && this.#refusedError ? { status: 'refused', error: this.#refusedError } : undefined;
     }
-    log.info({ content_sha256: contentDigest, path: this.config.path }, 'policy folder changed; building');
+    log.info({ content_sha256: contentDigest, path: this.config.path, trigger }, 'policy folder changed; building');
     let built;
     try {
       // The spec read with the sources, not re-read: the kubelet may have removed this snapshot since.

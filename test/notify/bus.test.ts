@@ -83,10 +83,11 @@ describe('EventBus', () => {
     bus.subscribe('*', () => void fastAt.push(performance.now() - t0));
     for (let i = 1; i <= 3; i++) bus.publish(event(i));
     const publishMs = performance.now() - t0;
-    await delay(100);
-    assert.ok(publishMs < 20, `publish took ${publishMs} ms`);
+    await delay(150);
+    // Bounds are half the slow handler's 300 ms: far from it, and loose for a loaded machine.
+    assert.ok(publishMs < 150, `publish took ${publishMs} ms`);
     assert.equal(fastAt.length, 3);
-    assert.ok(Math.max(...fastAt) < 100, `fast subscriber got its last event after ${Math.max(...fastAt)} ms`);
+    assert.ok(Math.max(...fastAt) < 150, `fast subscriber got its last event after ${Math.max(...fastAt)} ms`);
     assert.equal(slowDone, 0, 'the slow one is still on its first event');
     await bus.drain();
     assert.equal(slowDone, 3);

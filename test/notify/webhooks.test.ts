@@ -193,10 +193,11 @@ describe('WebhookDispatcher', () => {
     bus.publish(event(1));
     bus.publish(event(2));
     const publishMs = performance.now() - t0;
-    assert.ok(publishMs < 5, `publish took ${publishMs} ms`);
-    await delay(500);
+    // Bounds stay well under the slow receiver's 2 s, and loose for a loaded machine.
+    assert.ok(publishMs < 500, `publish took ${publishMs} ms`);
+    await delay(1000);
     assert.deepEqual(fast.got.map((g) => g.headers['x-warden-delivery']), ['1', '2']);
-    assert.ok((fast.got[1]?.at ?? Infinity) - t0 < 500, 'fast receiver served at once');
+    assert.ok((fast.got[1]?.at ?? Infinity) - t0 < 1000, 'fast receiver served before the slow one answered');
     assert.equal(slow.got.length, 1, 'slow receiver still on the first event');
     await bus.drain(6000);
     assert.deepEqual(slow.got.map((g) => g.headers['x-warden-delivery']), ['1', '2']);
@@ -213,7 +214,7 @@ describe('WebhookDispatcher', () => {
     assert.equal(dropped?.attempts, 0);
     const t0 = performance.now();
     await dispatcher.close(200); // 2 gets its first attempt, then waits 5 s to retry: cut short
-    assert.ok(performance.now() - t0 < 1000, 'close() does not wait out the backoff');
+    assert.ok(performance.now() - t0 < 2500, 'close() does not wait out the 5 s backoff');
     const text = await readFile(config.deadLetterPath, 'utf8');
     const records = text.trimEnd().split('\n').map((l) => JSON.parse(l) as DeadLetterRecord);
     assert.deepEqual(records.map((d) => [d.event.id, d.attempts, d.last_error]), [

@@ -301,13 +301,13 @@ describe('HttpSource polling loop', () => {
       const changed = performance.now();
       for (const res of [...held]) res.writeHead(200, { etag: state.etag }).end(state.body);
       await until(() => rec.updates.length === 2);
-      assert.ok(performance.now() - changed < 300, 'picked up at once, not after a poll interval');
+      assert.ok(performance.now() - changed < 3000, 'picked up at once, not after the 10 s poll interval');
       assert.equal(rec.updates[1]?.pack.toString(), 'v2');
       await until(() => held.length === 1); // waiting on the server again
     } finally {
       const stopping = performance.now();
       await source.stop();
-      assert.ok(performance.now() - stopping < 200, 'stop() aborts the held request');
+      assert.ok(performance.now() - stopping < 2500, 'stop() aborts the request held for 5 s');
     }
     await until(() => held.length === 0);
   });
@@ -336,7 +336,7 @@ describe('HttpSource polling loop', () => {
     await until(() => srv.seen.filter((s) => s.path === PACK_PATH).length >= 8);
     const stopping = performance.now();
     await source.stop();
-    assert.ok(performance.now() - stopping < 100, 'stop() resolves promptly');
+    assert.ok(performance.now() - stopping < 1000, 'stop() resolves promptly');
     const g = gaps(srv.seen.filter((s) => s.path === PACK_PATH));
     // Equal jitter at r = 0.5: 15, 30, 60, 120, 240 ms after the five 503s (timers fire late, never early).
     [15, 30, 60, 120, 240].forEach((want, i) => assert.ok((g[i] ?? 0) >= want - 2, `gaps ${g.map(Math.round).join(',')}: #${i} < ${want}`));
