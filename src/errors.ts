@@ -91,6 +91,14 @@ export const ERROR_CODES = {
   WEBHOOK_DELIVERY_FAILED: { kind: 'fetch', hint: 'the webhook receiver did not answer 2xx in time; retried with backoff, then written to the dead-letter file' },
 
   EVENT_ID_INVALID: { kind: 'usage', hint: 'Last-Event-ID (or ?last_event_id=) must be an event id the stream sent: a non-negative integer' },
+
+  TOKEN_INVALID: { kind: 'usage', hint: 'send Authorization: Bearer <JWT> signed by a key in the configured JWKS, with the pinned issuer, audience and an exp; details.reason says what failed' },
+  TENANT_MISSING: { kind: 'policy', hint: 'the verified token carries no tenant claim (or an empty one); the identity provider must issue the tenant claim, there is no default tenant' },
+  TENANT_MALFORMED: { kind: 'policy', hint: 'the tenant in the token or in X-Tenant-ID is not a string matching the tenant pattern' },
+  TENANT_MISMATCH: { kind: 'policy', hint: 'X-Tenant-ID names another tenant than the verified token; use a token issued for the addressed tenant' },
+  JWKS_UNAVAILABLE: { kind: 'fetch', hint: 'the JWKS file or URL could not be read or holds no usable public keys; check the configured JWKS file or URL and the key server' },
+  DECISION_LOG_WRITE_FAILED: { kind: 'io', hint: 'the decision-log folder is not writable (missing parent, permissions, disk full); events stay queued and are retried, the oldest dropped past the queue limit' },
+  DECISION_LOG_OVERFLOW: { kind: 'io', hint: 'decisions came faster than the decision log could write them, or the disk failed; the oldest queued events were dropped; check the disk or raise the queue limit' },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** Codes that existed once and must never be given a new meaning. */

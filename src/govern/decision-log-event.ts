@@ -1,0 +1,85 @@
+/**
+ * The decision-log event, in OPA's decision-log shape (docs: "Decision Logs",
+ * management-decision-logs): one JSON object per decision with `labels`,
+ * `decision_id`, `bundles` (`{<name>: {revision}}`), `path`, `input`,
+ * `result` (absent when undefined), `requested_by`, `timestamp` (RFC 3339)
+ * and optional `metrics`, `req_id`, `error`. A tool that reads OPA's logs
+ * reads Warden's; a Warden pack plays the part of an OPA bundle.
+ *
+ * The request path builds the event (decisionEvent) and enqueues it; labels
+ * and, unless given, the timestamp are added by the background writer, so the
+ * hot path formats no date.
+ */
+import type { Decision } from '../decide/decider.js';
+
+/** Labels on every line: OPA's instance `id` and `version`, plus any configured. */
+export interface DecisionLogLabels {
+  readonly id: string;
+  readonly version: string;
+  readonly [label: string]: string;
+}
+
+/** What the request path enqueues. Must not be mutated after enqueue: it is serialised later. */
+export interface DecisionLogEvent {
+  readonly decision_id: string;
+  /** The queried entrypoint, as OPA writes it: `authz/allow`. */
+  readonly path: string;
+  readonly input?: unknown;
+  /** The decision's result; absent when the decision was undefined. */
+  readonly result?: unknown;
+  /** The pack that decided, as OPA names bundles: `{ authz: { revision: "42" } }`. */
+  readonly bundles: Readonly<Record<string, { readonly revision: string }>>;
+  /** RFC 3339; absent: the time of enqueue. */
+  readonly timestamp?: string;
+  /** The client address, for decisions made over HTTP. */
+  readonly requested_by?: string;
+  readonly req_id?: number;
+  /** Timers and counters of the evaluation, OPA style: `{ timer_rego_query_eval_ns: 5100 }`. */
+  readonly metrics?: Readonly<Record<string, number>>;
+  /** Why the decision failed, as data (a WardenError's toJSON()). */
+  readonly error?: unknown;
+}
+
+/** One line on disk: the event with its labels and a timestamp. */
+export interface DecisionLogLine extends DecisionLogEvent {
+  readonly labels: DecisionLogLabels;
+  readonly timestamp: string;
+}
+
+/**
+ * The event for `decision`, answered on `path` with `input`. One fixed-shape
+ * literal (absent fields left undefined, which JSON omits), and the `bundles`
+ * object of the last pack revision reused: spreads and a computed key cost
+ * ~0.7 µs a call here (bench/decision-log.bench.ts).
+ */
+export function decisionEvent(path: string, input: unknown, decision: Decision, extra?: Pick<DecisionLogEvent, 'requested_by' | 'req_id' | 'metrics'>): DecisionLogEvent {
+  return {
+    decision_id: decision.decisionId,
+    path,
+    input,
+    result: decision.defined ? decision.result : undefined,
+    bundles: bundlesOf(decision.pack, decision.revision),
+    timestamp: undefined,
+    requested_by: extra?.requested_by,
+    req_id: extra?.req_id,
+    metrics: extra?.metrics,
+  };
+}
+
+let lastBundles: { pack: string; revision: string; bundles: DecisionLogEvent['bundles'] } | undefined;
+
+// `{ <pack>: { revision } }`, the same frozen object while the pack revision stays.
+function bundlesOf(pack: string, revision: string): DecisionLogEvent['bundles'] {
+  if (lastBundles?.pack !== pack || lastBundles.revision !== revision) {
+    const bundles: Record<string, { readonly revision: string }> = {};
+    bundles[pack] = Object.freeze({ revision });
+    lastBundles = { pack, revision, bundles: Object.freeze(bundles) };
+  }
+  return lastBundles.bundles;
+}
+
+/** The NDJSON line of one event enqueued at `enqueuedAt` (ms since the epoch); throws if the event is not JSON (a BigInt, a cycle). */
+export function toLine(event: DecisionLogEvent, enqueuedAt: number, labels: DecisionLogLabels): string {
+  const line: DecisionLogLine = { labels, ...event, timestamp: event.timestamp ?? new Date(enqueuedAt).toISOString() };
+  return `${JSON.stringify(line)}\n`;
+}

@@ -1,0 +1,137 @@
+/**
+ * Tenant isolation (SPEC 8, requirements B.4): every request carries a JWT,
+ * verified with jose against pinned asymmetric algorithms, the issuer, the
+ * audience and a required `exp`; its tenant claim must be a string matching
+ * the tenant pattern; an `X-Tenant-ID` header, when sent, must name the same
+ * tenant. Any failure blocks the request (see tenant-refusal.ts for the 401/403
+ * split) and counts `security_tenant_missing_context_total{reason}`. There is
+ * never a default tenant. Everything is decided at construction; a call does
+ * no I/O unless the token names an unknown key.
+ */
+import { jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
+import { Registry } from 'prom-client';
+import { WardenError } from '../errors.js';
+import type { JwksSource } from './jwks.js';
+import { reasonOf, refusal, refusalCounter, type RefusalReason } from './tenant-refusal.js';
+
+export interface TenantValidatorOptions {
+  /** The one accepted `iss`. */
+  issuer: string;
+  /** The accepted `aud` value(s); the token must name one of them. */
+  audience: string | string[];
+  /** Pinned signature algorithms; asymmetric only: `none` and HS* are refused here. */
+  algorithms: string[];
+  /** Where the public keys come from (jwksFromFile, jwksFromUrl). */
+  keys: JwksSource;
+  /** Claim that holds the tenant id. Default `tenant`. */
+  tenantClaim?: string;
+  /** What a tenant id looks like (token claim and X-Tenant-ID). Default /^[a-z0-9][a-z0-9_-]{0,62}$/. */
+  tenantPattern?: RegExp;
+  /** Leeway for exp and nbf. Default 0, at most 300. */
+  clockToleranceSeconds?: number;
+  /** `optional` (default): X-Tenant-ID, if sent, must equal the token's tenant. `required`: it must also be sent. */
+  tenantHeader?: 'optional' | 'required';
+  /** Where the refusal counter is registered. Default: a private registry. */
+  registry?: Registry;
+}
+
+/** Who is calling, for which tenant; frozen. */
+export interface TenantContext {
+  readonly tenant: string;
+  /** The token's `sub`, if it is a string. */
+  readonly subject: string | undefined;
+  readonly claims: Readonly<JWTPayload>;
+}
+
+/** The request headers the validator reads (Node's IncomingHttpHeaders fits). */
+export interface TenantHeaders {
+  authorization?: string | undefined;
+  'x-tenant-id'?: string | string[] | undefined;
+}
+
+export interface TenantValidator {
+  /** The tenant context of a request, or a WardenError whose details give reason, status and wwwAuthenticate. */
+  validate(headers: TenantHeaders): Promise<TenantContext>;
+}
+
+/** Signature algorithms a public JWKS can satisfy. */
+const ASYMMETRIC = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']);
+/** Longest token read; a compact JWS of ordinary claims is well under 4 KiB. */
+const MAX_TOKEN_CHARS = 16 * 1024;
+const DEFAULT_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+
+/** Builds a validator; throws CONFIG_INVALID listing every bad option. */
+export function createTenantValidator(options: TenantValidatorOptions): TenantValidator {
+  checkOptions(options);
+  const claim = options.tenantClaim ?? 'tenant';
+  const given = options.tenantPattern ?? DEFAULT_PATTERN;
+  const pattern = new RegExp(given.source, given.flags.replace(/[gy]/g, '')); // no lastIndex state
+  const headerRequired = options.tenantHeader === 'required';
+  const counter = refusalCounter(options.registry ?? new Registry());
+  const verifyOptions: JWTVerifyOptions = Object.freeze({
+    algorithms: [...options.algorithms],
+    issuer: options.issuer,
+    audience: typeof options.audience === 'string' ? options.audience : [...options.audience],
+    requiredClaims: ['exp'],
+    clockTolerance: options.clockToleranceSeconds ?? 0,
+  });
+  const keys = options.keys;
+  const getKey: JWTVerifyGetKey = (header, token) => keys.getKey(header, token);
+  const refuse = (reason: RefusalReason, cause?: unknown, extra?: Record<string, unknown>): WardenError => {
+    counter.inc({ reason });
+    return refusal(reason, cause, extra);
+  };
+
+  return {
+    async validate(headers) {
+      const match = BEARER.exec(headers.authorization ?? '');
+      const token = match?.[1];
+      if (token === undefined) throw refuse('no_token');
+      if (token.length > MAX_TOKEN_CHARS) throw refuse('malformed');
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(token, getKey, verifyOptions));
+      } catch (err) {
+        throw refuse(reasonOf(err), err);
+      }
+
+      const raw = Object.hasOwn(payload, claim) ? payload[claim] : undefined;
+      if (raw === undefined || raw === null || raw === '') throw refuse('tenant_missing', undefined, { claim });
+      if (typeof raw !== 'string' || !pattern.test(raw)) throw refuse('tenant_malformed', undefined, { claim });
+
+      const addressed = headers['x-tenant-id'];
+      if (addressed === undefined) {
+        if (headerRequired) throw refuse('tenant_header_missing');
+      } else if (typeof addressed !== 'string' || !pattern.test(addressed)) {
+        throw refuse('tenant_header_malformed'); // repeated headers arrive as an array or "a, b"
+      } else if (addressed !== raw) {
+        throw refuse('tenant_mismatch', undefined, { tokenTenant: raw, addressedTenant: addressed });
+      }
+      return Object.freeze({ tenant: raw, subject: typeof payload.sub === 'string' ? payload.sub : undefined, claims: Object.freeze(payload) });
+    },
+  };
+}
+
+// Every problem with the options at once, as one CONFIG_INVALID.
+function checkOptions(o: TenantValidatorOptions): void {
+  const problems: string[] = [];
+  if (typeof o.issuer !== 'string' || o.issuer === '') problems.push('issuer: must be a non-empty string');
+  const audiences: unknown[] = Array.isArray(o.audience) ? o.audience : [o.audience];
+  if (audiences.length === 0 || audiences.some((a) => typeof a !== 'string' || a === '')) problems.push('audience: must be a non-empty string or list of them');
+  if (!Array.isArray(o.algorithms) || o.algorithms.length === 0) problems.push('algorithms: pin at least one algorithm');
+  for (const alg of Array.isArray(o.algorithms) ? o.algorithms : []) {
+    if (String(alg).toLowerCase() === 'none') problems.push('algorithms: "none" is never accepted (unsigned tokens)');
+    else if (/^HS/i.test(String(alg))) problems.push(`algorithms: ${alg} is refused: the keys are public, and HMAC with a public key as secret is the classic confusion attack`);
+    else if (!ASYMMETRIC.has(alg)) problems.push(`algorithms: ${alg} is not a known asymmetric JWS algorithm (${[...ASYMMETRIC].join(', ')})`);
+  }
+  if (typeof o.keys?.getKey !== 'function') problems.push('keys: must be a JWKS source (jwksFromFile, jwksFromUrl)');
+  if (o.tenantClaim !== undefined && (typeof o.tenantClaim !== 'string' || o.tenantClaim === '')) problems.push('tenantClaim: must be a non-empty string');
+  if (o.tenantPattern !== undefined && !(o.tenantPattern instanceof RegExp)) problems.push('tenantPattern: must be a RegExp');
+  const tol = o.clockToleranceSeconds;
+  if (tol !== undefined && !(Number.isFinite(tol) && tol >= 0 && tol <= 300)) problems.push('clockToleranceSeconds: must be a number from 0 to 300');
+  if (o.tenantHeader !== undefined && o.tenantHeader !== 'optional' && o.tenantHeader !== 'required') problems.push('tenantHeader: must be "optional" or "required"');
+  if (problems.length > 0) {
+    throw new WardenError('CONFIG_INVALID', `tenant validator: ${problems.join('; ')}`, { details: { problems } });
+  }
+}

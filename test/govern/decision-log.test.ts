@@ -1,0 +1,222 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
+import net from 'node:net';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { Registry } from 'prom-client';
+import type { Decision } from '../../src/decide/decider.js';
+import { DecisionLog, decisionEvent, type DecisionLogEvent, type DecisionLogOptions } from '../../src/govern/decision-log.js';
+import { createLogger } from '../../src/observe/logger.js';
+import { tempDir } from '../helpers/fs.js';
+import { eventually } from '../helpers/wait.js';
+
+// Event n: decision `d<n>` of pack authz at revision 7, allowed when n is even.
+function ev(n: number): DecisionLogEvent {
+  const decision: Decision = { defined: true, result: n % 2 === 0, decisionId: `d${n}`, pack: 'authz', revision: '7', digest: 'sha256:00' };
+  return decisionEvent('authz/allow', { user: { name: `u${n}` }, action: 'read' }, decision);
+}
+
+/** A decision log on a fresh registry whose logger lines the test can read. */
+function setup(opts: Partial<DecisionLogOptions> = {}): { log: DecisionLog; registry: Registry; logLines: string[]; dir: string } {
+  const logLines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done): void {
+      logLines.push(chunk.toString());
+      done();
+    },
+  });
+  const registry = new Registry();
+  const dir = opts.dir ?? join(tempDir(), 'decisions');
+  const log = new DecisionLog({ flushIntervalMs: 60_000, ...opts, dir, registry, log: createLogger('trace', sink) });
+  return { log, registry, logLines, dir };
+}
+
+// The decision ids on disk, oldest file first.
+async function writtenIds(dir: string): Promise<string[]> {
+  return (await readLines(dir)).map((l) => String(l.decision_id));
+}
+
+// Every line of every log file in dir, parsed, oldest file first.
+async function readLines(dir: string): Promise<Array<Record<string, unknown>>> {
+  const names = (await readdir(dir)).filter((n) => n.endsWith('.ndjson')).sort();
+  const texts = await Promise.all(names.map((n) => readFile(join(dir, n), 'utf8')));
+  return texts.flatMap((t) => t.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>));
+}
+
+// The value of one series in the registry's exposition (0 if absent).
+async function metric(registry: Registry, series: string): Promise<number> {
+  const line = (await registry.metrics()).split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
+
+// Counts calls to the fs and net entry points a writer (or a logger) could use, until restored.
+async function spyIo(): Promise<{ calls: Record<string, number>; restore(): void }> {
+  const fh = await open(join(tempDir(), 'probe'), 'w');
+  const fileHandle = Object.getPrototypeOf(fh) as Record<string, unknown>;
+  await fh.close();
+  const targets: Array<[string, Record<string, unknown>, string[]]> = [
+    ['fs', fs, ['writeSync', 'write', 'writev', 'writeFileSync', 'appendFileSync', 'openSync', 'open', 'appendFile', 'writeFile', 'mkdir', 'mkdirSync', 'fsync', 'fsyncSync']],
+    ['fs.promises', fs.promises, ['open', 'appendFile', 'writeFile', 'mkdir', 'readdir', 'rm']],
+    ['FileHandle', fileHandle, ['write', 'writev', 'writeFile', 'appendFile', 'sync']],
+    ['net.Socket', net.Socket.prototype as unknown as Record<string, unknown>, ['connect', 'write']],
+  ];
+  const calls: Record<string, number> = {};
+  const restores: Array<() => void> = [];
+  for (const [label, target, names] of targets) {
+    for (const name of names) {
+      const original = target[name] as (...args: unknown[]) => unknown;
+      target[name] = function (this: unknown, ...args: unknown[]): unknown {
+        calls[`${label}.${name}`] = (calls[`${label}.${name}`] ?? 0) + 1;
+        return original.apply(this, args);
+      };
+      restores.push(() => (target[name] = original));
+    }
+  }
+  syncBuiltinESMExports(); // named imports of node:fs and node:fs/promises see the wrappers too
+  return {
+    calls,
+    restore(): void {
+      for (const r of restores) r();
+      syncBuiltinESMExports();
+    },
+  };
+}
+
+describe('decision log', () => {
+  it('enqueues a burst of 10,000 without touching fs or net, then drain writes them in OPA shape', async () => {
+    const { log, registry, logLines, dir } = setup({ batchSize: 500 });
+    log.start();
+    const events = Array.from({ length: 10_000 }, (_, i) => ev(i + 1));
+    const spy = await spyIo();
+    let during: Record<string, number>;
+    let logged: number;
+    try {
+      for (const e of events) log.enqueue(e);
+      during = { ...spy.calls };
+      logged = logLines.length;
+      await log.drain(10_000);
+    } finally {
+      spy.restore();
+    }
+    assert.deepEqual(during, {}, 'no fs or net call during the burst');
+    assert.equal(logged, 0, 'no log line during the burst');
+    assert.equal(spy.calls['FileHandle.write'], 20, 'the spy sees the writer: one write per batch of 500');
+    assert.equal(spy.calls['fs.promises.open'], 1, 'and its named imports of node:fs/promises');
+    const lines = await readLines(dir);
+    assert.equal(lines.length, 10_000);
+    assert.deepEqual(
+      lines.map((l) => l.decision_id),
+      events.map((e) => e.decision_id),
+    );
+    const first = lines[0] ?? {};
+    assert.deepEqual(Object.keys(first).sort(), ['bundles', 'decision_id', 'input', 'labels', 'path', 'result', 'timestamp']);
+    assert.equal(first.path, 'authz/allow');
+    assert.deepEqual(first.input, { user: { name: 'u1' }, action: 'read' });
+    assert.equal(first.result, false);
+    assert.deepEqual(first.bundles, { authz: { revision: '7' } });
+    assert.match(String(first.timestamp), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/);
+    const labels = first.labels as Record<string, unknown>;
+    assert.match(String(labels.id), /^[0-9a-f-]{36}$/);
+    assert.equal(typeof labels.version, 'string');
+    assert.equal(await metric(registry, 'warden_decision_log_written_total'), 10_000);
+    assert.equal(await metric(registry, 'warden_decision_log_dropped_total{reason="overflow"}'), 0);
+    await log.close();
+  });
+
+  it('drops the oldest events when the queue is full, counts them, and keeps the newest', async () => {
+    const { log, registry, logLines, dir } = setup({ queueLimit: 5 });
+    for (let n = 1; n <= 8; n++) log.enqueue(ev(n));
+    assert.equal(log.queued, 5);
+    assert.equal(await metric(registry, 'warden_decision_log_dropped_total{reason="overflow"}'), 3);
+    await log.drain(5_000);
+    assert.deepEqual(await writtenIds(dir), ['d4', 'd5', 'd6', 'd7', 'd8']);
+    assert.ok(logLines.some((l) => l.includes('"code":"DECISION_LOG_OVERFLOW"') && l.includes('"dropped":3')), 'the writer reports the drops');
+    await log.close();
+  });
+
+  it('rotates by size and keeps only the newest maxFiles files', async () => {
+    const lineBytes = Buffer.byteLength(JSON.stringify({ ...ev(10), labels: { id: '00000000-0000-0000-0000-000000000000', version: '0.1.0' }, timestamp: new Date().toISOString() })) + 1;
+    const maxFileBytes = lineBytes * 4 + 40;
+    const { log, dir } = setup({ batchSize: 2, maxFileBytes, maxFiles: 3, labels: { id: '00000000-0000-0000-0000-000000000000', version: '0.1.0' } });
+    for (let n = 10; n < 40; n++) log.enqueue(ev(n));
+    await log.drain(5_000);
+    const names = (await readdir(dir)).sort();
+    assert.equal(names.length, 3);
+    for (const name of names) {
+      assert.match(name, /^decisions-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z\.ndjson$/);
+      assert.ok((await stat(join(dir, name))).size <= maxFileBytes, `${name} is within maxFileBytes`);
+    }
+    const ids = await writtenIds(dir);
+    assert.ok(ids.length < 30, 'older files were removed');
+    assert.deepEqual(ids, Array.from({ length: ids.length }, (_, i) => `d${40 - ids.length + i}`), 'the kept lines are the newest, in order');
+    await log.close();
+  });
+
+  it('counts failed writes to an unusable folder, never throws, stays bounded, and recovers', async () => {
+    const parent = tempDir();
+    const blocker = join(parent, 'not-a-folder');
+    await writeFile(blocker, 'x');
+    const { log, registry, logLines } = setup({ dir: join(blocker, 'decisions'), queueLimit: 4, batchSize: 2, flushIntervalMs: 20 });
+    log.start();
+    for (let n = 1; n <= 3; n++) log.enqueue(ev(n));
+    await log.drain(150);
+    assert.ok((await metric(registry, 'warden_decision_log_write_failure_total')) >= 1);
+    assert.equal(logLines.filter((l) => l.includes('"code":"DECISION_LOG_WRITE_FAILED"') && l.includes('retrying')).length, 1, 'logged once per episode');
+    for (let n = 4; n <= 13; n++) assert.doesNotThrow(() => log.enqueue(ev(n)));
+    assert.ok(log.queued <= 4, 'memory stays bounded by queueLimit');
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(await metric(registry, 'warden_decision_log_dropped_total{reason="overflow"}'), 9);
+    await rm(blocker);
+    await log.drain(5_000);
+    assert.deepEqual(await writtenIds(join(blocker, 'decisions')), ['d10', 'd11', 'd12', 'd13']);
+    await log.close();
+  });
+
+  it('counts a failure on a read-only folder', { skip: process.getuid?.() === 0 ? 'root writes to read-only folders' : false }, async () => {
+    const dir = join(tempDir(), 'ro');
+    await mkdir(dir, { mode: 0o500 });
+    const { log, registry } = setup({ dir });
+    log.enqueue(ev(1));
+    await log.drain(100);
+    assert.ok((await metric(registry, 'warden_decision_log_write_failure_total')) >= 1);
+    await log.close(100);
+  });
+
+  it('writes a full batch at once and a partial one on the timer', async () => {
+    const full = setup({ batchSize: 10, flushIntervalMs: 60_000 });
+    full.log.start();
+    for (let n = 1; n <= 10; n++) full.log.enqueue(ev(n));
+    await eventually(async () => (await writtenIds(full.dir)).length === 10, 2_000, 10);
+    await full.log.close();
+    const timed = setup({ batchSize: 10, flushIntervalMs: 20 });
+    timed.log.start();
+    timed.log.enqueue(ev(1));
+    await eventually(async () => (await writtenIds(timed.dir)).length === 1, 2_000, 10);
+    await timed.log.close();
+  });
+
+  it('drops an event that is not JSON without losing its batch', async () => {
+    const { log, registry, dir } = setup();
+    log.enqueue(ev(1));
+    log.enqueue({ ...ev(2), input: { n: 2n } });
+    log.enqueue(ev(3));
+    await log.drain(5_000);
+    assert.deepEqual(await writtenIds(dir), ['d1', 'd3']);
+    assert.equal(await metric(registry, 'warden_decision_log_dropped_total{reason="invalid"}'), 1);
+    await log.close();
+  });
+
+  it('drains on close, then counts and ignores later events', async () => {
+    const { log, registry, dir } = setup();
+    log.start();
+    for (let n = 1; n <= 3; n++) log.enqueue(ev(n));
+    await log.close();
+    assert.deepEqual(await writtenIds(dir), ['d1', 'd2', 'd3']);
+    assert.doesNotThrow(() => log.enqueue(ev(4)));
+    assert.equal(await metric(registry, 'warden_decision_log_dropped_total{reason="closed"}'), 1);
+    assert.equal(log.queued, 0);
+  });
+});
