@@ -2,16 +2,32 @@
 // Installs the project's pinned Go tools into .tools/bin with `go install`:
 //   opa     (package.json config.opaVersion, built with its wasm engine) — needed to run Warden
 //   cosign  (package.json config.cosignVersion) — needed by the tests (signature interop)
-// Usage: node scripts/install-tools.mjs [opa] [cosign]. Idempotent: a tool already at
-// its pinned version is left alone.
+//   promtool (PROMTOOL_VERSION below, or package.json config.promtoolVersion) — checks and
+//           unit-tests deploy/prometheus/warden-alerts.yml (test/observe/alerts.test.ts
+//           skips that part when promtool is absent)
+// Usage: node scripts/install-tools.mjs [opa] [cosign] [promtool]. Idempotent: a tool
+// already at its pinned version is left alone.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const config = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).config;
 const binDir = join(root, '.tools', 'bin');
+
+// Prometheus' Go module version whose cmd/promtool is built (module v0.3XX.Y is
+// Prometheus 3.XX.Y, so this is promtool 3.15.0). package.json config.promtoolVersion
+// overrides it. v0.316.0, the newest tag, does not build here: the module proxy lacks
+// some of its pseudo-version dependencies. The newest tag that builds was chosen.
+const PROMTOOL_VERSION = '0.315.0';
+
+// "0.315.0" (Go module) → "3.15.0" (the Prometheus release promtool reports).
+const prometheusRelease = (pin) => {
+  const [major, minor, patch] = pin.split('.').map(Number);
+  return major === 0 && minor >= 100 ? `${Math.floor(minor / 100)}.${minor % 100}.${patch}` : pin;
+};
 
 const TOOLS = {
   opa: {
@@ -29,7 +45,75 @@ const TOOLS = {
     check: (out, pin) => new RegExp(`^GitVersion:\\s*v?${pin}$`, 'm').test(out) || new RegExp(`v${pin}\\b`).test(out),
     versionArgs: ['version'],
   },
+  promtool: {
+    pin: config.promtoolVersion ?? PROMTOOL_VERSION,
+    module: 'github.com/prometheus/prometheus',
+    pkg: 'github.com/prometheus/prometheus/cmd/promtool',
+    // `promtool --version` prints "promtool, version 3.15.0 (branch: …)"; the version is
+    // stamped at build time (-X below), as Prometheus' own release builds do.
+    check: (out, pin) => new RegExp(`^promtool, version ${prometheusRelease(pin).replaceAll('.', '\\.')} `, 'm').test(out),
+    versionArgs: ['--version'],
+    // `go install …/cmd/promtool@vX` is refused: Prometheus' go.mod has replace / exclude
+    // directives. Build it inside a throw-away module that carries the same directives.
+    build: buildPromtool,
+  },
 };
+
+// Runs go with the install environment; true on success.
+function go(args, cwd) {
+  const res = spawnSync('go', args, {
+    cwd,
+    stdio: 'inherit',
+    env: { ...process.env, GOBIN: binDir, CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false' },
+  });
+  return res.status === 0;
+}
+
+// The replace and exclude directives of a module's go.mod (single lines and blocks),
+// except replacements by local paths.
+function moduleDirectives(goMod) {
+  const out = [];
+  const lines = goMod.split('\n');
+  for (let i = 0; i < lines.length; i += 1) {
+    const m = /^(replace|exclude)\s*(\()?\s*(.*)$/.exec(lines[i].trim());
+    if (!m) continue;
+    const body = [];
+    if (m[2]) {
+      for (i += 1; i < lines.length && lines[i].trim() !== ')'; i += 1) body.push(lines[i].trim());
+    } else body.push(m[3]);
+    for (const line of body.map((l) => l.replace(/\/\/.*$/, '').trim()).filter(Boolean)) {
+      if (m[1] === 'replace' && /=>\s*\.{0,2}\//.test(line)) continue;
+      out.push(`${m[1]} ${line}`);
+    }
+  }
+  return out;
+}
+
+// Builds promtool at its pin into .tools/bin, in a temporary module with Prometheus'
+// own replace / exclude directives. True on success.
+function buildPromtool(tool, bin) {
+  const version = `v${tool.pin}`;
+  const info = spawnSync('go', ['mod', 'download', '-json', `${tool.module}@${version}`], { encoding: 'utf8', env: { ...process.env, GOFLAGS: '-buildvcs=false' } });
+  let goModPath;
+  try {
+    goModPath = JSON.parse(info.stdout).GoMod;
+  } catch {
+    goModPath = undefined;
+  }
+  if (info.status !== 0 || !goModPath) {
+    process.stderr.write(info.stderr ?? '');
+    return false;
+  }
+  const work = mkdtempSync(join(tmpdir(), 'warden-promtool-'));
+  try {
+    const directives = moduleDirectives(readFileSync(goModPath, 'utf8'));
+    writeFileSync(join(work, 'go.mod'), ['module warden.local/tools/promtool', '', 'go 1.24', '', ...directives, ''].join('\n'));
+    const ldflags = `-X github.com/prometheus/common/version.Version=${prometheusRelease(tool.pin)}`;
+    return go(['get', `${tool.pkg}@${version}`], work) && go(['build', '-trimpath', '-ldflags', ldflags, '-o', bin, tool.pkg], work);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
 
 // Prints what the binary says about its version; null if it does not run.
 function versionOutput(bin, args) {
@@ -55,12 +139,9 @@ function install(name) {
     process.exit(1);
   }
   mkdirSync(binDir, { recursive: true });
-  console.error(`installing ${name} v${tool.pin} into .tools/bin (go install; a few minutes the first time)…`);
-  const res = spawnSync('go', ['install', ...tool.tags, `${tool.module}@v${tool.pin}`], {
-    stdio: 'inherit',
-    env: { ...process.env, GOBIN: binDir, CGO_ENABLED: '0', GOFLAGS: '-buildvcs=false' },
-  });
-  const got = res.status === 0 ? versionOutput(bin, tool.versionArgs) : null;
+  console.error(`installing ${name} v${tool.pin} into .tools/bin (go ${tool.build ? 'build' : 'install'}; a few minutes the first time)…`);
+  const built = tool.build ? tool.build(tool, bin) : go(['install', ...tool.tags, `${tool.module}@v${tool.pin}`]);
+  const got = built ? versionOutput(bin, tool.versionArgs) : null;
   if (got === null || !tool.check(got, tool.pin)) {
     console.error(`install-tools: go install of ${name} v${tool.pin} failed or reports another version; check the Go module proxy is reachable`);
     process.exit(1);

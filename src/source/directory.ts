@@ -143,7 +143,7 @@ export class DirectorySource implements PackSource {
       // Still the refused content: say why again (boot reports it), without a second log line.
       return contentDigest === this.#refused && this.#refusedError ? { status: 'refused', error: this.#refusedError } : undefined;
     }
-    log.info({ content_sha256: contentDigest, path: this.config.path, trigger }, 'policy folder changed; building');
+    log.info({ content_sha256: contentDigest, path: this.config.path, trigger, watching: this.#watcher !== undefined }, 'policy folder changed; building');
     let built;
     try {
       // The spec read with the sources, not re-read: the kubelet may have removed this snapshot since.

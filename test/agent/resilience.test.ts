@@ -22,7 +22,8 @@ async function config(dir: string, serverUrl: string, extra: string[] = []): Pro
 
 // Every file below dir (recursively) whose name marks it as a temp file.
 function tempFiles(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => /(^|\/)\.warden-tmp-/.test(f) && statSync(join(dir, f)).isFile());
+  // A commit may rename a temp file between the listing and the stat: gone means not left behind.
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => /(^|\/)\.warden-tmp-/.test(f) && statSync(join(dir, f), { throwIfNoEntry: false })?.isFile() === true);
 }
 
 describe('agent resilience', () => {
