@@ -3,13 +3,13 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadWasmEngine } from '../../src/engine/wasm.js';
-import { WardenError, type ErrorCode } from '../../src/errors.js';
 import { locateOpa } from '../../src/opa/locate.js';
 import { buildPack } from '../../src/pack/build.js';
 import { assembleData } from '../../src/pack/data.js';
 import { readPack } from '../../src/pack/reader.js';
 import { tempDir, writeTree } from '../helpers/fs.js';
 import { VERBATIM_ENVIRONMENT, VERBATIM_LABELS, VERBATIM_PRIORITY } from '../helpers/document-policies.js';
+import { rejectsCode } from '../helpers/errors.js';
 
 const example = new URL('../../examples/signalprocessing', import.meta.url).pathname;
 
@@ -27,16 +27,6 @@ async function verbatimFolder(extraSpec: string[] = []): Promise<string> {
     'environment.rego': VERBATIM_ENVIRONMENT,
     'labels.rego': VERBATIM_LABELS,
   });
-}
-
-// Asserts the promise rejects with a WardenError of this code; returns it.
-async function rejectsCode(p: Promise<unknown>, code: ErrorCode): Promise<WardenError> {
-  let caught: unknown;
-  await assert.rejects(p, (e: unknown) => {
-    caught = e;
-    return e instanceof WardenError && e.code === code;
-  });
-  return caught as WardenError;
 }
 
 describe('the signalprocessing example', () => {

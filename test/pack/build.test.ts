@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadWasmEngine } from '../../src/engine/wasm.js';
-import { WardenError, type ErrorCode } from '../../src/errors.js';
+import type { WardenError } from '../../src/errors.js';
 import { buildPack } from '../../src/pack/build.js';
 import { assembleData } from '../../src/pack/data.js';
 import { manifestEntrypoints } from '../../src/pack/manifest.js';
@@ -13,18 +13,9 @@ import { locateOpa } from '../../src/opa/locate.js';
 import { parsePackSpec } from '../../src/pack/spec.js';
 import { tempDir, writeTree } from '../helpers/fs.js';
 import { buildFrom, simplePolicy } from '../helpers/packs.js';
+import { rejectsCode } from '../helpers/errors.js';
 
 const example = new URL('../../examples/authz', import.meta.url).pathname;
-
-// Asserts the promise rejects with a WardenError of this code; returns it.
-async function rejectsCode(p: Promise<unknown>, code: ErrorCode): Promise<WardenError> {
-  let caught: unknown;
-  await assert.rejects(p, (e: unknown) => {
-    caught = e;
-    return e instanceof WardenError && e.code === code;
-  });
-  return caught as WardenError;
-}
 
 describe('pack build', () => {
   it('builds the example into a pack whose wasm answers every golden decision, as opa eval -b does', async () => {

@@ -8,12 +8,13 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { WardenError, type ErrorCode } from '../../src/errors.js';
+import { WardenError } from '../../src/errors.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { WardenMetrics } from '../../src/observe/metrics.js';
 import { HttpSource, type HttpSourceConfig } from '../../src/source/http.js';
 import type { PackUpdate, SourceContext, UpdateOutcome } from '../../src/source/types.js';
 import { tempDir } from '../helpers/fs.js';
+import { rejectsCode } from '../helpers/errors.js';
 
 type Route = (req: IncomingMessage, res: ServerResponse) => void;
 interface Seen {
@@ -90,16 +91,6 @@ function recorder(outcome?: (u: PackUpdate) => UpdateOutcome) {
     return Promise.resolve(outcome ? outcome(u) : { status: 'activated', digest: `sha256:${u.etag ?? ''}` });
   };
   return { updates, handler };
-}
-
-async function rejectsWith(p: Promise<unknown>, code: ErrorCode): Promise<WardenError> {
-  const err = await p.then(
-    () => assert.fail(`expected ${code}`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof WardenError, String(err));
-  assert.equal(err.code, code, err.message);
-  return err;
 }
 
 async function until(cond: () => boolean, ms = 3000): Promise<void> {
@@ -210,7 +201,7 @@ describe('HttpSource against bad servers', () => {
     });
     const { ctx, errors, lines, metrics } = context();
     const started = performance.now();
-    const err = await rejectsWith(new HttpSource(config(srv.base + PACK_PATH, { timeoutSeconds: 0.5 }), ctx).fetchOnce(recorder().handler), 'FETCH_TIMEOUT');
+    const err = await rejectsCode(new HttpSource(config(srv.base + PACK_PATH, { timeoutSeconds: 0.5 }), ctx).fetchOnce(recorder().handler), 'FETCH_TIMEOUT');
     const took = performance.now() - started;
     assert.ok(took >= 450 && took < 1200, `took ${took} ms`);
     assert.deepEqual(errors, [err]);
@@ -225,7 +216,7 @@ describe('HttpSource against bad servers', () => {
     const srv = await serve((_req, res) => {
       res.writeHead(200, { 'content-length': 50 * 1024 * 1024 }).write(Buffer.alloc(1024));
     });
-    const err = await rejectsWith(new HttpSource(config(srv.base + PACK_PATH, { maxBytes: 64 * 1024 }), context().ctx).fetchOnce(recorder().handler), 'FETCH_TOO_LARGE');
+    const err = await rejectsCode(new HttpSource(config(srv.base + PACK_PATH, { maxBytes: 64 * 1024 }), context().ctx).fetchOnce(recorder().handler), 'FETCH_TOO_LARGE');
     assert.equal(err.details.declared_bytes, 50 * 1024 * 1024);
   });
 
@@ -245,7 +236,7 @@ describe('HttpSource against bad servers', () => {
       res.on('close', () => (server.closed = true));
       pump();
     });
-    const err = await rejectsWith(new HttpSource(config(srv.base + PACK_PATH, { maxBytes: 64 * 1024 }), context().ctx).fetchOnce(recorder().handler), 'FETCH_TOO_LARGE');
+    const err = await rejectsCode(new HttpSource(config(srv.base + PACK_PATH, { maxBytes: 64 * 1024 }), context().ctx).fetchOnce(recorder().handler), 'FETCH_TOO_LARGE');
     assert.ok(Number(err.details.received_bytes) > 64 * 1024);
     await until(() => server.closed);
     assert.ok(server.sent < offered / 4, `server sent ${server.sent} of ${offered} bytes`);
@@ -254,7 +245,7 @@ describe('HttpSource against bad servers', () => {
   for (const status of [500, 503, 404]) {
     it(`reports HTTP ${status} as FETCH_HTTP_STATUS with the status`, async () => {
       const srv = await serve((_req, res) => res.writeHead(status).end('no'));
-      const err = await rejectsWith(new HttpSource(config(srv.base + PACK_PATH), context().ctx).fetchOnce(recorder().handler), 'FETCH_HTTP_STATUS');
+      const err = await rejectsCode(new HttpSource(config(srv.base + PACK_PATH), context().ctx).fetchOnce(recorder().handler), 'FETCH_HTTP_STATUS');
       assert.equal(err.details.status, status);
     });
   }
@@ -264,7 +255,7 @@ describe('HttpSource against bad servers', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     await new Promise((resolve) => server.close(resolve));
-    const err = await rejectsWith(new HttpSource(config(`http://127.0.0.1:${port}/p`), context().ctx).fetchOnce(recorder().handler), 'FETCH_FAILED');
+    const err = await rejectsCode(new HttpSource(config(`http://127.0.0.1:${port}/p`), context().ctx).fetchOnce(recorder().handler), 'FETCH_FAILED');
     assert.equal(err.details.system_code, 'ECONNREFUSED');
   });
 
@@ -272,7 +263,7 @@ describe('HttpSource against bad servers', () => {
     const srv = await serve(packRoute({ body: Buffer.from('p'), etag: '"n"', sigStatus: 404 }));
     const rec = recorder();
     const { ctx, errors } = context();
-    const err = await rejectsWith(new HttpSource(config(srv.base + PACK_PATH), ctx).fetchOnce(rec.handler), 'SIGNATURE_FETCH_FAILED');
+    const err = await rejectsCode(new HttpSource(config(srv.base + PACK_PATH), ctx).fetchOnce(rec.handler), 'SIGNATURE_FETCH_FAILED');
     assert.equal(rec.updates.length, 0);
     assert.equal(err.details.status, 404);
     assert.ok(err.cause instanceof WardenError && err.cause.code === 'FETCH_HTTP_STATUS');
@@ -389,9 +380,9 @@ describe('HttpSource over mTLS', { skip: hasOpenssl ? false : 'openssl is not on
     await new HttpSource(config(url, { tls: { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey } }), context().ctx).fetchOnce(rec.handler);
     assert.equal(rec.updates[0]?.pack.toString(), 'tls-pack');
     assert.ok(rec.updates[0]?.signature, 'the signature came over the same mTLS settings');
-    await rejectsWith(new HttpSource(config(url, { tls: { ca: pki.ca } }), context().ctx).fetchOnce(rec.handler), 'FETCH_FAILED');
+    await rejectsCode(new HttpSource(config(url, { tls: { ca: pki.ca } }), context().ctx).fetchOnce(rec.handler), 'FETCH_FAILED');
     // And a server certificate from an untrusted CA is refused too.
-    await rejectsWith(new HttpSource(config(url, { tls: { cert: pki.clientCert, key: pki.clientKey } }), context().ctx).fetchOnce(rec.handler), 'FETCH_FAILED');
+    await rejectsCode(new HttpSource(config(url, { tls: { cert: pki.clientCert, key: pki.clientKey } }), context().ctx).fetchOnce(rec.handler), 'FETCH_FAILED');
     assert.equal(rec.updates.length, 1);
   });
 });

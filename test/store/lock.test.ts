@@ -6,11 +6,12 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { WardenError, type ErrorCode } from '../../src/errors.js';
+import type { WardenError } from '../../src/errors.js';
 import { acquireLock, claimPath, LOCK_FILE } from '../../src/store/lock.js';
 import { PackStore } from '../../src/store/store.js';
 import { TEMP_PREFIX } from '../../src/util/atomic-write.js';
 import { tempDir } from '../helpers/fs.js';
+import { rejectsCode } from '../helpers/errors.js';
 
 const SRC = (file: string): string => pathToFileURL(join(import.meta.dirname, '../../src/store', file)).href;
 
@@ -24,18 +25,6 @@ const DEAD_PID = ((): number => {
 // A lock record as another process would have written it.
 function record(pid: number, host = hostname()): string {
   return JSON.stringify({ pid, hostname: host, startedAt: '2026-01-01T00:00:00.000Z', token: `t${pid}` });
-}
-
-// Asserts that `p` rejects with a WardenError of exactly `code`.
-async function rejectsWith(p: Promise<unknown>, code: ErrorCode): Promise<WardenError> {
-  let caught: WardenError | undefined;
-  await assert.rejects(p, (e) => {
-    assert.ok(e instanceof WardenError, `expected a WardenError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    caught = e;
-    return true;
-  });
-  return caught as WardenError;
 }
 
 // Starts `node --import tsx -e code` and resolves once it printed a first line (with that line).
@@ -78,7 +67,7 @@ describe('store lock', () => {
     const dir = tempDir();
     const first = await PackStore.open(dir, { historyLimit: 3 });
     try {
-      const e = await rejectsWith(PackStore.open(dir, { historyLimit: 3 }), 'STORE_LOCKED');
+      const e = await rejectsCode(PackStore.open(dir, { historyLimit: 3 }), 'STORE_LOCKED');
       assert.match(e.message, new RegExp(`pid ${process.pid}\\b`));
       assert.equal(e.details.pid, process.pid);
     } finally {
@@ -92,7 +81,7 @@ describe('store lock', () => {
     const { child, line } = await startChild(OPEN_AND_WAIT, { STORE_URL: SRC('store.ts'), DATA_DIR: dir });
     try {
       assert.equal(line, 'ready');
-      const e = await rejectsWith(PackStore.open(dir, { historyLimit: 3 }), 'STORE_LOCKED');
+      const e = await rejectsCode(PackStore.open(dir, { historyLimit: 3 }), 'STORE_LOCKED');
       assert.equal(e.details.pid, child.pid);
       assert.match(e.message, new RegExp(`pid ${child.pid}\\b`));
     } finally {
@@ -118,7 +107,7 @@ describe('store lock', () => {
   it('treats a lock of another host as held, naming that host', async () => {
     const dir = tempDir();
     await writeFile(join(dir, LOCK_FILE), record(DEAD_PID, 'elsewhere.example'));
-    const e = await rejectsWith(acquireLock(dir), 'STORE_LOCKED');
+    const e = await rejectsCode(acquireLock(dir), 'STORE_LOCKED');
     assert.match(e.message, /elsewhere\.example/);
   });
 

@@ -5,7 +5,6 @@ import { readFile, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { WardenError, type ErrorCode } from '../../src/errors.js';
 import { writeTarGz } from '../../src/pack/tar-writer.js';
 import { parseState } from '../../src/store/state-file.js';
 import { PackStore } from '../../src/store/store.js';
@@ -13,6 +12,7 @@ import type { CommitInput, StoredVersion } from '../../src/store/types.js';
 import { TEMP_PREFIX } from '../../src/util/atomic-write.js';
 import { sha256Digest } from '../../src/verify/digest.js';
 import { tempDir, writeTree } from '../helpers/fs.js';
+import { rejectsCode } from '../helpers/errors.js';
 
 const PACK = 'governance';
 const STORE_URL = pathToFileURL(join(import.meta.dirname, '../../src/store/store.ts')).href;
@@ -33,18 +33,6 @@ async function withStore<T>(dir: string, work: (s: PackStore) => Promise<T>, his
   } finally {
     await store.close();
   }
-}
-
-// Asserts that `p` rejects with a WardenError of exactly `code`.
-async function rejectsWith(p: Promise<unknown>, code: ErrorCode): Promise<WardenError> {
-  let caught: WardenError | undefined;
-  await assert.rejects(p, (e) => {
-    assert.ok(e instanceof WardenError, `expected a WardenError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    caught = e;
-    return true;
-  });
-  return caught as WardenError;
 }
 
 const blobsDir = (dir: string, pack = PACK): string => join(dir, 'packs', pack, 'blobs');
@@ -115,7 +103,7 @@ describe('PackStore commit and activation', () => {
       const st = await s.markActive(PACK, a.digest);
       assert.deepEqual([st.active, st.lastKnownGood], [a.digest, c.digest]);
       assert.deepEqual(digests(st.versions), [c.digest, b.digest, a.digest], 'history order is kept');
-      await rejectsWith(s.markActive(PACK, fixture(9).digest), 'USAGE');
+      await rejectsCode(s.markActive(PACK, fixture(9).digest), 'USAGE');
     });
   });
 
@@ -128,14 +116,14 @@ describe('PackStore commit and activation', () => {
       assert.ok(la.pack.equals(a.pack) && la.signature?.equals(a.signature ?? Buffer.alloc(0)));
       assert.equal(la.version.revision, 'r1');
       assert.equal((await s.load(PACK, b.digest)).signature, undefined);
-      await rejectsWith(s.load(PACK, fixture(9).digest), 'USAGE');
+      await rejectsCode(s.load(PACK, fixture(9).digest), 'USAGE');
     });
   });
 
   it('refuses a commit whose bytes do not hash to the digest', async () => {
     const a = fixture(1);
     await withStore(tempDir(), async (s) => {
-      await rejectsWith(s.commit(PACK, { ...a, pack: Buffer.from('other') }, true), 'DIGEST_MISMATCH');
+      await rejectsCode(s.commit(PACK, { ...a, pack: Buffer.from('other') }, true), 'DIGEST_MISMATCH');
       assert.deepEqual((await s.state(PACK)).versions, []);
     });
   });
@@ -157,10 +145,10 @@ describe('PackStore commit and activation', () => {
 
   it('refuses pack names that are not plain folder names, and calls after close', async () => {
     const s = await PackStore.open(tempDir(), { historyLimit: 3 });
-    for (const bad of ['..', '../x', 'a/b', '', '.hidden']) await rejectsWith(s.state(bad), 'USAGE');
+    for (const bad of ['..', '../x', 'a/b', '', '.hidden']) await rejectsCode(s.state(bad), 'USAGE');
     await s.close();
-    await rejectsWith(s.state(PACK), 'USAGE');
-    await rejectsWith(PackStore.open(tempDir(), { historyLimit: 0 }), 'USAGE');
+    await rejectsCode(s.state(PACK), 'USAGE');
+    await rejectsCode(PackStore.open(tempDir(), { historyLimit: 0 }), 'USAGE');
   });
 });
 
@@ -209,7 +197,7 @@ describe('PackStore on disk', () => {
     const seqs = new Map([a, b, c].map((f) => [f.digest, f.version.sequence]));
     await withStore(dir, async (s) => {
       assert.deepEqual(s.openReport.corrupt, [PACK]);
-      await rejectsWith(s.state(PACK), 'STORE_CORRUPT');
+      await rejectsCode(s.state(PACK), 'STORE_CORRUPT');
       const rec = await s.recover(PACK, ({ digest }) => ({ revision: 'rec', sequence: seqs.get(digest) ?? 0, signer: 'unknown', origin: 'store' }));
       assert.deepEqual(digests(rec.versions), [c.digest, b.digest, a.digest], 'newest sequence first');
       assert.deepEqual([rec.active, rec.lastKnownGood], [c.digest, b.digest]);
@@ -249,10 +237,10 @@ describe('PackStore on disk', () => {
       const bytes = await readFile(blobFile(dir, a.digest));
       bytes[0] = (bytes[0] ?? 0) ^ 1;
       await writeFile(blobFile(dir, a.digest), bytes);
-      const e = await rejectsWith(s.load(PACK, a.digest), 'STORE_CORRUPT');
+      const e = await rejectsCode(s.load(PACK, a.digest), 'STORE_CORRUPT');
       assert.equal(e.details.digest, a.digest);
       await unlink(blobFile(dir, b.digest));
-      await rejectsWith(s.load(PACK, b.digest), 'STORE_CORRUPT');
+      await rejectsCode(s.load(PACK, b.digest), 'STORE_CORRUPT');
       await s.commit(PACK, a, false); // the same digest again rewrites the damaged blob
       assert.ok((await s.load(PACK, a.digest)).pack.equals(a.pack));
     });
