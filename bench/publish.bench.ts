@@ -19,9 +19,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { IncomingHttpHeaders } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildSignedExample, ENTRYPOINT, exampleVersion, INPUTS, publish, publishable, signingKey, type Publishable } from './lib/example.js';
-import { KeepAliveClient } from './lib/http.js';
+import { KeepAliveClient, pollUntil } from './lib/http.js';
 import { machineInfo } from './lib/machine.js';
 import { startPackServer, startWardenAgent, stopAll, type ServerProcess } from './lib/procs.js';
 import { ms, ratio, table, writeResults } from './lib/report.js';
@@ -88,16 +89,8 @@ function agentConfig(dir: string, serverUrl: string, publicPath: string, mode: M
 
 // Asks the agent every CLIENT_INTERVAL_MS until it answers from `revision`; returns when that answer arrived.
 async function firstDecisionFrom(client: KeepAliveClient, revision: string): Promise<{ at: number; requests: number } | undefined> {
-  const deadline = performance.now() + TIMEOUT_MS;
-  const body = { input: INPUTS[0]?.input };
-  for (let requests = 1; performance.now() < deadline; requests++) {
-    const res = await client.post(`/v1/data/${ENTRYPOINT}`, body);
-    const at = performance.now();
-    if (res.status !== 200) throw new Error(`the agent answered ${res.status}: ${JSON.stringify(res.body)}`);
-    if (res.headers['x-warden-revision'] === revision) return { at, requests };
-    await sleep(CLIENT_INTERVAL_MS);
-  }
-  return undefined;
+  const accept = (h: IncomingHttpHeaders): true | undefined => (h['x-warden-revision'] === revision ? true : undefined);
+  return pollUntil(client, `/v1/data/${ENTRYPOINT}`, { input: INPUTS[0]?.input }, accept, { intervalMs: CLIENT_INTERVAL_MS, timeoutMs: TIMEOUT_MS });
 }
 
 // The agent's log lines about `revision`: when the fetch and the reload were logged, and the reload's own duration.

@@ -29,6 +29,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { IncomingHttpHeaders } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { prepareCandidate } from '../src/activate/prepare.js';
 import { loadWasmEngine } from '../src/engine/wasm.js';
@@ -40,7 +41,7 @@ import { writeFileAtomic } from '../src/util/atomic-write.js';
 import { writeConfigMap } from '../test/helpers/kubelet.js';
 import { timeCommand } from './lib/child.js';
 import { buildSignedExample, EXAMPLE_DIR, exampleVersion, INPUTS, publish, publishable, signingKey, type Publishable } from './lib/example.js';
-import { KeepAliveClient } from './lib/http.js';
+import { KeepAliveClient, pollUntil } from './lib/http.js';
 import { machineInfo } from './lib/machine.js';
 import { startWardenAgent, stopAll, WARDEN_BIN, type ServerProcess } from './lib/procs.js';
 import { ms, ratio, table, writeResults } from './lib/report.js';
@@ -148,17 +149,12 @@ function agentConfig(dir: string, mode: Mode, publicPath: string, index: number)
 
 // Asks every CLIENT_INTERVAL_MS until an answer comes from a digest other than `previous`.
 async function firstNewDecision(client: KeepAliveClient, previous: string): Promise<{ at: number; digest: string; requests: number } | undefined> {
-  const deadline = performance.now() + TIMEOUT_MS;
-  const body = { input: INPUTS[0]?.input };
-  for (let requests = 1; performance.now() < deadline; requests++) {
-    const res = await client.post(`/v1/data/${ENTRYPOINT}`, body);
-    const at = performance.now();
-    if (res.status !== 200) throw new Error(`the agent answered ${res.status}: ${JSON.stringify(res.body)}`);
-    const digest = res.headers['x-warden-digest'];
-    if (typeof digest === 'string' && digest !== previous) return { at, digest, requests };
-    await sleep(CLIENT_INTERVAL_MS);
-  }
-  return undefined;
+  const accept = (h: IncomingHttpHeaders): string | undefined => {
+    const digest = h['x-warden-digest'];
+    return typeof digest === 'string' && digest !== previous ? digest : undefined;
+  };
+  const seen = await pollUntil(client, `/v1/data/${ENTRYPOINT}`, { input: INPUTS[0]?.input }, accept, { intervalMs: CLIENT_INTERVAL_MS, timeoutMs: TIMEOUT_MS });
+  return seen && { at: seen.at, digest: seen.value, requests: seen.requests };
 }
 
 // The log times (wall ms) of the change noticed and of the reload that activated `digest`, and its duration_ms.

@@ -5,6 +5,30 @@
  */
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
 
+/**
+ * Asks `path` every `intervalMs` until `accept` returns a value for an answer's headers (e.g. the
+ * `x-warden-revision` of a newly published pack); resolves with it, the time of that answer and the
+ * number of requests, or undefined after `timeoutMs`. Any non-200 answer throws.
+ */
+export async function pollUntil<T>(
+  client: KeepAliveClient,
+  path: string,
+  body: unknown,
+  accept: (headers: IncomingHttpHeaders) => T | undefined,
+  opts: { intervalMs: number; timeoutMs: number },
+): Promise<{ value: T; at: number; requests: number } | undefined> {
+  const deadline = performance.now() + opts.timeoutMs;
+  for (let requests = 1; performance.now() < deadline; requests++) {
+    const res = await client.post(path, body);
+    const at = performance.now();
+    if (res.status !== 200) throw new Error(`the agent answered ${res.status}: ${JSON.stringify(res.body)}`);
+    const value = accept(res.headers);
+    if (value !== undefined) return { value, at, requests };
+    await new Promise((r) => setTimeout(r, opts.intervalMs));
+  }
+  return undefined;
+}
+
 /** One answer: status, headers and the parsed JSON body. */
 export interface JsonResponse {
   readonly status: number;
