@@ -99,6 +99,14 @@ export const ERROR_CODES = {
   JWKS_UNAVAILABLE: { kind: 'fetch', hint: 'the JWKS file or URL could not be read or holds no usable public keys; check the configured JWKS file or URL and the key server' },
   DECISION_LOG_WRITE_FAILED: { kind: 'io', hint: 'the decision-log folder is not writable (missing parent, permissions, disk full); events stay queued and are retried, the oldest dropped past the queue limit' },
   DECISION_LOG_OVERFLOW: { kind: 'io', hint: 'decisions came faster than the decision log could write them, or the disk failed; the oldest queued events were dropped; check the disk or raise the queue limit' },
+  POLICY_DENIED: { kind: 'policy', hint: 'the governance policy denied the request; details.reasons says why and decision_id finds it in the decision log' },
+  KILL_SWITCH_ACTIVE: { kind: 'policy', hint: 'a kill switch blocks this module (or no switch state has loaded yet and the module is high-risk); clear it in the kill-switch pack, or make that pack reachable' },
+  GOVERNANCE_DISABLED: { kind: 'setup', hint: 'verdicts need a `governance:` block in the agent configuration naming the pack that answers them' },
+  VERDICT_INVALID: { kind: 'build', hint: 'the verdict entrypoint must return {"allow": boolean, "reasons": [string]}; the request was denied (fail closed); fix the policy' },
+  GOVERNANCE_PACK_INVALID: { kind: 'build', hint: 'the governance or kill-switch pack lacks an entrypoint governance needs, or it answers in the wrong shape; the pack was refused and the last-known-good kept' },
+  EVIDENCE_WRITE_FAILED: { kind: 'io', hint: 'boot.json could not be written under the evidence folder (permissions, disk full, missing parent); in strict mode the agent does not start' },
+  POLICY_UPDATE_FAILED: { kind: 'input', hint: 'a policy update was refused and the last-known-good policy keeps answering; the `cause` field of the log line has the specific code' },
+  POLICY_INTEGRITY_CHECK_FAILED: { kind: 'integrity', hint: "the policy's SHA-256 could not be computed; the policy is treated as corrupt: refused at runtime (last-known-good stays), fatal at start" },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** Codes that existed once and must never be given a new meaning. */

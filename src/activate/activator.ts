@@ -9,7 +9,7 @@
  * on it. Any failure leaves `current` as it was and is recorded.
  */
 import type { WasmEngine } from '../engine/wasm.js';
-import { WardenError, toWardenError, type ErrorCode } from '../errors.js';
+import { WardenError, messageOf, toWardenError, type ErrorCode } from '../errors.js';
 import type { NewEvent, WardenEventType } from '../notify/events.js';
 import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
@@ -63,6 +63,13 @@ export interface ActivatorOptions {
   readonly onActivated?: (active: ActivePack) => void;
   /** Receives every event (the agent numbers, logs and fans them out). */
   readonly emit?: (event: NewEvent) => void;
+  /**
+   * A last check of a loaded candidate before it may become active (governance
+   * checks its entrypoints answer in the right shape); throws a coded error to refuse it.
+   */
+  readonly accept?: (candidate: Candidate) => void;
+  /** Computes a pack's digest; default SHA-256. A seam for fault-injection tests. */
+  readonly digest?: (pack: Buffer) => string;
 }
 
 type Context = { correlationId: string; origin: string; contentDigest?: string; durationMs: number };
@@ -104,7 +111,7 @@ export class Activator {
       for (const digest of order) {
         try {
           const stored = await this.opts.store.load(this.opts.name, digest);
-          const candidate = await prepareCandidate(this.opts.name, stored.pack, stored.signature, this.opts.trust, this.opts.limits);
+          const candidate = await this.#prepare(stored.pack, stored.signature);
           this.#swap(candidate, stored.version.origin, stored.version.number);
           this.#onLastKnownGood = digest !== state.active;
           this.#stale = true; // not yet confirmed by the source
@@ -142,7 +149,7 @@ export class Activator {
       if (!version) throw new WardenError('USAGE', `pack "${this.opts.name}" has no such stored version (${JSON.stringify(target)})`, { details: { target } });
       const from = this.#current;
       const stored = await this.opts.store.load(this.opts.name, version.digest);
-      const candidate = await prepareCandidate(this.opts.name, stored.pack, stored.signature, this.opts.trust, this.opts.limits);
+      const candidate = await this.#prepare(stored.pack, stored.signature);
       const after = await this.opts.store.rollback(this.opts.name, version.digest, manual);
       this.#pin = after.pinned;
       this.#swap(candidate, stored.version.origin, version.number);
@@ -178,7 +185,7 @@ export class Activator {
       const newest = [...state.versions].sort((a, b) => b.sequence - a.sequence)[0];
       if (!newest || newest.digest === this.#current?.digest) return this.#current;
       const stored = await this.opts.store.load(this.opts.name, newest.digest);
-      const candidate = await prepareCandidate(this.opts.name, stored.pack, stored.signature, this.opts.trust, this.opts.limits);
+      const candidate = await this.#prepare(stored.pack, stored.signature);
       await this.opts.store.markActive(this.opts.name, newest.digest);
       this.#swap(candidate, stored.version.origin, newest.number);
       this.opts.log.info({ pack: this.opts.name, digest: newest.digest, number: newest.number, actor: manual.actor }, 'policy unpinned; newest version activated');
@@ -230,6 +237,22 @@ export class Activator {
     };
   }
 
+  // Verify, load and golden-check a pack, then the owner's own acceptance check.
+  async #prepare(pack: Buffer, signature: Buffer | undefined, guard?: Parameters<typeof prepareCandidate>[5]): Promise<Candidate> {
+    const candidate = await prepareCandidate(this.opts.name, pack, signature, this.opts.trust, this.opts.limits, guard);
+    this.opts.accept?.(candidate);
+    return candidate;
+  }
+
+  // The pack's SHA-256; a failure to compute it makes the pack corrupt (requirements B.2).
+  #digestOf(pack: Buffer): string {
+    try {
+      return (this.opts.digest ?? sha256Digest)(pack);
+    } catch (err) {
+      throw new WardenError('POLICY_INTEGRITY_CHECK_FAILED', `the SHA-256 of the update cannot be computed: ${messageOf(err)}`, { cause: err });
+    }
+  }
+
   // Chains work so changes never overlap; a failure does not break the chain.
   #enqueue<T>(work: () => Promise<T>): Promise<T> {
     const next = this.#queue.then(work, work);
@@ -245,7 +268,7 @@ export class Activator {
     const labels = { pack: this.opts.name, source: this.opts.sourceKind };
     try {
       const active = this.#current;
-      const digest = sha256Digest(update.pack);
+      const digest = this.#digestOf(update.pack);
       if (active?.digest === digest) {
         this.#lastReload = { at: new Date(), result: 'unchanged', digest, correlationId: update.correlationId, durationMs: ms() };
         return { status: 'unchanged', digest };
@@ -260,7 +283,7 @@ export class Activator {
       // While pinned, "newer" means newer than every version recorded, not than the (older) pinned one.
       const newestKnown = known ? Math.max(active?.sequence ?? 0, ...known.versions.map((v) => v.sequence)) : active?.sequence;
       const guard = this.opts.trust.kind === 'unsigned' || newestKnown === undefined ? undefined : { sequence: newestKnown, revision: active?.revision ?? '?' };
-      const candidate = await prepareCandidate(this.opts.name, update.pack, update.signature, this.opts.trust, this.opts.limits, guard);
+      const candidate = await this.#prepare(update.pack, update.signature, guard);
       const version = { digest: candidate.digest, revision: candidate.revision, sequence: candidate.sequence, signer: describeSigner(candidate.signer), origin: update.origin };
       const state = await this.opts.store.commit(this.opts.name, { pack: update.pack, ...(update.signature ? { signature: update.signature } : {}), version }, !pinned);
       const number = state.versions.find((v) => v.digest === candidate.digest)?.number;
@@ -310,6 +333,7 @@ export class Activator {
       ...(where ? { where } : {}),
       ...(context.contentDigest ? { content_sha256: context.contentDigest } : {}),
       kept: this.#current?.digest,
+      signal: 'POLICY_UPDATE_FAILED',
     };
     this.opts.log.error(fields, 'policy reload failed');
     this.#emit('policy.validation_failed', { code: e.code, message: e.message, origin: context.origin, ...(where ? { where } : {}), kept: this.#current?.digest });

@@ -4,18 +4,24 @@
  * (SPEC 7): no valid pack anywhere → BOOT_NO_VALID_PACK (fail fast); a stored
  * pack but an unreachable source → start on it and report it stale.
  */
-import type { Activator } from '../activate/activator.js';
+import { join } from 'node:path';
+import type { ActivePack, Activator } from '../activate/activator.js';
 import { loadAdminAuth } from '../admin/auth.js';
 import { registerAdmin } from '../admin/routes.js';
 import type { AgentConfig } from '../config/load.js';
 import { buildApiServer } from '../decide/server.js';
 import { Decider } from '../decide/decider.js';
 import { DecisionRouter } from '../decide/router.js';
+import type { HealthExtras } from '../decide/health.js';
 import { WardenError, toWardenError } from '../errors.js';
+import { DecisionLog } from '../govern/decision-log.js';
+import type { Governance } from '../govern/governance.js';
+import type { KillSwitches } from '../govern/kill-switch.js';
 import type { Logger } from '../observe/logger.js';
 import { WardenMetrics } from '../observe/metrics.js';
 import { PackStore } from '../store/store.js';
 import { startEvents, type AgentEvents } from './events.js';
+import { prepareGovernance, startGovernance, writeEvidence } from './governance.js';
 import { buildPackRuntime, type PackRuntime } from './wiring.js';
 
 /** A started agent. */
@@ -28,7 +34,13 @@ export interface RunningAgent {
   readonly decider: Decider;
   /** Events: subscribe in-process (`events.subscribe`), or read the log. */
   readonly events: AgentEvents;
-  /** Stops sources, the server and releases the store lock. */
+  /** Verdicts in-process (what POST /v1/verdict and the middleware call); absent without a `governance:` block. */
+  readonly governance: Governance | undefined;
+  /** The kill-switch state; absent without a `governance:` block. */
+  readonly killSwitches: KillSwitches | undefined;
+  /** Where boot evidence was written (standard mode: undefined if it failed). Resolves once the write is done. */
+  readonly evidence: Promise<string | undefined>;
+  /** Stops sources and the server, drains the decision log, releases the store lock. */
   close(): Promise<void>;
 }
 
@@ -37,22 +49,62 @@ export async function startAgent(config: AgentConfig, log: Logger, metrics = new
   const store = await PackStore.open(config.data_dir, { historyLimit: config.history_limit });
   const runtimes: PackRuntime[] = [];
   let events: AgentEvents | undefined;
+  let decisionLog: DecisionLog | undefined;
+  let closeGovernance = (): void => undefined;
   try {
     events = await startEvents(config, log, metrics);
     const emit = events.emit;
     const adminAuth = await loadAdminAuth(config.admin.token_file);
     const activators: Activator[] = [];
     const router = new DecisionRouter(activators);
-    for (const p of config.packs) {
-      const runtime = await buildPackRuntime(p, config, { store, metrics, log, emit, onActivated: () => router.rebuild() });
+    const gov = config.governance ? prepareGovernance(config.governance, metrics, log) : undefined;
+    const onActivated = (active: ActivePack): void => {
+      router.rebuild();
+      gov?.activated(active);
+    };
+    const entries = gov?.killSwitchPack ? [...config.packs, gov.killSwitchPack] : config.packs;
+    for (const p of entries) {
+      const runtime = await buildPackRuntime(p, config, { store, metrics, log, emit, onActivated, accept: gov?.accept(p.name) });
       runtimes.push(runtime);
       activators.push(runtime.activator);
     }
-    for (const r of runtimes) await bootPack(r, log);
+    const killSwitchName = gov?.killSwitchPack?.name;
+    for (const r of runtimes) {
+      if (r.config.name === killSwitchName) await bootOptionalPack(r, log);
+      else await bootPack(r, log);
+    }
     router.rebuild();
 
     const decider = new Decider(router, metrics);
-    const app = buildApiServer({ activators, decider, metrics, log });
+    if (config.decision_log) {
+      const d = config.decision_log;
+      decisionLog = new DecisionLog({
+        dir: d.dir ?? join(config.data_dir, 'decisions'),
+        queueLimit: d.queue_limit,
+        batchSize: d.batch_size,
+        flushIntervalMs: d.flush_interval_ms,
+        maxFileBytes: d.max_file_bytes,
+        maxFiles: d.max_files,
+        registry: metrics.registry,
+        log: log.child({ component: 'decision-log' }),
+      });
+      decisionLog.start();
+    }
+    let governance: Governance | undefined;
+    if (gov) {
+      const started = await startGovernance(gov, { decider, router, decisionLog, metrics, log });
+      governance = started.governance;
+      closeGovernance = () => started.close();
+    }
+    // Boot evidence, off the critical path: standard mode never waits for it; strict mode waits before listening.
+    const evidence = writeEvidence(config, activeOf(runtimes), metrics, log);
+    if (config.governance?.evidence.strict) await evidence;
+
+    const health: HealthExtras = {
+      optional: new Set(killSwitchName ? [killSwitchName] : []),
+      ...(gov ? { governance: () => ({ kill_switches_loaded: gov.killSwitches.loaded, kill_switches: gov.killSwitches.snapshot(), cache_entries: gov.cache?.size ?? 0 }) } : {}),
+    };
+    const app = buildApiServer({ activators, decider, metrics, log, governance, decisionLog, health });
     const adminPacks = new Map(runtimes.map((r) => [r.config.name, { activator: r.activator, source: r.source }]));
     registerAdmin(app, { packs: adminPacks, store, auth: adminAuth, events: events.log, log });
     const [host, port] = splitListen(config.listen);
@@ -67,24 +119,48 @@ export async function startAgent(config: AgentConfig, log: Logger, metrics = new
     log.info({ url, packs: runtimes.map((r) => ({ name: r.config.name, digest: r.activator.current?.digest })) }, 'warden agent listening');
 
     const agentEvents = events;
+    const log_ = decisionLog;
+    const closeGov = closeGovernance;
     return {
       url,
       packs: runtimes,
       metrics,
       decider,
       events: agentEvents,
+      governance,
+      killSwitches: gov?.killSwitches,
+      evidence,
       async close() {
         await Promise.all(runtimes.map((r) => r.source.stop()));
         await app.close();
+        await log_?.close();
+        closeGov();
         await agentEvents.close();
         await store.close();
       },
     };
   } catch (err) {
     await Promise.all(runtimes.map((r) => r.source.stop()));
+    await decisionLog?.close();
+    closeGovernance();
     await events?.close();
     await store.close();
     throw err;
+  }
+}
+
+// The active version of every pack that has one.
+function activeOf(runtimes: readonly PackRuntime[]): ActivePack[] {
+  return runtimes.map((r) => r.activator.current).filter((a): a is ActivePack => a !== undefined);
+}
+
+// A pack the agent can run without (the kill-switch state): a boot failure is logged, and its defaults apply.
+async function bootOptionalPack(r: PackRuntime, log: Logger): Promise<void> {
+  try {
+    await bootPack(r, log);
+  } catch (err) {
+    const e = toWardenError(err);
+    log.warn({ pack: r.config.name, code: e.code, err: e.message }, 'no kill-switch state at boot: cold-start defaults apply (high-risk modules blocked, core open) until the source delivers one');
   }
 }
 

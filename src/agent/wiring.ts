@@ -3,9 +3,9 @@
  * source and the activator that owns its state.
  */
 import { readFile } from 'node:fs/promises';
-import type { ActivationStore } from '../activate/activator.js';
+import type { ActivationStore, ActivePack } from '../activate/activator.js';
 import { Activator } from '../activate/activator.js';
-import type { PackTrust } from '../activate/prepare.js';
+import type { Candidate, PackTrust } from '../activate/prepare.js';
 import type { AgentConfig } from '../config/load.js';
 import type { PackConfig } from '../config/schema.js';
 import { loadTrust } from '../config/trust-files.js';
@@ -40,7 +40,14 @@ export async function packTrust(p: PackConfig): Promise<PackTrust> {
 export async function buildPackRuntime(
   p: PackConfig,
   config: AgentConfig,
-  deps: { store: ActivationStore; metrics: WardenMetrics; log: Logger; emit: (event: NewEvent) => void; onActivated: () => void },
+  deps: {
+    store: ActivationStore;
+    metrics: WardenMetrics;
+    log: Logger;
+    emit: (event: NewEvent) => void;
+    onActivated: (active: ActivePack) => void;
+    accept?: ((candidate: Candidate) => void) | undefined;
+  },
 ): Promise<PackRuntime> {
   const trust = await packTrust(p);
   const origin = p.source.http?.url ?? p.source.file?.path ?? p.source.directory?.path ?? '';
@@ -60,6 +67,7 @@ export async function buildPackRuntime(
     log: deps.log,
     onActivated: deps.onActivated,
     emit: deps.emit,
+    ...(deps.accept ? { accept: deps.accept } : {}),
   });
   const ctx: SourceContext = {
     pack: p.name,

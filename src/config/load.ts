@@ -4,14 +4,19 @@
  * Every bad key is reported at once with its path.
  */
 import { readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { WardenError } from '../errors.js';
 import { formatIssues } from '../util/zod-issues.js';
-import { configSchema, type RawConfig } from './schema.js';
+import { sha256Digest } from '../verify/digest.js';
+import { configSchema, type PackConfig, type RawConfig } from './schema.js';
 
 /** A validated configuration with absolute paths; deeply frozen. */
-export type AgentConfig = Readonly<RawConfig> & { readonly configPath: string };
+export type AgentConfig = Readonly<RawConfig> & {
+  readonly configPath: string;
+  /** SHA-256 of the configuration text as read (`sha256:<hex>`), for boot evidence. */
+  readonly configDigest: string;
+};
 
 /** Loads and validates the file at path. */
 export async function loadConfig(path: string): Promise<AgentConfig> {
@@ -37,7 +42,7 @@ export function parseConfig(text: string, configPath: string): AgentConfig {
     const lines = formatIssues(parsed.error.issues);
     throw new WardenError('CONFIG_INVALID', `${configPath}: ${lines.length} bad key(s):\n${lines.join('\n')}`, { details: { issues: lines } });
   }
-  return deepFreeze({ ...resolvePaths(parsed.data, dirname(configPath)), configPath });
+  return deepFreeze({ ...resolvePaths(parsed.data, dirname(configPath)), configPath, configDigest: sha256Digest(Buffer.from(text, 'utf8')) });
 }
 
 // Makes every path in the configuration absolute, relative to the config file's folder.
@@ -49,7 +54,7 @@ function resolvePaths(c: RawConfig, base: string): RawConfig {
   if (out.opa_path !== undefined) out.opa_path = at(out.opa_path);
   if (out.admin.token_file !== undefined) out.admin.token_file = at(out.admin.token_file);
   for (const w of out.events.webhooks) w.secret_file = at(w.secret_file);
-  for (const p of out.packs) {
+  const packPaths = (p: Pick<PackConfig, 'source' | 'verify'>): void => {
     const tls = p.source.http?.tls;
     if (tls) Object.assign(tls, dropUndefined({ ca_file: atOpt(tls.ca_file), cert_file: atOpt(tls.cert_file), key_file: atOpt(tls.key_file) }));
     if (p.source.directory) p.source.directory.path = at(p.source.directory.path);
@@ -57,7 +62,15 @@ function resolvePaths(c: RawConfig, base: string): RawConfig {
     if (file) Object.assign(file, dropUndefined({ path: at(file.path), signature_path: atOpt(file.signature_path) }));
     if (p.verify.public_keys) p.verify.public_keys = p.verify.public_keys.map(at);
     if (p.verify.keyless) p.verify.keyless.trusted_root = at(p.verify.keyless.trusted_root);
+  };
+  out.packs.forEach(packPaths);
+  const g = out.governance;
+  if (g) {
+    g.evidence.dir = at(g.evidence.dir);
+    if (g.kill_switches) packPaths(g.kill_switches);
+    if (g.tenants?.jwks_file !== undefined) g.tenants.jwks_file = at(g.tenants.jwks_file);
   }
+  if (out.decision_log) out.decision_log.dir = out.decision_log.dir === undefined ? join(out.data_dir, 'decisions') : at(out.decision_log.dir);
   return out;
 }
 

@@ -9,6 +9,9 @@ import { EVENT_TYPES } from '../notify/events.js';
 const seconds = (min: number, max: number) => z.number().min(min).max(max);
 const listen = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'HOST:PORT, e.g. 127.0.0.1:8181');
 
+const rulePath = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/, 'a slash-separated rule path like "governance/verdict"');
+const packName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lower-case letters, digits, ".", "_" or "-", at most 63');
+
 const tlsSchema = z
   .strictObject({ ca_file: z.string().min(1).optional(), cert_file: z.string().min(1).optional(), key_file: z.string().min(1).optional() })
   .refine((t) => (t.cert_file === undefined) === (t.key_file === undefined), 'cert_file and key_file go together');
@@ -60,7 +63,7 @@ const verifySchema = z
 
 const packSchema = z
   .strictObject({
-    name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lower-case letters, digits, ".", "_" or "-", at most 63'),
+    name: packName,
     source: sourceSchema,
     verify: verifySchema,
   })
@@ -72,6 +75,80 @@ const packSchema = z
     message: 'a directory of raw Rego carries no signature: use verify: { unsigned: true }',
     path: ['verify'],
   });
+
+
+/** Kill-switch state polls every 30 s unless told otherwise (requirements C.1). */
+const KILL_SWITCH_POLL_SECONDS = 30;
+
+// Fills the kill-switch source's poll interval before the http defaults (10–20 s) would.
+function killSwitchPollDefaults(raw: unknown): unknown {
+  if (typeof raw !== 'object' || raw === null) return raw;
+  const http = (raw as { http?: unknown }).http;
+  if (typeof http !== 'object' || http === null) return raw;
+  const h = http as Record<string, unknown>;
+  const min = h.poll_min_seconds ?? (h.poll_max_seconds === undefined ? KILL_SWITCH_POLL_SECONDS : h.poll_max_seconds);
+  return { ...raw, http: { ...h, poll_min_seconds: min, poll_max_seconds: h.poll_max_seconds ?? Math.max(KILL_SWITCH_POLL_SECONDS, Number(min) || 0) } };
+}
+
+const killSwitchSchema = z.strictObject({
+  /** Its name in the store, history and admin API. */
+  name: packName.default('killswitches'),
+  source: z.preprocess(killSwitchPollDefaults, sourceSchema),
+  verify: verifySchema,
+  /** Returns `{<module>: {active: boolean, reason: string}}`; read once per activation, never per request. */
+  entrypoint: rulePath.default('killswitch/state'),
+});
+
+const tenantsSchema = z
+  .strictObject({
+    issuer: z.string().min(1),
+    audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).max(16)]),
+    algorithms: z.array(z.string().min(1)).min(1).max(8),
+    jwks_file: z.string().min(1).optional(),
+    jwks_url: z.url({ protocol: /^https?$/ }).optional(),
+    tenant_claim: z.string().min(1).max(128).default('tenant'),
+    /** `required`: every request must also name its tenant in X-Tenant-ID. */
+    tenant_header: z.enum(['optional', 'required']).default('optional'),
+    clock_tolerance_seconds: seconds(0, 300).default(0),
+  })
+  .refine((t) => (t.jwks_file === undefined) !== (t.jwks_url === undefined), 'exactly one of jwks_file, jwks_url');
+
+const cacheSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  max_entries: z.int().min(1).max(10_000_000).default(10_000),
+  ttl_seconds: seconds(0.001, 86_400).default(30),
+});
+
+const evidenceSchema = z.strictObject({
+  /** Root of `<policy sha>/boot.json`. */
+  dir: z.string().min(1).default('artifacts/governance/runtime'),
+  /** true: no boot.json, no start (exit non-zero). false: log EVIDENCE_WRITE_FAILED, count, continue. */
+  strict: z.boolean().default(false),
+});
+
+const governanceSchema = z.strictObject({
+  /** The pack (in `packs:`) that answers verdicts. */
+  pack: packName,
+  verdict_entrypoint: rulePath.default('governance/verdict'),
+  /** Returns `{<module>: {risk: "high" | "core"}}`: which modules start blocked before any kill-switch state loads. */
+  modules_entrypoint: rulePath.default('governance/modules'),
+  /** Written into boot.json; default $WARDEN_ENVIRONMENT, else $NODE_ENV, else "development". */
+  environment: z.string().min(1).max(64).optional(),
+  cache: cacheSchema.default(cacheSchema.parse({})),
+  evidence: evidenceSchema.default(evidenceSchema.parse({})),
+  kill_switches: killSwitchSchema.optional(),
+  tenants: tenantsSchema.optional(),
+});
+
+const decisionLogSchema = z.strictObject({
+  /** Folder of the NDJSON files; default <data_dir>/decisions. */
+  dir: z.string().min(1).optional(),
+  queue_limit: z.int().min(1).max(10_000_000).default(10_000),
+  batch_size: z.int().min(1).max(100_000).default(500),
+  flush_interval_ms: z.int().min(1).max(600_000).default(1000),
+  max_file_bytes: z.int().min(1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
+  max_files: z.int().min(1).max(10_000).default(10),
+});
 
 const limitsSchema = z.strictObject({
   max_pack_bytes: z.int().min(1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
@@ -113,6 +190,9 @@ export const configSchema = z
     admin: adminSchema.default({}),
     events: eventsSchema.default(eventsSchema.parse({})),
     packs: z.array(packSchema).min(1).max(64),
+    governance: governanceSchema.optional(),
+    /** Present: every decision (data API and verdicts) is logged, off the request path. */
+    decision_log: decisionLogSchema.optional(),
   })
   .superRefine((c, ctx) => {
     const seen = new Set<string>();
@@ -120,9 +200,18 @@ export const configSchema = z
       if (seen.has(p.name)) ctx.addIssue({ code: 'custom', message: `duplicate pack name "${p.name}"`, path: ['packs', i, 'name'] });
       seen.add(p.name);
     });
+    const g = c.governance;
+    if (g && !seen.has(g.pack)) ctx.addIssue({ code: 'custom', message: `names no pack in packs: (${[...seen].join(', ')})`, path: ['governance', 'pack'] });
+    if (g?.kill_switches && seen.has(g.kill_switches.name)) {
+      ctx.addIssue({ code: 'custom', message: `"${g.kill_switches.name}" is already a pack name; the kill-switch pack needs its own`, path: ['governance', 'kill_switches', 'name'] });
+    }
   });
 
 /** The configuration as parsed (before paths are resolved). */
 export type RawConfig = z.infer<typeof configSchema>;
 /** One configured pack. */
 export type PackConfig = RawConfig['packs'][number];
+/** The governance block. */
+export type GovernanceConfig = NonNullable<RawConfig['governance']>;
+/** The decision-log block. */
+export type DecisionLogConfig = NonNullable<RawConfig['decision_log']>;

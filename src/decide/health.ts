@@ -7,22 +7,33 @@ import type { FastifyInstance } from 'fastify';
 import type { Activator } from '../activate/activator.js';
 import type { WardenMetrics } from '../observe/metrics.js';
 
+/** What health reports beyond the packs. */
+export interface HealthExtras {
+  /** Packs that may be without an active version (the kill-switch pack: cold-start defaults apply); they make health degraded, not unavailable. */
+  readonly optional?: ReadonlySet<string>;
+  /** The governance state, shown under `governance`. */
+  readonly governance?: () => Record<string, unknown>;
+}
+
 /** Registers the health, readiness and metrics endpoints. */
-export function registerHealth(app: FastifyInstance, activators: readonly Activator[], metrics: WardenMetrics): void {
+export function registerHealth(app: FastifyInstance, activators: readonly Activator[], metrics: WardenMetrics, extra: HealthExtras = {}): void {
+  const optional = extra.optional ?? new Set<string>();
+  const required = activators.filter((a) => !optional.has(a.name));
   app.get('/healthz', (_request, reply) => {
     const now = new Date();
     const packs = Object.fromEntries(activators.map((a) => [a.name, a.status(now)]));
-    const allActive = activators.every((a) => a.current !== undefined);
+    const allActive = required.every((a) => a.current !== undefined);
     const degraded = activators.some((a) => {
       const s = a.status(now);
-      return s.stale || s.last_known_good || s.last_reload?.result === 'refused';
+      return s.stale || s.last_known_good || s.last_reload?.result === 'refused' || a.current === undefined;
     });
     void reply.code(allActive ? 200 : 503);
-    return { status: !allActive ? 'unavailable' : degraded ? 'degraded' : 'ok', packs };
+    const governance = extra.governance?.();
+    return { status: !allActive ? 'unavailable' : degraded ? 'degraded' : 'ok', packs, ...(governance ? { governance } : {}) };
   });
 
   app.get('/readyz', (_request, reply) => {
-    const waiting = activators.filter((a) => a.current === undefined).map((a) => a.name);
+    const waiting = required.filter((a) => a.current === undefined).map((a) => a.name);
     void reply.code(waiting.length === 0 ? 200 : 503);
     return waiting.length === 0 ? { ready: true } : { ready: false, waiting };
   });

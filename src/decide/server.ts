@@ -1,5 +1,5 @@
 /**
- * The agent's HTTP API on Fastify: decisions, health, metrics. Errors leave as
+ * The agent's HTTP API on Fastify: decisions, verdicts, health, metrics. Errors leave as
  * `{code, message}` with an HTTP status derived from the error's kind, and the
  * request time is observed per route.
  */
@@ -9,13 +9,25 @@ import { WardenError, toWardenError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
 import { registerDataApi } from './data-api.js';
-import { registerHealth } from './health.js';
+import type { DecisionLog } from '../govern/decision-log.js';
+import type { Governance } from '../govern/governance.js';
+import { TENANT_HTTP_STATUS } from '../govern/tenant-refusal.js';
+import { registerVerdictRoute } from '../govern/verdict-route.js';
+import { registerHealth, type HealthExtras } from './health.js';
 import type { Decider } from './decider.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
 /** Builds (but does not start) the API server. */
-export function buildApiServer(deps: { activators: readonly Activator[]; decider: Decider; metrics: WardenMetrics; log: Logger }): FastifyInstance {
+export function buildApiServer(deps: {
+  activators: readonly Activator[];
+  decider: Decider;
+  metrics: WardenMetrics;
+  log: Logger;
+  governance?: Governance | undefined;
+  decisionLog?: DecisionLog | undefined;
+  health?: HealthExtras;
+}): FastifyInstance {
   // Typed as Fastify's base logger so the instance keeps Fastify's default generics.
   const logger: FastifyBaseLogger = deps.log.child({ component: 'http' });
   const app = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: MAX_BODY_BYTES });
@@ -29,7 +41,7 @@ export function buildApiServer(deps: { activators: readonly Activator[]; decider
     if (started !== undefined) {
       const route = request.routeOptions.url ?? 'unmatched';
       deps.metrics.httpDuration.observe(
-        { route, method: request.method, status_code: String(reply.statusCode), middleware: route.startsWith('/v1/data') ? 'data' : 'none' },
+        { route, method: request.method, status_code: String(reply.statusCode), middleware: middlewareOf(route) },
         Number(process.hrtime.bigint() - started) / 1e9,
       );
     }
@@ -51,14 +63,22 @@ export function buildApiServer(deps: { activators: readonly Activator[]; decider
   });
   app.setErrorHandler((err, _request, reply) => {
     const e = fromFastify(err);
+    const challenge = e.details.wwwAuthenticate;
+    if (typeof challenge === 'string') void reply.header('www-authenticate', challenge);
     void reply.code(statusOf(e, err)).send({ code: e.code, message: e.message, ...(Object.keys(e.details).length ? { details: e.details } : {}) });
   });
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({ code: 'DECISION_PATH_UNKNOWN', message: `no route ${request.method} ${request.url}` });
   });
-  registerDataApi(app, deps.decider);
-  registerHealth(app, deps.activators, deps.metrics);
+  registerDataApi(app, deps.decider, deps.decisionLog);
+  registerVerdictRoute(app, deps.governance);
+  registerHealth(app, deps.activators, deps.metrics, deps.health);
   return app;
+}
+
+// The middleware label of a route: 'data' (decision API), 'governance' (verdicts), else 'none'.
+function middlewareOf(route: string): string {
+  return route.startsWith('/v1/data') ? 'data' : route === '/v1/verdict' ? 'governance' : 'none';
 }
 
 // Fastify's own body errors (bad JSON, too large) become DECISION_INPUT_INVALID.
@@ -75,6 +95,11 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   ADMIN_DISABLED: 404,
   ADMIN_UNAUTHORIZED: 401,
   NOT_READY: 503,
+  ...TENANT_HTTP_STATUS,
+  INTERNAL: 500,
+  POLICY_DENIED: 403,
+  KILL_SWITCH_ACTIVE: 503,
+  GOVERNANCE_DISABLED: 404,
 };
 
 // HTTP status for an error (a body over the limit keeps Fastify's 413).

@@ -58,14 +58,15 @@ export interface TenantValidator {
 const ASYMMETRIC = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']);
 /** Longest token read; a compact JWS of ordinary claims is well under 4 KiB. */
 const MAX_TOKEN_CHARS = 16 * 1024;
-const DEFAULT_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+/** What a tenant id looks like unless configured otherwise. */
+export const DEFAULT_TENANT_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 
 /** Builds a validator; throws CONFIG_INVALID listing every bad option. */
 export function createTenantValidator(options: TenantValidatorOptions): TenantValidator {
   checkOptions(options);
   const claim = options.tenantClaim ?? 'tenant';
-  const given = options.tenantPattern ?? DEFAULT_PATTERN;
+  const given = options.tenantPattern ?? DEFAULT_TENANT_PATTERN;
   const pattern = new RegExp(given.source, given.flags.replace(/[gy]/g, '')); // no lastIndex state
   const headerRequired = options.tenantHeader === 'required';
   const counter = refusalCounter(options.registry ?? new Registry());

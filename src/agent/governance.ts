@@ -1,0 +1,172 @@
+/**
+ * Governance in the agent, from the `governance:` block: the parts that must
+ * exist before packs boot (kill switches, cache, the acceptance checks and
+ * activation hooks of the governance and kill-switch packs), then the verdict
+ * service once the decider exists, then boot evidence.
+ *
+ * Acceptance (before a pack may become active, so a bad update is refused and
+ * the last-known-good stays): the governance pack must declare the verdict and
+ * modules entrypoints, answer `{allow, reasons}` even to an empty context and
+ * give well-formed module risks; the kill-switch pack must give a well-formed
+ * state. On activation: every one flushes the decision cache; the governance
+ * pack's risks and the kill-switch pack's state are read once into memory.
+ */
+import type { ActivePack } from '../activate/activator.js';
+import type { Candidate } from '../activate/prepare.js';
+import type { AgentConfig } from '../config/load.js';
+import type { GovernanceConfig, PackConfig } from '../config/schema.js';
+import type { Decider } from '../decide/decider.js';
+import type { DecisionRouter } from '../decide/router.js';
+import type { WasmEngine } from '../engine/wasm.js';
+import { WardenError, toWardenError } from '../errors.js';
+import { DecisionCache } from '../govern/decision-cache.js';
+import type { DecisionLog } from '../govern/decision-log.js';
+import { writeBootEvidence, type EvidencePolicy } from '../govern/evidence.js';
+import { Governance } from '../govern/governance.js';
+import { jwksFromFile } from '../govern/jwks-file.js';
+import { jwksFromUrl, type JwksSource } from '../govern/jwks.js';
+import { KillSwitches, parseModuleRisks, parseSwitchState } from '../govern/kill-switch.js';
+import { createTenantValidator } from '../govern/tenant.js';
+import { parsePolicyAnswer } from '../govern/verdict-shape.js';
+import { counter } from '../notify/metrics.js';
+import type { Logger } from '../observe/logger.js';
+import type { WardenMetrics } from '../observe/metrics.js';
+
+/** What exists before the packs boot. */
+export interface GovernanceParts {
+  readonly config: GovernanceConfig;
+  readonly killSwitches: KillSwitches;
+  readonly cache: DecisionCache | undefined;
+  /** The kill-switch pack as a pack entry (built and booted like the others, but optional at boot). */
+  readonly killSwitchPack: PackConfig | undefined;
+  /** The acceptance check of pack `name`, if governance has one. */
+  accept(name: string): ((candidate: Candidate) => void) | undefined;
+  /** Call after every activation of any pack. */
+  activated(active: ActivePack): void;
+}
+
+/** The parts for a configuration with a governance block. */
+export function prepareGovernance(g: GovernanceConfig, metrics: WardenMetrics, log: Logger): GovernanceParts {
+  const killSwitches = new KillSwitches(metrics.registry);
+  const cache = g.cache.enabled ? new DecisionCache({ maxEntries: g.cache.max_entries, ttlMs: g.cache.ttl_seconds * 1000, registry: metrics.registry }) : undefined;
+  const ks = g.kill_switches;
+  const checkGovernance = (c: { entrypoints: readonly string[]; engine: WasmEngine }): void => {
+    requireEntrypoints(g.pack, c.entrypoints, [g.verdict_entrypoint, g.modules_entrypoint]);
+    const probe = c.engine.evaluate(g.verdict_entrypoint, {});
+    if (!probe.defined || parsePolicyAnswer(probe.result) === undefined) {
+      throw new WardenError('GOVERNANCE_PACK_INVALID', `${g.verdict_entrypoint} must answer {"allow": boolean, "reasons": [string]} for every context (it gave ${probe.defined ? JSON.stringify(probe.result)?.slice(0, 200) : 'undefined'} for {})`);
+    }
+    parseModuleRisks(valueOf(c.engine, g.modules_entrypoint), g.modules_entrypoint);
+  };
+  const checkKillSwitch = (c: { entrypoints: readonly string[]; engine: WasmEngine }): void => {
+    if (!ks) return;
+    requireEntrypoints(ks.name, c.entrypoints, [ks.entrypoint]);
+    parseSwitchState(valueOf(c.engine, ks.entrypoint), ks.entrypoint);
+  };
+  return {
+    config: g,
+    killSwitches,
+    cache,
+    killSwitchPack: ks ? { name: ks.name, source: ks.source, verify: ks.verify } : undefined,
+    accept: (name) => (name === g.pack ? checkGovernance : name === ks?.name ? checkKillSwitch : undefined),
+    activated(active) {
+      cache?.flush('activation');
+      try {
+        if (active.name === g.pack) killSwitches.setRisks(parseModuleRisks(valueOf(active.engine, g.modules_entrypoint), g.modules_entrypoint));
+        if (ks && active.name === ks.name) {
+          killSwitches.load(parseSwitchState(valueOf(active.engine, ks.entrypoint), ks.entrypoint), active.revision);
+          log.info({ pack: active.name, revision: active.revision, switches: killSwitches.snapshot() }, 'kill-switch state loaded');
+        }
+      } catch (err) {
+        // Unreachable after acceptance; kept so a surprise never breaks the activation that called us.
+        const e = toWardenError(err);
+        log.error({ pack: active.name, code: e.code, err: e.message }, 'governance could not read the activated pack');
+      }
+    },
+  };
+}
+
+/** The verdict service, once the decider exists. */
+export async function startGovernance(
+  parts: GovernanceParts,
+  deps: { decider: Decider; router: DecisionRouter; decisionLog: DecisionLog | undefined; metrics: WardenMetrics; log: Logger },
+): Promise<{ governance: Governance; close(): void }> {
+  const t = parts.config.tenants;
+  let keys: (JwksSource & { close?: () => void }) | undefined;
+  if (t) keys = t.jwks_file !== undefined ? await jwksFromFile(t.jwks_file) : jwksFromUrl(t.jwks_url ?? '');
+  const tenants =
+    t && keys
+      ? createTenantValidator({
+          issuer: t.issuer,
+          audience: typeof t.audience === 'string' ? t.audience : [...t.audience],
+          algorithms: [...t.algorithms],
+          keys,
+          tenantClaim: t.tenant_claim,
+          tenantHeader: t.tenant_header,
+          clockToleranceSeconds: t.clock_tolerance_seconds,
+          registry: deps.metrics.registry,
+        })
+      : undefined;
+  const governance = new Governance({
+    decider: deps.decider,
+    router: deps.router,
+    entrypoint: parts.config.verdict_entrypoint,
+    killSwitches: parts.killSwitches,
+    cache: parts.cache,
+    decisionLog: deps.decisionLog,
+    tenants,
+    registry: deps.metrics.registry,
+    log: deps.log.child({ component: 'governance' }),
+  });
+  return { governance, close: () => keys?.close?.() };
+}
+
+/** The environment name written into boot evidence. */
+export function environmentName(config: AgentConfig): string {
+  return config.governance?.environment ?? process.env.WARDEN_ENVIRONMENT ?? process.env.NODE_ENV ?? 'development';
+}
+
+// Every entrypoint governance needs must be declared by the pack.
+function requireEntrypoints(pack: string, declared: readonly string[], needed: readonly string[]): void {
+  const missing = needed.filter((e) => !declared.includes(e));
+  if (missing.length > 0) {
+    throw new WardenError('GOVERNANCE_PACK_INVALID', `pack ${pack} does not declare ${missing.join(', ')} (it declares ${declared.join(', ') || 'nothing'})`, { details: { missing } });
+  }
+}
+
+// An entrypoint's value for an empty input; undefined stays undefined (the parsers refuse it).
+function valueOf(engine: WasmEngine, entrypoint: string): unknown {
+  const e = engine.evaluate(entrypoint, {});
+  return e.defined ? e.result : undefined;
+}
+
+/**
+ * Writes `<evidence dir>/<policy sha>/boot.json` for the active governance
+ * pack. Resolves when written; on failure logs EVIDENCE_WRITE_FAILED, counts
+ * `governance_evidence_write_failure_total`, and rejects only in strict mode.
+ */
+export async function writeEvidence(config: AgentConfig, packs: readonly ActivePack[], metrics: WardenMetrics, log: Logger): Promise<string | undefined> {
+  const g = config.governance;
+  const policy = packs.find((p) => p.name === g?.pack);
+  if (!g || !policy) return undefined;
+  const describe = (p: ActivePack): EvidencePolicy => ({ pack: p.name, digest: p.digest, revision: p.revision, sequence: p.sequence, number: p.number });
+  const failures = counter(metrics.registry, 'governance_evidence_write_failure_total', 'Boot evidence (boot.json) writes that failed; in strict mode the agent does not start.', []);
+  try {
+    const path = await writeBootEvidence({
+      dir: g.evidence.dir,
+      policy: describe(policy),
+      packs: packs.map(describe),
+      configDigest: config.configDigest,
+      environment: environmentName(config),
+      mode: g.evidence.strict ? 'strict' : 'standard',
+    });
+    log.info({ path, digest: policy.digest }, 'boot evidence written');
+    return path;
+  } catch (err) {
+    const e = toWardenError(err, 'EVIDENCE_WRITE_FAILED');
+    failures.inc();
+    log.error({ code: e.code, err: e.message, path: e.details.path, strict: g.evidence.strict }, g.evidence.strict ? 'boot evidence not written: strict mode, not starting' : 'boot evidence not written; continuing (standard mode)');
+    if (g.evidence.strict) throw e;
+    return undefined;
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * `POST /v1/verdict`: the verdict over HTTP. The body is the request context
+ * `{tenant, subject, module, action, resource?, purpose?}`; `X-Tenant-ID` and
+ * `X-Purpose` may carry the tenant and purpose instead (the load plan's
+ * headers). With `governance.tenants` configured the caller's JWT is verified
+ * first and its tenant (and `sub`) are the ones that count: a body or header
+ * naming another tenant is TENANT_MISMATCH. Answers:
+ *   200 `{decision_id, allow, result, reasons, pack, revision, digest, cached}` — allow and deny alike;
+ *   503 KILL_SWITCH_ACTIVE with the same fields and the switch (blocked);
+ *   401/403/503 from tenant validation; 400 for a malformed context.
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { WardenError } from '../errors.js';
+import type { Governance, Verdict } from './governance.js';
+
+/** Registers the verdict route; without governance it answers GOVERNANCE_DISABLED (404). */
+export function registerVerdictRoute(app: FastifyInstance, governance: Governance | undefined): void {
+  app.post<{ Body: unknown }>('/v1/verdict', async (request, reply) => {
+    if (!governance) throw new WardenError('GOVERNANCE_DISABLED', 'this agent has no governance: block, so it answers no verdicts');
+    const body = request.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new WardenError('DECISION_INPUT_INVALID', 'the body must be a JSON object: {"tenant", "subject", "module", "action", "resource"?, "purpose"?}');
+    }
+    const context: Record<string, unknown> = { ...(body as Record<string, unknown>) };
+    const headerTenant = single(request.headers['x-tenant-id'], 'TENANT_MALFORMED');
+    const headerPurpose = single(request.headers['x-purpose'], 'DECISION_INPUT_INVALID');
+    if (headerPurpose !== undefined && context.purpose === undefined) context.purpose = headerPurpose;
+    if (governance.verifiesTenants) {
+      const caller = await governance.authenticate(request.headers);
+      if (context.tenant !== undefined && context.tenant !== caller.tenant) {
+        throw new WardenError('TENANT_MISMATCH', 'the context names another tenant than the verified token', { details: { reason: 'tenant_mismatch' } });
+      }
+      context.tenant = caller.tenant;
+      if (caller.subject !== undefined) {
+        if (context.subject !== undefined && context.subject !== caller.subject) {
+          throw new WardenError('DECISION_INPUT_INVALID', 'the context subject contradicts the token subject (sub)', { details: { field: 'subject' } });
+        }
+        context.subject = caller.subject;
+      }
+    } else if (headerTenant !== undefined) {
+      if (context.tenant === undefined) context.tenant = headerTenant;
+      else if (context.tenant !== headerTenant) throw new WardenError('TENANT_MISMATCH', 'X-Tenant-ID names another tenant than the context', { details: { reason: 'tenant_mismatch' } });
+    }
+    const verdict = governance.verdict(context, { requestedBy: request.ip });
+    return send(reply, verdict);
+  });
+}
+
+// The verdict as JSON; a blocked one as a 503 error body that still carries it.
+function send(reply: FastifyReply, v: Verdict): Record<string, unknown> {
+  void reply.header('x-warden-pack', v.pack).header('x-warden-revision', v.revision).header('x-warden-decision-id', v.decisionId);
+  const body = { decision_id: v.decisionId, allow: v.allow, result: v.result, reasons: v.reasons, pack: v.pack, revision: v.revision, digest: v.digest, cached: v.cached };
+  if (v.result !== 'blocked' || !v.killSwitch) return body;
+  void reply.code(503);
+  const ks = v.killSwitch;
+  return { code: 'KILL_SWITCH_ACTIVE', message: `module ${ks.module} is blocked by its kill switch: ${ks.reason}`, details: { ...ks }, ...body };
+}
+
+// A header sent once, as a string; a repeated one is refused, never guessed at.
+function single(value: string | string[] | undefined, code: 'TENANT_MALFORMED' | 'DECISION_INPUT_INVALID'): string | undefined {
+  if (value === undefined) return undefined;
+  if (Array.isArray(value)) throw new WardenError(code, 'a header is repeated', { details: { reason: 'header_repeated' } });
+  return value;
+}
