@@ -40,6 +40,8 @@ export interface RunningAgent {
   readonly killSwitches: KillSwitches | undefined;
   /** Where boot evidence was written (standard mode: undefined if it failed). Resolves once the write is done. */
   readonly evidence: Promise<string | undefined>;
+  /** Writes every queued decision-log event now (resolves at once without a decision log). */
+  drainDecisionLog(): Promise<void>;
   /** Stops sources and the server, drains the decision log, releases the store lock. */
   close(): Promise<void>;
 }
@@ -130,6 +132,7 @@ export async function startAgent(config: AgentConfig, log: Logger, metrics = new
       governance,
       killSwitches: gov?.killSwitches,
       evidence,
+      drainDecisionLog: async () => log_?.drain(),
       async close() {
         await Promise.all(runtimes.map((r) => r.source.stop()));
         await app.close();

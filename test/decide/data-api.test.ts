@@ -33,6 +33,13 @@ describe('OPA data API', () => {
   const post = (path: string, body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
     fetch(`${agent.url}/v1/data/${path}`, { method: 'POST', body, headers });
 
+  it('answers POST /v1/verdict with 404 GOVERNANCE_DISABLED when no governance: block is configured', async () => {
+    const res = await fetch(`${agent.url}/v1/verdict`, { method: 'POST', body: '{"tenant":"acme"}' });
+    assert.equal(res.status, 404);
+    assert.equal(((await res.json()) as { code: string }).code, 'GOVERNANCE_DISABLED');
+    assert.equal(agent.governance, undefined);
+  });
+
   it('answers {result, decision_id} and names the pack version in headers', async () => {
     const res = await post('app/allow', '{"input":{"level":5}}');
     assert.equal(res.status, 200);

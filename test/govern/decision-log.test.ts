@@ -1,8 +1,5 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { syncBuiltinESMExports } from 'node:module';
-import net from 'node:net';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
@@ -11,6 +8,7 @@ import type { Decision } from '../../src/decide/decider.js';
 import { DecisionLog, decisionEvent, type DecisionLogEvent, type DecisionLogOptions } from '../../src/govern/decision-log.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { tempDir } from '../helpers/fs.js';
+import { spyIo } from '../helpers/io-spy.js';
 import { eventually } from '../helpers/wait.js';
 
 // Event n: decision `d<n>` of pack authz at revision 7, allowed when n is even.
@@ -50,39 +48,6 @@ async function readLines(dir: string): Promise<Array<Record<string, unknown>>> {
 async function metric(registry: Registry, series: string): Promise<number> {
   const line = (await registry.metrics()).split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? 0 : Number(line.slice(series.length + 1));
-}
-
-// Counts calls to the fs and net entry points a writer (or a logger) could use, until restored.
-async function spyIo(): Promise<{ calls: Record<string, number>; restore(): void }> {
-  const fh = await open(join(tempDir(), 'probe'), 'w');
-  const fileHandle = Object.getPrototypeOf(fh) as Record<string, unknown>;
-  await fh.close();
-  const targets: Array<[string, Record<string, unknown>, string[]]> = [
-    ['fs', fs, ['writeSync', 'write', 'writev', 'writeFileSync', 'appendFileSync', 'openSync', 'open', 'appendFile', 'writeFile', 'mkdir', 'mkdirSync', 'fsync', 'fsyncSync']],
-    ['fs.promises', fs.promises, ['open', 'appendFile', 'writeFile', 'mkdir', 'readdir', 'rm']],
-    ['FileHandle', fileHandle, ['write', 'writev', 'writeFile', 'appendFile', 'sync']],
-    ['net.Socket', net.Socket.prototype as unknown as Record<string, unknown>, ['connect', 'write']],
-  ];
-  const calls: Record<string, number> = {};
-  const restores: Array<() => void> = [];
-  for (const [label, target, names] of targets) {
-    for (const name of names) {
-      const original = target[name] as (...args: unknown[]) => unknown;
-      target[name] = function (this: unknown, ...args: unknown[]): unknown {
-        calls[`${label}.${name}`] = (calls[`${label}.${name}`] ?? 0) + 1;
-        return original.apply(this, args);
-      };
-      restores.push(() => (target[name] = original));
-    }
-  }
-  syncBuiltinESMExports(); // named imports of node:fs and node:fs/promises see the wrappers too
-  return {
-    calls,
-    restore(): void {
-      for (const r of restores) r();
-      syncBuiltinESMExports();
-    },
-  };
 }
 
 describe('decision log', () => {
