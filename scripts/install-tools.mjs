@@ -5,7 +5,9 @@
 //   promtool (PROMTOOL_VERSION below, or package.json config.promtoolVersion) — checks and
 //           unit-tests deploy/prometheus/warden-alerts.yml (test/observe/alerts.test.ts
 //           skips that part when promtool is absent)
-// Usage: node scripts/install-tools.mjs [opa] [cosign] [promtool]. Idempotent: a tool
+//   k6      (K6_VERSION below, or package.json config.k6Version) — drives `npm run load`
+//           (load/governance.js, scripts/load.mjs)
+// Usage: node scripts/install-tools.mjs [opa] [cosign] [promtool] [k6]. Idempotent: a tool
 // already at its pinned version is left alone.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,6 +30,10 @@ const prometheusRelease = (pin) => {
   const [major, minor, patch] = pin.split('.').map(Number);
   return major === 0 && minor >= 100 ? `${Math.floor(minor / 100)}.${minor % 100}.${patch}` : pin;
 };
+
+// k6's Go module version. package.json config.k6Version overrides it. The module proxy
+// here offers v0.52.0 and v1.8.1; v1.8.1 (go 1.25 in its go.mod) builds with Go 1.26 in ~5 min.
+const K6_VERSION = '1.8.1';
 
 const TOOLS = {
   opa: {
@@ -56,6 +62,14 @@ const TOOLS = {
     // `go install …/cmd/promtool@vX` is refused: Prometheus' go.mod has replace / exclude
     // directives. Build it inside a throw-away module that carries the same directives.
     build: buildPromtool,
+  },
+  k6: {
+    pin: config.k6Version ?? K6_VERSION,
+    module: 'go.k6.io/k6',
+    tags: [],
+    // `k6 version` prints "k6 v1.8.1 (go1.26.8, linux/amd64)".
+    check: (out, pin) => new RegExp(`^k6 v${pin.replaceAll('.', '\\.')}\\b`, 'm').test(out),
+    versionArgs: ['version'],
   },
 };
 

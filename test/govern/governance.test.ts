@@ -180,7 +180,7 @@ describe('governance verdicts in an agent', () => {
       }),
       key.privateKey,
     );
-    await eventually(async () => agent.packs.find((p) => p.config.name === 'governance')?.activator.current?.revision === 'v2');
+    await eventually(() => Promise.resolve(agent.packs.find((p) => p.config.name === 'governance')?.activator.current?.revision === 'v2'));
     const after = gov.verdict(context);
     assert.equal(after.cached, false);
     assert.equal(after.revision, 'v2');
@@ -191,7 +191,7 @@ describe('governance verdicts in an agent', () => {
   it('takes kill-switch updates through verify → store → activate, and keeps the last good state when one is bad', async () => {
     assert.equal(gov.verdict(ALLOW_AI).result, 'allow');
     await publish(packs(), 'killswitches', await killSwitchPack(2, { ai_inference: { active: true, reason: 'model incident 42' } }), key.privateKey);
-    await eventually(async () => gov.verdict(ALLOW_AI).result === 'blocked');
+    await eventually(() => Promise.resolve(gov.verdict(ALLOW_AI).result === 'blocked'));
     assert.equal(gov.verdict(ALLOW_AI).killSwitch?.reason, 'model incident 42');
     assert.equal(gov.verdict({ tenant: 'globex', subject: 's', module: 'ai_training', action: 'train', purpose: 'model_improvement' }).result, 'allow', 'ai_training is no longer listed: open');
 
@@ -202,7 +202,7 @@ describe('governance verdicts in an agent', () => {
     assert.equal(gov.verdict(ALLOW_AI).result, 'blocked');
 
     await publish(packs(), 'killswitches', await killSwitchPack(4, { ai_inference: { active: false } }), key.privateKey);
-    await eventually(async () => gov.verdict(ALLOW_AI).result === 'allow');
+    await eventually(() => Promise.resolve(gov.verdict(ALLOW_AI).result === 'allow'));
   });
 
   it('refuses a governance pack without the verdict entrypoint (GOVERNANCE_PACK_INVALID); the last good one keeps answering', async () => {

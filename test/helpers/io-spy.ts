@@ -24,12 +24,12 @@ export async function spyIo(): Promise<IoSpy> {
   const targets: Array<[string, Record<string, unknown>, string[]]> = [
     [
       'fs',
-      fs as unknown as Record<string, unknown>,
+      fs,
       ['writeSync', 'write', 'writev', 'writeFileSync', 'appendFileSync', 'openSync', 'open', 'appendFile', 'writeFile', 'mkdir', 'mkdirSync', 'fsync', 'fsyncSync', 'readFileSync', 'readFile', 'readSync', 'read', 'statSync', 'stat', 'readdirSync', 'existsSync'],
     ],
-    ['fs.promises', fs.promises as unknown as Record<string, unknown>, ['open', 'appendFile', 'writeFile', 'mkdir', 'readdir', 'rm', 'readFile', 'stat']],
+    ['fs.promises', fs.promises, ['open', 'appendFile', 'writeFile', 'mkdir', 'readdir', 'rm', 'readFile', 'stat']],
     ['FileHandle', fileHandle, ['write', 'writev', 'writeFile', 'appendFile', 'sync', 'read', 'readFile']],
-    ['net', net as unknown as Record<string, unknown>, ['connect', 'createConnection']],
+    ['net', net, ['connect', 'createConnection']],
     ['net.Socket', net.Socket.prototype as unknown as Record<string, unknown>, ['connect', 'write']],
   ];
   const calls: Record<string, number> = {};
