@@ -1,5 +1,6 @@
 /**
- * Warden as a library: run an agent in-process, decide without HTTP, and use
+ * Warden as a library: run an agent in-process, decide and ask for verdicts
+ * without HTTP, enforce governance in Fastify or Express, and use
  * the pack stages (build, sign, verify, read) directly.
  */
 export { startAgent, type RunningAgent } from './agent/agent.js';
@@ -16,3 +17,13 @@ export { generateKeys } from './sign/keygen.js';
 export { signPack } from './sign/sign.js';
 export { keyTrust, keylessTrust, type Trust } from './verify/trust.js';
 export { verifyPack, type VerifiedPack, type SignerIdentity } from './verify/verify.js';
+export { Governance, type Verdict, type VerdictContext, type GovernanceOptions } from './govern/governance.js';
+export { KillSwitches, type SwitchState } from './govern/kill-switch.js';
+export { createTenantValidator, type TenantContext, type TenantValidator, type TenantValidatorOptions } from './govern/tenant.js';
+export { jwksFromFile } from './govern/jwks-file.js';
+export { jwksFromUrl } from './govern/jwks.js';
+export { DecisionCache } from './govern/decision-cache.js';
+export { DecisionLog, decisionEvent, type DecisionLogEvent } from './govern/decision-log.js';
+export { createEnforcer, type EnforcerOptions, type RequestAction, type RequestGovernance } from './govern/middleware/enforce.js';
+export { wardenGovernance, type WardenFastifyOptions } from './govern/middleware/fastify.js';
+export { wardenExpress, type WardenMiddleware } from './govern/middleware/express.js';

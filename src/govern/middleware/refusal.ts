@@ -4,7 +4,7 @@
  * block is a verdict (it carries the decision id); anything else is a coded
  * WardenError from tenant validation or the context check.
  */
-import { WardenError, type ErrorCode } from '../../errors.js';
+import type { WardenError, ErrorCode } from '../../errors.js';
 import type { Verdict } from '../governance.js';
 import { TENANT_HTTP_STATUS } from '../tenant-refusal.js';
 
