@@ -317,7 +317,10 @@ describe('PackStore crash safety', () => {
         assert.deepEqual(files.filter((f) => f.includes(TEMP_PREFIX)), [], `round ${round}: no temp files after open`);
         const blobs = files.filter((f) => f.startsWith('packs/crash/blobs/')).map((f) => `sha256:${f.slice('packs/crash/blobs/'.length, -'.tar.gz'.length)}`);
         const referenced = new Set(digests(st.versions));
-        assert.deepEqual(blobs.filter((f) => f.length === 71 && !referenced.has(f)), [], `round ${round}: no orphan blobs after open`);
+        // Before the first state.json exists, blobs are kept on purpose for recover() (sweep.ts).
+        if (files.includes('packs/crash/state.json')) {
+          assert.deepEqual(blobs.filter((f) => f.length === 71 && !referenced.has(f)), [], `round ${round}: no orphan blobs after open`);
+        }
       });
     }
     assert.ok(acknowledged >= 20, `only ${acknowledged} commits completed across the rounds`);
