@@ -209,7 +209,8 @@ export class Activator {
   fetchFailed(error: WardenError): void {
     this.#lastError = { at: new Date(), code: error.code, message: error.message };
     this.#stale = true;
-    this.opts.metrics.stale.set({ pack: this.opts.name }, 1);
+    // Stale describes an active pack; without one the health endpoint decides whether the series exists.
+    if (this.#current) this.opts.metrics.stale.set({ pack: this.opts.name }, 1);
   }
 
   /** Records a reload refused before a pack existed (a directory source whose Rego does not build). */

@@ -50,6 +50,8 @@ export function prepareGovernance(g: GovernanceConfig, metrics: WardenMetrics, l
   const killSwitches = new KillSwitches(metrics.registry);
   const cache = g.cache.enabled ? new DecisionCache({ maxEntries: g.cache.max_entries, ttlMs: g.cache.ttl_seconds * 1000, registry: metrics.registry }) : undefined;
   const ks = g.kill_switches;
+  // No kill-switch pack configured: there are no switches, so nothing waits for a state.
+  if (!ks) killSwitches.load(new Map(), 'none');
   const checkGovernance = (c: { entrypoints: readonly string[]; engine: WasmEngine }): void => {
     requireEntrypoints(g.pack, c.entrypoints, [g.verdict_entrypoint, g.modules_entrypoint]);
     const probe = c.engine.evaluate(g.verdict_entrypoint, {});

@@ -45,7 +45,8 @@ export function registerHealth(app: FastifyInstance, activators: readonly Activa
       const s = a.status(now);
       if (s.active) active += 1;
       if (s.digest_age_seconds !== undefined) metrics.digestAge.set({ pack: a.name, source: s.source.kind }, s.digest_age_seconds);
-      metrics.stale.set({ pack: a.name }, s.stale ? 1 : 0);
+      // An optional pack that never activated (kill switches on cold-start defaults) is not a missing policy.
+      if (s.active || !optional.has(a.name)) metrics.stale.set({ pack: a.name }, s.stale ? 1 : 0);
     }
     metrics.policyCount.set(active);
     void reply.header('content-type', metrics.registry.contentType);

@@ -121,6 +121,9 @@ describe('governance reliability model (requirements B)', () => {
     assert.equal(health.governance.kill_switches_loaded, false);
     assert.equal((await fetch(`${url}/readyz`)).status, 200, 'the agent is ready: verdicts are answered, safely');
     assert.equal(await metric(url, 'governance_kill_switch_state_loaded'), 0);
+    const text = await (await fetch(`${url}/metrics`)).text();
+    assert.doesNotMatch(text, /^policy_stale\{pack="killswitches"\}/m, 'a kill-switch pack never activated is not a missing policy (WardenNoActivePolicy)');
+    assert.match(text, /^policy_count 1$/m);
     await proc.stop();
   });
 
@@ -187,6 +190,7 @@ describe('governance reliability model (requirements B)', () => {
     const good = await setup();
     const a = await startAgentProcess(good.config);
     const digest = (await verdict(a.url, ALLOW_CORE)).body.digest as string;
+    assert.equal((await verdict(a.url, ALLOW_AI)).body.allow, true, 'no kill_switches configured: no switches, high-risk modules are not held back');
     const bootJson = join(good.dir, 'evidence', digest.slice('sha256:'.length), 'boot.json');
     await eventually(() => Promise.resolve(existsSync(bootJson)));
     const doc = JSON.parse(await readFile(bootJson, 'utf8')) as { policy: { digest: string }; environment: { name: string }; config_digest: string; time: string };
