@@ -6,7 +6,7 @@
 //           unit-tests deploy/prometheus/warden-alerts.yml (test/observe/alerts.test.ts
 //           skips that part when promtool is absent)
 //   k6      (K6_VERSION below, or package.json config.k6Version) — drives `npm run load`
-//           (load/governance.js, scripts/load.mjs)
+//           (load/governance.mjs, scripts/load.mjs)
 // Usage: node scripts/install-tools.mjs [opa] [cosign] [promtool] [k6]. Idempotent: a tool
 // already at its pinned version is left alone.
 import { execFileSync, spawnSync } from 'node:child_process';
