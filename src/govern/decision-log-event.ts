@@ -78,8 +78,26 @@ function bundlesOf(pack: string, revision: string): DecisionLogEvent['bundles'] 
   return lastBundles.bundles;
 }
 
-/** The NDJSON line of one event enqueued at `enqueuedAt` (ms since the epoch); throws if the event is not JSON (a BigInt, a cycle). */
-export function toLine(event: DecisionLogEvent, enqueuedAt: number, labels: DecisionLogLabels): string {
-  const line: DecisionLogLine = { labels, ...event, timestamp: event.timestamp ?? new Date(enqueuedAt).toISOString() };
-  return `${JSON.stringify(line)}\n`;
+/**
+ * The NDJSON line of one event enqueued at `enqueuedAt` (ms since the epoch);
+ * throws if the event is not JSON (a BigInt, a cycle). The labels' JSON is made
+ * once, the event is stringified as it is (no spread into a new object), and
+ * the timestamp is formatted once per millisecond: ~2 µs a line before, when
+ * this ran on the main thread between requests (bench/verdict.bench.ts).
+ */
+export function lineFormatter(labels: DecisionLogLabels): (event: DecisionLogEvent, enqueuedAt: number) => string {
+  const head = `{"labels":${JSON.stringify(labels)},`;
+  let lastMs = Number.NaN;
+  let lastStamp = '';
+  return (event, enqueuedAt) => {
+    const body = JSON.stringify(event);
+    // An event always has decision_id, path and bundles; a user-built empty one still gives valid JSON.
+    const fields = body.length > 2 ? `${body.slice(1, -1)},` : '';
+    if (event.timestamp !== undefined) return `${head}${fields.slice(0, -1)}}\n`;
+    if (enqueuedAt !== lastMs) {
+      lastMs = enqueuedAt;
+      lastStamp = JSON.stringify(new Date(enqueuedAt).toISOString());
+    }
+    return `${head}${fields}"timestamp":${lastStamp}}\n`;
+  };
 }

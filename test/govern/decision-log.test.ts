@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import type { Decision } from '../../src/decide/decider.js';
+import { lineFormatter } from '../../src/govern/decision-log-event.js';
 import { DecisionLog, decisionEvent, type DecisionLogEvent, type DecisionLogOptions } from '../../src/govern/decision-log.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { tempDir } from '../helpers/fs.js';
@@ -183,5 +184,29 @@ describe('decision log', () => {
     assert.doesNotThrow(() => log.enqueue(ev(4)));
     assert.equal(await metric(registry, 'warden_decision_log_dropped_total{reason="closed"}'), 1);
     assert.equal(log.queued, 0);
+  });
+});
+
+describe('decision-log lines', () => {
+  it('are one JSON object per line: labels, the event without its undefined fields, and the enqueue time unless the event has one', () => {
+    const format = lineFormatter({ id: 'i-1', version: '9.9.9', env: 'test' });
+    const event = ev(4);
+    const a = format(event, Date.UTC(2026, 10, 22, 12, 0, 0, 5));
+    const b = format(event, Date.UTC(2026, 10, 22, 12, 0, 0, 6));
+    assert.ok(a.endsWith('}\n') && !a.slice(0, -1).includes('\n'));
+    assert.deepEqual(JSON.parse(a), {
+      labels: { id: 'i-1', version: '9.9.9', env: 'test' },
+      decision_id: 'd4',
+      path: 'authz/allow',
+      input: { user: { name: 'u4' }, action: 'read' },
+      result: true,
+      bundles: { authz: { revision: '7' } },
+      timestamp: '2026-11-22T12:00:00.005Z',
+    });
+    assert.equal((JSON.parse(b) as { timestamp: string }).timestamp, '2026-11-22T12:00:00.006Z', 'a new millisecond, a new stamp');
+    const stamped = JSON.parse(format({ ...event, timestamp: '2020-01-01T00:00:00Z' }, 0)) as { timestamp: string; labels: unknown };
+    assert.equal(stamped.timestamp, '2020-01-01T00:00:00Z');
+    assert.deepEqual(stamped.labels, { id: 'i-1', version: '9.9.9', env: 'test' });
+    assert.throws(() => format({ ...event, input: { n: 1n } }, 0), TypeError);
   });
 });
