@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
@@ -207,6 +207,21 @@ describe('governance reliability model (requirements B)', () => {
     assert.equal(await metric(b.url, 'governance_evidence_write_failure_total'), 1);
     assert.equal((await verdict(b.url, ALLOW_CORE)).status, 200);
     await b.proc.stop();
+  });
+
+  it('decision log: SIGTERM drains every queued verdict to disk (nothing lost at shutdown)', async () => {
+    const s = await setup({ lines: ['decision_log: { dir: decisions, flush_interval_ms: 600000, batch_size: 100000 }'] });
+    const { proc, url } = await startAgentProcess(s.config);
+    const ids = new Set<string>();
+    for (let i = 0; i < 200; i++) ids.add((await verdict(url, { ...ALLOW_CORE, subject: `user-${i}` })).body.decision_id as string);
+    assert.equal(await metric(url, 'warden_decision_log_written_total'), 0, 'nothing written yet: the timer is 10 minutes away');
+    assert.equal(await proc.stop('SIGTERM'), 0);
+    const lines: Array<{ decision_id: string; path: string; result: { allow: boolean } }> = [];
+    for (const name of await readdir(join(s.dir, 'decisions'))) {
+      for (const line of (await readFile(join(s.dir, 'decisions', name), 'utf8')).split('\n').filter(Boolean)) lines.push(JSON.parse(line) as (typeof lines)[number]);
+    }
+    assert.deepEqual(new Set(lines.map((l) => l.decision_id)), ids);
+    assert.ok(lines.every((l) => l.path === 'governance/verdict' && l.result.allow));
   });
 
   it('B5 evidence: unwritable in strict mode → the agent exits non-zero before listening', async () => {
