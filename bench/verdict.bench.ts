@@ -77,11 +77,11 @@ const BUDGET = {
 
 /** The in-process agents: the same packs; they differ in cache and decision log. */
 interface Agents {
-  /** Cache off, log off, tenants on: the baseline's decider, uncached verdicts, switches, tenant check. */
+  /** Cache off, log off, tenants on (every token verified): the baseline's decider, uncached verdicts, switches, tenant check. */
   readonly off: GovernanceAgent;
   /** Cache off, log on. */
   readonly logged: GovernanceAgent;
-  /** Cache on, log off. */
+  /** Cache on (decisions and verified tokens), log off. */
   readonly cached: GovernanceAgent;
   readonly token: string;
   readonly tenant: string;
@@ -126,6 +126,13 @@ function latencyCases(g: Agents): CallCase[] {
       async: true,
       callsPerRound: TENANT_CALLS,
       call: () => g.off.governance.authenticate(headers),
+      ok: (t: { tenant: string }) => t.tenant === g.tenant,
+    },
+    {
+      name: 'tenant check: the same token, verified token cached',
+      async: true,
+      callsPerRound: TENANT_CALLS,
+      call: () => g.cached.governance.authenticate(headers),
       ok: (t: { tenant: string }) => t.tenant === g.tenant,
     },
   ];
@@ -359,6 +366,7 @@ function renderLatency(l: LatencyResult, d: LogResult): string {
         budgetRow('governance verdict, cache on, hit', n('verdict, cache on, contexts repeated (hit)'), BUDGET.verdict),
         budgetRow('kill switch evaluation', n('killSwitches.check(module)'), BUDGET.killSwitch),
         budgetRow('tenant isolation check', n('tenant check: validate(headers), ES256, awaited'), BUDGET.tenant),
+        budgetRow('tenant isolation check, token cached', n('tenant check: the same token, verified token cached'), BUDGET.tenant),
         [
           `artifact writing, request path (verdict log on − off, a turn every ${server.callsPerTurn})`,
           [on.p50 - off.p50, on.p95 - off.p95, on.p99 - off.p99].map(us).join(' / '),
@@ -445,7 +453,8 @@ async function main(): Promise<void> {
     log('starting 3 in-process agents on examples/governance + examples/killswitch (directory sources, opa build)…');
     const keys = await tenantKeys(dir);
     const start = async (name: string, cache: boolean, decisionLog: boolean): Promise<GovernanceAgent> => {
-      const a = await startGovernanceAgent({ dir: join(dir, name), cache, decisionLog, tenants: keys });
+      // The caching agent caches verified tokens too; the others verify every token (the worst case).
+      const a = await startGovernanceAgent({ dir: join(dir, name), cache, decisionLog, tenants: keys, tokenCacheSeconds: cache ? 30 : 0 });
       started.push(a);
       checkVerdicts(a.governance, [...MIX, BLOCKED], name);
       return a;

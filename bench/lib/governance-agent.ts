@@ -84,6 +84,8 @@ export interface AgentShape {
   readonly cache: boolean;
   readonly decisionLog: boolean;
   readonly tenants?: TenantKeys | undefined;
+  /** `tenants.token_cache_seconds`: 0 verifies every token every time. */
+  readonly tokenCacheSeconds?: number;
   readonly logLevel?: 'silent' | 'warn';
 }
 
@@ -110,6 +112,7 @@ export function governanceConfig(s: AgentShape): string {
   ];
   if (s.tenants) {
     lines.push('  tenants:', `    issuer: ${s.tenants.issuer}`, `    audience: ${s.tenants.audience}`, '    algorithms: [ES256]', `    jwks_file: ${s.tenants.jwksPath}`);
+    if (s.tokenCacheSeconds !== undefined) lines.push(`    token_cache_seconds: ${s.tokenCacheSeconds}`);
   }
   // Files bounded: the benchmark logs a few hundred thousand verdicts.
   if (s.decisionLog) lines.push('decision_log:', `  dir: ${join(s.dir, 'decisions')}`, `  max_file_bytes: ${16 * 2 ** 20}`, '  max_files: 2');

@@ -106,6 +106,8 @@ export async function startGovernance(
           tenantClaim: t.tenant_claim,
           tenantHeader: t.tenant_header,
           clockToleranceSeconds: t.clock_tolerance_seconds,
+          tokenCacheSeconds: t.token_cache_seconds,
+          tokenCacheEntries: t.token_cache_entries,
           registry: deps.metrics.registry,
         })
       : undefined;

@@ -110,6 +110,9 @@ const tenantsSchema = z
     /** `required`: every request must also name its tenant in X-Tenant-ID. */
     tenant_header: z.enum(['optional', 'required']).default('optional'),
     clock_tolerance_seconds: seconds(0, 300).default(0),
+    /** Verified tokens are not verified again for this long (0: every time); a removed key's tokens live this long at most. */
+    token_cache_seconds: seconds(0, 3600).default(30),
+    token_cache_entries: z.int().min(1).max(1_000_000).default(10_000),
   })
   .refine((t) => (t.jwks_file === undefined) !== (t.jwks_url === undefined), 'exactly one of jwks_file, jwks_url');
 

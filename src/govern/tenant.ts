@@ -6,13 +6,15 @@
  * tenant. Any failure blocks the request (see tenant-refusal.ts for the 401/403
  * split) and counts `security_tenant_missing_context_total{reason}`. There is
  * never a default tenant. Everything is decided at construction; a call does
- * no I/O unless the token names an unknown key.
+ * no I/O unless the token names an unknown key. With tokenCacheSeconds, a
+ * token that verified is not verified again for that long (token-cache.ts).
  */
 import { jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
 import { Registry } from 'prom-client';
 import { WardenError } from '../errors.js';
 import type { JwksSource } from './jwks.js';
 import { reasonOf, refusal, refusalCounter, type RefusalReason } from './tenant-refusal.js';
+import { TokenCache } from './token-cache.js';
 
 export interface TenantValidatorOptions {
   /** The one accepted `iss`. */
@@ -33,6 +35,13 @@ export interface TenantValidatorOptions {
   tenantHeader?: 'optional' | 'required';
   /** Where the refusal counter is registered. Default: a private registry. */
   registry?: Registry;
+  /**
+   * Remember verified tokens (token-cache.ts) for at most this long; 0 or absent: verify every time.
+   * A key removed from the JWKS keeps its verified tokens accepted this long at most.
+   */
+  tokenCacheSeconds?: number;
+  /** Tokens remembered at most. Default 10,000. */
+  tokenCacheEntries?: number;
 }
 
 /** Who is calling, for which tenant; frozen. */
@@ -78,6 +87,8 @@ export function createTenantValidator(options: TenantValidatorOptions): TenantVa
     clockTolerance: options.clockToleranceSeconds ?? 0,
   });
   const keys = options.keys;
+  const seconds = options.tokenCacheSeconds ?? 0;
+  const tokens = seconds > 0 ? new TokenCache(options.tokenCacheEntries ?? 10_000, seconds * 1000) : undefined;
   const getKey: JWTVerifyGetKey = (header, token) => keys.getKey(header, token);
   const refuse = (reason: RefusalReason, cause?: unknown, extra?: Record<string, unknown>): WardenError => {
     counter.inc({ reason });
@@ -90,11 +101,14 @@ export function createTenantValidator(options: TenantValidatorOptions): TenantVa
       const token = match?.[1];
       if (token === undefined) throw refuse('no_token');
       if (token.length > MAX_TOKEN_CHARS) throw refuse('malformed');
-      let payload: JWTPayload;
-      try {
-        ({ payload } = await jwtVerify(token, getKey, verifyOptions));
-      } catch (err) {
-        throw refuse(reasonOf(err), err);
+      let payload = tokens?.get(token);
+      if (payload === undefined) {
+        try {
+          ({ payload } = await jwtVerify(token, getKey, verifyOptions));
+        } catch (err) {
+          throw refuse(reasonOf(err), err);
+        }
+        tokens?.set(token, payload);
       }
 
       const raw = Object.hasOwn(payload, claim) ? payload[claim] : undefined;
@@ -132,6 +146,10 @@ function checkOptions(o: TenantValidatorOptions): void {
   const tol = o.clockToleranceSeconds;
   if (tol !== undefined && !(Number.isFinite(tol) && tol >= 0 && tol <= 300)) problems.push('clockToleranceSeconds: must be a number from 0 to 300');
   if (o.tenantHeader !== undefined && o.tenantHeader !== 'optional' && o.tenantHeader !== 'required') problems.push('tenantHeader: must be "optional" or "required"');
+  const cache = o.tokenCacheSeconds;
+  if (cache !== undefined && !(Number.isFinite(cache) && cache >= 0 && cache <= 3600)) problems.push('tokenCacheSeconds: must be a number from 0 to 3600');
+  const entries = o.tokenCacheEntries;
+  if (entries !== undefined && !(Number.isSafeInteger(entries) && entries >= 1)) problems.push('tokenCacheEntries: must be a positive integer');
   if (problems.length > 0) {
     throw new WardenError('CONFIG_INVALID', `tenant validator: ${problems.join('; ')}`, { details: { problems } });
   }

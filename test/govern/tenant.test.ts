@@ -92,6 +92,24 @@ describe('tenant validator', () => {
     assert.equal((await v.validate(bearer(await token(ec, { tenant: 'globex' })))).tenant, 'globex');
   });
 
+  it('with a token cache: a token verifies once, its tenant is still checked on every request, refusals are never cached', async () => {
+    let lookups = 0;
+    const counting = { getKey: (h: Parameters<typeof keys.getKey>[0], t: Parameters<typeof keys.getKey>[1]) => ((lookups += 1), keys.getKey(h, t)), close: () => undefined };
+    const reg = new Registry();
+    const cached = validator(counting, reg, { tokenCacheSeconds: 60 });
+    const good = await token(ec);
+    assert.equal((await cached.validate(bearer(good))).tenant, 'acme');
+    assert.equal((await cached.validate(bearer(good))).tenant, 'acme');
+    assert.equal(lookups, 1, 'the second request did not verify again');
+    await refuses(cached, reg, { ...bearer(good), 'x-tenant-id': 'globex' }, 'TENANT_MISMATCH', 403, 'tenant_mismatch');
+    const forged = handmade({ alg: 'none' }, {});
+    await refuses(cached, reg, bearer(forged), 'TOKEN_INVALID', 401, 'alg_not_allowed');
+    await refuses(cached, reg, bearer(forged), 'TOKEN_INVALID', 401, 'alg_not_allowed');
+    const noTenant = await token(ec, { tenant: undefined });
+    await refuses(cached, reg, bearer(noTenant), 'TENANT_MISSING', 403, 'tenant_missing');
+    await refuses(cached, reg, bearer(noTenant), 'TENANT_MISSING', 403, 'tenant_missing');
+  });
+
   it('refuses a request without a bearer token with 401 and a plain Bearer challenge', async () => {
     await no({}, 'TOKEN_INVALID', 401, 'no_token');
     await no({ authorization: `Basic ${b64('a:b')}` }, 'TOKEN_INVALID', 401, 'no_token');
