@@ -11,6 +11,7 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { WardenError } from '../errors.js';
+import { callerOf, singleHeader } from './caller.js';
 import type { Governance, Verdict } from './governance.js';
 
 /** Registers the verdict route; without governance it answers GOVERNANCE_DISABLED (404). */
@@ -22,25 +23,11 @@ export function registerVerdictRoute(app: FastifyInstance, governance: Governanc
       throw new WardenError('DECISION_INPUT_INVALID', 'the body must be a JSON object: {"tenant", "subject", "module", "action", "resource"?, "purpose"?}');
     }
     const context: Record<string, unknown> = { ...(body as Record<string, unknown>) };
-    const headerTenant = single(request.headers['x-tenant-id'], 'TENANT_MALFORMED');
-    const headerPurpose = single(request.headers['x-purpose'], 'DECISION_INPUT_INVALID');
+    const headerPurpose = singleHeader(request.headers['x-purpose'], 'DECISION_INPUT_INVALID');
     if (headerPurpose !== undefined && context.purpose === undefined) context.purpose = headerPurpose;
-    if (governance.verifiesTenants) {
-      const caller = await governance.authenticate(request.headers);
-      if (context.tenant !== undefined && context.tenant !== caller.tenant) {
-        throw new WardenError('TENANT_MISMATCH', 'the context names another tenant than the verified token', { details: { reason: 'tenant_mismatch' } });
-      }
-      context.tenant = caller.tenant;
-      if (caller.subject !== undefined) {
-        if (context.subject !== undefined && context.subject !== caller.subject) {
-          throw new WardenError('DECISION_INPUT_INVALID', 'the context subject contradicts the token subject (sub)', { details: { field: 'subject' } });
-        }
-        context.subject = caller.subject;
-      }
-    } else if (headerTenant !== undefined) {
-      if (context.tenant === undefined) context.tenant = headerTenant;
-      else if (context.tenant !== headerTenant) throw new WardenError('TENANT_MISMATCH', 'X-Tenant-ID names another tenant than the context', { details: { reason: 'tenant_mismatch' } });
-    }
+    const caller = await callerOf(governance, request.headers, context);
+    context.tenant = caller.tenant;
+    context.subject = caller.subject;
     const verdict = governance.verdict(context, { requestedBy: request.ip });
     return send(reply, verdict);
   });
@@ -54,11 +41,4 @@ function send(reply: FastifyReply, v: Verdict): Record<string, unknown> {
   void reply.code(503);
   const ks = v.killSwitch;
   return { code: 'KILL_SWITCH_ACTIVE', message: `module ${ks.module} is blocked by its kill switch: ${ks.reason}`, details: { ...ks }, ...body };
-}
-
-// A header sent once, as a string; a repeated one is refused, never guessed at.
-function single(value: string | string[] | undefined, code: 'TENANT_MALFORMED' | 'DECISION_INPUT_INVALID'): string | undefined {
-  if (value === undefined) return undefined;
-  if (Array.isArray(value)) throw new WardenError(code, 'a header is repeated', { details: { reason: 'header_repeated' } });
-  return value;
 }

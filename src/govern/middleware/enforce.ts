@@ -15,6 +15,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { JWTPayload } from 'jose';
 import { WardenError } from '../../errors.js';
 import type { WardenMetrics } from '../../observe/metrics.js';
+import { callerOf, singleHeader } from '../caller.js';
 import type { Governance, Verdict } from '../governance.js';
 import { DECISION_ID_HEADER, errorRefusal, verdictRefusal, type Refusal } from './refusal.js';
 
@@ -93,43 +94,24 @@ export function createEnforcer<Req extends RequestLike>(options: EnforcerOptions
 async function enforce<Req extends RequestLike>(governance: Governance, context: (req: Req) => RequestAction, headers: IncomingHttpHeaders, req: Req): Promise<Enforcement> {
   let verdict: Verdict;
   let tenant: string;
-  let subject: string | undefined;
+  let subject: string;
   let claims: Readonly<JWTPayload> | undefined;
   try {
     const action = context(req);
-    const headerTenant = single(headers['x-tenant-id'], 'TENANT_MALFORMED');
-    const headerPurpose = single(headers['x-purpose'], 'DECISION_INPUT_INVALID');
-    subject = action.subject;
-    if (governance.verifiesTenants) {
-      const caller = await governance.authenticate(headers); // checks X-Tenant-ID against the token too
-      tenant = caller.tenant;
-      claims = caller.claims;
-      if (caller.subject !== undefined) {
-        if (subject !== undefined && subject !== caller.subject) {
-          throw new WardenError('DECISION_INPUT_INVALID', 'the context subject contradicts the token subject (sub)', { details: { field: 'subject' } });
-        }
-        subject = caller.subject;
-      }
-    } else {
-      if (headerTenant === undefined) throw new WardenError('TENANT_MISSING', 'the request has no X-Tenant-ID header; there is no default tenant', { details: { reason: 'tenant_header_missing' } });
-      tenant = headerTenant;
-    }
-    const input = { tenant, subject, module: action.module, action: action.action, resource: action.resource, purpose: action.purpose ?? headerPurpose };
-    verdict = governance.verdict(input, { requestedBy: req.socket?.remoteAddress });
+    const caller = await callerOf(governance, headers, { subject: action.subject });
+    if (caller.tenant === undefined) throw new WardenError('TENANT_MISSING', 'the request has no X-Tenant-ID header; there is no default tenant', { details: { reason: 'tenant_header_missing' } });
+    const purpose = action.purpose ?? singleHeader(headers['x-purpose'], 'DECISION_INPUT_INVALID');
+    verdict = governance.verdict({ tenant: caller.tenant, subject: caller.subject, module: action.module, action: action.action, resource: action.resource, purpose }, { requestedBy: req.socket?.remoteAddress });
+    // verdict() validated both: a tenant id and a non-empty subject.
+    tenant = caller.tenant as string;
+    subject = caller.subject as string;
+    claims = caller.claims;
   } catch (err) {
     if (err instanceof WardenError) return errorRefusal(err);
     throw err;
   }
   if (!verdict.allow) return verdictRefusal(verdict);
-  // verdict() validated the subject: a non-empty string.
-  return { ok: true, governance: { tenant, subject: subject as string, claims, verdict }, headers: { [DECISION_ID_HEADER]: verdict.decisionId } };
-}
-
-// A header sent once, as a string; a repeated one is refused, never guessed at.
-function single(value: string | string[] | undefined, code: 'TENANT_MALFORMED' | 'DECISION_INPUT_INVALID'): string | undefined {
-  if (value === undefined) return undefined;
-  if (Array.isArray(value)) throw new WardenError(code, 'a header is repeated', { details: { reason: 'header_repeated' } });
-  return value;
+  return { ok: true, governance: { tenant, subject, claims, verdict }, headers: { [DECISION_ID_HEADER]: verdict.decisionId } };
 }
 
 // Every problem with the options at once, as one CONFIG_INVALID.
