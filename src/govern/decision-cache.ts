@@ -2,9 +2,7 @@
  * The decision cache (SPEC 8, requirements C.1): a bounded LRU of decisions,
  * keyed by a hash of the canonical `{path, input}` (decision-cache-key.ts),
  * each entry good for `ttlMs` (30–60 s suggested), all dropped by flush() on
- * every activation. LRU order is the Map's insertion order: a hit re-inserts
- * its entry, a set past `maxEntries` evicts the first. TTL is checked on get;
- * expired entries left unread are pushed out by newer ones.
+ * every activation (the LRU itself is expiring-lru.ts).
  *
  * Call key → get → decide → set in one synchronous turn (Decider.decide is
  * synchronous), so no activation, hence no flush, can fall between them and
@@ -18,6 +16,7 @@ import type { Decision } from '../decide/decider.js';
 import { counter } from '../notify/metrics.js';
 import { DEFAULT_MAX_DEPTH, decisionKey } from './decision-cache-key.js';
 import { scrapedCounter } from './decision-cache-metrics.js';
+import { ExpiringLru } from './expiring-lru.js';
 
 /** Why the cache was emptied; a metric label, so a closed set. */
 export type FlushReason = 'activation' | 'rollback' | 'config' | 'manual';
@@ -36,15 +35,9 @@ export interface DecisionCacheOptions {
   readonly maxDepth?: number;
 }
 
-interface Entry {
-  readonly decision: Decision;
-  readonly expires: number;
-}
-
 /** A bounded, TTL'd LRU of decisions, emptied on every activation. */
 export class DecisionCache {
-  readonly #entries = new Map<string, Entry>();
-  readonly #max: number;
+  readonly #entries: ExpiringLru<Decision>;
   readonly #ttl: number;
   readonly #now: () => number;
   readonly #maxDepth: number;
@@ -54,7 +47,7 @@ export class DecisionCache {
   constructor(opts: DecisionCacheOptions) {
     if (!Number.isSafeInteger(opts.maxEntries) || opts.maxEntries < 1) throw new RangeError(`maxEntries must be a positive integer, got ${opts.maxEntries}`);
     if (!(opts.ttlMs > 0 && Number.isFinite(opts.ttlMs))) throw new RangeError(`ttlMs must be a positive number, got ${opts.ttlMs}`);
-    this.#max = opts.maxEntries;
+    this.#entries = new ExpiringLru(opts.maxEntries);
     this.#ttl = opts.ttlMs;
     this.#now = opts.now ?? (() => performance.now());
     this.#maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
@@ -74,29 +67,14 @@ export class DecisionCache {
 
   /** The cached decision under `key` if it has not expired (and it becomes the most recently used). */
   get(key: string): Decision | undefined {
-    const e = this.#entries.get(key);
-    if (e === undefined) {
-      this.#counts.miss++;
-      return undefined;
-    }
-    this.#entries.delete(key);
-    if (this.#now() >= e.expires) {
-      this.#counts.miss++;
-      return undefined;
-    }
-    this.#entries.set(key, e);
-    this.#counts.hit++;
-    return e.decision;
+    const decision = this.#entries.get(key, this.#now());
+    this.#counts[decision === undefined ? 'miss' : 'hit']++;
+    return decision;
   }
 
   /** Caches `decision` under `key` for ttlMs, evicting the least recently used entry past maxEntries. */
   set(key: string, decision: Decision): void {
-    this.#entries.delete(key);
-    this.#entries.set(key, { decision, expires: this.#now() + this.#ttl });
-    if (this.#entries.size > this.#max) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done !== true) this.#entries.delete(oldest.value);
-    }
+    this.#entries.set(key, decision, this.#now() + this.#ttl);
   }
 
   /** Drops every entry (call it on every activation, rollback included); counted by reason. */

@@ -5,8 +5,7 @@
  * verified is kept, under the SHA-256 of its text, until the earlier of its
  * `exp` and `maxAgeMs` after verification; a hit re-checks that bound on every
  * use, so an expired token is never accepted. Only successes are kept (a
- * refusal is re-verified, and counted, each time). Bounded: the least recently
- * used entry goes first.
+ * refusal is re-verified, and counted, each time). Bounded (expiring-lru.ts).
  *
  * What it trades: a key removed from the JWKS keeps its already-verified
  * tokens accepted for at most `maxAgeMs` (jose's own JWKS cache already holds
@@ -15,31 +14,23 @@
  */
 import { createHash } from 'node:crypto';
 import type { JWTPayload } from 'jose';
-
-interface Entry {
-  readonly payload: JWTPayload;
-  readonly until: number;
-}
+import { ExpiringLru } from './expiring-lru.js';
 
 /** A bounded map from token to its verified payload. */
 export class TokenCache {
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries: ExpiringLru<JWTPayload>;
 
   constructor(
-    private readonly maxEntries: number,
+    maxEntries: number,
     private readonly maxAgeMs: number,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.#entries = new ExpiringLru(maxEntries);
+  }
 
   /** The payload of `token` if it verified recently and has not expired since. */
   get(token: string): JWTPayload | undefined {
-    const key = keyOf(token);
-    const e = this.#entries.get(key);
-    if (e === undefined) return undefined;
-    this.#entries.delete(key);
-    if (this.now() >= e.until) return undefined;
-    this.#entries.set(key, e);
-    return e.payload;
+    return this.#entries.get(keyOf(token), this.now());
   }
 
   /** Remembers a token that just verified (its `exp` in seconds, required by the validator). */
@@ -47,14 +38,7 @@ export class TokenCache {
     const now = this.now();
     const exp = typeof payload.exp === 'number' ? payload.exp * 1000 : now;
     const until = Math.min(exp, now + this.maxAgeMs);
-    if (until <= now) return;
-    const key = keyOf(token);
-    this.#entries.delete(key);
-    this.#entries.set(key, { payload, until });
-    if (this.#entries.size > this.maxEntries) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done !== true) this.#entries.delete(oldest.value);
-    }
+    if (until > now) this.#entries.set(keyOf(token), payload, until);
   }
 
   /** Forgets every token (the keys changed). */
