@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { tempDir } from '../helpers/fs.js';
-import { ALLOW_AI, ALLOW_CORE, governancePack, killSwitchPack } from '../helpers/governance.js';
+import { ALLOW_AI, ALLOW_CORE, governancePack, governanceYaml, killSwitchPack } from '../helpers/governance.js';
 import { p256 } from '../helpers/packs.js';
 import { WardenProcess, startAgentProcess, startPackServerProcess } from '../helpers/processes.js';
 import { publish } from '../helpers/variants.js';
@@ -34,26 +34,13 @@ async function setup(opts: { killSwitchUrl?: string; evidence?: string; strict?:
   const config = join(dir, `agent-${Math.random().toString(36).slice(2)}.yaml`);
   await writeFile(
     config,
-    [
-      'listen: 127.0.0.1:0',
-      `data_dir: ${opts.dataDir ?? 'data'}`,
-      'log_level: info',
-      'packs:',
-      '  - name: governance',
-      '    source: { file: { path: packs/governance.tar.gz, poll_seconds: 0.05 } }',
-      '    verify: { public_keys: [policy.pub] }',
-      'governance:',
-      '  pack: governance',
-      `  evidence: { dir: ${opts.evidence ?? 'evidence'}, strict: ${opts.strict === true} }`,
-      ...(opts.killSwitchUrl
-        ? [
-            '  kill_switches:',
-            `    source: { http: { url: ${opts.killSwitchUrl}, poll_min_seconds: 0.05, poll_max_seconds: 0.1, timeout_seconds: 1, backoff_max_seconds: 0.2 } }`,
-            '    verify: { public_keys: [policy.pub] }',
-          ]
-        : []),
-      ...(opts.lines ?? []),
-    ].join('\n'),
+    governanceYaml({
+      dataDir: opts.dataDir,
+      evidence: opts.evidence,
+      strict: opts.strict,
+      killSwitchSource: opts.killSwitchUrl && `{ http: { url: ${opts.killSwitchUrl}, poll_min_seconds: 0.05, poll_max_seconds: 0.1, timeout_seconds: 1, backoff_max_seconds: 0.2 } }`,
+      extra: opts.lines,
+    }),
   );
   return { dir, packs, config };
 }

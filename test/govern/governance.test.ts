@@ -8,7 +8,7 @@ import type { Governance, Verdict } from '../../src/govern/governance.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { buildPack } from '../../src/pack/build.js';
 import { tempDir, writeTree } from '../helpers/fs.js';
-import { ALLOW_AI, ALLOW_CORE, DENY, governancePack, killSwitchPack } from '../helpers/governance.js';
+import { ALLOW_AI, ALLOW_CORE, DENY, governancePack, governanceYaml, killSwitchPack } from '../helpers/governance.js';
 import { spyIo } from '../helpers/io-spy.js';
 import { p256 } from '../helpers/packs.js';
 import { publish } from '../helpers/variants.js';
@@ -34,21 +34,10 @@ describe('governance verdicts in an agent', () => {
     await publish(packs(), 'governance', await governancePack(1), key.privateKey);
     await publish(packs(), 'killswitches', await killSwitchPack(1, { ai_training: { active: true, reason: 'paused for review' } }), key.privateKey);
     const config = parseConfig(
-      [
-        'listen: 127.0.0.1:0',
-        'data_dir: data',
-        'packs:',
-        '  - name: governance',
-        '    source: { file: { path: packs/governance.tar.gz, poll_seconds: 0.05 } }',
-        '    verify: { public_keys: [policy.pub] }',
-        'governance:',
-        '  pack: governance',
-        '  evidence: { dir: evidence }',
-        '  kill_switches:',
-        '    source: { file: { path: packs/killswitches.tar.gz, poll_seconds: 0.05 } }',
-        '    verify: { public_keys: [policy.pub] }',
-        'decision_log: { dir: decisions, flush_interval_ms: 20, queue_limit: 100000 }',
-      ].join('\n'),
+      governanceYaml({
+        killSwitchSource: '{ file: { path: packs/killswitches.tar.gz, poll_seconds: 0.05 } }',
+        extra: ['decision_log: { dir: decisions, flush_interval_ms: 20, queue_limit: 100000 }'],
+      }),
       join(dir, 'agent.yaml'),
     );
     agent = await startAgent(config, createLogger('silent'));

@@ -70,3 +70,28 @@ export const ALLOW_CORE = Object.freeze({ tenant: 'acme', subject: 'alice', modu
 export const ALLOW_AI = Object.freeze({ tenant: 'acme', subject: 'svc-fraud', module: 'ai_inference', action: 'invoke', resource: 'acme/tx/9', purpose: 'fraud_detection' });
 /** A context the example denies: acme reads globex's resource without consent. */
 export const DENY = Object.freeze({ tenant: 'acme', subject: 'svc-reco', module: 'ai_inference', action: 'invoke', resource: 'globex/users/7', purpose: 'personalisation' });
+
+/**
+ * An agent configuration over `packs/governance.tar.gz` (signed, checked by
+ * `policy.pub`, polled every 50 ms) with a `governance:` block; `killSwitchSource`
+ * is the flow-style `source:` of the kill-switch pack (none: no kill switches);
+ * `extra` lines go at the end.
+ */
+export function governanceYaml(
+  opts: { dataDir?: string | undefined; evidence?: string | undefined; strict?: boolean | undefined; killSwitchSource?: string | undefined; extra?: readonly string[] | undefined } = {},
+): string {
+  return [
+    'listen: 127.0.0.1:0',
+    `data_dir: ${opts.dataDir ?? 'data'}`,
+    'log_level: info',
+    'packs:',
+    '  - name: governance',
+    '    source: { file: { path: packs/governance.tar.gz, poll_seconds: 0.05 } }',
+    '    verify: { public_keys: [policy.pub] }',
+    'governance:',
+    '  pack: governance',
+    `  evidence: { dir: ${opts.evidence ?? 'evidence'}, strict: ${opts.strict === true} }`,
+    ...(opts.killSwitchSource ? ['  kill_switches:', `    source: ${opts.killSwitchSource}`, '    verify: { public_keys: [policy.pub] }'] : []),
+    ...(opts.extra ?? []),
+  ].join('\n');
+}
