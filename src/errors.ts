@@ -68,6 +68,7 @@ export const ERROR_CODES = {
   STORE_CORRUPT: { kind: 'io', hint: 'the store state file is unreadable; Warden falls back to the newest verifiable pack' },
   LISTEN_FAILED: { kind: 'setup', hint: 'the address is in use or not bindable; pick another listen address or stop what holds it' },
   BOOT_NO_VALID_PACK: { kind: 'setup', hint: 'publish a valid signed pack or make the source reachable, then start again' },
+  BOOT_INTERRUPTED: { kind: 'setup', hint: 'the agent got SIGTERM or SIGINT before it was serving and stopped without waiting for its sources; nothing to fix' },
 
   FETCH_FAILED: { kind: 'fetch', hint: 'the pack server is unreachable or reset the connection; the agent retries with backoff' },
   FETCH_TIMEOUT: { kind: 'fetch', hint: 'the pack server did not answer within timeout_seconds; the agent retries with backoff' },
@@ -77,6 +78,7 @@ export const ERROR_CODES = {
 
   DECISION_PATH_UNKNOWN: { kind: 'usage', hint: 'POST /v1/data/<entrypoint> with an entrypoint an active pack declares (GET /healthz lists them)' },
   DECISION_INPUT_INVALID: { kind: 'usage', hint: 'the body must be JSON: {"input": ...}' },
+  INPUT_TOO_DEEP: { kind: 'usage', hint: 'the request nests arrays and objects deeper than limits.max_json_depth allows (or than the engine can evaluate); flatten the input' },
   DECISION_FAILED: { kind: 'io', hint: 'the policy raised an error during evaluation (conflicting rule outputs?)' },
   NOT_READY: { kind: 'setup', hint: 'no verified pack is active yet for this path' },
 

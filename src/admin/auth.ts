@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { WardenError } from '../errors.js';
 
 /** Checks an Authorization header; throws a coded error when it does not pass. */
-export type AdminAuth = (authorization: string | undefined) => void;
+export type AdminAuth = (authorization: string | readonly string[] | undefined) => void;
 
 /** The shortest token accepted from a token file: guessable tokens are a configuration error. */
 export const MIN_TOKEN_LENGTH = 16;
@@ -29,6 +29,7 @@ export async function loadAdminAuth(tokenFile: string | undefined): Promise<Admi
   if (token.length < MIN_TOKEN_LENGTH) throw new WardenError('CONFIG_INVALID', `admin.token_file holds a token shorter than ${MIN_TOKEN_LENGTH} characters`);
   const expected = digest(token);
   return (authorization) => {
+    if (typeof authorization === 'object') throw new WardenError('ADMIN_UNAUTHORIZED', 'the Authorization header is sent more than once');
     const given = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
     // Hashing both sides first gives equal lengths, so the comparison time says nothing about the token.
     if (given === undefined || !timingSafeEqual(digest(given), expected)) {

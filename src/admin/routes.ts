@@ -15,6 +15,7 @@ import { readPack } from '../pack/reader.js';
 import type { PackSource } from '../source/types.js';
 import type { PackStore } from '../store/store.js';
 import type { StoredVersion } from '../store/types.js';
+import { credentialHeaders } from '../util/credential-headers.js';
 import type { AdminAuth } from './auth.js';
 import { registerEventStream } from './events-route.js';
 
@@ -39,7 +40,7 @@ type Body = { reason?: unknown; version?: unknown; actor?: unknown } | undefined
 export function registerAdmin(app: FastifyInstance, deps: Deps): void {
   void app.register((scope, _opts, done) => {
     scope.addHook('onRequest', (request, _reply, next) => {
-      deps.auth(request.headers.authorization);
+      deps.auth(credentialHeaders(request.raw).authorization);
       next();
     });
     scope.addHook('onResponse', (request, reply, next) => {

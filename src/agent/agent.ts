@@ -1,8 +1,8 @@
 /**
  * The agent: opens the store (lock), boots every pack from the store and its
- * source, then serves the API and keeps the sources running. Boot rules
- * (SPEC 7): no valid pack anywhere → BOOT_NO_VALID_PACK (fail fast); a stored
- * pack but an unreachable source → start on it and report it stale.
+ * source (boot.ts), then serves the API and keeps the sources running. Boot
+ * rules: no valid pack anywhere → BOOT_NO_VALID_PACK (fail fast); a verified
+ * stored pack serves at once, reported stale until its source confirms it.
  */
 import { join } from 'node:path';
 import type { ActivePack, Activator } from '../activate/activator.js';
@@ -13,13 +13,14 @@ import { buildApiServer } from '../decide/server.js';
 import { Decider } from '../decide/decider.js';
 import { DecisionRouter } from '../decide/router.js';
 import type { HealthExtras } from '../decide/health.js';
-import { WardenError, toWardenError } from '../errors.js';
+import { WardenError } from '../errors.js';
 import { DecisionLog } from '../govern/decision-log.js';
 import type { Governance } from '../govern/governance.js';
 import type { KillSwitches } from '../govern/kill-switch.js';
 import type { Logger } from '../observe/logger.js';
 import { WardenMetrics } from '../observe/metrics.js';
 import { PackStore } from '../store/store.js';
+import { bootOptionalPack, bootPack, throwIfInterrupted, type BootOptions } from './boot.js';
 import { startEvents, type AgentEvents } from './events.js';
 import { prepareGovernance, startGovernance, writeEvidence } from './governance.js';
 import { buildPackRuntime, type PackRuntime } from './wiring.js';
@@ -46,10 +47,20 @@ export interface RunningAgent {
   close(): Promise<void>;
 }
 
+/** How startAgent is run. */
+export interface StartOptions {
+  /** Aborting it (SIGTERM while booting) ends every boot wait at once: startAgent rejects with BOOT_INTERRUPTED. */
+  readonly signal?: AbortSignal | undefined;
+}
+
 /** Starts an agent for a loaded configuration. */
-export async function startAgent(config: AgentConfig, log: Logger, metrics = new WardenMetrics()): Promise<RunningAgent> {
+export async function startAgent(config: AgentConfig, log: Logger, metrics = new WardenMetrics(), options: StartOptions = {}): Promise<RunningAgent> {
   const store = await PackStore.open(config.data_dir, { historyLimit: config.history_limit });
   const runtimes: PackRuntime[] = [];
+  const signal = options.signal;
+  // An abort stops the sources, which ends any fetch in flight; boot then throws BOOT_INTERRUPTED.
+  const interrupt = (): void => void Promise.all(runtimes.map((r) => r.source.stop()));
+  signal?.addEventListener('abort', interrupt, { once: true });
   let events: AgentEvents | undefined;
   let decisionLog: DecisionLog | undefined;
   let closeGovernance = (): void => undefined;
@@ -71,9 +82,11 @@ export async function startAgent(config: AgentConfig, log: Logger, metrics = new
       activators.push(runtime.activator);
     }
     const killSwitchName = gov?.killSwitchPack?.name;
+    const boot: BootOptions = { sourceWaitMs: config.boot.source_wait_seconds * 1000, signal };
     for (const r of runtimes) {
-      if (r.config.name === killSwitchName) await bootOptionalPack(r, log);
-      else await bootPack(r, log);
+      throwIfInterrupted(signal);
+      if (r.config.name === killSwitchName) await bootOptionalPack(r, log, boot);
+      else await bootPack(r, log, boot);
     }
     router.rebuild();
 
@@ -101,12 +114,13 @@ export async function startAgent(config: AgentConfig, log: Logger, metrics = new
     // Boot evidence, off the critical path: standard mode never waits for it; strict mode waits before listening.
     const evidence = writeEvidence(config, activeOf(runtimes), metrics, log);
     if (config.governance?.evidence.strict) await evidence;
+    throwIfInterrupted(signal);
 
     const health: HealthExtras = {
       optional: new Set(killSwitchName ? [killSwitchName] : []),
       ...(gov ? { governance: () => ({ kill_switches_loaded: gov.killSwitches.loaded, kill_switches: gov.killSwitches.snapshot(), cache_entries: gov.cache?.size ?? 0 }) } : {}),
     };
-    const app = buildApiServer({ activators, decider, metrics, log, governance, decisionLog, health });
+    const app = buildApiServer({ activators, decider, metrics, log, governance, decisionLog, health, maxJsonDepth: config.limits.max_json_depth });
     const adminPacks = new Map(runtimes.map((r) => [r.config.name, { activator: r.activator, source: r.source }]));
     registerAdmin(app, { packs: adminPacks, store, auth: adminAuth, events: events.log, log });
     const [host, port] = splitListen(config.listen);
@@ -115,6 +129,7 @@ export async function startAgent(config: AgentConfig, log: Logger, metrics = new
     } catch (err) {
       throw new WardenError('LISTEN_FAILED', `cannot listen on ${config.listen}: ${(err as Error).message}`, { cause: err });
     }
+    signal?.removeEventListener('abort', interrupt);
     const address = app.server.address();
     const url = typeof address === 'object' && address ? `http://${host.includes(':') ? `[${host}]` : host}:${address.port}` : `http://${config.listen}`;
     for (const r of runtimes) r.source.start((u) => r.activator.submit(u));
@@ -143,6 +158,7 @@ export async function startAgent(config: AgentConfig, log: Logger, metrics = new
       },
     };
   } catch (err) {
+    signal?.removeEventListener('abort', interrupt);
     await Promise.all(runtimes.map((r) => r.source.stop()));
     await decisionLog?.close();
     closeGovernance();
@@ -155,47 +171,6 @@ export async function startAgent(config: AgentConfig, log: Logger, metrics = new
 // The active version of every pack that has one.
 function activeOf(runtimes: readonly PackRuntime[]): ActivePack[] {
   return runtimes.map((r) => r.activator.current).filter((a): a is ActivePack => a !== undefined);
-}
-
-// A pack the agent can run without (the kill-switch state): a boot failure is logged, and its defaults apply.
-async function bootOptionalPack(r: PackRuntime, log: Logger): Promise<void> {
-  try {
-    await bootPack(r, log);
-  } catch (err) {
-    const e = toWardenError(err);
-    log.warn({ pack: r.config.name, code: e.code, err: e.message }, 'no kill-switch state at boot: cold-start defaults apply (high-risk modules blocked, core open) until the source delivers one');
-  }
-}
-
-/** Pauses between boot fetch attempts when the store had nothing: ~2 s in all, then BOOT_NO_VALID_PACK. */
-const BOOT_RETRY_MS = [250, 500, 1000, 0];
-
-// Store first, then the source; fail fast only when neither gave a pack.
-async function bootPack(r: PackRuntime, log: Logger): Promise<void> {
-  const name = r.config.name;
-  const fromStore = await r.activator.boot();
-  r.source.setActive(r.activator.current ? `"${r.activator.current.digest}"` : undefined);
-  let fetchError: WardenError | undefined;
-  // Fail fast, but not on one unlucky request: a server still starting or a publish in progress.
-  for (const pause of BOOT_RETRY_MS) {
-    fetchError = undefined;
-    try {
-      const outcome = await r.source.fetchOnce((u) => r.activator.submit(u));
-      if (outcome?.status === 'refused') fetchError = outcome.error;
-    } catch (err) {
-      fetchError = toWardenError(err);
-    }
-    if (!fetchError || r.activator.current) break;
-    if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
-  }
-  if (r.activator.current) {
-    if (fetchError && fromStore) log.warn({ pack: name, code: fetchError.code, err: fetchError.message }, 'source unavailable at boot; serving the stored pack (stale)');
-    return;
-  }
-  const why = fetchError ? `${fetchError.code}: ${fetchError.message}` : 'the source returned nothing';
-  throw new WardenError('BOOT_NO_VALID_PACK', `pack "${name}": no valid pack in the store and none from its source (${why})`, {
-    ...(fetchError ? { cause: fetchError } : {}),
-  });
 }
 
 // "host:port" or "[v6]:port" → [host, port].

@@ -158,6 +158,8 @@ const limitsSchema = z.strictObject({
   max_uncompressed_bytes: z.int().min(1024).max(4 * 1024 * 1024 * 1024).default(256 * 1024 * 1024),
   max_files: z.int().min(1).max(1_000_000).default(10_000),
   max_file_bytes: z.int().min(1).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
+  /** How deeply a request body may nest arrays and objects (400 INPUT_TOO_DEEP past it); capped well below where the engine runs out of stack. */
+  max_json_depth: z.int().min(2).max(2000).default(1000),
 });
 
 const webhookSchema = z.strictObject({
@@ -177,6 +179,11 @@ const eventsSchema = z.strictObject({
   webhooks: z.array(webhookSchema).max(32).default([]),
 });
 
+const bootSchema = z.strictObject({
+  /** With a verified pack in the store: how long boot waits for the source's first answer before serving (0: serve at once, ask in the background). */
+  source_wait_seconds: seconds(0, 60).default(0),
+});
+
 const adminSchema = z.strictObject({
   /** A file holding the bearer token; without it the admin API is off. */
   token_file: z.string().min(1).optional(),
@@ -190,6 +197,7 @@ export const configSchema = z
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     history_limit: z.int().min(2).max(1000).default(10),
     limits: limitsSchema.default(limitsSchema.parse({})),
+    boot: bootSchema.default(bootSchema.parse({})),
     admin: adminSchema.default({}),
     events: eventsSchema.default(eventsSchema.parse({})),
     packs: z.array(packSchema).min(1).max(64),

@@ -40,7 +40,7 @@ export class Decider {
     try {
       evaluation = active.engine.evaluate(path, input);
     } catch (err) {
-      throw new WardenError('DECISION_FAILED', `evaluating ${path}: ${messageOf(err)}`, { cause: err });
+      throw evaluationError(path, active, err);
     }
     this.#observer(active).observe(Number(process.hrtime.bigint() - started) / 1e9);
     const base = { decisionId: nextDecisionId(), pack: active.name, revision: active.revision, digest: active.digest };
@@ -56,4 +56,15 @@ export class Decider {
     }
     return s;
   }
+}
+
+// What a failed evaluation means: the engine's stack ran out on a deeply nested input
+// (the caller's input, a 4xx: INPUT_TOO_DEEP), or the policy failed (DECISION_FAILED).
+// Both name the entrypoint and the pack version, for the log line of a 5xx.
+function evaluationError(path: string, active: ActivePack, err: unknown): WardenError {
+  const details = { entrypoint: path, pack: active.name, revision: active.revision, digest: active.digest };
+  if (err instanceof RangeError && /call stack/i.test(err.message)) {
+    return new WardenError('INPUT_TOO_DEEP', `evaluating ${path}: the input is nested too deeply for the engine`, { cause: err, details });
+  }
+  return new WardenError('DECISION_FAILED', `evaluating ${path}: ${messageOf(err)}`, { cause: err, details });
 }

@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Activator } from '../activate/activator.js';
 import type { WardenMetrics } from '../observe/metrics.js';
+import { explain } from '../observe/server-error-log.js';
 
 /** What health reports beyond the packs. */
 export interface HealthExtras {
@@ -19,7 +20,7 @@ export interface HealthExtras {
 export function registerHealth(app: FastifyInstance, activators: readonly Activator[], metrics: WardenMetrics, extra: HealthExtras = {}): void {
   const optional = extra.optional ?? new Set<string>();
   const required = activators.filter((a) => !optional.has(a.name));
-  app.get('/healthz', (_request, reply) => {
+  app.get('/healthz', (request, reply) => {
     const now = new Date();
     const packs = Object.fromEntries(activators.map((a) => [a.name, a.status(now)]));
     const allActive = required.every((a) => a.current !== undefined);
@@ -27,13 +28,15 @@ export function registerHealth(app: FastifyInstance, activators: readonly Activa
       const s = a.status(now);
       return s.stale || s.last_known_good || s.last_reload?.result === 'refused' || a.current === undefined;
     });
+    if (!allActive) explain(request, notReady(required));
     void reply.code(allActive ? 200 : 503);
     const governance = extra.governance?.();
     return { status: !allActive ? 'unavailable' : degraded ? 'degraded' : 'ok', packs, ...(governance ? { governance } : {}) };
   });
 
-  app.get('/readyz', (_request, reply) => {
+  app.get('/readyz', (request, reply) => {
     const waiting = required.filter((a) => a.current === undefined).map((a) => a.name);
+    if (waiting.length > 0) explain(request, notReady(required));
     void reply.code(waiting.length === 0 ? 200 : 503);
     return waiting.length === 0 ? { ready: true } : { ready: false, waiting };
   });
@@ -52,4 +55,10 @@ export function registerHealth(app: FastifyInstance, activators: readonly Activa
     void reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });
+}
+
+// Why health and readiness answer 503: the packs with no active version yet.
+function notReady(required: readonly Activator[]): { code: 'NOT_READY'; message: string; details: { waiting: string[] } } {
+  const waiting = required.filter((a) => a.current === undefined).map((a) => a.name);
+  return { code: 'NOT_READY', message: `no verified pack is active yet for ${waiting.join(', ')}`, details: { waiting } };
 }

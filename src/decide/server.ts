@@ -5,9 +5,10 @@
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Activator } from '../activate/activator.js';
-import { WardenError, toWardenError, type ErrorCode } from '../errors.js';
+import { WardenError, messageOf, toWardenError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
+import { ServerErrorLog, explain, explanationOf } from '../observe/server-error-log.js';
 import { registerDataApi } from './data-api.js';
 import type { DecisionLog } from '../govern/decision-log.js';
 import type { Governance } from '../govern/governance.js';
@@ -15,8 +16,12 @@ import { TENANT_HTTP_STATUS } from '../govern/tenant-refusal.js';
 import { registerVerdictRoute } from '../govern/verdict-route.js';
 import { registerHealth, type HealthExtras } from './health.js';
 import type { Decider } from './decider.js';
+import { jsonDeeperThan } from './json-depth.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Default of limits.max_json_depth: far below the depth at which the engine runs out of stack (~4,000). */
+export const DEFAULT_MAX_JSON_DEPTH = 1000;
 
 /** Builds (but does not start) the API server. */
 export function buildApiServer(deps: {
@@ -27,7 +32,13 @@ export function buildApiServer(deps: {
   governance?: Governance | undefined;
   decisionLog?: DecisionLog | undefined;
   health?: HealthExtras;
+  /** Deepest nesting a request body may have (limits.max_json_depth). */
+  maxJsonDepth?: number;
+  /** Where 5xx answers are counted and logged; default: one on deps.log. */
+  serverErrors?: ServerErrorLog;
 }): FastifyInstance {
+  const maxDepth = deps.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
+  const serverErrors = deps.serverErrors ?? new ServerErrorLog(deps.log.child({ component: 'http' }), deps.metrics);
   // Typed as Fastify's base logger so the instance keeps Fastify's default generics.
   const logger: FastifyBaseLogger = deps.log.child({ component: 'http' });
   const app = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: MAX_BODY_BYTES });
@@ -38,12 +49,16 @@ export function buildApiServer(deps: {
   });
   app.addHook('onResponse', (request, reply, done) => {
     const started = starts.get(request);
+    const route = request.routeOptions.url ?? 'unmatched';
     if (started !== undefined) {
-      const route = request.routeOptions.url ?? 'unmatched';
       deps.metrics.httpDuration.observe(
         { route, method: request.method, status_code: String(reply.statusCode), middleware: middlewareOf(route) },
         Number(process.hrtime.bigint() - started) / 1e9,
       );
+    }
+    if (reply.statusCode >= 500) {
+      const why = explanationOf(request) ?? { code: 'INTERNAL', message: `answered ${reply.statusCode} without an error code` };
+      serverErrors.report({ status: reply.statusCode, route, method: request.method, ...why });
     }
     done();
   });
@@ -55,16 +70,24 @@ export function buildApiServer(deps: {
       done(null, undefined);
       return;
     }
+    let value: unknown;
     try {
-      done(null, JSON.parse(text));
+      value = JSON.parse(text);
     } catch (err) {
-      done(new WardenError('DECISION_INPUT_INVALID', `the body is not JSON: ${(err as Error).message}`), undefined);
+      done(new WardenError('DECISION_INPUT_INVALID', `the body is not JSON: ${messageOf(err)}`), undefined);
+      return;
     }
+    if (jsonDeeperThan(text, maxDepth)) {
+      done(new WardenError('INPUT_TOO_DEEP', `the body nests arrays and objects more than ${maxDepth} levels deep (limits.max_json_depth)`, { details: { limit: maxDepth } }), undefined);
+      return;
+    }
+    done(null, value);
   });
-  app.setErrorHandler((err, _request, reply) => {
+  app.setErrorHandler((err, request, reply) => {
     const e = fromFastify(err);
     const challenge = e.details.wwwAuthenticate;
     if (typeof challenge === 'string') void reply.header('www-authenticate', challenge);
+    explain(request, { code: e.code, message: e.message, details: e.details });
     void reply.code(statusOf(e, err)).send({ code: e.code, message: e.message, ...(Object.keys(e.details).length ? { details: e.details } : {}) });
   });
   app.setNotFoundHandler((request, reply) => {
@@ -84,7 +107,7 @@ function middlewareOf(route: string): string {
 // Fastify's own body errors (bad JSON, too large) become DECISION_INPUT_INVALID.
 function fromFastify(err: unknown): WardenError {
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && code.startsWith('FST_ERR_CTP')) return toWardenError(new Error((err as Error).message), 'DECISION_INPUT_INVALID');
+  if (typeof code === 'string' && code.startsWith('FST_ERR_CTP')) return toWardenError(new Error(messageOf(err)), 'DECISION_INPUT_INVALID');
   return toWardenError(err);
 }
 

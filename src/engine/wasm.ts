@@ -1,10 +1,12 @@
 /**
  * The embedded engine: a pack's policy.wasm loaded with @open-policy-agent/opa-wasm
  * and its data document set once. Evaluation is synchronous and does no I/O.
+ * Input and data reach it as JSON text made by engineJson (json-text.ts).
  */
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import { WardenError, messageOf } from '../errors.js';
 import type { JsonObject } from '../pack/data.js';
+import { engineJson } from './json-text.js';
 
 /** What evaluating one entrypoint gives: OPA's "undefined" is `defined: false`. */
 export type Evaluation = { readonly defined: true; readonly result: unknown } | { readonly defined: false };
@@ -25,7 +27,7 @@ export async function loadWasmEngine(wasm: Uint8Array, data: JsonObject): Promis
   try {
     // opa-wasm wants an ArrayBuffer-backed view of exactly the module bytes.
     policy = await loadPolicy(Uint8Array.from(wasm).buffer);
-    policy.setData(data);
+    policy.setData(engineJson(data) ?? {});
   } catch (err) {
     throw new WardenError('PACK_MANIFEST_INVALID', `policy.wasm does not load: ${messageOf(err)}`, { cause: err });
   }
@@ -33,7 +35,7 @@ export async function loadWasmEngine(wasm: Uint8Array, data: JsonObject): Promis
   return {
     entrypoints,
     evaluate(entrypoint: string, input: unknown): Evaluation {
-      const set = policy.evaluate(input, entrypoint) as ResultSet[];
+      const set = policy.evaluate(engineJson(input), entrypoint) as ResultSet[];
       const first = set[0];
       return first === undefined || !('result' in first) ? { defined: false } : { defined: true, result: first.result };
     },

@@ -4,12 +4,13 @@
  * decides (its tenant; its `sub` when it has one); a tenant or subject the
  * request states as well must agree with it. Without, the tenant is the one
  * stated or `X-Tenant-ID` (both: they must agree). Repeated headers are
- * refused, never guessed at. A missing tenant is left to the caller to refuse:
+ * refused, never guessed at (a repeated Authorization too: pass the headers
+ * through credentialHeaders, which keeps every value). A missing tenant is left to the caller to refuse:
  * there is never a default tenant.
  */
-import type { IncomingHttpHeaders } from 'node:http';
 import type { JWTPayload } from 'jose';
 import { WardenError } from '../errors.js';
+import type { CredentialHeaders } from '../util/credential-headers.js';
 import type { Governance } from './governance.js';
 
 /** What the request itself says (a verdict body; a service's `context(req)`). */
@@ -26,7 +27,7 @@ export interface Caller {
 }
 
 /** The caller of a request; a coded error (401/403/503, 400 for a contradicting subject) otherwise. */
-export async function callerOf(governance: Governance, headers: IncomingHttpHeaders, stated: StatedCaller): Promise<Caller> {
+export async function callerOf(governance: Governance, headers: CredentialHeaders, stated: StatedCaller): Promise<Caller> {
   const headerTenant = singleHeader(headers['x-tenant-id'], 'TENANT_MALFORMED');
   if (!governance.verifiesTenants) {
     if (headerTenant !== undefined && stated.tenant !== undefined && stated.tenant !== headerTenant) throw mismatch('X-Tenant-ID names another tenant than the context');

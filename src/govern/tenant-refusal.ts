@@ -22,6 +22,7 @@ export const TENANT_HTTP_STATUS = {
 
 const REFUSALS = {
   no_token: { code: 'TOKEN_INVALID', message: 'no bearer token' },
+  authorization_repeated: { code: 'TOKEN_INVALID', message: 'the Authorization header is sent more than once' },
   malformed: { code: 'TOKEN_INVALID', message: 'the token is not a well-formed JWT' },
   alg_not_allowed: { code: 'TOKEN_INVALID', message: 'the token algorithm is not allowed' },
   bad_signature: { code: 'TOKEN_INVALID', message: 'the token signature does not verify' },

@@ -54,7 +54,8 @@ export interface TenantContext {
 
 /** The request headers the validator reads (Node's IncomingHttpHeaders fits). */
 export interface TenantHeaders {
-  authorization?: string | undefined;
+  /** A list when the request repeated the header (credential-headers.ts): refused. */
+  authorization?: string | readonly string[] | undefined;
   'x-tenant-id'?: string | string[] | undefined;
 }
 
@@ -97,7 +98,9 @@ export function createTenantValidator(options: TenantValidatorOptions): TenantVa
 
   return {
     async validate(headers) {
-      const match = BEARER.exec(headers.authorization ?? '');
+      const authorization = headers.authorization;
+      if (typeof authorization === 'object') throw refuse('authorization_repeated');
+      const match = BEARER.exec(authorization ?? '');
       const token = match?.[1];
       if (token === undefined) throw refuse('no_token');
       if (token.length > MAX_TOKEN_CHARS) throw refuse('malformed');

@@ -9,8 +9,10 @@
  *   503 KILL_SWITCH_ACTIVE with the same fields and the switch (blocked);
  *   401/403/503 from tenant validation; 400 for a malformed context.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { WardenError } from '../errors.js';
+import { explain } from '../observe/server-error-log.js';
+import { credentialHeaders } from '../util/credential-headers.js';
 import { callerOf, singleHeader } from './caller.js';
 import type { Governance, Verdict } from './governance.js';
 
@@ -25,20 +27,22 @@ export function registerVerdictRoute(app: FastifyInstance, governance: Governanc
     const context: Record<string, unknown> = { ...(body as Record<string, unknown>) };
     const headerPurpose = singleHeader(request.headers['x-purpose'], 'DECISION_INPUT_INVALID');
     if (headerPurpose !== undefined && context.purpose === undefined) context.purpose = headerPurpose;
-    const caller = await callerOf(governance, request.headers, context);
+    const caller = await callerOf(governance, credentialHeaders(request.raw), context);
     context.tenant = caller.tenant;
     context.subject = caller.subject;
     const verdict = governance.verdict(context, { requestedBy: request.ip });
-    return send(reply, verdict);
+    return send(request, reply, verdict);
   });
 }
 
 // The verdict as JSON; a blocked one as a 503 error body that still carries it.
-function send(reply: FastifyReply, v: Verdict): Record<string, unknown> {
+function send(request: FastifyRequest, reply: FastifyReply, v: Verdict): Record<string, unknown> {
   void reply.header('x-warden-pack', v.pack).header('x-warden-revision', v.revision).header('x-warden-decision-id', v.decisionId);
   const body = { decision_id: v.decisionId, allow: v.allow, result: v.result, reasons: v.reasons, pack: v.pack, revision: v.revision, digest: v.digest, cached: v.cached };
   if (v.result !== 'blocked' || !v.killSwitch) return body;
   void reply.code(503);
   const ks = v.killSwitch;
-  return { code: 'KILL_SWITCH_ACTIVE', message: `module ${ks.module} is blocked by its kill switch: ${ks.reason}`, details: { ...ks }, ...body };
+  const message = `module ${ks.module} is blocked by its kill switch: ${ks.reason}`;
+  explain(request, { code: 'KILL_SWITCH_ACTIVE', message, details: { module: ks.module, pack: v.pack, digest: v.digest } });
+  return { code: 'KILL_SWITCH_ACTIVE', message, details: { ...ks }, ...body };
 }

@@ -114,6 +114,18 @@ export class WardenMetrics {
     buckets: DECISION_BUCKETS,
     registers: [this.registry],
   });
+  readonly serverErrors = new Counter({
+    name: 'http_server_errors_total',
+    help: 'Agent HTTP answers with a 5xx status, by route and error code (each is also logged, at a bounded rate).',
+    labelNames: ['route', 'code'] as const,
+    registers: [this.registry],
+  });
+  readonly serverErrorLogsSuppressed = new Counter({
+    name: 'http_server_error_logs_suppressed_total',
+    help: '5xx answers not logged because their code passed its log-rate limit (counted in http_server_errors_total all the same).',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });

@@ -3,6 +3,8 @@
  * a pack server, on a jittered poll or a long poll, with exponential backoff
  * after failures. It hands changed bytes to the pipeline and never parses them;
  * the If-None-Match it sends is always the ETag of what is really active.
+ * Only the poll loop holds requests open: fetchOnce (boot, an operator's reload)
+ * and the loop's first request ask without waiting, so they answer at once.
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -56,6 +58,8 @@ interface Fetched {
   readonly outcome: UpdateOutcome | undefined;
   readonly notModified: boolean;
   readonly elapsedMs: number;
+  /** True when the request was a long poll (the server could hold it). */
+  readonly held: boolean;
 }
 
 /** A pack on a pack server. */
@@ -92,9 +96,9 @@ export class HttpSource implements PackSource {
     this.#active = etag;
   }
 
-  /** One conditional GET now, after any fetch in flight (never two at once). */
+  /** One conditional GET now, never held open, after any fetch in flight (never two at once). */
   async fetchOnce(handler: UpdateHandler): Promise<UpdateOutcome | undefined> {
-    return (await this.#serial(handler)).outcome;
+    return (await this.#serial(handler, false)).outcome;
   }
 
   /** Polls until stop(); a second start() while running is ignored. */
@@ -113,15 +117,15 @@ export class HttpSource implements PackSource {
     this.#loop = undefined;
   }
 
-  // Queues a fetch behind the one in flight.
-  #serial(handler: UpdateHandler): Promise<Fetched> {
-    const run = this.#tail.then(() => this.#fetch(handler));
+  // Queues a fetch behind the one in flight; `hold`: a long poll, if configured.
+  #serial(handler: UpdateHandler, hold: boolean): Promise<Fetched> {
+    const run = this.#tail.then(() => this.#fetch(handler, hold));
     this.#tail = run.catch(() => undefined);
     return run;
   }
 
   // Fetch → (signature) → handler; reports fetch failures once (log, metrics, ctx) and rethrows.
-  async #fetch(handler: UpdateHandler): Promise<Fetched> {
+  async #fetch(handler: UpdateHandler, hold: boolean): Promise<Fetched> {
     const { pack, metrics } = this.#ctx;
     const { url, timeoutSeconds, tls } = this.#config;
     const correlationId = randomUUID();
@@ -132,7 +136,7 @@ export class HttpSource implements PackSource {
     let res: FetchResult;
     let signature: Buffer | undefined;
     try {
-      res = await fetchPack({ ...common, url, etag: this.#active, waitSeconds: this.#config.longPollSeconds, maxBytes: this.#config.maxBytes });
+      res = await fetchPack({ ...common, url, etag: this.#active, waitSeconds: hold ? this.#config.longPollSeconds : 0, maxBytes: this.#config.maxBytes });
       if (res.status === 200) signature = await fetchSignature({ ...common, url: this.#signatureUrl });
       // A publish landed between the two requests: fetch the pair once more (no wait, no ETag).
       if (res.status === 200 && !pairLooksConsistent(res.body, signature)) {
@@ -151,7 +155,7 @@ export class HttpSource implements PackSource {
     if (res.status === 304) {
       log.debug({ etag: this.#active }, 'policy pack unchanged (304)');
       this.#ctx.onConfirmed();
-      return { outcome: undefined, notModified: true, elapsedMs };
+      return { outcome: undefined, notModified: true, elapsedMs, held: hold };
     }
     log.info({ url, etag: res.etag, bytes: res.body.length }, 'policy pack fetched');
     let outcome: UpdateOutcome;
@@ -166,7 +170,7 @@ export class HttpSource implements PackSource {
       this.#active = res.etag;
       this.#ctx.onConfirmed();
     }
-    return { outcome, notModified: false, elapsedMs };
+    return { outcome, notModified: false, elapsedMs, held: hold };
   }
 
   // Logs, counts and reports one fetch failure.
@@ -180,10 +184,12 @@ export class HttpSource implements PackSource {
 
   // The poll loop: fetch, pick a delay, sleep; ends when the signal is aborted.
   async #run(handler: UpdateHandler, signal: AbortSignal): Promise<void> {
+    let hold = false; // the first request answers at once: it confirms (or replaces) what boot loaded
     while (!signal.aborted) {
       let delay: number;
       try {
-        const fetched = await this.#serial(handler);
+        const fetched = await this.#serial(handler, hold);
+        hold = true;
         this.#backoff.reset();
         delay = this.#delayAfter(fetched);
       } catch {
@@ -194,11 +200,12 @@ export class HttpSource implements PackSource {
     }
   }
 
-  // Long poll re-requests at once after a held 304 or an activation; everything else waits a poll interval.
+  // Long poll re-requests at once after a held 304, an activation or a request that was not held; everything else waits a poll interval.
   #delayAfter(f: Fetched): number {
     const { longPollSeconds, pollMinSeconds, pollMaxSeconds } = this.#config;
     const poll = (): number => nextPollDelayMs(pollMinSeconds, pollMaxSeconds, this.#random);
     if (longPollSeconds <= 0) return poll();
+    if (!f.held) return Math.round(this.#random() * LONG_POLL_FLOOR_MS);
     // A 304 faster than half the wait: the server does not hold requests, so poll instead of hammering it.
     const held = f.notModified && f.elapsedMs >= (longPollSeconds * 1000) / 2;
     if (held || f.outcome?.status === 'activated') return Math.round(this.#random() * LONG_POLL_FLOOR_MS);

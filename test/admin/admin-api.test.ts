@@ -10,6 +10,7 @@ import { warden } from '../helpers/cli.js';
 import { tempDir } from '../helpers/fs.js';
 import { p256 } from '../helpers/packs.js';
 import { WardenProcess, startAgentProcess } from '../helpers/processes.js';
+import { rawRequest } from '../helpers/raw-http.js';
 import { variant } from '../helpers/variants.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -105,6 +106,12 @@ describe('admin API, history, rollback, pin and notifications', () => {
     const wrong = await admin('/v1/admin/status', {}, 'not-the-token-at-all');
     assert.equal(wrong.status, 401);
     assert.equal(((await wrong.json()) as { code: string }).code, 'ADMIN_UNAUTHORIZED');
+    // The right token and a wrong one: ambiguous, refused whatever the order (Node alone would keep the first).
+    for (const pair of [[`Bearer ${TOKEN}`, 'Bearer not-the-token-at-all'], [`Bearer ${TOKEN}`, `Bearer ${TOKEN}`]]) {
+      const twice = await rawRequest(`${url}/v1/admin/status`, { headers: { authorization: pair } });
+      assert.equal(twice.status, 401, twice.text);
+      assert.equal(twice.body.code, 'ADMIN_UNAUTHORIZED');
+    }
     // The audit line travels over the agent's stdout pipe and may trail the HTTP answer.
     await eventually(() => Promise.resolve(proc.logs().some((l) => l.audit === 'admin' && l.status === 401)), 5000);
   });

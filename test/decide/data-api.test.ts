@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import { parseConfig } from '../../src/config/load.js';
+import type { WardenError } from '../../src/errors.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { signPack } from '../../src/sign/sign.js';
 import { tempDir } from '../helpers/fs.js';
@@ -86,6 +87,23 @@ describe('OPA data API', () => {
   it('refuses a body over 1 MiB with 413', async () => {
     const res = await post('app/allow', JSON.stringify({ input: { pad: 'x'.repeat(2 * 1024 * 1024) } }));
     assert.equal(res.status, 413);
+  });
+
+  it('answers an in-process input too deep for the engine with INPUT_TOO_DEEP (a usage error), not DECISION_FAILED', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 200_000; i++) deep = [deep];
+    const err = (() => {
+      try {
+        agent.decider.decide('app/allow', { level: deep });
+      } catch (e) {
+        return e as WardenError;
+      }
+      return undefined;
+    })();
+    assert.equal(err?.code, 'INPUT_TOO_DEEP');
+    assert.equal(err.kind, 'usage');
+    assert.equal(err.details.entrypoint, 'app/allow');
+    assert.equal(agent.decider.decide('app/allow', { level: 5 }).result, true, 'the engine answers the next decision');
   });
 
   it('counts decisions in opa_client_latency_seconds', async () => {

@@ -17,6 +17,7 @@ import { wardenExpress } from '../../src/govern/middleware/express.js';
 import { wardenGovernance } from '../../src/govern/middleware/fastify.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { tempDir } from '../helpers/fs.js';
+import { rawRequest } from '../helpers/raw-http.js';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 const ISSUER = 'https://idp.example.test';
@@ -209,6 +210,21 @@ describe('governance middleware with verified tenants (JWT)', () => {
       assert.equal(none.headers.get('x-warden-decision-id'), null, 'no verdict, no decision id');
       const bad = await refused(m, '/m/billing/read', { authorization: 'Bearer not.a.jwt' }, 401, 'TOKEN_INVALID');
       assert.match(bad.headers.get('www-authenticate') ?? '', /^Bearer error="invalid_token"/);
+    }
+  });
+
+  it('refuses a request that sends Authorization twice with 401 TOKEN_INVALID, never picking one', async () => {
+    const acme = `Bearer ${await token('acme')}`;
+    const globex = `Bearer ${await token('globex')}`;
+    for (const m of mounts) {
+      const before = m.calls();
+      for (const pair of [[acme, globex], [globex, acme]]) {
+        const answer = await rawRequest(`${m.url}/m/billing/read`, { headers: { authorization: pair } });
+        assert.equal(answer.status, 401, `${m.name}: ${answer.text}`);
+        assert.equal(answer.body.code, 'TOKEN_INVALID');
+        assert.equal((answer.body.details as { reason?: string } | undefined)?.reason, 'authorization_repeated');
+      }
+      assert.equal(m.calls(), before, `${m.name}: the handler must not run`);
     }
   });
 

@@ -1,6 +1,7 @@
 /** `warden agent --config FILE`: runs the agent until SIGINT/SIGTERM. */
 import { startAgent } from '../../agent/agent.js';
 import { loadConfig } from '../../config/load.js';
+import { isWardenError } from '../../errors.js';
 import { createLogger } from '../../observe/logger.js';
 import { parse, required, type Command } from '../command.js';
 import { summaryOf } from '../registry.js';
@@ -18,16 +19,26 @@ export const agentCommand: Command = {
     const config = await loadConfig(required(values.config, 'config'));
     const log = createLogger(config.log_level);
     // Handlers go in before anything is printed: until a listener exists, SIGTERM kills the process outright.
+    // A signal during boot aborts it at once (no waiting on a source); after boot it starts a graceful stop.
+    const booting = new AbortController();
     const stopRequested = new Promise<NodeJS.Signals>((resolve) => {
       // The first signal starts a graceful stop; a second one exits at once.
       const stop = (signal: NodeJS.Signals): void => {
         process.once(signal, () => process.exit(130));
+        booting.abort();
         resolve(signal);
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
-    const agent = await startAgent(config, log);
+    let agent;
+    try {
+      agent = await startAgent(config, log, undefined, { signal: booting.signal });
+    } catch (err) {
+      if (!isWardenError(err, 'BOOT_INTERRUPTED')) throw err;
+      log.info({ signal: await stopRequested }, 'stopped while starting');
+      return 0;
+    }
     io.out(`warden agent listening on ${agent.url} (packs: ${agent.packs.map((p) => p.config.name).join(', ')})`);
     log.info({ signal: await stopRequested }, 'stopping');
     await agent.close();

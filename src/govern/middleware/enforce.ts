@@ -14,6 +14,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { JWTPayload } from 'jose';
 import { WardenError } from '../../errors.js';
+import type { CredentialHeaders } from '../../util/credential-headers.js';
 import type { WardenMetrics } from '../../observe/metrics.js';
 import { callerOf, singleHeader } from '../caller.js';
 import type { Governance, Verdict } from '../governance.js';
@@ -68,7 +69,7 @@ export interface Pass {
 export type Enforcement = Pass | Refusal;
 
 /** Runs the governance step for a request (its headers, and the request `context` is called with). */
-export type Enforcer<Req extends RequestLike = RequestLike> = (headers: IncomingHttpHeaders, req: Req) => Promise<Enforcement>;
+export type Enforcer<Req extends RequestLike = RequestLike> = (headers: CredentialHeaders, req: Req) => Promise<Enforcement>;
 
 /** Builds the governance step; throws CONFIG_INVALID listing every bad option. */
 export function createEnforcer<Req extends RequestLike>(options: EnforcerOptions<Req>): Enforcer<Req> {
@@ -91,7 +92,7 @@ export function createEnforcer<Req extends RequestLike>(options: EnforcerOptions
 }
 
 // The three steps; a WardenError on the way becomes its refusal.
-async function enforce<Req extends RequestLike>(governance: Governance, context: (req: Req) => RequestAction, headers: IncomingHttpHeaders, req: Req): Promise<Enforcement> {
+async function enforce<Req extends RequestLike>(governance: Governance, context: (req: Req) => RequestAction, headers: CredentialHeaders, req: Req): Promise<Enforcement> {
   let verdict: Verdict;
   let tenant: string;
   let subject: string;

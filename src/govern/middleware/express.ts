@@ -6,6 +6,7 @@
  * JSON and never reaches the handler; an unexpected error goes to `next(err)`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { credentialHeaders } from '../../util/credential-headers.js';
 import { createEnforcer, type Enforcement, type EnforcerOptions, type RequestGovernance } from './enforce.js';
 
 declare global {
@@ -29,7 +30,7 @@ export type WardenMiddleware<Req extends IncomingMessage = IncomingMessage> = (r
 export function wardenExpress<Req extends IncomingMessage = IncomingMessage>(options: EnforcerOptions<Req>): WardenMiddleware<Req> {
   const enforce = createEnforcer(options);
   return (req, res, next) => {
-    enforce(req.headers, req).then((outcome) => {
+    enforce(credentialHeaders(req), req).then((outcome) => {
       let pass: boolean;
       try {
         pass = settle(outcome, req, res);

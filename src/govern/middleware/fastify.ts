@@ -7,6 +7,7 @@
  * beside it.
  */
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
+import { credentialHeaders } from '../../util/credential-headers.js';
 import { createEnforcer, type EnforcerOptions, type RequestGovernance } from './enforce.js';
 
 declare module 'fastify' {
@@ -35,7 +36,7 @@ function plugin(app: FastifyInstance, options: WardenFastifyOptions, done: (err?
   const exclude = options.exclude;
   const hook = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     if (exclude?.(request.url)) return undefined;
-    const outcome = await enforce(request.headers, request);
+    const outcome = await enforce(credentialHeaders(request.raw), request);
     void reply.headers(outcome.headers);
     if (outcome.ok) {
       request.governance = outcome.governance;
