@@ -58,13 +58,21 @@ export interface AstModule {
 }
 
 /**
- * Parses `file` (relative to cwd, as opa will name it in locations) with
- * `opa parse --format json --json-include locations,-comments`. A file opa
- * cannot parse → PACK_COMPILE_FAILED with opa's message.
+ * The most AST JSON read for one file. With locations, opa prints some 40 bytes per
+ * byte of Rego (each node carries its source text), so this is a module of about 1.5 MB.
  */
-export async function opaParse(opa: string, cwd: string, file: string, version: RegoVersion): Promise<AstModule> {
+export const MAX_AST_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Parses `file` (relative to cwd, as opa will name it in locations) with
+ * `opa parse --format json --json-include locations,-comments`; undefined when
+ * its AST is larger than MAX_AST_BYTES. A file opa cannot parse →
+ * PACK_COMPILE_FAILED with opa's message.
+ */
+export async function opaParse(opa: string, cwd: string, file: string, version: RegoVersion): Promise<AstModule | undefined> {
   const args = ['parse', '--format', 'json', '--json-include', 'locations,-comments', ...(version === 'v0' ? ['--v0-compatible'] : []), file];
-  const res = await runOpa(opa, args, { cwd, timeoutMs: 30_000 });
+  const res = await runOpa(opa, args, { cwd, maxOutputBytes: MAX_AST_BYTES });
+  if (res.truncated) return undefined;
   if (res.status !== 0) {
     throw new WardenError('PACK_COMPILE_FAILED', `opa parse ${file}: ${(res.stderr.trim() || res.stdout.trim()).replace(/\s*\n\s*/g, ' ')}`);
   }

@@ -10,7 +10,9 @@
  *
  * An `else` chain is one rule: its branches are values it can give (each with
  * its own location), never unconditional rules of their own. The same
- * constant twice is no conflict.
+ * constant twice is no conflict. A module whose AST is too large to read
+ * (opa/parse.ts, MAX_AST_BYTES) is left out: the check can then miss a
+ * conflict, never invent one.
  */
 import { WardenError } from '../errors.js';
 import type { RegoVersion } from '../opa/compile.js';
@@ -45,7 +47,8 @@ export async function checkRuleConflicts(opa: string, dir: string, files: readon
   const modules: AstModule[] = [];
   const sorted = [...files].sort();
   for (let i = 0; i < sorted.length; i += PARSE_CONCURRENCY) {
-    modules.push(...(await Promise.all(sorted.slice(i, i + PARSE_CONCURRENCY).map((f) => opaParse(opa, dir, f, version)))));
+    const parsed = await Promise.all(sorted.slice(i, i + PARSE_CONCURRENCY).map((f) => opaParse(opa, dir, f, version)));
+    modules.push(...parsed.filter((m) => m !== undefined));
   }
   const conflicts = findRuleConflicts(modules, rel);
   if (conflicts.length > 0) throw ruleConflictError(conflicts);
