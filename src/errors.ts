@@ -36,6 +36,7 @@ export const ERROR_CODES = {
   PACK_COMPILE_FAILED: { kind: 'build', hint: 'fix the Rego at the file:line:col shown' },
   PACK_TEST_FAILED: { kind: 'build', hint: 'a _test.rego test failed; run `opa test -v DIR` to see it' },
   PACK_GOLDEN_FAILED: { kind: 'build', hint: 'the named golden decision does not match; fix the policy or the case' },
+  PACK_RULE_CONFLICT: { kind: 'build', hint: 'make the unconditional rule a default (e.g. `default priority := "P2"`), so it applies only when no other rule gives a value' },
 
   PACK_TOO_LARGE: { kind: 'input', hint: 'the compressed pack is over the size limit' },
   PACK_UNCOMPRESSED_TOO_LARGE: { kind: 'input', hint: 'the pack inflates past the uncompressed limit (gzip bomb?)' },

@@ -9,6 +9,8 @@ export interface OpaResult {
   readonly status: number;
   readonly stdout: string;
   readonly stderr: string;
+  /** True when opa printed more than the output limit and the rest was dropped. */
+  readonly truncated: boolean;
 }
 
 const MAX_OUTPUT = 4 * 1024 * 1024;
@@ -17,7 +19,7 @@ const MAX_OUTPUT = 4 * 1024 * 1024;
 export function runOpa(
   opaPath: string,
   args: readonly string[],
-  options: { cwd?: string; timeoutMs?: number; stdin?: string } = {},
+  options: { cwd?: string; timeoutMs?: number; stdin?: string; maxOutputBytes?: number } = {},
 ): Promise<OpaResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(opaPath, args, {
@@ -27,11 +29,14 @@ export function runOpa(
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
+    const limit = options.maxOutputBytes ?? MAX_OUTPUT;
     let size = 0;
-    // Keeps at most MAX_OUTPUT bytes of the child's output in memory.
+    let truncated = false;
+    // Keeps at most `limit` bytes of the child's output in memory.
     const collect = (into: Buffer[]) => (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= MAX_OUTPUT) into.push(chunk);
+      if (size <= limit) into.push(chunk);
+      else truncated = true;
     };
     child.stdout.on('data', collect(out));
     child.stderr.on('data', collect(err));
@@ -41,7 +46,7 @@ export function runOpa(
         reject(new WardenError('OPA_FAILED', `opa ${args[0] ?? ''} was killed by ${signal} (time limit?)`));
         return;
       }
-      resolve({ status: code ?? 1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+      resolve({ status: code ?? 1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), truncated });
     });
     child.stdin.end(options.stdin ?? '');
   });

@@ -1,7 +1,8 @@
 /**
  * `warden pack build`: a policy folder → a pack. Stages the folder's Rego and
  * data with a `.manifest` carrying Warden's marker, lets the real opa check and
- * compile it to wasm, runs the folder's `_test.rego` and golden decisions, and
+ * compile it to wasm, refuses rules whose values certainly conflict (conflicts.ts),
+ * runs the folder's `_test.rego` and golden decisions, and
  * re-packs the result deterministically (sorted, mtime 0, no leading `/`).
  */
 import { createHash } from 'node:crypto';
@@ -15,6 +16,7 @@ import { opaEval, type OpaEvalOutcome } from '../opa/eval.js';
 import { locateOpa } from '../opa/locate.js';
 import { WARDEN_VERSION } from '../project.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { checkRuleConflicts } from './conflicts.js';
 import { assembleData } from './data.js';
 import { runGolden } from './golden.js';
 import { GOLDEN_PATH, MANIFEST_PATH, MARKER_FORMAT, parseManifest, type PackManifest } from './manifest.js';
@@ -85,6 +87,8 @@ export async function buildPack(options: BuildOptions): Promise<BuiltPack> {
       await opaCheck(opa, stage, spec.rego_version, rel);
       throw err;
     });
+    // opa compiles a rule that has two values for some input; certain conflicts are refused here.
+    await checkRuleConflicts(opa, stage, [...sources.modules.keys()], spec.rego_version, rel);
     const testsRun = await runTests(opa, stage, sources, spec, rel);
     const built = await repack(opaBundle, sources, spec);
     const engine = await loadWasmEngine(built.files.get('policy.wasm') ?? Buffer.alloc(0), dataDoc);

@@ -32,7 +32,11 @@ function cmPolicy(n: number): string {
 const UNPARSABLE = 'package cm\n\nversion := 999\n\ndefault allow := false\n\nallow if {\n\tinput.user ==\n}\n';
 
 // Writes an agent configuration with one directory-source pack; returns its path.
-async function agentConfig(dir: string, policyDir: string, opts: { name?: string; entrypoints?: readonly string[]; debounceMs?: number } = {}): Promise<string> {
+async function agentConfig(
+  dir: string,
+  policyDir: string,
+  opts: { name?: string; entrypoints?: readonly string[]; debounceMs?: number; regoVersion?: 'v0' | 'v1' } = {},
+): Promise<string> {
   const path = join(dir, 'agent.yaml');
   await writeFile(
     path,
@@ -46,7 +50,7 @@ async function agentConfig(dir: string, policyDir: string, opts: { name?: string
       '      directory:',
       `        path: ${policyDir}`,
       ...(opts.entrypoints ? [`        entrypoints: [${opts.entrypoints.join(', ')}]`] : []),
-      '        rego_version: v1',
+      `        rego_version: ${opts.regoVersion ?? 'v1'}`,
       `        debounce_ms: ${opts.debounceMs ?? 50}`,
       '        rescan_seconds: 1',
       '    verify:',
@@ -395,6 +399,63 @@ describe("agent on the guide's SignalProcessing ConfigMap (rego_version v1)", ()
 
   after(async () => {
     await rm(cm, { recursive: true, force: true });
+  });
+});
+
+describe('agent on a pre-1.0 ConfigMap whose fallback is a rule, not a default (rego_version v0, no warden.yaml)', () => {
+  const entrypoints = ['signalprocessing/priority/priority'];
+  const critical = { severity: 'critical', environment: 'production' };
+  // The issue's policy: builds with opa, then fails every critical/production decision with a conflict.
+  const conflicting = [
+    'package signalprocessing.priority',
+    '',
+    'priority := "P2"',
+    '',
+    'priority := "P0" { input.severity == "critical"; input.environment == "production" }',
+    '',
+  ].join('\n');
+  const fixed = conflicting.replace('priority := "P2"', 'default priority := "P2"');
+
+  it('refuses it on reload, reports PACK_RULE_CONFLICT in /healthz, and the last good policy keeps answering', async () => {
+    const dir = tempDir();
+    const cm = join(dir, 'policies');
+    await writeConfigMap(cm, { 'priority.rego': fixed });
+    const agent = await startAgentProcess(await agentConfig(dir, cm, { name: 'signalprocessing', entrypoints, regoVersion: 'v0' }));
+    try {
+      assert.equal(await decide(agent.url, 'signalprocessing/priority/priority', critical), 'P0');
+      const kept = (await health(agent.url, 'signalprocessing')).pack.active?.digest;
+      const mark = agent.proc.output.length;
+      await writeConfigMap(cm, { 'priority.rego': conflicting });
+      const line = await waitForLog(agent.proc, mark, 'policy reload failed');
+      assert.equal(line.code, 'PACK_RULE_CONFLICT');
+      assert.equal(line.where, 'priority.rego:3');
+      assert.equal(line.kept, kept);
+      const h = await health(agent.url, 'signalprocessing');
+      assert.equal(h.status, 'degraded');
+      assert.equal(h.pack.last_reload?.result, 'refused');
+      assert.equal(h.pack.last_reload?.error?.code, 'PACK_RULE_CONFLICT');
+      assert.match(h.pack.last_reload?.error?.message ?? '', /^priority\.rego:3: rule data\.signalprocessing\.priority\.priority always gives "P2", but priority\.rego:5 gives "P0"/);
+      assert.equal(h.pack.active?.digest, kept);
+      assert.equal(await decide(agent.url, 'signalprocessing/priority/priority', critical), 'P0');
+      assert.equal(await decide(agent.url, 'signalprocessing/priority/priority', { severity: 'info' }), 'P2');
+    } finally {
+      await agent.proc.stop();
+    }
+  });
+
+  it('refuses it at start-up: BOOT_NO_VALID_PACK carrying PACK_RULE_CONFLICT and both lines', async () => {
+    const dir = tempDir();
+    const cm = join(dir, 'policies');
+    await writeConfigMap(cm, { 'priority.rego': conflicting });
+    const proc = WardenProcess.spawn(['agent', '--config', await agentConfig(dir, cm, { name: 'signalprocessing', entrypoints, regoVersion: 'v0' })]);
+    // Exits, or (before the check existed) starts listening and answers 500 for critical/production.
+    const first = await Promise.race([proc.exited, proc.waitFor(/^warden agent listening on/, 60_000).then(() => 'listening' as const, () => proc.exited)]);
+    if (first === 'listening') await proc.stop();
+    assert.equal(first, 1, proc.output.join('\n'));
+    assert.match(
+      proc.output.join('\n'),
+      /^warden: BOOT_NO_VALID_PACK: pack "signalprocessing": .*PACK_RULE_CONFLICT: priority\.rego:3: rule data\.signalprocessing\.priority\.priority always gives "P2", but priority\.rego:5 gives "P0"/m,
+    );
   });
 });
 

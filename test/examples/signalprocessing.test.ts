@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadWasmEngine } from '../../src/engine/wasm.js';
@@ -18,14 +19,14 @@ const example = new URL('../../examples/signalprocessing', import.meta.url).path
 // unconditional fallbacks conflict with the specific rules.
 
 
-// A folder with the verbatim policies and a warden.yaml naming the example's entrypoints.
-async function verbatimFolder(extraSpec: string[] = []): Promise<string> {
-  const spec = ['name: signalprocessing', 'entrypoints: [priority/priority, environment/environment, labels/custom_labels]', ...extraSpec];
+// A folder with the verbatim policies (or some of them) and a warden.yaml naming their entrypoints.
+async function verbatimFolder(extraSpec: string[] = [], policies: ReadonlyArray<'priority' | 'environment' | 'labels'> = ['priority', 'environment', 'labels']): Promise<string> {
+  const entrypoint = { priority: 'priority/priority', environment: 'environment/environment', labels: 'labels/custom_labels' };
+  const source = { priority: VERBATIM_PRIORITY, environment: VERBATIM_ENVIRONMENT, labels: VERBATIM_LABELS };
+  const spec = ['name: signalprocessing', `entrypoints: [${policies.map((p) => entrypoint[p]).join(', ')}]`, ...extraSpec];
   return writeTree(tempDir('warden-sp-'), {
     'warden.yaml': spec.join('\n') + '\n',
-    'priority.rego': VERBATIM_PRIORITY,
-    'environment.rego': VERBATIM_ENVIRONMENT,
-    'labels.rego': VERBATIM_LABELS,
+    ...Object.fromEntries(policies.map((p) => [`${p}.rego`, source[p]])),
   });
 }
 
@@ -62,39 +63,31 @@ describe("the document's verbatim policies", () => {
     assert.ok(errors.includes('labels.rego:4:1: rego_parse_error: `if` keyword is required before rule body'), errors.join(' | '));
   });
 
-  const conflicts = [
-    {
-      policy: 'priority',
-      golden: '{ name: critical in production is P0, entrypoint: priority/priority, input: { severity: critical, environment: production }, expect: P0 }',
-      file: 'priority.rego',
-      line: 33,
-      values: /"P0" at priority\.rego:4 "P2" at priority\.rego:33/,
-    },
-    {
-      policy: 'environment',
-      golden: '{ name: prod- namespaces are production, entrypoint: environment/environment, input: { namespace: { name: prod-payments } }, expect: production }',
-      file: 'environment.rego',
-      line: 29,
-      values: /"production" at environment\.rego:8 "unknown" at environment\.rego:29/,
-    },
-    {
-      policy: 'labels',
-      golden: '{ name: prefixed annotations are labels, entrypoint: labels/custom_labels, input: { pod: { annotations: { kubernaut.ai/label-team: checkout } } }, expect: { kubernaut.ai/label-team: checkout } }',
-      file: 'labels.rego',
-      line: 13,
-      values: /at labels\.rego:4 \{\} at labels\.rego:13/,
-    },
-  ];
-  for (const c of conflicts) {
-    it(`are refused as v0 when a golden case hits the ${c.policy} fallback conflict, naming the file and lines`, async () => {
-      const out = join(tempDir(), 'never.tar.gz');
-      const dir = await verbatimFolder(['rego_version: v0', 'golden:', `  - ${c.golden}`]);
-      const err = await rejectsCode(buildPack({ dir, out }), 'PACK_GOLDEN_FAILED');
-      assert.equal(err.details.file, c.file);
-      assert.equal(err.details.line, c.line);
-      assert.equal(err.details.opa_code, 'eval_conflict_error');
-      assert.match(err.message, new RegExp(`${c.file.replace('.', '\\.')}:${c.line}:\\d+: eval_conflict_error: rule data\\.${c.policy}\\.\\w+ produced conflicting values`));
-      assert.match(err.message, c.values);
-    });
-  }
+  it('are refused as v0 without any golden decision: the constant fallbacks of priority and environment conflict, both lines named', async () => {
+    const out = join(tempDir(), 'never.tar.gz');
+    const err = await rejectsCode(buildPack({ dir: await verbatimFolder(['rego_version: v0']), out }), 'PACK_RULE_CONFLICT');
+    assert.match(
+      err.message,
+      /^environment\.rego:29: rule data\.environment\.environment always gives "unknown", but environment\.rego:4 gives "production", environment\.rego:8 gives "production", environment\.rego:12 gives "staging", .*; priority\.rego:33: rule data\.priority\.priority always gives "P2", but priority\.rego:4 gives "P0", priority\.rego:9 gives "P1", priority\.rego:14 gives "P1", priority\.rego:28 gives "P3": every decision where both apply fails with a conflict$/,
+    );
+    assert.deepEqual({ file: err.details.file, line: err.details.line }, { file: 'environment.rego', line: 29 });
+    assert.match(err.hint, /`default environment := "unknown"` at environment\.rego:29, `default priority := "P2"` at priority\.rego:33/);
+    assert.ok(!existsSync(out), 'no pack is written');
+  });
+
+  // labels.rego's specific rule computes its value (a comprehension): the conflict with `custom_labels := {}`
+  // depends on the input, so only a golden decision (or a test) finds it.
+  it('are refused as v0 when a golden case hits the labels fallback conflict, naming the file and lines', async () => {
+    const golden =
+      '{ name: prefixed annotations are labels, entrypoint: labels/custom_labels, input: { pod: { annotations: { kubernaut.ai/label-team: checkout } } }, expect: { kubernaut.ai/label-team: checkout } }';
+    const out = join(tempDir(), 'never.tar.gz');
+    const dir = await verbatimFolder(['rego_version: v0', 'golden:', `  - ${golden}`], ['labels']);
+    const err = await rejectsCode(buildPack({ dir, out }), 'PACK_GOLDEN_FAILED');
+    assert.equal(err.details.file, 'labels.rego');
+    assert.equal(err.details.line, 13);
+    assert.equal(err.details.opa_code, 'eval_conflict_error');
+    assert.match(err.message, /labels\.rego:13:\d+: eval_conflict_error: rule data\.labels\.custom_labels produced conflicting values/);
+    assert.match(err.message, /at labels\.rego:4 \{\} at labels\.rego:13/);
+    assert.ok(!existsSync(out), 'no pack is written');
+  });
 });
