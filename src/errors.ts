@@ -156,6 +156,18 @@ export function isWardenError(err: unknown, code?: ErrorCode): err is WardenErro
   return err instanceof WardenError && (code === undefined || err.code === code);
 }
 
+/** The kinds of failure that are about a pack's bytes: the same bytes fail the same way every time (as opposed to the machine, the disk or the network). */
+const CONTENT_ERROR_KINDS: ReadonlySet<ErrorKind> = new Set<ErrorKind>(['integrity', 'policy', 'input', 'build']);
+
+/**
+ * True when a refused pack was refused for what it is (signature, digest,
+ * downgrade, malformed content, a build or golden failure), so refusing the same
+ * bytes again is certain; false for failures of the machine or the transfer.
+ */
+export function isContentError(error: WardenError): boolean {
+  return CONTENT_ERROR_KINDS.has(error.kind);
+}
+
 /** The message of anything thrown (opa-wasm throws plain strings such as "x.rego:4:1: var assignment conflict"). */
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

@@ -9,7 +9,7 @@
  * on it. Any failure leaves `current` as it was and is recorded.
  */
 import type { WasmEngine } from '../engine/wasm.js';
-import { WardenError, messageOf, toWardenError, type ErrorCode } from '../errors.js';
+import { WardenError, isContentError, messageOf, toWardenError, type ErrorCode } from '../errors.js';
 import type { NewEvent, WardenEventType } from '../notify/events.js';
 import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
@@ -317,9 +317,7 @@ export class Activator {
   #refuse(e: WardenError, context: Context): void {
     const labels = { pack: this.opts.name, source: this.opts.sourceKind };
     this.opts.metrics.reloadFailure.inc({ ...labels, code: e.code });
-    if (e.kind === 'integrity' || e.kind === 'policy' || e.kind === 'input' || e.kind === 'build') {
-      this.opts.metrics.validationFailure.inc({ pack: this.opts.name, code: e.code });
-    }
+    if (isContentError(e)) this.opts.metrics.validationFailure.inc({ pack: this.opts.name, code: e.code });
     const at = new Date();
     this.#lastError = { at, code: e.code, message: e.message };
     this.#lastReload = { at, result: 'refused', correlationId: context.correlationId, durationMs: context.durationMs, error: { code: e.code, message: e.message } };

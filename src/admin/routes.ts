@@ -105,7 +105,8 @@ export function registerAdmin(app: FastifyInstance, deps: Deps): void {
     scope.post<{ Params: PackParams }>('/v1/admin/packs/:pack/reload', async (request) => {
       const p = pick(deps, request.params.pack);
       try {
-        const outcome = await p.source.fetchOnce((u) => p.activator.submit(u));
+        // An operator asked: forget any refused pack the source skips, fetch it in full and verify it again.
+        const outcome = await p.source.fetchOnce((u) => p.activator.submit(u), { force: true });
         return { pack: p.activator.name, outcome: outcome ? (outcome.status === 'refused' ? { status: 'refused', error: outcome.error.toJSON() } : outcome) : { status: 'unchanged' } };
       } catch (err) {
         return { pack: p.activator.name, outcome: { status: 'fetch_failed', error: toWardenError(err).toJSON() } };

@@ -33,6 +33,12 @@ export class WardenMetrics {
     labelNames: ['pack', 'source'] as const,
     registers: [this.registry],
   });
+  readonly refusedUnchanged = new Counter({
+    name: 'policy_refused_unchanged_total',
+    help: 'Polls that found the pack refused last still served, unchanged, and skipped it: not downloaded again (304 for its ETag) or not verified again (same pack and signature digests).',
+    labelNames: ['pack', 'source'] as const,
+    registers: [this.registry],
+  });
   readonly reloadSuccess = new Counter({
     name: 'policy_reload_success_total',
     help: 'Packs activated.',

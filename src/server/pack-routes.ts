@@ -39,13 +39,18 @@ export function contentTypeOf(file: string): string {
   return file.endsWith(SIGNATURE_SUFFIX) ? 'application/json' : 'application/gzip';
 }
 
-/** True when an `If-None-Match` header (a list, weak tags, or `*`) matches the ETag. */
+/**
+ * True when an `If-None-Match` header matches the ETag: `*`, or a list of entity
+ * tags (RFC 9110 13.1.2) one of which equals it by weak comparison (`W/` ignored
+ * on both sides). Agents send a list: the active pack's tag and, after a refusal,
+ * the refused pack's, so a server still serving either answers 304.
+ */
 export function noneMatch(header: string | undefined, etag: string): boolean {
   if (header === undefined) return false;
-  return header.split(',').some((tag) => {
-    const t = tag.trim();
-    return t === '*' || t === etag || t === `W/${etag}`;
-  });
+  if (header.trim() === '*') return true;
+  const opaque = (t: string): string => t.replace(/^W\//, '');
+  // Entity tags are quoted and may hold commas: match them, do not split on commas.
+  return (header.match(/(?:W\/)?"[^"]*"/g) ?? []).some((t) => opaque(t) === opaque(etag));
 }
 
 /** Seconds to hold a request from `Prefer: wait=N` (RFC 7240), capped at maxSeconds; 0 when absent. */

@@ -7,6 +7,12 @@
  * Publishing is renaming a complete file over the old one: the signature
  * (`NAME.tar.gz.sigstore.json`) first, then the pack, so a client woken by the
  * new pack finds the matching signature.
+ *
+ * `If-None-Match` may be a list (an agent sends its active pack's ETag and the
+ * one it refused) or `*`; every 304 carries the ETag that matched, so the client
+ * can tell which of its versions is still served. A held request whose file
+ * changes to a version the client listed is answered 304 too, not with bytes
+ * it already has. Each request's log line has the If-None-Match it sent.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isIPv6, type AddressInfo } from 'node:net';
@@ -84,7 +90,14 @@ function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): void {
   res.on('close', () => {
     cancelWait?.();
     const status = res.headersSent ? res.statusCode : undefined;
-    const entry = { method: req.method, path: (req.url ?? '').slice(0, 300), status, duration_ms: Math.round(performance.now() - started) };
+    const inm = req.headers['if-none-match'];
+    const entry = {
+      method: req.method,
+      path: (req.url ?? '').slice(0, 300),
+      status,
+      duration_ms: Math.round(performance.now() - started),
+      ...(inm === undefined ? {} : { if_none_match: inm.slice(0, 300) }),
+    };
     // aborted: the client went away first (typically during a long poll).
     ctx.log(res.writableFinished ? entry : { ...entry, aborted: true }, 'pack request');
   });
@@ -108,11 +121,12 @@ function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): void {
   }
 }
 
-// Answers a held request: the new version, 404 if it went away, 304 when the wait elapsed.
+// Answers a held request: the new version (304 if the client listed it), 404 if it went away, 304 when the wait elapsed.
 function endWait(req: IncomingMessage, res: ServerResponse, how: WaitEnd, etag: string): void {
   if (how.kind === 'cancelled' || res.writableEnded || res.destroyed) return;
   if (how.kind === 'timeout') return notModified(res, etag);
   if (how.file === undefined) return notFound(res, req.url ?? '');
+  if (noneMatch(req.headers['if-none-match'], how.file.etag)) return notModified(res, how.file.etag);
   sendFile(req, res, how.file);
 }
 

@@ -8,17 +8,25 @@
  * resolved `..data`, decides "changed" by content digest, and rescans slowly to
  * catch any missed event. Changed content is built into a pack in-process (the
  * same build as `warden pack build`) and handed to the same store → activate
- * path as every other source.
+ * path as every other source. Content refused for what it is (a compile, test
+ * or golden failure, a bad spec: refused.ts) is not rebuilt until its digest
+ * moves; each look that finds it unchanged is counted in
+ * `policy_refused_unchanged_total`. A transient failure (opa missing or
+ * crashing, the disk) is not remembered: the next look builds again.
  */
 import { randomUUID } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { WardenError, toWardenError } from '../errors.js';
+import { WardenError, isContentError, toWardenError } from '../errors.js';
 import { buildPack } from '../pack/build.js';
 import { collectSources, sourcesDigest } from '../pack/sources.js';
 import { PACK_SPEC_FILE, parsePackSpec, type PackSpec } from '../pack/spec.js';
-import type { PackSource, SourceContext, UpdateHandler, UpdateOutcome } from './types.js';
+import { skippedRefused } from './refused.js';
+import type { FetchOnceOptions, PackSource, SourceContext, UpdateHandler, UpdateOutcome } from './types.js';
+
+// What made the source look: a caller, an operator's forced reload, the watch, the rescan.
+type Trigger = 'request' | 'forced' | 'watch' | 'rescan';
 
 /** Where the folder is and how to build it. */
 export interface DirectorySourceConfig {
@@ -36,7 +44,7 @@ export interface DirectorySourceConfig {
 export class DirectorySource implements PackSource {
   readonly kind = 'directory' as const;
   #built: string | undefined; // content digest of the last build handed over and not refused
-  #refused: string | undefined; // content digest of the last build that failed: not rebuilt until it changes
+  #refused: string | undefined; // content digest of the last content refused for what it is: not rebuilt until it changes
   #refusedError: WardenError | undefined; // why #refused was refused
   #watcher: FSWatcher | undefined;
   #debounce: NodeJS.Timeout | undefined;
@@ -52,13 +60,16 @@ export class DirectorySource implements PackSource {
   /** The agent passes the stored pack's tag; the folder is the truth, so the first look always rebuilds. */
   setActive(): void {}
 
-  fetchOnce(handler: UpdateHandler): Promise<UpdateOutcome | undefined> {
-    return this.#queue(handler, 'request');
+  fetchOnce(handler: UpdateHandler, options: FetchOnceOptions = {}): Promise<UpdateOutcome | undefined> {
+    return this.#queue(handler, options.force === true ? 'forced' : 'request');
   }
 
   // Serializes looks; `trigger` (what noticed the change) goes on the log line, to diagnose missed watch events.
-  #queue(handler: UpdateHandler, trigger: 'request' | 'watch' | 'rescan'): Promise<UpdateOutcome | undefined> {
-    const run = this.#chain.then(() => this.#look(handler, trigger));
+  #queue(handler: UpdateHandler, trigger: Trigger): Promise<UpdateOutcome | undefined> {
+    const run = this.#chain.then(() => {
+      if (trigger === 'forced') this.#refused = undefined; // an operator's reload builds refused content again
+      return this.#look(handler, trigger);
+    });
     this.#chain = run.catch(() => undefined);
     return run;
   }
@@ -104,7 +115,7 @@ export class DirectorySource implements PackSource {
   }
 
   // Reads a snapshot, and builds and hands it over if its content changed.
-  async #look(handler: UpdateHandler, trigger: 'request' | 'watch' | 'rescan'): Promise<UpdateOutcome | undefined> {
+  async #look(handler: UpdateHandler, trigger: Trigger): Promise<UpdateOutcome | undefined> {
     if (this.#stopped) return undefined;
     const correlationId = randomUUID();
     const log = this.ctx.log.child({ pack: this.ctx.pack, source: 'directory', correlation_id: correlationId });
@@ -133,15 +144,20 @@ export class DirectorySource implements PackSource {
     }
     if (sources instanceof WardenError) {
       const key = `unusable:${sources.message}`;
-      if (key !== this.#refused) this.#refuse(sources, correlationId, key, undefined, ms());
+      if (key === this.#refused) return skippedRefused(this.ctx, 'directory', { error: sources }, { correlation_id: correlationId, path: this.config.path });
+      this.#refuse(sources, correlationId, key, undefined, ms());
       return { status: 'refused', error: sources };
     }
     const contentDigest = sourcesDigest(sources, specBytes);
-    if (contentDigest === this.#built || contentDigest === this.#refused) {
+    if (contentDigest === this.#built) {
       this.ctx.metrics.fetchDuration.observe({ ...labels, result: 'unchanged' }, ms() / 1000);
-      if (contentDigest === this.#built) this.ctx.onConfirmed();
+      this.ctx.onConfirmed();
+      return undefined;
+    }
+    if (contentDigest === this.#refused && this.#refusedError) {
+      this.ctx.metrics.fetchDuration.observe({ ...labels, result: 'unchanged' }, ms() / 1000);
       // Still the refused content: say why again (boot reports it), without a second log line.
-      return contentDigest === this.#refused && this.#refusedError ? { status: 'refused', error: this.#refusedError } : undefined;
+      return skippedRefused(this.ctx, 'directory', { error: this.#refusedError }, { correlation_id: correlationId, content_sha256: contentDigest, path: this.config.path });
     }
     log.info({ content_sha256: contentDigest, path: this.config.path, trigger, watching: this.#watcher !== undefined }, 'policy folder changed; building');
     let built;
@@ -165,7 +181,7 @@ export class DirectorySource implements PackSource {
     this.ctx.metrics.fetchDuration.observe({ ...labels, result: 'changed' }, ms() / 1000);
     const outcome = await handler({ pack: built.bytes, signature: undefined, etag: contentDigest, origin: this.config.path, correlationId });
     if (outcome.status === 'refused') {
-      this.#refused = contentDigest;
+      this.#refused = isContentError(outcome.error) ? contentDigest : undefined;
       this.#refusedError = outcome.error;
     } else {
       this.#built = contentDigest;
@@ -175,9 +191,9 @@ export class DirectorySource implements PackSource {
     return outcome;
   }
 
-  // Remembers refused content (not rebuilt until it changes) and reports it to the activator.
+  // Remembers content refused for what it is (not rebuilt until it changes) and reports every refusal to the activator.
   #refuse(e: WardenError, correlationId: string, key: string, contentDigest: string | undefined, durationMs: number): void {
-    this.#refused = key;
+    this.#refused = isContentError(e) ? key : undefined;
     this.#refusedError = e;
     this.ctx.onRefused?.(e, { correlationId, origin: this.config.path, ...(contentDigest ? { contentDigest } : {}), durationMs });
   }

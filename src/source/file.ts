@@ -2,6 +2,10 @@
  * The `file` source: a pack and its signature on local disk, re-read when
  * either changes. Changes are noticed by a watch on the folder (fast) and a
  * stat poll (catches what a watch misses); content is compared by digest.
+ * The stat key only moves on a write, but a write need not change the content
+ * (a deploy tool copying the same files again, a touch): a pair refused for its
+ * content (refused.ts) is not handed over again while both digests are the
+ * same; such a look is counted in `policy_refused_unchanged_total`.
  */
 import { randomUUID } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
@@ -9,7 +13,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { WardenError, toWardenError } from '../errors.js';
 import { sha256Digest } from '../verify/digest.js';
-import type { PackSource, SourceContext, UpdateHandler, UpdateOutcome } from './types.js';
+import { isRefusedPair, rememberRefusal, skippedRefused, type RefusedPack } from './refused.js';
+import type { FetchOnceOptions, PackSource, SourceContext, UpdateHandler, UpdateOutcome } from './types.js';
 
 /** Where the pack is and how often to look. */
 export interface FileSourceConfig {
@@ -23,6 +28,7 @@ export interface FileSourceConfig {
 export class FileSource implements PackSource {
   readonly kind = 'file' as const;
   #active: string | undefined;
+  #refused: RefusedPack | undefined;
   #statKey = '';
   #timer: NodeJS.Timeout | undefined;
   #watcher: FSWatcher | undefined;
@@ -38,7 +44,8 @@ export class FileSource implements PackSource {
     this.#active = etag;
   }
 
-  async fetchOnce(handler: UpdateHandler): Promise<UpdateOutcome | undefined> {
+  async fetchOnce(handler: UpdateHandler, options: FetchOnceOptions = {}): Promise<UpdateOutcome | undefined> {
+    if (options.force === true) this.#refused = undefined;
     const correlationId = randomUUID();
     const log = this.ctx.log.child({ pack: this.ctx.pack, correlation_id: correlationId, source: 'file' });
     const started = process.hrtime.bigint();
@@ -50,12 +57,18 @@ export class FileSource implements PackSource {
       const etag = `"${digest}"`;
       if (etag === this.#active) {
         this.ctx.metrics.fetchDuration.observe({ pack: this.ctx.pack, source: 'file', result: 'unchanged' }, seconds());
+        this.#refused = undefined;
         this.ctx.onConfirmed();
         return undefined;
+      }
+      if (isRefusedPair(this.#refused, pack, signature)) {
+        this.ctx.metrics.fetchDuration.observe({ pack: this.ctx.pack, source: 'file', result: 'unchanged' }, seconds());
+        return skippedRefused(this.ctx, 'file', this.#refused, { correlation_id: correlationId, digest, path: this.config.path });
       }
       this.ctx.metrics.fetchDuration.observe({ pack: this.ctx.pack, source: 'file', result: 'changed' }, seconds());
       log.info({ digest, path: this.config.path }, 'policy pack changed on disk');
       const outcome = await handler({ pack, signature, etag, origin: this.config.path, correlationId });
+      this.#refused = rememberRefusal(outcome, { pack, signature });
       if (outcome.status !== 'refused') {
         this.#active = etag;
         this.ctx.onConfirmed();

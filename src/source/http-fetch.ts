@@ -2,7 +2,9 @@
  * One HTTP(S) GET of a pack or its signature, with node:http so that mTLS
  * material, the total deadline and the byte limit are under exact control.
  * Every failure is a coded WardenError; a response is never trusted to end,
- * to be small, or to say how big it is.
+ * to be small, or to say how big it is. Both requests can be conditional: the
+ * `If-None-Match` header carries a list of entity tags (RFC 9110 13.1.2), e.g.
+ * the active pack's and the refused one's.
  */
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -19,8 +21,8 @@ export interface TlsMaterial {
 /** One request. */
 export interface FetchOptions {
   readonly url: string;
-  /** The ETag of the active pack: sent as If-None-Match. */
-  readonly etag?: string;
+  /** Entity tags sent as one `If-None-Match` list (none: an unconditional GET). */
+  readonly ifNoneMatch?: readonly string[];
   /** > 0: long poll, sent as `Prefer: wait=N`; the deadline grows by N seconds. */
   readonly waitSeconds?: number;
   /** Deadline for connect + headers + body (plus the long-poll wait). */
@@ -41,7 +43,7 @@ export type FetchResult =
 /** Size limit of a signature bundle. */
 export const SIGNATURE_MAX_BYTES = 1024 * 1024;
 
-/** Conditional GET of a pack: 200 with the body, or 304; anything else throws a FETCH_* error. */
+/** Conditional GET of a pack: 200 with the body, or 304 (only when tags were sent); anything else throws a FETCH_* error. */
 export async function fetchPack(opts: FetchOptions): Promise<FetchResult> {
   const wait = opts.waitSeconds !== undefined && opts.waitSeconds > 0 ? Math.ceil(opts.waitSeconds) : 0;
   const headers: Record<string, string> = {
@@ -51,7 +53,8 @@ export async function fetchPack(opts: FetchOptions): Promise<FetchResult> {
     // The signature covers the exact bytes: no transfer compression.
     'accept-encoding': 'identity',
   };
-  if (opts.etag !== undefined) headers['if-none-match'] = opts.etag;
+  const tags = opts.ifNoneMatch ?? [];
+  if (tags.length > 0) headers['if-none-match'] = tags.join(', ');
   if (wait > 0) headers.prefer = `wait=${wait}`;
   return get(opts, headers, opts.timeoutMs + wait * 1000);
 }
@@ -64,13 +67,17 @@ export function signatureUrlFor(packUrl: string, configured?: string): string {
   return u.toString();
 }
 
-/** GET of a signature bundle (limit SIGNATURE_MAX_BYTES unless smaller); any failure → SIGNATURE_FETCH_FAILED wrapping the cause. */
-export async function fetchSignature(opts: Omit<FetchOptions, 'etag' | 'waitSeconds' | 'maxBytes'> & { readonly maxBytes?: number }): Promise<Buffer> {
+/**
+ * GET of a signature bundle (limit SIGNATURE_MAX_BYTES unless smaller), never held;
+ * conditional when `ifNoneMatch` is given (the refused pack's signature ETag).
+ * Any failure, or a 304 to an unconditional request, → SIGNATURE_FETCH_FAILED wrapping the cause.
+ */
+export async function fetchSignature(opts: Omit<FetchOptions, 'waitSeconds' | 'maxBytes'> & { readonly maxBytes?: number }): Promise<FetchResult> {
   const maxBytes = Math.min(opts.maxBytes ?? SIGNATURE_MAX_BYTES, SIGNATURE_MAX_BYTES);
   try {
-    const res = await fetchPack({ ...opts, maxBytes, etag: undefined, waitSeconds: 0 });
-    if (res.status === 200) return res.body;
-    throw new WardenError('FETCH_HTTP_STATUS', `unexpected HTTP 304 for ${opts.url}`, { details: { status: 304, url: opts.url } });
+    const res = await fetchPack({ ...opts, maxBytes, waitSeconds: 0 });
+    if (res.status === 200 || (opts.ifNoneMatch ?? []).length > 0) return res;
+    throw unexpected304(opts.url);
   } catch (err) {
     const cause = err instanceof WardenError ? err : undefined;
     throw new WardenError('SIGNATURE_FETCH_FAILED', `cannot fetch the signature ${opts.url}: ${(err as Error).message}`, {
@@ -165,6 +172,11 @@ function onResponse(res: IncomingMessage, opts: FetchOptions, settle: (err: Ward
   const cut = (): void => settle(new WardenError('FETCH_FAILED', `${opts.url} closed the connection before the body was complete`, { details: { ...details, received_bytes: received } }));
   res.on('error', cut);
   res.on('close', cut);
+}
+
+/** A 304 to a request that sent no entity tag: the server is broken (or a cache in between is). */
+export function unexpected304(url: string): WardenError {
+  return new WardenError('FETCH_HTTP_STATUS', `unexpected HTTP 304 for ${url}: the request was not conditional`, { details: { status: 304, url } });
 }
 
 function tooLarge(opts: FetchOptions, extra: Record<string, number>): WardenError {

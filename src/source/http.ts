@@ -1,10 +1,22 @@
 /**
  * The `http` source (SPEC 5): conditional GETs of a pack and its signature from
  * a pack server, on a jittered poll or a long poll, with exponential backoff
- * after failures. It hands changed bytes to the pipeline and never parses them;
- * the If-None-Match it sends is always the ETag of what is really active.
+ * after failures. It hands changed bytes to the pipeline and never parses them.
+ *
+ * `If-None-Match` lists the ETag of what is really active and, after a refusal
+ * about the bytes (refused.ts), the refused pack's ETag. So a server still
+ * serving the refused pack answers 304 (and holds a long poll, as for the
+ * active one) instead of sending it again. Such a 304 — its ETag the refused
+ * one, or no ETag when both were sent — is counted
+ * (`policy_refused_unchanged_total`) and does not confirm the active pack. The
+ * pack and its signature are a pair: on that 304 the signature is asked for
+ * with its own remembered ETag, and if it changed (an operator fixed it without
+ * touching the pack) the pack is fetched again and goes through the pipeline.
  * Only the poll loop holds requests open: fetchOnce (boot, an operator's reload)
  * and the loop's first request ask without waiting, so they answer at once.
+ * A server without ETags sends the refused bytes in full: their digests (pack
+ * and signature) are compared with the refused ones and, when equal, the pair
+ * is not handed to the pipeline again. A forced reload forgets the refusal.
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -12,8 +24,9 @@ import { toWardenError, type WardenError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import { Backoff, nextPollDelayMs } from './backoff.js';
 import { pairLooksConsistent } from './pairing.js';
-import { fetchPack, fetchSignature, signatureUrlFor, type FetchResult, type TlsMaterial } from './http-fetch.js';
-import type { PackSource, SourceContext, UpdateHandler, UpdateOutcome } from './types.js';
+import { fetchPack, fetchSignature, signatureUrlFor, unexpected304, type TlsMaterial } from './http-fetch.js';
+import { answersRefused, digestOrNone, isRefusedPair, rememberRefusal, skippedRefused, type RefusedPack } from './refused.js';
+import type { FetchOnceOptions, PackSource, SourceContext, UpdateHandler, UpdateOutcome } from './types.js';
 
 /** The `source.http` settings of one pack (TLS material as contents, not paths). */
 export interface HttpSourceConfig {
@@ -53,6 +66,27 @@ const unrefTimer: SetTimer = (fn, ms) => {
   return () => clearTimeout(t);
 };
 
+// What the requests of one poll found.
+type Found =
+  | { readonly kind: 'current' } // 304 for the active pack
+  | { readonly kind: 'refused'; readonly refused: RefusedPack; readonly how: 'not_modified' | 'same_digest' } // the refused pair, still served
+  | { readonly kind: 'pair'; readonly pair: FetchedPair }; // a pack and signature for the pipeline
+
+interface FetchedPair {
+  readonly pack: Buffer;
+  readonly etag: string | undefined;
+  readonly signature: Buffer;
+  readonly signatureEtag: string | undefined;
+}
+
+// The request settings every GET of one poll shares.
+interface Common {
+  readonly timeoutMs: number;
+  readonly tls: TlsMaterial | undefined;
+  readonly correlationId: string;
+  readonly signal: AbortSignal;
+}
+
 // One completed fetch, with what the loop needs to pick the next delay.
 interface Fetched {
   readonly outcome: UpdateOutcome | undefined;
@@ -73,6 +107,7 @@ export class HttpSource implements PackSource {
   readonly #backoff: Backoff;
   readonly #signatureUrl: string;
   #active: string | undefined;
+  #refused: RefusedPack | undefined;
   #tail: Promise<unknown> = Promise.resolve();
   #lifecycle = new AbortController();
   #loop: Promise<void> | undefined;
@@ -96,9 +131,9 @@ export class HttpSource implements PackSource {
     this.#active = etag;
   }
 
-  /** One conditional GET now, never held open, after any fetch in flight (never two at once). */
-  async fetchOnce(handler: UpdateHandler): Promise<UpdateOutcome | undefined> {
-    return (await this.#serial(handler, false)).outcome;
+  /** One conditional GET now, never held open, after any fetch in flight (never two at once); `force` forgets the refused pack first. */
+  async fetchOnce(handler: UpdateHandler, options: FetchOnceOptions = {}): Promise<UpdateOutcome | undefined> {
+    return (await this.#serial(handler, { hold: false, force: options.force === true })).outcome;
   }
 
   /** Polls until stop(); a second start() while running is ignored. */
@@ -117,60 +152,104 @@ export class HttpSource implements PackSource {
     this.#loop = undefined;
   }
 
-  // Queues a fetch behind the one in flight; `hold`: a long poll, if configured.
-  #serial(handler: UpdateHandler, hold: boolean): Promise<Fetched> {
-    const run = this.#tail.then(() => this.#fetch(handler, hold));
+  // Queues a fetch behind the one in flight; `hold`: a long poll (if configured), `force`: forget the refused pack.
+  #serial(handler: UpdateHandler, how: { hold: boolean; force: boolean }): Promise<Fetched> {
+    const run = this.#tail.then(() => this.#fetch(handler, how.hold, how.force));
     this.#tail = run.catch(() => undefined);
     return run;
   }
 
   // Fetch → (signature) → handler; reports fetch failures once (log, metrics, ctx) and rethrows.
-  async #fetch(handler: UpdateHandler, hold: boolean): Promise<Fetched> {
+  async #fetch(handler: UpdateHandler, hold: boolean, force: boolean): Promise<Fetched> {
     const { pack, metrics } = this.#ctx;
     const { url, timeoutSeconds, tls } = this.#config;
+    if (force) this.#refused = undefined;
     const correlationId = randomUUID();
     const log = this.#ctx.log.child({ pack, source: 'http', correlation_id: correlationId });
     const signal = this.#lifecycle.signal;
     const started = this.#now();
     const common = { timeoutMs: timeoutSeconds * 1000, tls, correlationId, signal };
-    let res: FetchResult;
-    let signature: Buffer | undefined;
+    let found: Found;
     try {
-      res = await fetchPack({ ...common, url, etag: this.#active, waitSeconds: hold ? this.#config.longPollSeconds : 0, maxBytes: this.#config.maxBytes });
-      if (res.status === 200) signature = await fetchSignature({ ...common, url: this.#signatureUrl });
-      // A publish landed between the two requests: fetch the pair once more (no wait, no ETag).
-      if (res.status === 200 && !pairLooksConsistent(res.body, signature)) {
-        log.info({ url }, 'pack and signature fetched mid-publish; fetching the pair again');
-        res = await fetchPack({ ...common, url, maxBytes: this.#config.maxBytes });
-        if (res.status === 200) signature = await fetchSignature({ ...common, url: this.#signatureUrl });
-      }
+      found = await this.#download(common, log, hold);
     } catch (err) {
       const e = toWardenError(err, 'FETCH_FAILED');
       if (!signal.aborted) this.#report(e, log, (this.#now() - started) / 1000);
       throw e;
     }
     const elapsedMs = this.#now() - started;
-    const result = res.status === 200 ? 'changed' : 'unchanged';
-    metrics.fetchDuration.observe({ pack, source: 'http', result }, elapsedMs / 1000);
-    if (res.status === 304) {
+    metrics.fetchDuration.observe({ pack, source: 'http', result: found.kind === 'pair' ? 'changed' : 'unchanged' }, elapsedMs / 1000);
+    if (found.kind === 'current') {
       log.debug({ etag: this.#active }, 'policy pack unchanged (304)');
+      this.#refused = undefined; // the server serves the active pack again, not the refused one
       this.#ctx.onConfirmed();
       return { outcome: undefined, notModified: true, elapsedMs, held: hold };
     }
-    log.info({ url, etag: res.etag, bytes: res.body.length }, 'policy pack fetched');
+    if (found.kind === 'refused') {
+      const outcome = skippedRefused(this.#ctx, 'http', found.refused, { correlation_id: correlationId, etag: found.refused.etag, digest: found.refused.digest, how: found.how });
+      return { outcome, notModified: true, elapsedMs, held: hold };
+    }
+    const pair = found.pair;
+    log.info({ url, etag: pair.etag, bytes: pair.pack.length }, 'policy pack fetched');
     let outcome: UpdateOutcome;
     try {
-      outcome = await handler({ pack: res.body, signature, etag: res.etag, origin: url, correlationId });
+      outcome = await handler({ pack: pair.pack, signature: pair.signature, etag: pair.etag, origin: url, correlationId });
     } catch (err) {
       log.error({ code: toWardenError(err).code, err: (err as Error).message }, 'update handler failed');
       throw err;
     }
-    // A refused pack leaves the old ETag, so the next request fetches it again.
+    // Refused: the active ETag stays; a refusal about the bytes is remembered and skipped until the pair changes.
+    this.#refused = rememberRefusal(outcome, pair);
     if (outcome.status !== 'refused') {
-      this.#active = res.etag;
+      this.#active = pair.etag;
       this.#ctx.onConfirmed();
     }
     return { outcome, notModified: false, elapsedMs, held: hold };
+  }
+
+  // The requests of one poll: the pack (If-None-Match: active and refused ETags), the signature when needed.
+  async #download(common: Common, log: Logger, hold: boolean): Promise<Found> {
+    const { url, maxBytes, longPollSeconds } = this.#config;
+    const refused = this.#refused;
+    const sent = [this.#active, refused?.etag].filter((t, i, all): t is string => t !== undefined && all.indexOf(t) === i);
+    const res = await fetchPack({ ...common, url, ifNoneMatch: sent, waitSeconds: hold ? longPollSeconds : 0, maxBytes });
+    let pair: FetchedPair;
+    if (res.status === 304) {
+      if (refused === undefined || !answersRefused(res.etag, sent, refused.etag)) return { kind: 'current' };
+      // The refused pack is still served; its signature may have been fixed on its own (a small, conditional GET).
+      const sig = await fetchSignature({ ...common, url: this.#signatureUrl, ifNoneMatch: refused.signatureEtag === undefined ? [] : [refused.signatureEtag] });
+      if (sig.status === 304 || digestOrNone(sig.body) === refused.signatureDigest) return { kind: 'refused', refused, how: 'not_modified' };
+      log.info({ url: this.#signatureUrl, etag: sig.etag }, 'the signature of the refused pack changed; fetching the pack again');
+      pair = { ...(await this.#fetchFull(common)), signature: sig.body, signatureEtag: sig.etag };
+    } else {
+      pair = { pack: res.body, etag: res.etag, ...(await this.#fetchSignatureFull(common)) };
+    }
+    // A publish landed between the two requests: fetch the pair once more (no wait, no ETag).
+    if (!pairLooksConsistent(pair.pack, pair.signature)) {
+      log.info({ url }, 'pack and signature fetched mid-publish; fetching the pair again');
+      pair = { ...(await this.#fetchFull(common)), ...(await this.#fetchSignatureFull(common)) };
+    }
+    // A server without ETags (or one ignoring If-None-Match) sends the refused bytes again: not verified again.
+    if (isRefusedPair(refused, pair.pack, pair.signature)) {
+      this.#refused = { ...refused, etag: pair.etag ?? refused.etag, signatureEtag: pair.signatureEtag ?? refused.signatureEtag };
+      return { kind: 'refused', refused, how: 'same_digest' };
+    }
+    return { kind: 'pair', pair };
+  }
+
+  // An unconditional GET of the pack: it must be a 200.
+  async #fetchFull(common: Common): Promise<{ pack: Buffer; etag: string | undefined }> {
+    const { url, maxBytes } = this.#config;
+    const res = await fetchPack({ ...common, url, maxBytes });
+    if (res.status === 304) throw unexpected304(url);
+    return { pack: res.body, etag: res.etag };
+  }
+
+  // An unconditional GET of the signature.
+  async #fetchSignatureFull(common: Common): Promise<{ signature: Buffer; signatureEtag: string | undefined }> {
+    const sig = await fetchSignature({ ...common, url: this.#signatureUrl });
+    if (sig.status === 304) throw unexpected304(this.#signatureUrl); // not reached: fetchSignature refuses it
+    return { signature: sig.body, signatureEtag: sig.etag };
   }
 
   // Logs, counts and reports one fetch failure.
@@ -188,7 +267,7 @@ export class HttpSource implements PackSource {
     while (!signal.aborted) {
       let delay: number;
       try {
-        const fetched = await this.#serial(handler, hold);
+        const fetched = await this.#serial(handler, { hold, force: false });
         hold = true;
         this.#backoff.reset();
         delay = this.#delayAfter(fetched);
@@ -200,7 +279,7 @@ export class HttpSource implements PackSource {
     }
   }
 
-  // Long poll re-requests at once after a held 304, an activation or a request that was not held; everything else waits a poll interval.
+  // Long poll re-requests at once after a held 304, an activation, a request that was not held, or a refusal remembered with its ETag; everything else waits a poll interval.
   #delayAfter(f: Fetched): number {
     const { longPollSeconds, pollMinSeconds, pollMaxSeconds } = this.#config;
     const poll = (): number => nextPollDelayMs(pollMinSeconds, pollMaxSeconds, this.#random);
@@ -208,7 +287,9 @@ export class HttpSource implements PackSource {
     if (!f.held) return Math.round(this.#random() * LONG_POLL_FLOOR_MS);
     // A 304 faster than half the wait: the server does not hold requests, so poll instead of hammering it.
     const held = f.notModified && f.elapsedMs >= (longPollSeconds * 1000) / 2;
-    if (held || f.outcome?.status === 'activated') return Math.round(this.#random() * LONG_POLL_FLOOR_MS);
+    // Just refused and remembered by ETag: the next request is a conditional long poll on it, which the server holds.
+    const waitsOnRefused = !f.notModified && f.outcome?.status === 'refused' && this.#refused?.etag !== undefined;
+    if (held || waitsOnRefused || f.outcome?.status === 'activated') return Math.round(this.#random() * LONG_POLL_FLOOR_MS);
     return poll();
   }
 

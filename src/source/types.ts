@@ -2,7 +2,8 @@
  * What every source produces: a pack (bytes + signature) with the source's own
  * version tag. A source never verifies or activates anything (OPA's downloader
  * reports an Update and stops there); it hands updates to the pipeline and is
- * told the outcome, so it knows which version tag is really active.
+ * told the outcome, so it knows which version tag is really active and which
+ * content was refused (and need not be handed over again until it changes).
  */
 import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
@@ -35,6 +36,15 @@ export type UpdateOutcome =
 /** The pipeline's entry point: resolves once the update went through verify → store → activate. */
 export type UpdateHandler = (update: PackUpdate) => Promise<UpdateOutcome>;
 
+/** How a one-off fetch runs. */
+export interface FetchOnceOptions {
+  /**
+   * An operator's reload: forget the refused pack the source remembers, so it is
+   * fetched (or read, or built) in full and goes through the pipeline again.
+   */
+  readonly force?: boolean;
+}
+
 /** What a source needs from the agent. */
 export interface SourceContext {
   readonly pack: string;
@@ -53,12 +63,17 @@ export interface PackSource {
   readonly kind: SourceKind;
   /**
    * Tells the source the version tag of the pack now active (at boot from the
-   * store, and after every activation), so conditional requests ask for changes
-   * relative to what really runs — a refused pack is fetched again, not skipped.
+   * store), so conditional requests ask for changes relative to what really
+   * runs. A pack refused for its content is remembered beside it (refused.ts)
+   * and skipped while it is still what the source serves.
    */
   setActive(etag: string | undefined): void;
-  /** One fetch now; resolves with the outcome of the handler, or undefined when unchanged. Throws a coded error when the fetch fails. */
-  fetchOnce(handler: UpdateHandler): Promise<UpdateOutcome | undefined>;
+  /**
+   * One fetch now; resolves with the outcome of the handler, undefined when
+   * unchanged, or the remembered refusal when the refused pack is still served.
+   * Throws a coded error when the fetch fails.
+   */
+  fetchOnce(handler: UpdateHandler, options?: FetchOnceOptions): Promise<UpdateOutcome | undefined>;
   /** Starts polling/watching in the background. */
   start(handler: UpdateHandler): void;
   /** Stops and waits for any fetch in flight to settle. */

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { signPack } from '../../src/sign/sign.js';
 import { tempDir } from '../helpers/fs.js';
 import { p256 } from '../helpers/packs.js';
-import { WardenProcess, startAgentProcess, startPackServerProcess } from '../helpers/processes.js';
+import { WardenProcess, agentMetric as metric, startAgentProcess, startPackServerProcess } from '../helpers/processes.js';
 import { publish, variant } from '../helpers/variants.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -44,13 +44,6 @@ async function version(url: string): Promise<number> {
   const res = await fetch(`${url}/v1/data/app/version`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
   assert.equal(res.status, 200);
   return ((await res.json()) as { result: number }).result;
-}
-
-// Reads one metric sample's value from /metrics text.
-async function metric(url: string, name: string, labels: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
-  return line ? Number(line.split(' ').pop()) : 0;
 }
 
 describe('agent lifecycle against a real pack server', () => {

@@ -1,10 +1,12 @@
 /**
  * Pack-server test helpers: distinct small packs, publishing by atomic rename,
- * waiting for a condition, and raw HTTP requests.
+ * waiting for a condition, raw HTTP requests, and a plain static file server
+ * (no ETag, no conditional requests) to stand for "any web server".
  */
 import assert from 'node:assert/strict';
-import { rename, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeTarGz } from '../../src/pack/tar-writer.js';
@@ -44,4 +46,39 @@ export function rawGet(base: string, path: string): Promise<number> {
     req.on('error', reject);
     req.end();
   });
+}
+
+/** A running static server and the requests it answered. */
+export interface StaticServer {
+  readonly url: string;
+  readonly seen: Array<{ readonly path: string; readonly status: number }>;
+  close(): Promise<void>;
+}
+
+/** Serves the files of dir at `/<file name>` on 127.0.0.1 with 200 and no ETag, ignoring If-None-Match (a plain web server). */
+export async function startStaticServer(dir: string): Promise<StaticServer> {
+  const seen: Array<{ path: string; status: number }> = [];
+  const server = createServer((req, res) => {
+    const path = req.url ?? '';
+    const name = path.slice(1);
+    const answer = (status: number, body: Buffer | string): void => {
+      seen.push({ path, status });
+      res.writeHead(status, { 'content-length': Buffer.byteLength(body) }).end(body);
+    };
+    if (!/^[A-Za-z0-9._-]+$/.test(name)) return answer(404, 'not found');
+    readFile(join(dir, name)).then(
+      (bytes) => answer(200, bytes),
+      () => answer(404, 'not found'),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }

@@ -93,6 +93,13 @@ export async function startAgentProcess(configPath: string): Promise<{ proc: War
   return { proc, url: m[1] ?? '' };
 }
 
+/** One sample of a metric (name and a label substring such as `code="X"`) from an agent's /metrics; 0 when absent. */
+export async function agentMetric(url: string, name: string, labels: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
 /** Starts `warden pack serve dir` on a free port; returns its base URL. */
 export async function startPackServerProcess(dir: string, extra: string[] = []): Promise<{ proc: WardenProcess; url: string }> {
   const proc = WardenProcess.spawn(['pack', 'serve', dir, '--listen', '127.0.0.1:0', ...extra]);

@@ -59,6 +59,20 @@ describe('pack server', () => {
     await stale.arrayBuffer();
   });
 
+  it('answers 304 to an If-None-Match list naming the current ETag (weak or strong) or to *, with that ETag, and logs the list', async () => {
+    const other = etagOf(Buffer.from('refused elsewhere'));
+    for (const header of [`${other}, ${etagOf(first)}`, `${etagOf(first)},${other}`, `W/${etagOf(first)}`, '*']) {
+      const res = await fetch(`${packs}/governance`, { headers: { 'If-None-Match': header } });
+      assert.equal(res.status, 304, header);
+      assert.equal(res.headers.get('etag'), etagOf(first), header);
+      await res.arrayBuffer();
+    }
+    const miss = await fetch(`${packs}/governance`, { headers: { 'If-None-Match': `${other}, "sha256:x,y"` } });
+    assert.equal(miss.status, 200);
+    await miss.arrayBuffer();
+    await eventually(() => logs.some((l) => l.if_none_match === `${other}, "sha256:x,y"` && l.status === 200));
+  });
+
   it('serves the signature bundle at NAME.sigstore.json with its own ETag', async () => {
     const res = await fetch(`${packs}/governance.sigstore.json`);
     assert.equal(res.status, 200);
@@ -152,6 +166,22 @@ describe('pack server', () => {
     assert.deepEqual(Buffer.from(await res.arrayBuffer()), next);
     assert.ok(Date.now() - started < 3000, `answered after ${Date.now() - started} ms, wait was 5000`);
     assert.equal(server.waiting(), 0);
+  });
+
+  it('answers a held long poll with 304 when the pack changes to a version the client listed', async () => {
+    const refused = pack(8);
+    const active = pack(9);
+    await publish(dir, 'listed.tar.gz', refused);
+    await eventually(async () => (await fetch(`${packs}/listed`, { method: 'HEAD' })).status === 200);
+    const started = Date.now();
+    const held = fetch(`${packs}/listed`, { headers: { 'If-None-Match': `${etagOf(active)}, ${etagOf(refused)}`, Prefer: 'wait=5' } });
+    await eventually(() => server.waiting() === 1);
+    await publish(dir, 'listed.tar.gz', active);
+    const res = await held;
+    assert.equal(res.status, 304, 'the client already has these bytes');
+    assert.equal(res.headers.get('etag'), etagOf(active));
+    assert.equal((await res.arrayBuffer()).byteLength, 0);
+    assert.ok(Date.now() - started < 3000, `answered after ${Date.now() - started} ms, wait was 5000`);
   });
 
   it('answers a long poll with 304 when the wait elapses without a change', async () => {

@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { WardenError } from '../../src/errors.js';
+import { WardenError, type ErrorCode } from '../../src/errors.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { WardenMetrics } from '../../src/observe/metrics.js';
 import { FileSource } from '../../src/source/file.js';
 import type { PackUpdate, SourceContext, UpdateOutcome } from '../../src/source/types.js';
 import { sha256Digest } from '../../src/verify/digest.js';
 import { tempDir } from '../helpers/fs.js';
+import { eventually } from '../helpers/wait.js';
 
 // A source context that records confirmations and errors.
 function context(): SourceContext & { confirmed: number; errors: WardenError[] } {
@@ -25,15 +26,23 @@ function context(): SourceContext & { confirmed: number; errors: WardenError[] }
 }
 
 // A handler that records updates and answers with the given outcome.
-function recorder(status: 'activated' | 'refused' = 'activated'): { updates: PackUpdate[]; handler: (u: PackUpdate) => Promise<UpdateOutcome> } {
+function recorder(
+  status: 'activated' | 'refused' = 'activated',
+  code: ErrorCode = 'SIGNATURE_INVALID',
+): { updates: PackUpdate[]; handler: (u: PackUpdate) => Promise<UpdateOutcome> } {
   const updates: PackUpdate[] = [];
   return {
     updates,
     handler: (u) => {
       updates.push(u);
-      return Promise.resolve(status === 'activated' ? { status, digest: sha256Digest(u.pack) } : { status, error: new WardenError('SIGNATURE_INVALID', 'no') });
+      return Promise.resolve(status === 'activated' ? { status, digest: sha256Digest(u.pack) } : { status, error: new WardenError(code, 'no') });
     },
   };
+}
+
+// policy_refused_unchanged_total of the file source.
+async function skipped(ctx: SourceContext): Promise<number> {
+  return (await ctx.metrics.refusedUnchanged.get()).values.find((v) => v.labels.source === 'file')?.value ?? 0;
 }
 
 // Replaces a file atomically, as a publisher should.
@@ -79,15 +88,48 @@ describe('file source', () => {
     }
   });
 
-  it('hands a refused pack over again on the next change check instead of skipping it', async () => {
+  it('does not hand a pack refused for its content over again while pack and signature are unchanged, even rewritten; a new signature is', async () => {
     const dir = tempDir();
     const path = join(dir, 'app.tar.gz');
     await writeFile(path, 'bad pack');
+    await writeFile(`${path}.sigstore.json`, 'bad sig');
+    const ctx = context();
+    const source = new FileSource({ path, pollSeconds: 0.05, maxBytes: 1024 }, ctx);
+    const refused = recorder('refused');
+    const first = await source.fetchOnce(refused.handler);
+    assert.equal(first?.status, 'refused');
+    assert.deepEqual(await source.fetchOnce(refused.handler), first, 'the remembered refusal, said again');
+    assert.equal(refused.updates.length, 1);
+    const good = recorder();
+    source.start(good.handler);
+    try {
+      // The same bytes written again (a deploy tool re-copying): the stat key moves, the content does not.
+      await replace(path, 'bad pack');
+      await eventually(async () => (await skipped(ctx)) >= 2);
+      assert.equal(good.updates.length, 0);
+      assert.equal(ctx.confirmed, 0);
+      await replace(`${path}.sigstore.json`, 'fixed sig');
+      await eventually(() => Promise.resolve(good.updates.length === 1));
+      assert.equal(good.updates[0]?.signature?.toString(), 'fixed sig');
+    } finally {
+      await source.stop();
+    }
+  });
+
+  it('hands a pack refused for a transient reason over again, and a refused one on a forced fetch', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'app.tar.gz');
+    await writeFile(path, 'pack');
+    const transient = recorder('refused', 'IO_FAILED');
     const source = new FileSource({ path, pollSeconds: 0.05, maxBytes: 1024 }, context());
-    const { updates, handler } = recorder('refused');
-    await source.fetchOnce(handler);
-    await source.fetchOnce(handler);
-    assert.equal(updates.length, 2);
+    await source.fetchOnce(transient.handler);
+    await source.fetchOnce(transient.handler);
+    assert.equal(transient.updates.length, 2);
+    const refused = recorder('refused');
+    await source.fetchOnce(refused.handler);
+    await source.fetchOnce(refused.handler);
+    await source.fetchOnce(refused.handler, { force: true });
+    assert.equal(refused.updates.length, 2);
   });
 
   it('reports a missing file as FETCH_FAILED and an oversized one as FETCH_TOO_LARGE', async () => {

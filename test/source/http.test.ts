@@ -8,12 +8,15 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { WardenError } from '../../src/errors.js';
+import { WardenError, type ErrorCode } from '../../src/errors.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { WardenMetrics } from '../../src/observe/metrics.js';
+import { noneMatch } from '../../src/server/pack-routes.js';
 import { HttpSource, type HttpSourceConfig } from '../../src/source/http.js';
 import type { PackUpdate, SourceContext, UpdateOutcome } from '../../src/source/types.js';
+import { startPackServer } from '../../src/server/pack-server.js';
 import { tempDir } from '../helpers/fs.js';
+import { pack, publish } from '../helpers/pack-server.js';
 import { rejectsCode } from '../helpers/errors.js';
 
 type Route = (req: IncomingMessage, res: ServerResponse) => void;
@@ -50,12 +53,13 @@ async function serve(route: Route, server: Server | HttpsServer = createServer()
   return { base: `${server instanceof HttpsServer ? 'https' : 'http'}://127.0.0.1:${port}`, seen };
 }
 
-// A pack server (SPEC 5) over mutable state: ETag, 304, signature beside the pack.
-function packRoute(state: { body: Buffer; etag: string; sigStatus?: number }): Route {
+// A pack server (SPEC 5) over mutable state: ETag, 304 on an If-None-Match list, signature beside the pack (with an ETag when sigEtag is set).
+function packRoute(state: { body: Buffer; etag: string; sigStatus?: number; sig?: string; sigEtag?: string }): Route {
   return (req, res) => {
     if (req.url?.endsWith('.sigstore.json') === true) {
-      res.writeHead(state.sigStatus ?? 200).end(`{"sig":"${state.etag}"}`);
-    } else if (req.headers['if-none-match'] === state.etag) {
+      if (state.sigEtag !== undefined && noneMatch(req.headers['if-none-match'], state.sigEtag)) return void res.writeHead(304, { etag: state.sigEtag }).end();
+      res.writeHead(state.sigStatus ?? 200, state.sigEtag === undefined ? {} : { etag: state.sigEtag }).end(state.sig ?? `{"sig":"${state.etag}"}`);
+    } else if (noneMatch(req.headers['if-none-match'], state.etag)) {
       res.writeHead(304, { etag: state.etag }).end();
     } else {
       res.writeHead(200, { etag: state.etag, 'content-length': state.body.length }).end(state.body);
@@ -140,26 +144,6 @@ describe('HttpSource.fetchOnce', () => {
     assert.equal(srv.seen[2]?.headers['if-none-match'], '"v1"');
   });
 
-  it('after a refused pack asks with the old ETag again, so the same pack is fetched again', async () => {
-    const srv = await serve(packRoute({ body: Buffer.from('pack-v2'), etag: '"v2"' }));
-    const { ctx, counts } = context();
-    const source = new HttpSource(config(srv.base + PACK_PATH), ctx);
-    source.setActive('"v1"');
-    let refuse = true;
-    const rec = recorder((u) => (refuse ? { status: 'refused', error: new WardenError('SIGNATURE_INVALID', 'bad') } : { status: 'activated', digest: String(u.etag) }));
-    assert.equal((await source.fetchOnce(rec.handler))?.status, 'refused');
-    assert.equal((await source.fetchOnce(rec.handler))?.status, 'refused');
-    const packRequests = srv.seen.filter((s) => s.path === PACK_PATH);
-    assert.deepEqual(packRequests.map((s) => s.headers['if-none-match']), ['"v1"', '"v1"']);
-    assert.deepEqual(rec.updates.map((u) => u.pack.toString()), ['pack-v2', 'pack-v2']);
-    assert.equal(counts.confirmed, 0);
-    refuse = false;
-    assert.equal((await source.fetchOnce(rec.handler))?.status, 'activated');
-    assert.equal(await source.fetchOnce(rec.handler), undefined);
-    assert.equal(srv.seen.at(-1)?.headers['if-none-match'], '"v2"');
-    assert.equal(counts.confirmed, 2);
-  });
-
   it('hands a non-tarball 200 to the handler as it is (verification is downstream)', async () => {
     const srv = await serve(packRoute({ body: Buffer.from('<html>not a pack</html>'), etag: '"x"' }));
     const rec = recorder();
@@ -189,6 +173,159 @@ describe('HttpSource.fetchOnce', () => {
     await Promise.all([source.fetchOnce(rec.handler), source.fetchOnce(rec.handler), source.fetchOnce(rec.handler)]);
     assert.equal(most, 1);
     assert.equal(rec.updates.length, 1, 'the 2nd and 3rd fetch asked with the ETag the 1st activated');
+  });
+});
+
+// A handler refusing with `code` while `refusing.on`, else activating (digest = the ETag).
+function refuser(code: ErrorCode, refusing = { on: true }) {
+  return recorder((u) => (refusing.on ? { status: 'refused', error: new WardenError(code, `refused: ${code}`) } : { status: 'activated', digest: String(u.etag) }));
+}
+
+// The value of policy_refused_unchanged_total for pack gov.
+async function skipped(metrics: WardenMetrics): Promise<number> {
+  return (await metrics.refusedUnchanged.get()).values.find((v) => v.labels.pack === 'gov' && v.labels.source === 'http')?.value ?? 0;
+}
+
+const packRequests = (srv: TestServer): Seen[] => srv.seen.filter((s) => s.path === PACK_PATH);
+const signatureRequests = (srv: TestServer): Seen[] => srv.seen.filter((s) => s.path === `${PACK_PATH}.sigstore.json`);
+
+describe('HttpSource after a refusal', () => {
+  it('asks with the active and the refused ETag; a 304 for the refused one is skipped, counted, and confirms nothing', async () => {
+    const state = { body: Buffer.from('pack-v2'), etag: '"v2"', sigEtag: '"s2"' };
+    const srv = await serve(packRoute(state));
+    const { ctx, counts, metrics } = context();
+    const source = new HttpSource(config(srv.base + PACK_PATH), ctx);
+    source.setActive('"v1"');
+    const rec = refuser('SIGNATURE_INVALID');
+    const first = await source.fetchOnce(rec.handler);
+    assert.equal(first?.status, 'refused');
+    for (let i = 0; i < 3; i++) assert.deepEqual(await source.fetchOnce(rec.handler), first, 'the remembered refusal, said again');
+    assert.equal(rec.updates.length, 1, 'handed over once');
+    assert.deepEqual(packRequests(srv).map((s) => s.headers['if-none-match']), ['"v1"', '"v1", "v2"', '"v1", "v2"', '"v1", "v2"']);
+    // The signature is asked for conditionally with its own remembered ETag (the pair may change on that side only).
+    assert.deepEqual(signatureRequests(srv).map((s) => s.headers['if-none-match']), [undefined, '"s2"', '"s2"', '"s2"']);
+    assert.equal(counts.confirmed, 0, 'a 304 for the refused pack does not confirm the active one');
+    assert.equal(await skipped(metrics), 3);
+    // A new pack is fetched and handed over; after its activation only its ETag is sent.
+    Object.assign(state, { body: Buffer.from('pack-v3'), etag: '"v3"', sigEtag: '"s3"' });
+    const good = refuser('SIGNATURE_INVALID', { on: false });
+    assert.equal((await source.fetchOnce(good.handler))?.status, 'activated');
+    assert.equal(good.updates[0]?.pack.toString(), 'pack-v3');
+    assert.equal(await source.fetchOnce(good.handler), undefined);
+    assert.equal(packRequests(srv).at(-1)?.headers['if-none-match'], '"v3"');
+    assert.equal(counts.confirmed, 2);
+  });
+
+  it('takes a 304 without ETag as the refused pack when both ETags were sent', async () => {
+    const srv = await serve((req, res) => {
+      if (req.url?.endsWith('.sigstore.json') === true) return void res.writeHead(200).end('{"sig":1}');
+      if (noneMatch(req.headers['if-none-match'], '"v2"')) return void res.writeHead(304).end();
+      res.writeHead(200, { etag: '"v2"' }).end('pack-v2');
+    });
+    const { ctx, counts, metrics } = context();
+    const source = new HttpSource(config(srv.base + PACK_PATH), ctx);
+    source.setActive('"v1"');
+    const rec = refuser('PACK_DOWNGRADE');
+    await source.fetchOnce(rec.handler);
+    assert.equal((await source.fetchOnce(rec.handler))?.status, 'refused');
+    assert.equal(rec.updates.length, 1);
+    assert.equal(counts.confirmed, 0);
+    assert.equal(await skipped(metrics), 1);
+  });
+
+  it('does not remember a transient refusal: the same pack is fetched and handed over again', async () => {
+    const srv = await serve(packRoute({ body: Buffer.from('pack-v2'), etag: '"v2"' }));
+    const { ctx, metrics } = context();
+    const source = new HttpSource(config(srv.base + PACK_PATH), ctx);
+    source.setActive('"v1"');
+    const rec = refuser('OPA_FAILED');
+    await source.fetchOnce(rec.handler);
+    await source.fetchOnce(rec.handler);
+    assert.equal(rec.updates.length, 2);
+    assert.deepEqual(packRequests(srv).map((s) => s.headers['if-none-match']), ['"v1"', '"v1"']);
+    assert.equal(await skipped(metrics), 0);
+  });
+
+  it('fetches the pack again when only its signature changed, and hands over the new pair', async () => {
+    const state = { body: Buffer.from('pack-v2'), etag: '"v2"', sig: 'wrong', sigEtag: '"s-wrong"' };
+    const srv = await serve(packRoute(state));
+    const { ctx, counts } = context();
+    const source = new HttpSource(config(srv.base + PACK_PATH), ctx);
+    source.setActive('"v1"');
+    const refusing = { on: true };
+    const rec = refuser('SIGNATURE_MISSING', refusing);
+    await source.fetchOnce(rec.handler);
+    assert.equal((await source.fetchOnce(rec.handler))?.status, 'refused');
+    Object.assign(state, { sig: 'fixed', sigEtag: '"s-fixed"' });
+    refusing.on = false;
+    assert.equal((await source.fetchOnce(rec.handler))?.status, 'activated');
+    assert.deepEqual(rec.updates.map((u) => [u.pack.toString(), u.signature?.toString()]), [['pack-v2', 'wrong'], ['pack-v2', 'fixed']]);
+    assert.equal(rec.updates[1]?.etag, '"v2"');
+    // 3rd poll: 304 for the refused pack, signature changed (200), pack fetched again without a condition.
+    assert.deepEqual(packRequests(srv).map((s) => s.headers['if-none-match']), ['"v1"', '"v1", "v2"', '"v1", "v2"', undefined]);
+    assert.equal(await source.fetchOnce(rec.handler), undefined);
+    assert.equal(packRequests(srv).at(-1)?.headers['if-none-match'], '"v2"');
+    assert.equal(counts.confirmed, 2);
+  });
+
+  it('against a server without ETags: the same pack and signature are downloaded but not handed over again; a new signature is', async () => {
+    const state = { pack: 'pack-v2', sig: 'bad' };
+    const srv = await serve((req, res) => void res.writeHead(200).end(req.url?.endsWith('.sigstore.json') === true ? state.sig : state.pack));
+    const { ctx, counts, metrics } = context();
+    const source = new HttpSource(config(srv.base + PACK_PATH), ctx);
+    const refusing = { on: true };
+    const rec = refuser('SIGNATURE_INVALID', refusing);
+    await source.fetchOnce(rec.handler);
+    for (let i = 0; i < 2; i++) assert.equal((await source.fetchOnce(rec.handler))?.status, 'refused');
+    assert.equal(rec.updates.length, 1);
+    assert.equal(packRequests(srv).length, 3, 'downloaded every time: nothing to ask conditionally');
+    assert.equal(await skipped(metrics), 2);
+    state.sig = 'good';
+    refusing.on = false;
+    assert.equal((await source.fetchOnce(rec.handler))?.status, 'activated');
+    assert.equal(rec.updates[1]?.signature?.toString(), 'good');
+    assert.equal(counts.confirmed, 1);
+  });
+
+  it('a forced fetch forgets the refusal: the pack is fetched in full and handed over again', async () => {
+    const srv = await serve(packRoute({ body: Buffer.from('pack-v2'), etag: '"v2"' }));
+    const { ctx, metrics } = context();
+    const source = new HttpSource(config(srv.base + PACK_PATH), ctx);
+    source.setActive('"v1"');
+    const rec = refuser('PACK_GOLDEN_FAILED');
+    await source.fetchOnce(rec.handler);
+    await source.fetchOnce(rec.handler, { force: true });
+    assert.equal(rec.updates.length, 2);
+    assert.deepEqual(packRequests(srv).map((s) => s.headers['if-none-match']), ['"v1"', '"v1"']);
+    await source.fetchOnce(rec.handler);
+    assert.equal(rec.updates.length, 2, 'remembered again after the forced fetch refused it');
+    assert.equal(await skipped(metrics), 1);
+  });
+
+  it('long-polls the reference pack server on the refused ETag: held while unchanged, woken by a new pack', async () => {
+    const dir = tempDir('warden-refused-lp-');
+    const bad = pack(1);
+    await publish(dir, 'gov.tar.gz.sigstore.json', Buffer.from('{"not":"a bundle"}'));
+    await publish(dir, 'gov.tar.gz', bad);
+    const server = await startPackServer({ dir, host: '127.0.0.1', port: 0, maxWaitSeconds: 30 });
+    const { ctx, metrics } = context();
+    const source = new HttpSource(config(`${server.url}${PACK_PATH}`, { longPollSeconds: 20, pollMinSeconds: 10, pollMaxSeconds: 10 }), ctx);
+    const good = pack(2);
+    const rec = recorder((u) => (u.pack.equals(good) ? { status: 'activated', digest: String(u.etag) } : { status: 'refused', error: new WardenError('SIGNATURE_BUNDLE_MALFORMED', 'bad') }));
+    source.start(rec.handler);
+    try {
+      await until(() => rec.updates.length === 1 && server.waiting() === 1);
+      assert.equal(await skipped(metrics), 0, 'held, not answered');
+      await publish(dir, 'gov.tar.gz.sigstore.json', Buffer.from('{"good":1}'));
+      await publish(dir, 'gov.tar.gz', good);
+      await until(() => rec.updates.length === 2, 5000);
+      assert.deepEqual(rec.updates[1]?.pack, good);
+      assert.equal(rec.updates[1]?.signature?.toString(), '{"good":1}');
+      await until(() => server.waiting() === 1, 5000); // and waits on the server again, on the new pack
+    } finally {
+      await source.stop();
+      await server.close();
+    }
   });
 });
 
