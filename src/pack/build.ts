@@ -82,13 +82,16 @@ export async function buildPack(options: BuildOptions): Promise<BuiltPack> {
     };
     await stageFiles(stage, sources, manifest);
     const rel = (f: string): string => f.replace(/^\.\//, '');
+    // opa compiles a rule that has two values for some input; certain conflicts are refused here.
+    // The parse runs beside the build (it only reads the staged files); a compile error is reported first.
+    const conflicts = checkRuleConflicts(opa, stage, [...sources.modules.keys()], spec.rego_version, rel);
+    conflicts.catch(() => undefined);
     // One opa run on the success path; `opa check` only to turn a failure into file:line:col errors.
     const opaBundle = await opaBuildWasm(opa, stage, spec.entrypoints, spec.rego_version).catch(async (err: unknown) => {
       await opaCheck(opa, stage, spec.rego_version, rel);
       throw err;
     });
-    // opa compiles a rule that has two values for some input; certain conflicts are refused here.
-    await checkRuleConflicts(opa, stage, [...sources.modules.keys()], spec.rego_version, rel);
+    await conflicts;
     const testsRun = await runTests(opa, stage, sources, spec, rel);
     const built = await repack(opaBundle, sources, spec);
     const engine = await loadWasmEngine(built.files.get('policy.wasm') ?? Buffer.alloc(0), dataDoc);
