@@ -75,10 +75,17 @@ export const DENY = Object.freeze({ tenant: 'acme', subject: 'svc-reco', module:
  * An agent configuration over `packs/governance.tar.gz` (signed, checked by
  * `policy.pub`, polled every 50 ms) with a `governance:` block; `killSwitchSource`
  * is the flow-style `source:` of the kill-switch pack (none: no kill switches);
- * `extra` lines go at the end.
+ * `packs` lines are more `packs:` entries (after governance); `extra` lines go at the end.
  */
 export function governanceYaml(
-  opts: { dataDir?: string | undefined; evidence?: string | undefined; strict?: boolean | undefined; killSwitchSource?: string | undefined; extra?: readonly string[] | undefined } = {},
+  opts: {
+    dataDir?: string | undefined;
+    evidence?: string | undefined;
+    strict?: boolean | undefined;
+    killSwitchSource?: string | undefined;
+    packs?: readonly string[] | undefined;
+    extra?: readonly string[] | undefined;
+  } = {},
 ): string {
   return [
     'listen: 127.0.0.1:0',
@@ -88,6 +95,7 @@ export function governanceYaml(
     '  - name: governance',
     '    source: { file: { path: packs/governance.tar.gz, poll_seconds: 0.05 } }',
     '    verify: { public_keys: [policy.pub] }',
+    ...(opts.packs ?? []),
     'governance:',
     '  pack: governance',
     `  evidence: { dir: ${opts.evidence ?? 'evidence'}, strict: ${opts.strict === true} }`,
