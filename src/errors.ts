@@ -78,6 +78,7 @@ export const ERROR_CODES = {
   SIGNATURE_FETCH_FAILED: { kind: 'fetch', hint: 'the pack was fetched but its .sigstore.json was not; publish both' },
 
   DECISION_PATH_UNKNOWN: { kind: 'usage', hint: 'POST /v1/data/<entrypoint> with an entrypoint an active pack declares (GET /healthz lists them)' },
+  HTTP_REQUEST_INVALID: { kind: 'usage', hint: 'the HTTP request itself was refused before any route: headers over 16 KiB (431), malformed HTTP (400) or too slow (408); send a smaller, well-formed request' },
   DECISION_INPUT_INVALID: { kind: 'usage', hint: 'the body must be JSON: {"input": ...}' },
   INPUT_TOO_DEEP: { kind: 'usage', hint: 'the request nests arrays and objects deeper than limits.max_json_depth allows (or than the engine can evaluate); flatten the input' },
   DECISION_FAILED: { kind: 'io', hint: 'the policy raised an error during evaluation (conflicting rule outputs?)' },

@@ -16,6 +16,7 @@ import { TENANT_HTTP_STATUS } from '../govern/tenant-refusal.js';
 import { registerVerdictRoute } from '../govern/verdict-route.js';
 import { registerHealth, type HealthExtras } from './health.js';
 import type { Decider } from './decider.js';
+import { answerClientError } from './client-error.js';
 import { jsonDeeperThan } from './json-depth.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -41,7 +42,12 @@ export function buildApiServer(deps: {
   const serverErrors = deps.serverErrors ?? new ServerErrorLog(deps.log.child({ component: 'http' }), deps.metrics);
   // Typed as Fastify's base logger so the instance keeps Fastify's default generics.
   const logger: FastifyBaseLogger = deps.log.child({ component: 'http' });
-  const app = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }), bodyLimit: MAX_BODY_BYTES });
+  const app = Fastify({
+    loggerInstance: logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: MAX_BODY_BYTES,
+    clientErrorHandler: answerClientError,
+  });
   const starts = new WeakMap<object, bigint>();
   app.addHook('onRequest', (request, _reply, done) => {
     starts.set(request, process.hrtime.bigint());

@@ -167,6 +167,13 @@ describe('hostile decision input', () => {
     assert.ok(logged <= 10 + Math.ceil(seconds) + 1, `at most a burst of 10 plus 1 a second: ${logged} lines in ${seconds} s`);
   });
 
+  it("answers a request Node's HTTP parser refuses (headers over 16 KiB) with a coded body, not Fastify's own", async () => {
+    const got = await post(url, '/v1/verdict', '{}', { authorization: `Bearer ${'a'.repeat(20 * 1024)}` });
+    assert.equal(got.status, 431);
+    assert.equal(got.body.code, 'HTTP_REQUEST_INVALID');
+    assert.equal((await fetch(`${url}/readyz`)).status, 200, 'the agent serves the next request');
+  });
+
   it('refuses a request that sends Authorization twice (401 TOKEN_INVALID), whichever token comes first', async () => {
     const acme = `Bearer ${await mint({ tenant: 'acme' })}`;
     const globex = `Bearer ${await mint({ tenant: 'globex' })}`;
