@@ -1,9 +1,10 @@
 /**
  * Boot of one pack: the store first, then the source. A verified pack in the
- * store serves at once; the source is asked in the background (its poll loop
- * starts with the server), or for at most `source_wait_seconds` first, so a
- * restarting pod is ready in the time it takes to verify what it has, whatever
- * the source does. With nothing stored the source must deliver: a few quick
+ * store serves at once and the source is asked once in the background (it
+ * confirms the stored pack or delivers a newer one; file and directory sources
+ * would otherwise only look again when something changes), waiting for that
+ * answer at most `source_wait_seconds`; so a restarting pod is ready in the
+ * time it takes to verify what it has, whatever the source does. With nothing stored the source must deliver: a few quick
  * retries (~2 s), then BOOT_NO_VALID_PACK (fail fast). Every wait here ends at
  * once when the boot is aborted (SIGTERM): BOOT_INTERRUPTED.
  */
@@ -28,7 +29,8 @@ export async function bootPack(r: PackRuntime, log: Logger, opts: BootOptions): 
   r.source.setActive(r.activator.current ? `"${r.activator.current.digest}"` : undefined);
   throwIfInterrupted(opts.signal);
   if (fromStore) {
-    if (opts.sourceWaitMs > 0) await askSourceWithin(r, log, opts);
+    const asked = fetchNow(r); // never rejects; failures are logged and counted by the source and the activator
+    if (opts.sourceWaitMs > 0) await answerWithin(asked, r, log, opts);
     return;
   }
   let fetchError: WardenError | undefined;
@@ -73,8 +75,7 @@ async function fetchNow(r: PackRuntime): Promise<WardenError | undefined> {
 }
 
 // Waits up to sourceWaitMs for the source's first answer; a slow one goes on in the background.
-async function askSourceWithin(r: PackRuntime, log: Logger, opts: BootOptions): Promise<void> {
-  const asked = fetchNow(r);
+async function answerWithin(asked: Promise<WardenError | undefined>, r: PackRuntime, log: Logger, opts: BootOptions): Promise<void> {
   const answer = await Promise.race([asked, sleep(opts.sourceWaitMs, opts.signal).then(() => 'waited' as const)]);
   throwIfInterrupted(opts.signal);
   if (answer === 'waited') log.warn({ pack: r.config.name, waited_ms: opts.sourceWaitMs }, 'source did not answer within boot.source_wait_seconds; serving the stored pack');

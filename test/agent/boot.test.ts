@@ -135,6 +135,43 @@ describe('agent boot', () => {
     }
   });
 
+  it('picks up what a file or directory source got while the agent was down, though it serves the store at once', async () => {
+    const dir = tempDir();
+    const packs = join(dir, 'packs');
+    await mkdir(packs);
+    await writeFile(join(dir, 'policy.pub'), key.publicPem);
+    await publish(packs, 'app', await variant(1), key.privateKey);
+    await mkdir(join(dir, 'rules'));
+    await writeFile(join(dir, 'rules', 'p.rego'), 'package rules\n\nanswer := 1\n');
+    const config = join(dir, 'agent.yaml');
+    await writeFile(
+      config,
+      [
+        'listen: 127.0.0.1:0',
+        'data_dir: data',
+        'packs:',
+        '  - name: app',
+        '    source: { file: { path: packs/app.tar.gz, poll_seconds: 3600 } }',
+        '    verify: { public_keys: [policy.pub] }',
+        '  - name: rules',
+        '    source: { directory: { path: rules, entrypoints: [rules/answer], rescan_seconds: 3600 } }',
+        '    verify: { unsigned: true }',
+      ].join('\n'),
+    );
+    const answer = async (url: string, path: string): Promise<unknown> => ((await (await fetch(`${url}/v1/data/${path}`, { method: 'POST', body: '{}' })).json()) as { result: unknown }).result;
+    const first = await startAgentProcess(config);
+    assert.equal(await answer(first.url, 'app/version'), 1);
+    assert.equal(await answer(first.url, 'rules/answer'), 1);
+    assert.equal(await first.proc.stop(), 0);
+    // While it is down: a new pack file and a new ConfigMap content. Neither changes again after the restart.
+    await publish(packs, 'app', await variant(2), key.privateKey);
+    await writeFile(join(dir, 'rules', 'p.rego'), 'package rules\n\nanswer := 2\n');
+    const second = await startAgentProcess(config);
+    await eventually(async () => (await answer(second.url, 'app/version')) === 2, 8_000);
+    await eventually(async () => (await answer(second.url, 'rules/answer')) === 2, 8_000);
+    await second.proc.stop();
+  });
+
   it('ends at once on SIGTERM while boot waits for a source (nothing stored): exit 0, BOOT_INTERRUPTED', async () => {
     const dir = tempDir();
     await writeFile(join(dir, 'policy.pub'), key.publicPem);
