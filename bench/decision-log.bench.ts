@@ -1,6 +1,6 @@
 /**
  * The decision log's request-path cost: DecisionLog.enqueue per call against a
- * no-op call of the same shape in the same run (requirements A: artifact
+ * no-op call of the same shape in the same run (docs/design.md#targets: artifact
  * writing costs the request path nothing but the enqueue). Cases:
  * - no-op: a method that stores its argument (the loop and call alone);
  * - enqueue: room in the queue (the writer drains it, untimed, between batches);

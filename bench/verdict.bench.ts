@@ -1,5 +1,5 @@
 /**
- * Governance verdicts (requirements A budget, D denial storm): per-call latency
+ * Governance verdicts (the latency budget and denial storm of docs/design.md#targets): per-call latency
  * of the verdict path and its parts against the evaluation it wraps, the
  * decision log's cost on the verdict, and the CPU of denials against allows,
  * in-process and over HTTP, all in one run.
@@ -68,7 +68,7 @@ const DENY_GOAL = 1.0;
 const NOISE = 1.05;
 const NS_PER_MS = 1e6;
 
-/** Requirements A, local budgets in ms: p50, p95, p99. */
+/** The local latency budgets in ms, p50, p95, p99 (docs/design.md#targets). */
 const BUDGET = {
   verdict: [1, 5, 10],
   killSwitch: [0.1, 2, 5],
@@ -356,7 +356,7 @@ function renderLatency(l: LatencyResult, d: LogResult): string {
   );
   const server = d.byTurn[0] as LogFigures;
   const { on, off } = server.perCallNs;
-  out.push('\n## Against the budget (requirements A, local), measured p50 / p95 / p99 in µs\n');
+  out.push('\n## Against the budget (local, docs/design.md#targets), measured p50 / p95 / p99 in µs\n');
   out.push(
     table(
       ['component', 'measured', 'budget', 'result'],

@@ -1,5 +1,5 @@
-// k6 load test of POST /v1/verdict: the four scenarios of the runtime-governance load plan
-// (requirements/runtime-governance.md section D), one per run, chosen by -e SCENARIO:
+// k6 load test of POST /v1/verdict: the four scenarios of Warden's governance load plan
+// (docs/design.md#targets), one per run, chosen by -e SCENARIO:
 //
 //   baseline         100 RPS, allowed requests only, no kill-switched module (0 % kill switch)
 //   stress          1000 RPS, 50 % kill-switched module (503 expected) / 50 % policy checks

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run load` / `node scripts/load.mjs [scenario ...]`: the governance load test
-// (requirements/runtime-governance.md section D) against a real agent on loopback.
+// (load scenarios of docs/design.md#targets) against a real agent on loopback.
 //   1. installs the pinned k6 into .tools/bin (scripts/install-tools.mjs k6);
 //   2. builds a throw-away setup in a temp folder (load/lib/fixtures.mjs): ES256 key, JWKS
 //      file, a token per tenant, copies of examples/governance and examples/killswitch,

@@ -1,7 +1,7 @@
 /**
  * The activate stage. One Activator per configured pack owns that pack's state
  * (active version, last-known-good, pin, stale, last reload) and is its only
- * writer (STYLE 6). Every change — an update from the source, a rollback, a
+ * writer (docs/design.md#one-state-owner-per-pack). Every change — an update from the source, a rollback, a
  * pin, an unpin — goes through one queue, in order. A candidate is verified,
  * loaded and golden-checked off to the side, stored, and then swapped in with
  * a single reference assignment. Decisions read `current` once per request and
@@ -245,7 +245,7 @@ export class Activator {
     return candidate;
   }
 
-  // The pack's SHA-256; a failure to compute it makes the pack corrupt (requirements B.2).
+  // The pack's SHA-256; a failure to compute it makes the pack corrupt (docs/design.md#governance).
   #digestOf(pack: Buffer): string {
     try {
       return (this.opts.digest ?? sha256Digest)(pack);

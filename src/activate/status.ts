@@ -1,6 +1,6 @@
 /**
  * One pack's state as data, for /healthz and the admin API (errors as data,
- * STYLE 4). Built by the Activator, which owns every field.
+ * docs/design.md#errors-are-data-with-stable-codes). Built by the Activator, which owns every field.
  */
 import type { ErrorCode } from '../errors.js';
 import type { SourceKind } from '../source/types.js';

@@ -1,6 +1,6 @@
 /**
- * The agent configuration (SPEC 10): one zod schema validates, defaults and
- * (in load.ts) freezes it. The SPEC keys are fixed; Warden's own additions sit
+ * The agent configuration (docs/configuration.md): one zod schema validates, defaults and
+ * (in load.ts) freezes it. The fixed keys (listen, data_dir, packs) never change; Warden's own additions sit
  * beside them (history_limit, log_level, opa_path, limits, signature_url …).
  */
 import { z } from 'zod';
@@ -77,7 +77,7 @@ const packSchema = z
   });
 
 
-/** Kill-switch state polls every 30 s unless told otherwise (requirements C.1). */
+/** Kill-switch state polls every 30 s unless told otherwise (docs/design.md#governance). */
 const KILL_SWITCH_POLL_SECONDS = 30;
 
 // Fills the kill-switch source's poll interval before the http defaults (10–20 s) would.

@@ -1,7 +1,7 @@
 /**
  * `/healthz`, `/readyz` and `/metrics`. Health is 200 while every configured
  * pack has a verified active version, and names for each pack its revision,
- * digest, digest age, last reload and last error (errors as data, STYLE 4).
+ * digest, digest age, last reload and last error (errors as data, docs/design.md#errors-are-data-with-stable-codes).
  */
 import type { FastifyInstance } from 'fastify';
 import type { Activator } from '../activate/activator.js';

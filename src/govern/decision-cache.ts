@@ -1,5 +1,5 @@
 /**
- * The decision cache (SPEC 8, requirements C.1): a bounded LRU of decisions,
+ * The decision cache (docs/design.md#governance): a bounded LRU of decisions,
  * keyed by a hash of the canonical `{path, input}` (decision-cache-key.ts),
  * each entry good for `ttlMs` (30–60 s suggested), all dropped by flush() on
  * every activation (the LRU itself is expiring-lru.ts).

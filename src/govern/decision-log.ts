@@ -1,5 +1,5 @@
 /**
- * The decision log (SPEC 8; requirements A: artifact writing on the request
+ * The decision log (docs/design.md#no-io-on-the-decision-path: artifact writing on the request
  * path is forbidden). enqueue() is the only request-path call: it stores the
  * event and its time in a preallocated ring (decision-log-queue.ts) and at most
  * schedules the writer; no I/O, no logging, no serialisation, never throws.

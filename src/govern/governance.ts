@@ -1,5 +1,5 @@
 /**
- * The verdict (SPEC 8): one synchronous call answers allow, deny or blocked
+ * The verdict (docs/design.md#governance): one synchronous call answers allow, deny or blocked
  * for a request context, with reasons, the pack revision and a fresh decision
  * id. In order, all in one turn and with no I/O:
  *   1. the context is validated into a fixed shape (the policy input);

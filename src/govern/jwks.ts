@@ -1,5 +1,5 @@
 /**
- * Public keys that verify tenant tokens (SPEC 8). A source is a JWKS file
+ * Public keys that verify tenant tokens (docs/design.md#governance). A source is a JWKS file
  * (jwks-file.ts) or a JWKS URL (here): jose caches the fetched set and refetches
  * it on an unknown kid, at most once per cooldown. Sources hold public keys
  * only: a JWKS with a secret (`oct`) or private key is refused, so an HMAC

@@ -1,5 +1,5 @@
 /**
- * Kill switches (SPEC 8, requirements B.3 and C.1). The state is a small
+ * Kill switches (docs/design.md#governance). The state is a small
  * signed pack (`killswitch/state` → `{<module>: {active, reason}}`) that comes
  * through the same source → verify → store → activate pipeline as any policy,
  * so a bad update is refused and the last-known-good state stays. On every

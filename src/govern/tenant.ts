@@ -1,5 +1,5 @@
 /**
- * Tenant isolation (SPEC 8, requirements B.4): every request carries a JWT,
+ * Tenant isolation (docs/design.md#governance): every request carries a JWT,
  * verified with jose against pinned asymmetric algorithms, the issuer, the
  * audience and a required `exp`; its tenant claim must be a string matching
  * the tenant pattern; an `X-Tenant-ID` header, when sent, must name the same

@@ -1,6 +1,6 @@
 /**
  * Unified diffs of pack files under limits, because both sides are pack
- * contents (hostile, STYLE.md §8): the output stops at a byte budget, and the
+ * contents (hostile, docs/design.md#fetched-input-is-hostile): the output stops at a byte budget, and the
  * line diff (Myers: its cost grows with lines × edits and with edits²) gets a
  * work budget. Common first and last lines are set aside first; when the
  * budget does not cover the rest, it shows as one replacement hunk (still a

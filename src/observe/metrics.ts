@@ -1,5 +1,5 @@
 /**
- * Warden's one metric family (SPEC 9), in a registry per agent so tests and
+ * Warden's one metric family (docs/metrics.md), in a registry per agent so tests and
  * several agents in one process never share counters. Labels: `pack`, `source`
  * (http | file | directory), and `code` (an error code) on failures.
  */

@@ -1,6 +1,6 @@
 /**
  * Size and count limits applied to every pack Warden reads. Fetched packs are
- * hostile (STYLE.md §8): each limit is checked as early as the bytes allow.
+ * hostile (docs/design.md#fetched-input-is-hostile): each limit is checked as early as the bytes allow.
  */
 import { WardenError } from '../errors.js';
 

@@ -1,5 +1,5 @@
 /**
- * The reference pack server (SPEC 5), behind `warden pack serve`: serves the
+ * The reference pack server (docs/design.md#the-pack-server-protocol), behind `warden pack serve`: serves the
  * packs of one folder with ETag = quoted sha256 digest, 304 on If-None-Match,
  * and OPA-style long polling (`If-None-Match` + `Prefer: wait=N`). URL naming
  * is in pack-routes.ts, the folder watching and digest cache in pack-index.ts.

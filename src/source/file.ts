@@ -53,7 +53,7 @@ export class FileSource implements PackSource {
     try {
       const [pack, signature] = await Promise.all([this.#read(this.config.path), this.#readSignature()]);
       const digest = sha256Digest(pack);
-      // Same tag form as the HTTP source (SPEC 5: the quoted digest), so setActive works for both.
+      // Same tag form as the HTTP source (the quoted digest, docs/design.md#the-pack-server-protocol), so setActive works for both.
       const etag = `"${digest}"`;
       if (etag === this.#active) {
         this.ctx.metrics.fetchDuration.observe({ pack: this.ctx.pack, source: 'file', result: 'unchanged' }, seconds());

@@ -1,5 +1,5 @@
 /**
- * The `http` source (SPEC 5): conditional GETs of a pack and its signature from
+ * The `http` source (docs/design.md#the-pack-server-protocol): conditional GETs of a pack and its signature from
  * a pack server, on a jittered poll or a long poll, with exponential backoff
  * after failures. It hands changed bytes to the pipeline and never parses them.
  *

@@ -9,7 +9,7 @@ import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
 import type { WardenError } from '../errors.js';
 
-/** The kinds of source a pack can have (SPEC 10). */
+/** The kinds of source a pack can have (docs/configuration.md). */
 export type SourceKind = 'http' | 'file' | 'directory';
 
 /** One delivery from a source. */

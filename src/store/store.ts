@@ -1,5 +1,5 @@
 /**
- * The store stage (SPEC 7): verified packs on local disk, crash-safely.
+ * The store stage (docs/design.md#the-store-layout): verified packs on local disk, crash-safely.
  *
  *     data_dir/LOCK                                    the agent lock (lock.ts)
  *     data_dir/packs/<name>/blobs/<hex>.tar.gz         content-addressed pack bytes

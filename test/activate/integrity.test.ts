@@ -1,5 +1,5 @@
 /**
- * Requirements B.2: when the policy's SHA-256 cannot be computed, the policy
+ * Policy integrity (docs/design.md#governance): when the policy's SHA-256 cannot be computed, the policy
  * is treated as corrupt: POLICY_INTEGRITY_CHECK_FAILED, refused, and the
  * last-known-good keeps answering (at start, nothing becomes active, which the
  * agent turns into BOOT_NO_VALID_PACK and a non-zero exit).
@@ -20,7 +20,7 @@ import { variant } from '../helpers/variants.js';
 
 const key = p256();
 
-describe('policy integrity (requirements B.2)', () => {
+describe('policy integrity', () => {
   const stores: PackStore[] = [];
   after(() => Promise.all(stores.map((s) => s.close())));
 

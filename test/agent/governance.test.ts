@@ -1,5 +1,5 @@
 /**
- * The reliability model of runtime governance (requirements B), one case per
+ * The reliability model of runtime governance (docs/design.md#governance), one case per
  * `it`, against real `warden agent` and `warden pack serve` processes.
  */
 import assert from 'node:assert/strict';
@@ -57,7 +57,7 @@ async function metric(url: string, series: string): Promise<number> {
   return line === undefined ? 0 : Number(line.slice(series.length + 1));
 }
 
-describe('governance reliability model (requirements B)', () => {
+describe('governance reliability model', () => {
   after(() => WardenProcess.killAll());
 
   it('B1 startup: a missing or corrupt policy → the agent does not start (exit non-zero)', async () => {

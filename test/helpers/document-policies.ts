@@ -1,6 +1,6 @@
 /**
- * The requirement document's (configmap-hot-reload.md) SignalProcessing policies,
- * copied verbatim: pre-1.0 Rego with unconditional fallbacks that conflict with the
+ * SignalProcessing policies as a ConfigMap of a Kubernetes controller holds them,
+ * kept verbatim: pre-1.0 Rego with unconditional fallbacks that conflict with the
  * specific rules at evaluation time. Tests use them as the update that must be refused.
  */
 

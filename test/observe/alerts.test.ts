@@ -273,7 +273,7 @@ const runbooks = read('docs/runbooks.md');
 const runbookAnchors = anchorsOf(runbooks);
 
 describe('alert rules (deploy/prometheus/warden-alerts.yml)', () => {
-  it('has the alerts the requirements and operations ask for', () => {
+  it('has the alerts docs/design.md#targets and operations ask for', () => {
     const names = alerts.map((a) => a.alert);
     for (const want of [
       'WardenPolicyStale',

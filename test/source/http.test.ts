@@ -53,7 +53,7 @@ async function serve(route: Route, server: Server | HttpsServer = createServer()
   return { base: `${server instanceof HttpsServer ? 'https' : 'http'}://127.0.0.1:${port}`, seen };
 }
 
-// A pack server (SPEC 5) over mutable state: ETag, 304 on an If-None-Match list, signature beside the pack (with an ETag when sigEtag is set).
+// A pack server (docs/design.md#the-pack-server-protocol) over mutable state: ETag, 304 on an If-None-Match list, signature beside the pack (with an ETag when sigEtag is set).
 function packRoute(state: { body: Buffer; etag: string; sigStatus?: number; sig?: string; sigEtag?: string }): Route {
   return (req, res) => {
     if (req.url?.endsWith('.sigstore.json') === true) {
