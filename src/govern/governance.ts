@@ -8,7 +8,7 @@
  *      evaluated and cached (set) — one turn, so no activation (hence no flush)
  *      can fall in between; a hit from another pack digest is not used;
  *   4. the answer is counted and enqueued to the decision log.
- * HTTP (verdict-route.ts), the Fastify plugin and the Express middleware all
+ * HTTP (http/verdict-route.ts), the Fastify plugin and the Express middleware all
  * call verdict().
  */
 import type { Registry } from 'prom-client';
