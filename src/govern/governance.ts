@@ -18,7 +18,7 @@ import type { DecisionRouter } from '../decide/router.js';
 import { WardenError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import type { DecisionCache } from './decision-cache.js';
-import { scrapedCounter } from './decision-cache-metrics.js';
+import { scrapedCounter } from '../observe/scraped-counter.js';
 import { decisionEvent, type DecisionLog } from './decision-log.js';
 import type { KillSwitches, SwitchState } from './kill-switch.js';
 import type { TenantContext, TenantHeaders, TenantValidator } from './tenant.js';
