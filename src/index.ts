@@ -23,7 +23,7 @@ export { createTenantValidator, type TenantContext, type TenantValidator, type T
 export { jwksFromFile } from './govern/jwks-file.js';
 export { jwksFromUrl } from './govern/jwks.js';
 export { DecisionCache } from './govern/decision-cache.js';
-export { DecisionLog, decisionEvent, type DecisionLogEvent } from './govern/decision-log.js';
+export { DecisionLog, decisionEvent, type DecisionLogEvent } from './decision-log/decision-log.js';
 export { createEnforcer, type EnforcerOptions, type RequestAction, type RequestGovernance } from './govern/middleware/enforce.js';
 export { wardenGovernance, type WardenFastifyOptions } from './govern/middleware/fastify.js';
 export { wardenExpress, type WardenMiddleware } from './govern/middleware/express.js';

@@ -14,7 +14,7 @@ import { Decider } from '../decide/decider.js';
 import { DecisionRouter } from '../decide/router.js';
 import type { HealthExtras } from '../http/health.js';
 import { WardenError } from '../errors.js';
-import { DecisionLog } from '../govern/decision-log.js';
+import { DecisionLog } from '../decision-log/decision-log.js';
 import type { Governance } from '../govern/governance.js';
 import type { KillSwitches } from '../govern/kill-switch.js';
 import type { Logger } from '../observe/logger.js';

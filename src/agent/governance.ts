@@ -20,7 +20,7 @@ import type { DecisionRouter } from '../decide/router.js';
 import type { WasmEngine } from '../engine/wasm.js';
 import { WardenError, toWardenError } from '../errors.js';
 import { DecisionCache } from '../govern/decision-cache.js';
-import type { DecisionLog } from '../govern/decision-log.js';
+import type { DecisionLog } from '../decision-log/decision-log.js';
 import { writeBootEvidence, type EvidencePolicy } from '../govern/evidence.js';
 import { Governance } from '../govern/governance.js';
 import { jwksFromFile } from '../govern/jwks-file.js';

@@ -19,7 +19,7 @@ import { WardenError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import type { DecisionCache } from './decision-cache.js';
 import { scrapedCounter } from '../observe/scraped-counter.js';
-import { decisionEvent, type DecisionLog } from './decision-log.js';
+import { decisionEvent, type DecisionLog } from '../decision-log/decision-log.js';
 import type { KillSwitches, SwitchState } from './kill-switch.js';
 import type { TenantContext, TenantHeaders, TenantValidator } from './tenant.js';
 import { FAIL_CLOSED_ANSWER, parsePolicyAnswer, parseVerdictContext, type PolicyAnswer, type VerdictContext } from './verdict-shape.js';

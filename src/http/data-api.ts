@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { WardenError } from '../errors.js';
-import { decisionEvent, type DecisionLog } from '../govern/decision-log.js';
+import { decisionEvent, type DecisionLog } from '../decision-log/decision-log.js';
 import type { Decider } from '../decide/decider.js';
 
 /** Registers the data API on app. */
