@@ -16,8 +16,8 @@ import type { JWTPayload } from 'jose';
 import { WardenError } from '../../errors.js';
 import type { CredentialHeaders } from '../../util/credential-headers.js';
 import type { WardenMetrics } from '../../observe/metrics.js';
-import { callerOf, singleHeader } from '../caller.js';
-import type { Governance, Verdict } from '../governance.js';
+import { callerOf, singleHeader } from '../verdict/caller.js';
+import type { Governance, Verdict } from '../verdict/governance.js';
 import { DECISION_ID_HEADER, errorRefusal, verdictRefusal, type Refusal } from './refusal.js';
 
 /** What the enforcer reads of a request: Node's IncomingMessage, Express's and Fastify's requests all fit. */

@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { JWTPayload } from 'jose';
-import { ExpiringLru } from '../util/expiring-lru.js';
+import { ExpiringLru } from '../../util/expiring-lru.js';
 
 /** A bounded map from token to its verified payload. */
 export class TokenCache {

@@ -12,11 +12,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
-import type { Decision } from '../decide/decider.js';
-import { counter } from '../notify/metrics.js';
+import type { Decision } from '../../decide/decider.js';
+import { counter } from '../../notify/metrics.js';
 import { DEFAULT_MAX_DEPTH, decisionKey } from './decision-cache-key.js';
-import { scrapedCounter } from '../observe/scraped-counter.js';
-import { ExpiringLru } from '../util/expiring-lru.js';
+import { scrapedCounter } from '../../observe/scraped-counter.js';
+import { ExpiringLru } from '../../util/expiring-lru.js';
 
 /** Why the cache was emptied; a metric label, so a closed set. */
 export type FlushReason = 'activation' | 'rollback' | 'config' | 'manual';
