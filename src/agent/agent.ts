@@ -22,7 +22,7 @@ import { WardenMetrics } from '../observe/metrics.js';
 import { PackStore } from '../store/store.js';
 import { bootOptionalPack, bootPack, throwIfInterrupted, type BootOptions } from './boot.js';
 import { startEvents, type AgentEvents } from './events.js';
-import { prepareGovernance, startGovernance, writeEvidence } from './governance.js';
+import { prepareGovernance, startGovernance, writeEvidence } from './governance-wiring.js';
 import { buildPackRuntime, type PackRuntime } from './wiring.js';
 
 /** A started agent. */
