@@ -21,7 +21,7 @@ import { table, writeResults } from './lib/report.js';
 import { summarize } from './lib/stats.js';
 import { interleave, phase, type BenchCase, type Laps } from './lib/timing.js';
 import type { Decision } from '../src/decide/decider.js';
-import { DecisionLog, decisionEvent, type DecisionLogEvent } from '../src/govern/decision-log.js';
+import { DecisionLog, decisionEvent, type DecisionLogEvent } from '../src/decision-log/decision-log.js';
 import { createLogger } from '../src/observe/logger.js';
 
 /** Calls per timed batch. */

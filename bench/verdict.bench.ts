@@ -43,8 +43,8 @@ import { ms, ratio, table, writeResults } from './lib/report.js';
 import { summarize } from './lib/stats.js';
 import { startVerdictServer, storm, type StormRun, type VerdictServer } from './lib/verdict-storm.js';
 import type { Decision } from '../src/decide/decider.js';
-import type { Verdict } from '../src/govern/governance.js';
-import { parseVerdictContext } from '../src/govern/verdict-shape.js';
+import type { Verdict } from '../src/govern/verdict/governance.js';
+import { parseVerdictContext } from '../src/govern/verdict/verdict-shape.js';
 
 const LATENCY_PLAN = { warmupRounds: 10, rounds: 100, callsPerRound: 500 };
 /** Tenant checks per round: each is a WebCrypto ECDSA verify (~100× a verdict). */

@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import { parseConfig } from '../../src/config/load.js';
-import type { Governance } from '../../src/govern/governance.js';
-import type { KillSwitches } from '../../src/govern/kill-switch.js';
+import type { Governance } from '../../src/govern/verdict/governance.js';
+import type { KillSwitches } from '../../src/govern/verdict/kill-switch.js';
 import { createLogger } from '../../src/observe/logger.js';
 
 export const GOVERNANCE_DIR = fileURLToPath(new URL('../../examples/governance/', import.meta.url));

@@ -7,8 +7,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Activator } from '../activate/activator.js';
 import { WardenError, toWardenError } from '../errors.js';
-import { diffPacks } from '../history/diff.js';
-import { formatDiffForTerminal } from '../history/diff-format.js';
+import { diffPacks } from '../pack-diff/diff.js';
+import { formatDiffForTerminal } from '../pack-diff/diff-format.js';
 import type { EventLog } from '../notify/event-log.js';
 import type { Logger } from '../observe/logger.js';
 import { readPack } from '../pack/reader.js';

@@ -9,20 +9,20 @@ import type { ActivePack, Activator } from '../activate/activator.js';
 import { loadAdminAuth } from '../admin/auth.js';
 import { registerAdmin } from '../admin/routes.js';
 import type { AgentConfig } from '../config/load.js';
-import { buildApiServer } from '../decide/server.js';
+import { buildApiServer } from '../http/server.js';
 import { Decider } from '../decide/decider.js';
 import { DecisionRouter } from '../decide/router.js';
-import type { HealthExtras } from '../decide/health.js';
+import type { HealthExtras } from '../http/health.js';
 import { WardenError } from '../errors.js';
-import { DecisionLog } from '../govern/decision-log.js';
-import type { Governance } from '../govern/governance.js';
-import type { KillSwitches } from '../govern/kill-switch.js';
+import { DecisionLog } from '../decision-log/decision-log.js';
+import type { Governance } from '../govern/verdict/governance.js';
+import type { KillSwitches } from '../govern/verdict/kill-switch.js';
 import type { Logger } from '../observe/logger.js';
 import { WardenMetrics } from '../observe/metrics.js';
 import { PackStore } from '../store/store.js';
 import { bootOptionalPack, bootPack, throwIfInterrupted, type BootOptions } from './boot.js';
 import { startEvents, type AgentEvents } from './events.js';
-import { prepareGovernance, startGovernance, writeEvidence } from './governance.js';
+import { prepareGovernance, startGovernance, writeEvidence } from './governance-wiring.js';
 import { buildPackRuntime, type PackRuntime } from './wiring.js';
 
 /** A started agent. */

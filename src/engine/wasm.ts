@@ -5,8 +5,10 @@
  */
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import { WardenError, messageOf } from '../errors.js';
-import type { JsonObject } from '../pack/data.js';
 import { engineJson } from './json-text.js';
+
+/** A JSON object (pack/data.ts's JsonObject, declared here so that engine/ imports nothing from pack/, which imports engine/). */
+type JsonObject = { [key: string]: unknown };
 
 /** What evaluating one entrypoint gives: OPA's "undefined" is `defined: false`. */
 export type Evaluation = { readonly defined: true; readonly result: unknown } | { readonly defined: false };

@@ -28,7 +28,7 @@ import type { Counter, Registry } from 'prom-client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { messageOf } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
-import { Backoff } from '../source/backoff.js';
+import { Backoff } from '../util/backoff.js';
 import type { EventBus } from './bus.js';
 import { DeadLetterFile } from './dead-letter.js';
 import type { WardenEvent } from './events.js';

@@ -22,7 +22,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { toWardenError, type WardenError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
-import { Backoff, nextPollDelayMs } from './backoff.js';
+import { Backoff, nextPollDelayMs } from '../util/backoff.js';
 import { pairLooksConsistent } from './pairing.js';
 import { fetchPack, fetchSignature, signatureUrlFor, unexpected304, type TlsMaterial } from './http-fetch.js';
 import { answersRefused, digestOrNone, isRefusedPair, rememberRefusal, skippedRefused, type RefusedPack } from './refused.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startPackServer, type PackServer } from '../../src/server/pack-server.js';
+import { startPackServer, type PackServer } from '../../src/pack-server/pack-server.js';
 import { signPack } from '../../src/sign/sign.js';
 import { tempDir } from '../helpers/fs.js';
 import { etagOf, startStaticServer, type StaticServer } from '../helpers/pack-server.js';

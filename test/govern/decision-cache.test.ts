@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import type { Decision } from '../../src/decide/decider.js';
 import { isWardenError } from '../../src/errors.js';
-import { canonicalJson } from '../../src/govern/decision-cache-key.js';
-import { DecisionCache } from '../../src/govern/decision-cache.js';
+import { canonicalJson } from '../../src/govern/cache/decision-cache-key.js';
+import { DecisionCache } from '../../src/govern/cache/decision-cache.js';
 
 // A decision whose id tells tests apart.
 const decision = (id: string): Decision => ({ defined: true, result: true, decisionId: id, pack: 'authz', revision: '1', digest: 'sha256:00' });

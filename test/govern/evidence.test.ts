@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../../src/config/load.js';
-import { writeBootEvidence, type BootEvidenceInput, type EvidencePolicy } from '../../src/govern/evidence.js';
+import { writeBootEvidence, type BootEvidenceInput, type EvidencePolicy } from '../../src/govern/verdict/evidence.js';
 import { WARDEN_VERSION } from '../../src/project.js';
 import { rejectsCode } from '../helpers/errors.js';
 import { tempDir } from '../helpers/fs.js';

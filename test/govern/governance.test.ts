@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import { parseConfig } from '../../src/config/load.js';
-import type { Governance, Verdict } from '../../src/govern/governance.js';
+import type { Governance, Verdict } from '../../src/govern/verdict/governance.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { buildPack } from '../../src/pack/build.js';
 import { tempDir, writeTree } from '../helpers/fs.js';

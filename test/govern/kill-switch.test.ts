@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import { isWardenError } from '../../src/errors.js';
-import { KillSwitches, parseModuleRisks, parseSwitchState } from '../../src/govern/kill-switch.js';
+import { KillSwitches, parseModuleRisks, parseSwitchState } from '../../src/govern/verdict/kill-switch.js';
 
 const RISKS = parseModuleRisks({ billing: { risk: 'core' }, ai_inference: { risk: 'high' } }, 'governance/modules');
 

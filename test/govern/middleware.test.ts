@@ -11,7 +11,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import { parseConfig } from '../../src/config/load.js';
-import type { Governance } from '../../src/govern/governance.js';
+import type { Governance } from '../../src/govern/verdict/governance.js';
 import { createEnforcer, type RequestAction } from '../../src/govern/middleware/enforce.js';
 import { wardenExpress } from '../../src/govern/middleware/express.js';
 import { wardenGovernance } from '../../src/govern/middleware/fastify.js';

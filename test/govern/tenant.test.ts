@@ -9,10 +9,10 @@ import { after, before, describe, it } from 'node:test';
 import { CompactSign, exportJWK, exportSPKI, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import { Registry } from 'prom-client';
 import { isWardenError, type ErrorCode } from '../../src/errors.js';
-import { jwksFromUrl } from '../../src/govern/jwks.js';
-import { jwksFromFile, type JwksFileSource } from '../../src/govern/jwks-file.js';
-import { TENANT_REFUSAL_METRIC, type RefusalReason } from '../../src/govern/tenant-refusal.js';
-import { createTenantValidator, type TenantHeaders, type TenantValidator, type TenantValidatorOptions } from '../../src/govern/tenant.js';
+import { jwksFromUrl } from '../../src/govern/tenant/jwks.js';
+import { jwksFromFile, type JwksFileSource } from '../../src/govern/tenant/jwks-file.js';
+import { TENANT_REFUSAL_METRIC, type RefusalReason } from '../../src/govern/tenant/tenant-refusal.js';
+import { createTenantValidator, type TenantHeaders, type TenantValidator, type TenantValidatorOptions } from '../../src/govern/tenant/tenant.js';
 
 const ISSUER = 'https://idp.example.test';
 const AUDIENCE = 'warden-api';

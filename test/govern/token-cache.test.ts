@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TokenCache } from '../../src/govern/token-cache.js';
+import { TokenCache } from '../../src/govern/tenant/token-cache.js';
 
 describe('verified-token cache', () => {
   it('answers until the earlier of the token exp and the maximum age, never after', () => {

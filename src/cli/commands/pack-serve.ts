@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { isIPv4, isIPv6 } from 'node:net';
 import { WardenError } from '../../errors.js';
 import { createLogger } from '../../observe/logger.js';
-import { PACKS_PREFIX, startPackServer } from '../../server/pack-server.js';
+import { PACKS_PREFIX, startPackServer } from '../../pack-server/pack-server.js';
 import { parse, required, type CliIO, type Command } from '../command.js';
 import { summaryOf } from '../registry.js';
 

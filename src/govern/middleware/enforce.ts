@@ -1,7 +1,7 @@
 /**
  * The governance step of a service's own request pipeline, framework-free
  * (the Fastify plugin and the Express middleware are thin shells over it).
- * Per request, by the rules of POST /v1/verdict (verdict-route.ts):
+ * Per request, by the rules of POST /v1/verdict (http/verdict-route.ts):
  *   1. the service says what the request does (`context(req)`: module, action…);
  *   2. who calls, for which tenant: with `governance.tenants` configured, the
  *      verified JWT (its tenant, its `sub`; an X-Tenant-ID naming another
@@ -16,8 +16,8 @@ import type { JWTPayload } from 'jose';
 import { WardenError } from '../../errors.js';
 import type { CredentialHeaders } from '../../util/credential-headers.js';
 import type { WardenMetrics } from '../../observe/metrics.js';
-import { callerOf, singleHeader } from '../caller.js';
-import type { Governance, Verdict } from '../governance.js';
+import { callerOf, singleHeader } from '../verdict/caller.js';
+import type { Governance, Verdict } from '../verdict/governance.js';
 import { DECISION_ID_HEADER, errorRefusal, verdictRefusal, type Refusal } from './refusal.js';
 
 /** What the enforcer reads of a request: Node's IncomingMessage, Express's and Fastify's requests all fit. */

@@ -5,8 +5,8 @@
  * WardenError from tenant validation or the context check.
  */
 import type { WardenError, ErrorCode } from '../../errors.js';
-import type { Verdict } from '../governance.js';
-import { TENANT_HTTP_STATUS } from '../tenant-refusal.js';
+import type { Verdict } from '../verdict/governance.js';
+import { TENANT_HTTP_STATUS } from '../tenant/tenant-refusal.js';
 
 /** The JSON body of a refusal, shaped like the agent API's errors. */
 export interface RefusalBody {

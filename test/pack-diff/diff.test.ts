@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { applyPatch, parsePatch } from 'diff';
 import { WardenError } from '../../src/errors.js';
-import { diffPacks, formatDiffForTerminal, MAX_DATA_DEPTH, MAX_FILE_EDITS, MAX_REPORTED_PATHS, MAX_UNIFIED_BYTES } from '../../src/history/diff.js';
+import { diffPacks, formatDiffForTerminal, MAX_DATA_DEPTH, MAX_FILE_EDITS, MAX_REPORTED_PATHS, MAX_UNIFIED_BYTES } from '../../src/pack-diff/diff.js';
 import { MANIFEST_PATH } from '../../src/pack/manifest.js';
 import { readPack, type PackFiles } from '../../src/pack/reader.js';
 import { writeTarGz } from '../../src/pack/tar-writer.js';

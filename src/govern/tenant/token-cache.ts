@@ -5,7 +5,7 @@
  * verified is kept, under the SHA-256 of its text, until the earlier of its
  * `exp` and `maxAgeMs` after verification; a hit re-checks that bound on every
  * use, so an expired token is never accepted. Only successes are kept (a
- * refusal is re-verified, and counted, each time). Bounded (expiring-lru.ts).
+ * refusal is re-verified, and counted, each time). Bounded (util/expiring-lru.ts).
  *
  * What it trades: a key removed from the JWKS keeps its already-verified
  * tokens accepted for at most `maxAgeMs` (jose's own JWKS cache already holds
@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { JWTPayload } from 'jose';
-import { ExpiringLru } from './expiring-lru.js';
+import { ExpiringLru } from '../../util/expiring-lru.js';
 
 /** A bounded map from token to its verified payload. */
 export class TokenCache {

@@ -8,20 +8,20 @@
  *      evaluated and cached (set) — one turn, so no activation (hence no flush)
  *      can fall in between; a hit from another pack digest is not used;
  *   4. the answer is counted and enqueued to the decision log.
- * HTTP (verdict-route.ts), the Fastify plugin and the Express middleware all
+ * HTTP (http/verdict-route.ts), the Fastify plugin and the Express middleware all
  * call verdict().
  */
 import type { Registry } from 'prom-client';
-import type { Decider, Decision } from '../decide/decider.js';
-import { nextDecisionId } from '../decide/decision-id.js';
-import type { DecisionRouter } from '../decide/router.js';
-import { WardenError } from '../errors.js';
-import type { Logger } from '../observe/logger.js';
-import type { DecisionCache } from './decision-cache.js';
-import { scrapedCounter } from './decision-cache-metrics.js';
-import { decisionEvent, type DecisionLog } from './decision-log.js';
+import type { Decider, Decision } from '../../decide/decider.js';
+import { nextDecisionId } from '../../decide/decision-id.js';
+import type { DecisionRouter } from '../../decide/router.js';
+import { WardenError } from '../../errors.js';
+import type { Logger } from '../../observe/logger.js';
+import type { DecisionCache } from '../cache/decision-cache.js';
+import { scrapedCounter } from '../../observe/scraped-counter.js';
+import { decisionEvent, type DecisionLog } from '../../decision-log/decision-log.js';
 import type { KillSwitches, SwitchState } from './kill-switch.js';
-import type { TenantContext, TenantHeaders, TenantValidator } from './tenant.js';
+import type { TenantContext, TenantHeaders, TenantValidator } from '../tenant/tenant.js';
 import { FAIL_CLOSED_ANSWER, parsePolicyAnswer, parseVerdictContext, type PolicyAnswer, type VerdictContext } from './verdict-shape.js';
 
 export type { VerdictContext } from './verdict-shape.js';

@@ -8,7 +8,7 @@
  */
 import { errors } from 'jose';
 import { Counter, type Registry } from 'prom-client';
-import { WardenError, type ErrorCode } from '../errors.js';
+import { WardenError, type ErrorCode } from '../../errors.js';
 
 /** HTTP status of each code a tenant validator throws. */
 export const TENANT_HTTP_STATUS = {

@@ -6,8 +6,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { WardenError } from '../errors.js';
-import { decisionEvent, type DecisionLog } from '../govern/decision-log.js';
-import type { Decider } from './decider.js';
+import { decisionEvent, type DecisionLog } from '../decision-log/decision-log.js';
+import type { Decider } from '../decide/decider.js';
 
 /** Registers the data API on app. */
 export function registerDataApi(app: FastifyInstance, decider: Decider, decisionLog?: DecisionLog): void {

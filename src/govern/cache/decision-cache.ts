@@ -2,7 +2,7 @@
  * The decision cache (docs/design.md#governance): a bounded LRU of decisions,
  * keyed by a hash of the canonical `{path, input}` (decision-cache-key.ts),
  * each entry good for `ttlMs` (30–60 s suggested), all dropped by flush() on
- * every activation (the LRU itself is expiring-lru.ts).
+ * every activation (the LRU itself is util/expiring-lru.ts).
  *
  * Call key → get → decide → set in one synchronous turn (Decider.decide is
  * synchronous), so no activation, hence no flush, can fall between them and
@@ -12,11 +12,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
-import type { Decision } from '../decide/decider.js';
-import { counter } from '../notify/metrics.js';
+import type { Decision } from '../../decide/decider.js';
+import { counter } from '../../notify/metrics.js';
 import { DEFAULT_MAX_DEPTH, decisionKey } from './decision-cache-key.js';
-import { scrapedCounter } from './decision-cache-metrics.js';
-import { ExpiringLru } from './expiring-lru.js';
+import { scrapedCounter } from '../../observe/scraped-counter.js';
+import { ExpiringLru } from '../../util/expiring-lru.js';
 
 /** Why the cache was emptied; a metric label, so a closed set. */
 export type FlushReason = 'activation' | 'rollback' | 'config' | 'manual';

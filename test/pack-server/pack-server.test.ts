@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isWardenError } from '../../src/errors.js';
-import { startPackServer, type PackServer } from '../../src/server/pack-server.js';
+import { startPackServer, type PackServer } from '../../src/pack-server/pack-server.js';
 import { signPack } from '../../src/sign/sign.js';
 import { tempDir } from '../helpers/fs.js';
 import { etagOf, eventually, pack, publish, rawGet } from '../helpers/pack-server.js';

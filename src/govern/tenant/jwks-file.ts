@@ -9,7 +9,7 @@ import { watch } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { createLocalJWKSet, errors } from 'jose';
-import { WardenError, messageOf } from '../errors.js';
+import { WardenError, messageOf } from '../../errors.js';
 import { MAX_JWKS_BYTES, parseJwks, type JwksSource } from './jwks.js';
 
 export interface JwksFileOptions {

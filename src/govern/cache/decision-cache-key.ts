@@ -17,7 +17,7 @@
  * JSON.stringify). The digest also bounds a key's memory (43 chars).
  */
 import { hash } from 'node:crypto';
-import { WardenError } from '../errors.js';
+import { WardenError } from '../../errors.js';
 
 /** Nesting levels (objects and arrays) a cached input may have unless told otherwise. */
 export const DEFAULT_MAX_DEPTH = 64;

@@ -23,7 +23,7 @@ import { messageOf } from '../errors.js';
 import { counter } from '../notify/metrics.js';
 import type { Logger } from '../observe/logger.js';
 import { WARDEN_VERSION } from '../project.js';
-import { scrapedCounter } from './decision-cache-metrics.js';
+import { scrapedCounter } from '../observe/scraped-counter.js';
 import { lineFormatter, type DecisionLogEvent, type DecisionLogLabels } from './decision-log-event.js';
 import { RotatingFiles } from './decision-log-files.js';
 import { RingQueue, type Batch } from './decision-log-queue.js';

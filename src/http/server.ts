@@ -10,12 +10,12 @@ import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
 import { ServerErrorLog, explain, explanationOf } from '../observe/server-error-log.js';
 import { registerDataApi } from './data-api.js';
-import type { DecisionLog } from '../govern/decision-log.js';
-import type { Governance } from '../govern/governance.js';
-import { TENANT_HTTP_STATUS } from '../govern/tenant-refusal.js';
-import { registerVerdictRoute } from '../govern/verdict-route.js';
+import type { DecisionLog } from '../decision-log/decision-log.js';
+import type { Governance } from '../govern/verdict/governance.js';
+import { TENANT_HTTP_STATUS } from '../govern/tenant/tenant-refusal.js';
+import { registerVerdictRoute } from './verdict-route.js';
 import { registerHealth, type HealthExtras } from './health.js';
-import type { Decider } from './decider.js';
+import type { Decider } from '../decide/decider.js';
 import { answerClientError } from './client-error.js';
 import { jsonDeeperThan } from './json-depth.js';
 

@@ -13,8 +13,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { WardenError } from '../errors.js';
 import { explain } from '../observe/server-error-log.js';
 import { credentialHeaders } from '../util/credential-headers.js';
-import { callerOf, singleHeader } from './caller.js';
-import type { Governance, Verdict } from './governance.js';
+import { callerOf, singleHeader } from '../govern/verdict/caller.js';
+import type { Governance, Verdict } from '../govern/verdict/governance.js';
 
 /** Registers the verdict route; without governance it answers GOVERNANCE_DISABLED (404). */
 export function registerVerdictRoute(app: FastifyInstance, governance: Governance | undefined): void {

@@ -11,7 +11,7 @@
  */
 import { jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
 import { Registry } from 'prom-client';
-import { WardenError } from '../errors.js';
+import { WardenError } from '../../errors.js';
 import type { JwksSource } from './jwks.js';
 import { reasonOf, refusal, refusalCounter, type RefusalReason } from './tenant-refusal.js';
 import { TokenCache } from './token-cache.js';

@@ -7,7 +7,7 @@
  */
 import { createRemoteJWKSet, customFetch, errors } from 'jose';
 import type { CryptoKey, FetchImplementation, FlattenedJWSInput, JSONWebKeySet, JWSHeaderParameters } from 'jose';
-import { WardenError, messageOf } from '../errors.js';
+import { WardenError, messageOf } from '../../errors.js';
 
 /** Largest JWKS document read from a file or URL. */
 export const MAX_JWKS_BYTES = 1024 * 1024;

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { jsonDeeperThan } from '../../src/decide/json-depth.js';
+import { jsonDeeperThan } from '../../src/http/json-depth.js';
 import { engineJson } from '../../src/engine/json-text.js';
 
 const text = (b: ArrayBuffer | undefined): string | undefined => (b === undefined ? undefined : new TextDecoder().decode(b));

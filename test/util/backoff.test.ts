@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Backoff, nextPollDelayMs } from '../../src/source/backoff.js';
+import { Backoff, nextPollDelayMs } from '../../src/util/backoff.js';
 
 // A seeded generator (mulberry32): the same seed gives the same draws.
 function seeded(seed: number): () => number {

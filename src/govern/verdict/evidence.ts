@@ -10,10 +10,10 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { WardenError } from '../errors.js';
-import { WARDEN_VERSION } from '../project.js';
-import { fsyncDir, writeFileAtomic } from '../util/atomic-write.js';
-import { isSha256Digest } from '../verify/digest.js';
+import { WardenError } from '../../errors.js';
+import { WARDEN_VERSION } from '../../project.js';
+import { fsyncDir, writeFileAtomic } from '../../util/atomic-write.js';
+import { isSha256Digest } from '../../verify/digest.js';
 
 /** The `schema` value of every boot.json this module writes. */
 export const BOOT_EVIDENCE_SCHEMA = 'warden.governance.boot/v1';

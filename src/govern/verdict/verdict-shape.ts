@@ -4,8 +4,8 @@
  * cache key are the same for the same request however it was written), and
  * the `{allow, reasons}` the verdict entrypoint returns.
  */
-import { WardenError } from '../errors.js';
-import { DEFAULT_TENANT_PATTERN } from './tenant.js';
+import { WardenError } from '../../errors.js';
+import { DEFAULT_TENANT_PATTERN } from '../tenant/tenant.js';
 
 /** Who asks to do what, where, for which tenant and why. */
 export interface VerdictContext {

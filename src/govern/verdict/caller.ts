@@ -9,8 +9,8 @@
  * there is never a default tenant.
  */
 import type { JWTPayload } from 'jose';
-import { WardenError } from '../errors.js';
-import type { CredentialHeaders } from '../util/credential-headers.js';
+import { WardenError } from '../../errors.js';
+import type { CredentialHeaders } from '../../util/credential-headers.js';
 import type { Governance } from './governance.js';
 
 /** What the request itself says (a verdict body; a service's `context(req)`). */

@@ -3,7 +3,7 @@ import { utimesSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { PackIndex } from '../../src/server/pack-index.js';
+import { PackIndex } from '../../src/pack-server/pack-index.js';
 import { sha256Digest } from '../../src/verify/digest.js';
 import { tempDir } from '../helpers/fs.js';
 import { etagOf, eventually, pack, publish } from '../helpers/pack-server.js';

@@ -14,7 +14,7 @@
  */
 import type { Registry } from 'prom-client';
 import { Gauge } from 'prom-client';
-import { WardenError } from '../errors.js';
+import { WardenError } from '../../errors.js';
 
 export type ModuleRisk = 'high' | 'core';
 
