@@ -178,6 +178,17 @@ describe('references (the repository explains itself)', () => {
     assert.deepEqual(problems, []);
   });
 
+  it('names only source files and folders that exist (docs and README follow the code when it moves)', () => {
+    const problems = [...texts]
+      .filter(([path]) => path.endsWith('.md'))
+      .flatMap(([path, text]) =>
+        [...text.matchAll(/(?<![\w/.-])(src|test|bench)\/[\w./-]*[\w-](?:\.ts)?\/?/g)]
+          .filter((m) => !m[0].startsWith('bench/results/') && !existsSync(join(PROJECT_ROOT, m[0]))) // results are written by runs
+          .map((m) => `${path}:${lineOf(text, m.index)}: names ${m[0]}, which is not in the repository`),
+      );
+    assert.deepEqual(problems, []);
+  });
+
   it('catches an outside citation, a broken link and a missing document (self-check)', () => {
     // Spelled in pieces so a plain `git grep` for outside citations stays silent on this file.
     const [SPEC, STYLE, REQS, SHARED] = ['SP' + 'EC', 'STY' + 'LE', 'require' + 'ments', 'sha' + 'red'];
