@@ -16,7 +16,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isIPv6, type AddressInfo } from 'node:net';
-import { WardenError, toWardenError, type ErrorCode } from '../errors.js';
+import { WardenError, httpStatusOf, toWardenError, type ErrorCode } from '../errors.js';
 import { LongPolls, type WaitEnd } from './long-poll.js';
 import { PackIndex, type LogFn, type ServedFile } from './pack-index.js';
 import { contentTypeOf, fileForPath, noneMatch, preferredWait } from './pack-routes.js';
@@ -147,7 +147,7 @@ function notModified(res: ServerResponse, etag: string): void {
 }
 
 function notFound(res: ServerResponse, url: string): void {
-  sendError(res, 404, 'PACK_NOT_FOUND', `no pack at ${url.slice(0, 300)}`);
+  sendError(res, httpStatusOf('PACK_NOT_FOUND'), 'PACK_NOT_FOUND', `no pack at ${url.slice(0, 300)}`);
 }
 
 // A coded JSON error body (errors become data at the boundary).
