@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 import { formatIssues } from '../util/zod-issues.js';
 
 /** File name of the pack description inside a policy folder. */
@@ -57,7 +57,7 @@ export async function readPackSpec(dir: string, fallback?: PackSpec): Promise<Pa
     text = await readFile(path, 'utf8');
   } catch (err) {
     if (fallback && (err as NodeJS.ErrnoException).code === 'ENOENT') return fallback;
-    throw new WardenError('PACK_SPEC_INVALID', `cannot read ${PACK_SPEC_FILE} in ${dir}: ${(err as Error).message}`, { cause: err });
+    throw new WardenError('PACK_SPEC_INVALID', `cannot read ${PACK_SPEC_FILE} in ${dir}: ${messageOf(err)}`, { cause: err });
   }
   return parsePackSpec(text, path);
 }
@@ -68,7 +68,7 @@ export function parsePackSpec(text: string, where: string): PackSpec {
   try {
     raw = parseYaml(text, { maxAliasCount: 100 });
   } catch (err) {
-    throw new WardenError('PACK_SPEC_INVALID', `${where}: not valid YAML: ${(err as Error).message}`, { cause: err });
+    throw new WardenError('PACK_SPEC_INVALID', `${where}: not valid YAML: ${messageOf(err)}`, { cause: err });
   }
   const parsed = specSchema.safeParse(raw);
   if (!parsed.success) {
