@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { WardenError, messageOf } from '../errors.js';
+import { PACK_NAME_PATTERN, PACK_NAME_RULE } from './name.js';
 import { formatIssues } from '../util/zod-issues.js';
 
 /** File name of the pack description inside a policy folder. */
@@ -28,7 +29,7 @@ export const goldenCaseSchema = z.strictObject({
 export type GoldenCase = z.infer<typeof goldenCaseSchema>;
 
 const specSchema = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lower-case letters, digits, ".", "_" or "-", at most 63'),
+  name: z.string().regex(PACK_NAME_PATTERN, PACK_NAME_RULE),
   revision: z.string().min(1).max(128).optional(),
   entrypoints: z.array(entrypoint).min(1).max(64),
   roots: z.array(z.string().regex(/^[A-Za-z0-9_/]*$/)).max(64).optional(),
