@@ -16,6 +16,14 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
+      // A thrown value need not be an Error (opa-wasm throws strings): a cast hides that.
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'TSAsExpression > TSTypeReference.typeAnnotation > Identifier.typeName[name="Error"]',
+          message: 'A thrown value need not be an Error: use messageOf(err) or toWardenError(err) from src/errors.ts.',
+        },
+      ],
     },
   },
   {

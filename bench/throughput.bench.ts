@@ -25,6 +25,7 @@ import { freePort, ServerProcess, startWardenAgent, stopAll } from './lib/procs.
 import { ms, ratio, table, writeResults } from './lib/report.js';
 import { summarize } from './lib/stats.js';
 import { locateOpa } from '../src/opa/locate.js';
+import { messageOf } from '../src/errors.js';
 
 const GOAL = 1.0;
 const CONNECTIONS = [16, 64] as const;
@@ -84,7 +85,7 @@ async function startOpa(packPath: string): Promise<Server> {
         await checkDecisions(client, `/v1/data/${ENTRYPOINT}`, INPUTS, 'opa');
         return { name: 'opa', url, proc };
       } catch (err) {
-        if (i >= 100 || proc.child.exitCode !== null) throw new Error(`opa did not answer correctly: ${(err as Error).message}\n${proc.tail()}`);
+        if (i >= 100 || proc.child.exitCode !== null) throw new Error(`opa did not answer correctly: ${messageOf(err)}\n${proc.tail()}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     }

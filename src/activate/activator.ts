@@ -7,6 +7,11 @@
  * a single reference assignment. Decisions read `current` once per request and
  * evaluate synchronously, so a request that started on the old engine finishes
  * on it. Any failure leaves `current` as it was and is recorded.
+ *
+ * Boot, update, rollback and unpin differ only in how they choose and store a
+ * candidate; all of them make it live through one private path, `#activate`,
+ * which swaps it in and does every piece of bookkeeping (status, gauges, the
+ * last-known-good flag, events, onActivated) the same way.
  */
 import type { WasmEngine } from '../engine/wasm.js';
 import { WardenError, isContentError, messageOf, toWardenError, type ErrorCode } from '../errors.js';
@@ -74,6 +79,25 @@ export interface ActivatorOptions {
 
 type Context = { correlationId: string; origin: string; contentDigest?: string; durationMs: number };
 
+/** How one activation came about: all `#activate` needs besides the candidate. */
+interface Activation {
+  /** Where the pack came from (URL or path). */
+  readonly origin: string;
+  /**
+   * The store's state once this activation is written (or, at boot, as read): it
+   * gives the pin, the version number, and the active digest — serving another
+   * one means running on the last-known-good.
+   */
+  readonly state: PackState;
+  /** An update from the source: recorded as the last reload and in the reload metrics. */
+  readonly reload?: { readonly correlationId: string; readonly durationMs: number };
+  /** Boot: the pack is stale until its source confirms it. */
+  readonly unconfirmed?: boolean;
+  readonly log: { readonly level: 'info' | 'warn'; readonly msg: string; readonly fields: Record<string, unknown> };
+  /** Events to emit after the swap, in order. */
+  readonly events: readonly (readonly [WardenEventType, Record<string, unknown>])[];
+}
+
 /** Owns one pack's lifecycle. */
 export class Activator {
   #current: ActivePack | undefined;
@@ -100,7 +124,7 @@ export class Activator {
   boot(): Promise<boolean> {
     return this.#enqueue(async () => {
       const state = await this.opts.store.state(this.opts.name).catch(async (err: unknown) => {
-        this.opts.log.error({ pack: this.opts.name, code: toWardenError(err).code, err: (err as Error).message }, 'store state unreadable; recovering from blobs');
+        this.opts.log.error({ pack: this.opts.name, code: toWardenError(err).code, err: messageOf(err) }, 'store state unreadable; recovering from blobs');
         return this.opts.store.recover(this.opts.name);
       });
       this.#pin = state.pinned;
@@ -108,22 +132,17 @@ export class Activator {
       const order = [state.pinned?.digest, state.active, state.lastKnownGood, ...state.versions.map((v) => v.digest)].filter(
         (d, i, all): d is string => d !== undefined && all.indexOf(d) === i,
       );
-      for (const digest of order) {
-        try {
-          const stored = await this.opts.store.load(this.opts.name, digest);
-          const candidate = await this.#prepare(stored.pack, stored.signature);
-          this.#swap(candidate, stored.version.origin, stored.version.number);
-          this.#onLastKnownGood = digest !== state.active;
-          this.#stale = true; // not yet confirmed by the source
-          this.opts.metrics.onLastKnownGood.set({ pack: this.opts.name }, this.#onLastKnownGood ? 1 : 0);
-          this.opts.log.info({ pack: this.opts.name, digest, revision: candidate.revision, last_known_good: this.#onLastKnownGood, pinned: this.#pin !== undefined }, 'policy loaded from store');
-          return true;
-        } catch (err) {
-          const e = toWardenError(err);
-          this.opts.log.error({ pack: this.opts.name, digest, code: e.code, err: e.message }, 'stored pack does not load; trying an older one');
-        }
-      }
-      return false;
+      const loaded = await this.#firstVerified(order, 'stored pack does not load; trying an older one');
+      if (!loaded) return false;
+      const { candidate, stored } = loaded;
+      this.#activate(candidate, {
+        origin: stored.version.origin,
+        state,
+        unconfirmed: true,
+        log: { level: 'info', msg: 'policy loaded from store', fields: { revision: candidate.revision, last_known_good: candidate.digest !== state.active, pinned: state.pinned !== undefined } },
+        events: [],
+      });
+      return true;
     });
   }
 
@@ -151,14 +170,16 @@ export class Activator {
       const stored = await this.opts.store.load(this.opts.name, version.digest);
       const candidate = await this.#prepare(stored.pack, stored.signature);
       const after = await this.opts.store.rollback(this.opts.name, version.digest, manual);
-      this.#pin = after.pinned;
-      this.#swap(candidate, stored.version.origin, version.number);
-      this.#publishPin();
       this.opts.metrics.rollbacks.inc({ pack: this.opts.name });
-      this.opts.log.warn({ pack: this.opts.name, from: from?.digest, to: version.digest, number: version.number, actor: manual.actor, reason: manual.reason }, 'policy rolled back and pinned');
-      this.#emit('policy.rolled_back', { from: from?.digest, from_number: from?.number, to: version.digest, to_number: version.number, actor: manual.actor, reason: manual.reason });
-      this.#emit('policy.pinned', { digest: version.digest, number: version.number, actor: manual.actor, reason: manual.reason });
-      return this.#current as ActivePack;
+      return this.#activate(candidate, {
+        origin: stored.version.origin,
+        state: after,
+        log: { level: 'warn', msg: 'policy rolled back and pinned', fields: { from: from?.digest, to: version.digest, actor: manual.actor, reason: manual.reason } },
+        events: [
+          ['policy.rolled_back', { from: from?.digest, from_number: from?.number, to: version.digest, to_number: version.number, actor: manual.actor, reason: manual.reason }],
+          ['policy.pinned', { digest: version.digest, number: version.number, actor: manual.actor, reason: manual.reason }],
+        ],
+      });
     });
   }
 
@@ -175,22 +196,30 @@ export class Activator {
     });
   }
 
-  /** Lifts the pin and activates the newest verified version, if it is not the active one. */
+  /**
+   * Lifts the pin and activates the newest version that still verifies (newest
+   * by signed sequence; one that no longer verifies is skipped), unless that is the active one.
+   */
   unpin(manual: ManualAction): Promise<ActivePack | undefined> {
     return this.#enqueue(async () => {
       const state = await this.opts.store.setPin(this.opts.name, undefined);
       this.#pin = undefined;
       this.#publishPin();
       this.#emit('policy.unpinned', { actor: manual.actor, reason: manual.reason });
-      const newest = [...state.versions].sort((a, b) => b.sequence - a.sequence)[0];
-      if (!newest || newest.digest === this.#current?.digest) return this.#current;
-      const stored = await this.opts.store.load(this.opts.name, newest.digest);
-      const candidate = await this.#prepare(stored.pack, stored.signature);
-      await this.opts.store.markActive(this.opts.name, newest.digest);
-      this.#swap(candidate, stored.version.origin, newest.number);
-      this.opts.log.info({ pack: this.opts.name, digest: newest.digest, number: newest.number, actor: manual.actor }, 'policy unpinned; newest version activated');
-      this.#emit('policy.updated', { digest: newest.digest, number: newest.number, revision: newest.revision, reason: 'unpinned' });
-      return this.#current;
+      const newestFirst = [...state.versions].sort((a, b) => b.sequence - a.sequence).map((v) => v.digest);
+      const current = this.#current?.digest;
+      // Versions newer than the active one; the active one itself needs no new check.
+      const newer = current === undefined || !newestFirst.includes(current) ? newestFirst : newestFirst.slice(0, newestFirst.indexOf(current));
+      const loaded = await this.#firstVerified(newer, 'stored pack does not verify; unpin tries an older one');
+      if (!loaded) return this.#current;
+      const { candidate, stored } = loaded;
+      const after = await this.opts.store.markActive(this.opts.name, candidate.digest);
+      return this.#activate(candidate, {
+        origin: stored.version.origin,
+        state: after,
+        log: { level: 'info', msg: 'policy unpinned; newest version activated', fields: { actor: manual.actor } },
+        events: [['policy.updated', { digest: candidate.digest, number: stored.version.number, revision: candidate.revision, reason: 'unpinned' }]],
+      });
     });
   }
 
@@ -266,7 +295,6 @@ export class Activator {
     const started = process.hrtime.bigint();
     const ms = (): number => Number(process.hrtime.bigint() - started) / 1e6;
     const log = this.opts.log.child({ pack: this.opts.name, correlation_id: update.correlationId });
-    const labels = { pack: this.opts.name, source: this.opts.sourceKind };
     try {
       const active = this.#current;
       const digest = this.#digestOf(update.pack);
@@ -294,17 +322,18 @@ export class Activator {
         log.info({ digest: candidate.digest, number, revision: candidate.revision, pinned_to: this.#pin?.digest }, 'policy recorded, not activated: the pack is pinned');
         return { status: 'recorded', digest: candidate.digest };
       }
-      this.#swap(candidate, update.origin, number);
-      this.#onLastKnownGood = false;
-      this.opts.metrics.onLastKnownGood.set({ pack: this.opts.name }, 0);
-      this.opts.metrics.reloadSuccess.inc(labels);
-      this.opts.metrics.reloadDuration.observe(labels, ms() / 1000);
-      this.#lastReload = { at: new Date(), result: 'activated', digest: candidate.digest, correlationId: update.correlationId, durationMs: ms() };
-      log.info(
-        { digest: candidate.digest, number, revision: candidate.revision, sequence: candidate.sequence, source_tag: update.etag, golden: candidate.goldenRun, duration_ms: Math.round(ms()) },
-        'policy reloaded',
-      );
-      this.#emit('policy.updated', { digest: candidate.digest, number, revision: candidate.revision, sequence: candidate.sequence, origin: update.origin });
+      const durationMs = ms();
+      this.#activate(candidate, {
+        origin: update.origin,
+        state,
+        reload: { correlationId: update.correlationId, durationMs },
+        log: {
+          level: 'info',
+          msg: 'policy reloaded',
+          fields: { correlation_id: update.correlationId, revision: candidate.revision, sequence: candidate.sequence, source_tag: update.etag, golden: candidate.goldenRun, duration_ms: Math.round(durationMs) },
+        },
+        events: [['policy.updated', { digest: candidate.digest, number, revision: candidate.revision, sequence: candidate.sequence, origin: update.origin }]],
+      });
       return { status: 'activated', digest: candidate.digest };
     } catch (err) {
       const e = toWardenError(err);
@@ -338,9 +367,11 @@ export class Activator {
     this.#emit('policy.validation_failed', { code: e.code, message: e.message, origin: context.origin, ...(where ? { where } : {}), kept: this.#current?.digest });
   }
 
-  // The single reference assignment that makes a candidate live.
-  #swap(candidate: Candidate, origin: string, number: number | undefined): void {
+  // The one way a candidate becomes live: the single reference assignment, then
+  // every piece of bookkeeping (status, gauges, last-known-good flag, log, events, onActivated).
+  #activate(candidate: Candidate, how: Activation): ActivePack {
     const previous = this.#current;
+    const number = how.state.versions.find((v) => v.digest === candidate.digest)?.number;
     const next: ActivePack = {
       name: this.opts.name,
       digest: candidate.digest,
@@ -350,16 +381,45 @@ export class Activator {
       entrypoints: candidate.entrypoints,
       engine: candidate.engine,
       signer: candidate.signer,
-      origin,
+      origin: how.origin,
       activatedAt: new Date(),
     };
     this.#current = next;
+    this.#pin = how.state.pinned;
+    this.#onLastKnownGood = next.digest !== how.state.active;
+    if (how.unconfirmed) this.#stale = true;
     const m = this.opts.metrics;
-    if (previous) m.activeInfo.remove({ pack: this.opts.name, source: this.opts.sourceKind, revision: previous.revision, digest: previous.digest });
-    m.activeInfo.set({ pack: this.opts.name, source: this.opts.sourceKind, revision: next.revision, digest: next.digest }, 1);
-    m.activeSequence.set({ pack: this.opts.name }, next.sequence);
-    if (number !== undefined) m.activeVersion.set({ pack: this.opts.name }, number);
+    const pack = { pack: this.opts.name };
+    if (previous) m.activeInfo.remove({ ...pack, source: this.opts.sourceKind, revision: previous.revision, digest: previous.digest });
+    m.activeInfo.set({ ...pack, source: this.opts.sourceKind, revision: next.revision, digest: next.digest }, 1);
+    m.activeSequence.set(pack, next.sequence);
+    if (number !== undefined) m.activeVersion.set(pack, number);
+    m.onLastKnownGood.set(pack, this.#onLastKnownGood ? 1 : 0);
+    this.#publishPin();
+    if (how.reload) {
+      const labels = { ...pack, source: this.opts.sourceKind };
+      m.reloadSuccess.inc(labels);
+      m.reloadDuration.observe(labels, how.reload.durationMs / 1000);
+      this.#lastReload = { at: new Date(), result: 'activated', digest: next.digest, correlationId: how.reload.correlationId, durationMs: how.reload.durationMs };
+    }
+    this.opts.log[how.log.level]({ pack: this.opts.name, digest: next.digest, number, ...how.log.fields }, how.log.msg);
+    for (const [type, data] of how.events) this.#emit(type, data);
     this.opts.onActivated?.(next);
+    return next;
+  }
+
+  // Loads and prepares the first of `digests` that still verifies; each one that does not is logged and skipped.
+  async #firstVerified(digests: readonly string[], skipped: string): Promise<{ candidate: Candidate; stored: StoredPack } | undefined> {
+    for (const digest of digests) {
+      try {
+        const stored = await this.opts.store.load(this.opts.name, digest);
+        return { candidate: await this.#prepare(stored.pack, stored.signature), stored };
+      } catch (err) {
+        const e = toWardenError(err);
+        this.opts.log.error({ pack: this.opts.name, digest, code: e.code, err: e.message }, skipped);
+      }
+    }
+    return undefined;
   }
 
   // Mirrors the pin into its metric, so an alert can fire on a forgotten pin.

@@ -5,7 +5,7 @@
  * what is active.
  */
 import { loadWasmEngine, type WasmEngine } from '../engine/wasm.js';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 import { assembleData } from '../pack/data.js';
 import { runGolden } from '../pack/golden.js';
 import type { PackLimits } from '../pack/limits.js';
@@ -76,7 +76,7 @@ function parseGolden(bytes: Buffer | undefined): GoldenCase[] {
   try {
     raw = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
-    throw new WardenError('PACK_MANIFEST_INVALID', `${GOLDEN_PATH} is not JSON: ${(err as Error).message}`, { cause: err });
+    throw new WardenError('PACK_MANIFEST_INVALID', `${GOLDEN_PATH} is not JSON: ${messageOf(err)}`, { cause: err });
   }
   const parsed = goldenCaseSchema.array().max(10_000).safeParse(raw);
   if (!parsed.success) throw new WardenError('PACK_MANIFEST_INVALID', `${GOLDEN_PATH}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);

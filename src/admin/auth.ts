@@ -5,7 +5,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 
 /** Checks an Authorization header; throws a coded error when it does not pass. */
 export type AdminAuth = (authorization: string | readonly string[] | undefined) => void;
@@ -24,7 +24,7 @@ export async function loadAdminAuth(tokenFile: string | undefined): Promise<Admi
   try {
     token = (await readFile(tokenFile, 'utf8')).trim();
   } catch (err) {
-    throw new WardenError('CONFIG_INVALID', `cannot read admin.token_file ${tokenFile}: ${(err as Error).message}`, { cause: err });
+    throw new WardenError('CONFIG_INVALID', `cannot read admin.token_file ${tokenFile}: ${messageOf(err)}`, { cause: err });
   }
   if (token.length < MIN_TOKEN_LENGTH) throw new WardenError('CONFIG_INVALID', `admin.token_file holds a token shorter than ${MIN_TOKEN_LENGTH} characters`);
   const expected = digest(token);

@@ -13,7 +13,7 @@ import { buildApiServer } from '../http/server.js';
 import { Decider } from '../decide/decider.js';
 import { DecisionRouter } from '../decide/router.js';
 import type { HealthExtras } from '../http/health.js';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 import { DecisionLog } from '../decision-log/decision-log.js';
 import type { Governance } from '../govern/verdict/governance.js';
 import type { KillSwitches } from '../govern/verdict/kill-switch.js';
@@ -127,7 +127,7 @@ export async function startAgent(config: AgentConfig, log: Logger, metrics = new
     try {
       await app.listen({ host, port });
     } catch (err) {
-      throw new WardenError('LISTEN_FAILED', `cannot listen on ${config.listen}: ${(err as Error).message}`, { cause: err });
+      throw new WardenError('LISTEN_FAILED', `cannot listen on ${config.listen}: ${messageOf(err)}`, { cause: err });
     }
     signal?.removeEventListener('abort', interrupt);
     const address = app.server.address();

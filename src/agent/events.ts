@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentConfig } from '../config/load.js';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 import { EventBus, type EventHandler } from '../notify/bus.js';
 import { EventLog } from '../notify/event-log.js';
 import type { NewEvent, WardenEventType } from '../notify/events.js';
@@ -56,7 +56,7 @@ export async function startEvents(config: AgentConfig, log: Logger, metrics: War
           log.info({ event: numbered.type, event_id: numbered.id, pack: numbered.pack }, 'event');
           bus.publish(numbered);
         })
-        .catch((err: unknown) => log.error({ code: 'IO_FAILED', err: (err as Error).message, event: event.type }, 'event not recorded'));
+        .catch((err: unknown) => log.error({ code: 'IO_FAILED', err: messageOf(err), event: event.type }, 'event not recorded'));
     },
     subscribe: (types, handler, name) => bus.subscribe(types, handler, name ? { name } : {}),
     async close() {
@@ -73,6 +73,6 @@ async function readSecret(path: string): Promise<Buffer> {
   try {
     return Buffer.from((await readFile(path, 'utf8')).trim(), 'utf8');
   } catch (err) {
-    throw new WardenError('CONFIG_INVALID', `cannot read webhook secret_file ${path}: ${(err as Error).message}`, { cause: err });
+    throw new WardenError('CONFIG_INVALID', `cannot read webhook secret_file ${path}: ${messageOf(err)}`, { cause: err });
   }
 }

@@ -9,7 +9,7 @@ import type { Candidate, PackTrust } from '../activate/prepare.js';
 import type { AgentConfig } from '../config/load.js';
 import type { PackConfig } from '../config/schema.js';
 import { loadTrust } from '../config/trust-files.js';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 import type { NewEvent } from '../notify/events.js';
 import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
@@ -124,6 +124,6 @@ async function readTls(path: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (err) {
-    throw new WardenError('CONFIG_INVALID', `cannot read TLS file ${path}: ${(err as Error).message}`, { cause: err });
+    throw new WardenError('CONFIG_INVALID', `cannot read TLS file ${path}: ${messageOf(err)}`, { cause: err });
   }
 }

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
-import { WardenError, type ErrorCode } from '../errors.js';
+import { WardenError, messageOf, type ErrorCode } from '../errors.js';
 
 /** Flags every admin command accepts. */
 export const ADMIN_FLAGS = {
@@ -30,7 +30,7 @@ export async function adminTarget(values: { url?: string; 'token-file'?: string 
     try {
       token = (await readFile(file, 'utf8')).trim();
     } catch (err) {
-      throw new WardenError('IO_FAILED', `cannot read token file ${file}: ${(err as Error).message}`, { cause: err });
+      throw new WardenError('IO_FAILED', `cannot read token file ${file}: ${messageOf(err)}`, { cause: err });
     }
   }
   return { url, token };
@@ -52,7 +52,7 @@ export async function adminCall<T>(target: AdminTarget, method: 'GET' | 'POST', 
       signal: AbortSignal.timeout(30_000),
     });
   } catch (err) {
-    throw new WardenError('FETCH_FAILED', `cannot reach the agent at ${target.url}: ${(err as Error).message}`, { cause: err });
+    throw new WardenError('FETCH_FAILED', `cannot reach the agent at ${target.url}: ${messageOf(err)}`, { cause: err });
   }
   const text = await res.text();
   if (!res.ok) {

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 
 /** Streams a command writes to (tests pass their own). */
 export interface CliIO {
@@ -34,7 +34,7 @@ export function parse<O extends Options>(argv: string[], options: O, positionals
   try {
     parsed = parseArgs(config);
   } catch (err) {
-    throw new WardenError('USAGE', (err as Error).message);
+    throw new WardenError('USAGE', messageOf(err));
   }
   // values' type is computed from the generic O; only `help` is read here.
   const help = (parsed.values as { help?: boolean }).help === true;
@@ -56,6 +56,6 @@ export async function readOrFail(path: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (err) {
-    throw new WardenError('IO_FAILED', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+    throw new WardenError('IO_FAILED', `cannot read ${path}: ${messageOf(err)}`, { cause: err });
   }
 }

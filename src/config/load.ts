@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 import { formatIssues } from '../util/zod-issues.js';
 import { sha256Digest } from '../verify/digest.js';
 import { configSchema, type PackConfig, type RawConfig } from './schema.js';
@@ -24,7 +24,7 @@ export async function loadConfig(path: string): Promise<AgentConfig> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new WardenError('CONFIG_INVALID', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+    throw new WardenError('CONFIG_INVALID', `cannot read ${path}: ${messageOf(err)}`, { cause: err });
   }
   return parseConfig(text, resolve(path));
 }
@@ -35,7 +35,7 @@ export function parseConfig(text: string, configPath: string): AgentConfig {
   try {
     raw = parseYaml(text, { maxAliasCount: 100 });
   } catch (err) {
-    throw new WardenError('CONFIG_INVALID', `${configPath}: not valid YAML: ${(err as Error).message}`, { cause: err });
+    throw new WardenError('CONFIG_INVALID', `${configPath}: not valid YAML: ${messageOf(err)}`, { cause: err });
   }
   const parsed = configSchema.safeParse(raw ?? {});
   if (!parsed.success) {

@@ -5,12 +5,14 @@
  */
 import { z } from 'zod';
 import { EVENT_TYPES } from '../notify/events.js';
+import { DEFAULT_PACK_LIMITS } from '../pack/limits.js';
+import { PACK_NAME_PATTERN, PACK_NAME_RULE } from '../pack/name.js';
 
 const seconds = (min: number, max: number) => z.number().min(min).max(max);
 const listen = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'HOST:PORT, e.g. 127.0.0.1:8181');
 
 const rulePath = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/, 'a slash-separated rule path like "governance/verdict"');
-const packName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lower-case letters, digits, ".", "_" or "-", at most 63');
+const packName = z.string().regex(PACK_NAME_PATTERN, PACK_NAME_RULE);
 
 const tlsSchema = z
   .strictObject({ ca_file: z.string().min(1).optional(), cert_file: z.string().min(1).optional(), key_file: z.string().min(1).optional() })
@@ -154,10 +156,11 @@ const decisionLogSchema = z.strictObject({
 });
 
 const limitsSchema = z.strictObject({
-  max_pack_bytes: z.int().min(1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
-  max_uncompressed_bytes: z.int().min(1024).max(4 * 1024 * 1024 * 1024).default(256 * 1024 * 1024),
-  max_files: z.int().min(1).max(1_000_000).default(10_000),
-  max_file_bytes: z.int().min(1).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
+  // Defaults are the reader's own (DEFAULT_PACK_LIMITS): one source for both.
+  max_pack_bytes: z.int().min(1024).max(1024 * 1024 * 1024).default(DEFAULT_PACK_LIMITS.maxCompressedBytes),
+  max_uncompressed_bytes: z.int().min(1024).max(4 * 1024 * 1024 * 1024).default(DEFAULT_PACK_LIMITS.maxUncompressedBytes),
+  max_files: z.int().min(1).max(1_000_000).default(DEFAULT_PACK_LIMITS.maxFiles),
+  max_file_bytes: z.int().min(1).max(1024 * 1024 * 1024).default(DEFAULT_PACK_LIMITS.maxFileBytes),
   /** How deeply a request body may nest arrays and objects (400 INPUT_TOO_DEEP past it); capped well below where the engine runs out of stack. */
   max_json_depth: z.int().min(2).max(2000).default(1000),
 });

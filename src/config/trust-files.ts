@@ -3,7 +3,7 @@
  * it. This is the disk side; the verify stage itself only sees contents.
  */
 import { readFile } from 'node:fs/promises';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 import { keylessTrust, keyTrust, type Trust } from '../verify/trust.js';
 
 /** Where trust comes from: public key files, or a trusted root file plus identity. */
@@ -25,6 +25,6 @@ async function readText(path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    throw new WardenError('TRUST_CONFIG_INVALID', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+    throw new WardenError('TRUST_CONFIG_INVALID', `cannot read ${path}: ${messageOf(err)}`, { cause: err });
   }
 }

@@ -1,18 +1,17 @@
 /**
  * The agent's HTTP API on Fastify: decisions, verdicts, health, metrics. Errors leave as
- * `{code, message}` with an HTTP status derived from the error's kind, and the
+ * `{code, message}` with the HTTP status the error registry gives the code, and the
  * request time is observed per route.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Activator } from '../activate/activator.js';
-import { WardenError, messageOf, toWardenError, type ErrorCode } from '../errors.js';
+import { WardenError, httpStatusOf, messageOf, toWardenError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
 import { ServerErrorLog, explain, explanationOf } from '../observe/server-error-log.js';
 import { registerDataApi } from './data-api.js';
 import type { DecisionLog } from '../decision-log/decision-log.js';
 import type { Governance } from '../govern/verdict/governance.js';
-import { TENANT_HTTP_STATUS } from '../govern/tenant/tenant-refusal.js';
 import { registerVerdictRoute } from './verdict-route.js';
 import { registerHealth, type HealthExtras } from './health.js';
 import type { Decider } from '../decide/decider.js';
@@ -117,22 +116,8 @@ function fromFastify(err: unknown): WardenError {
   return toWardenError(err);
 }
 
-/** HTTP statuses of the codes that are not 400 (other usage errors) or 500 (everything else). */
-const STATUS: Partial<Record<ErrorCode, number>> = {
-  DECISION_PATH_UNKNOWN: 404,
-  VERSION_NOT_FOUND: 404,
-  ADMIN_DISABLED: 404,
-  ADMIN_UNAUTHORIZED: 401,
-  NOT_READY: 503,
-  ...TENANT_HTTP_STATUS,
-  INTERNAL: 500,
-  POLICY_DENIED: 403,
-  KILL_SWITCH_ACTIVE: 503,
-  GOVERNANCE_DISABLED: 404,
-};
-
 // HTTP status for an error (a body over the limit keeps Fastify's 413).
 function statusOf(e: WardenError, original: unknown): number {
   if (e.code === 'DECISION_INPUT_INVALID' && (original as { statusCode?: unknown }).statusCode === 413) return 413;
-  return STATUS[e.code] ?? (e.kind === 'usage' ? 400 : 500);
+  return httpStatusOf(e.code);
 }

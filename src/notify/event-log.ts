@@ -9,7 +9,7 @@
 import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 import { TEMP_PREFIX, fsyncDir, writeFileAtomic } from '../util/atomic-write.js';
 import { EVENT_TYPES, type NewEvent, type WardenEvent } from './events.js';
 
@@ -67,7 +67,7 @@ export class EventLog {
       await fsyncDir(dirname(path));
       return new EventLog(path, maxEvents, { events: kept, lines: compact ? kept.length : lines, skipped, last: events.at(-1)?.id ?? 0, fh });
     } catch (err) {
-      throw new WardenError('IO_FAILED', `cannot open the event log ${path}: ${(err as Error).message}`, { cause: err, details: { path } });
+      throw new WardenError('IO_FAILED', `cannot open the event log ${path}: ${messageOf(err)}`, { cause: err, details: { path } });
     }
   }
 
@@ -141,7 +141,7 @@ export class EventLog {
       }
     } catch (err) {
       this.needsRewrite = true;
-      throw new WardenError('IO_FAILED', `cannot append to the event log ${this.path}: ${(err as Error).message}`, { cause: err, details: { path: this.path } });
+      throw new WardenError('IO_FAILED', `cannot append to the event log ${this.path}: ${messageOf(err)}`, { cause: err, details: { path: this.path } });
     }
     this.events.push(event);
     if (this.events.length > this.maxEvents) this.events.splice(0, this.events.length - this.maxEvents);

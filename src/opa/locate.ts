@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 import { OPA_VERSION_PIN, PROJECT_ROOT } from '../project.js';
 
 /** A located, version-checked opa. */
@@ -56,7 +56,7 @@ function checkVersion(path: string, origin: string): OpaBinary {
   try {
     out = execFileSync(path, ['version'], { encoding: 'utf8', timeout: 10_000 });
   } catch (err) {
-    throw new WardenError('OPA_NOT_FOUND', `opa from ${origin} (${path}) does not run: ${(err as Error).message}`, { cause: err });
+    throw new WardenError('OPA_NOT_FOUND', `opa from ${origin} (${path}) does not run: ${messageOf(err)}`, { cause: err });
   }
   const version = /^Version:\s*(\S+)/m.exec(out)?.[1] ?? 'unknown';
   if (version !== OPA_VERSION_PIN) {

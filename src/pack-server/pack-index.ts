@@ -13,7 +13,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 import { sha256Digest } from '../verify/digest.js';
 
 /** One version of one served file. */
@@ -79,7 +79,7 @@ export class PackIndex {
     try {
       await index.#scanOnce();
     } catch (err) {
-      throw new WardenError('IO_FAILED', `cannot read pack folder ${options.dir}: ${(err as Error).message}`, { cause: err });
+      throw new WardenError('IO_FAILED', `cannot read pack folder ${options.dir}: ${messageOf(err)}`, { cause: err });
     }
     index.#startWatching(options.rescanMs ?? 1000, options.watch ?? true);
     return index;
@@ -119,7 +119,7 @@ export class PackIndex {
       this.#watcher = useWatch ? watch(this.#dir, { persistent: false }, () => void this.rescan()) : undefined;
       this.#watcher?.on('error', (err) => this.#log({ code: 'IO_FAILED', dir: this.#dir, err: err.message }, 'pack folder watch failed; rescanning on the interval only'));
     } catch (err) {
-      this.#log({ code: 'IO_FAILED', dir: this.#dir, err: (err as Error).message }, 'cannot watch pack folder; rescanning on the interval only');
+      this.#log({ code: 'IO_FAILED', dir: this.#dir, err: messageOf(err) }, 'cannot watch pack folder; rescanning on the interval only');
     }
     this.#timer = setInterval(() => void this.rescan(), rescanMs);
     this.#timer.unref();
@@ -133,7 +133,7 @@ export class PackIndex {
         await this.#scanOnce();
         this.#lastScanError = '';
       } catch (err) {
-        const message = (err as Error).message;
+        const message = messageOf(err);
         if (message !== this.#lastScanError) this.#log({ code: 'IO_FAILED', dir: this.#dir, err: message }, 'pack folder scan failed; serving the files held');
         this.#lastScanError = message;
       }
@@ -172,7 +172,7 @@ export class PackIndex {
     } catch (err) {
       // Gone between readdir and open (a rename in flight): the next scan settles it.
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return this.#set(name, undefined);
-      this.#log({ code: 'IO_FAILED', file: path, err: (err as Error).message }, 'cannot read served file; keeping the version held');
+      this.#log({ code: 'IO_FAILED', file: path, err: messageOf(err) }, 'cannot read served file; keeping the version held');
     }
   }
 

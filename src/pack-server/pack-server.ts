@@ -16,7 +16,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isIPv6, type AddressInfo } from 'node:net';
-import { WardenError, toWardenError, type ErrorCode } from '../errors.js';
+import { WardenError, httpStatusOf, messageOf, toWardenError, type ErrorCode } from '../errors.js';
 import { LongPolls, type WaitEnd } from './long-poll.js';
 import { PackIndex, type LogFn, type ServedFile } from './pack-index.js';
 import { contentTypeOf, fileForPath, noneMatch, preferredWait } from './pack-routes.js';
@@ -63,7 +63,7 @@ export async function startPackServer(opts: PackServerOptions): Promise<PackServ
     await listen(server, opts.host, opts.port);
   } catch (err) {
     await index.close();
-    throw new WardenError('LISTEN_FAILED', `cannot listen on ${hostForUrl(opts.host)}:${opts.port}: ${(err as Error).message}`, { cause: err });
+    throw new WardenError('LISTEN_FAILED', `cannot listen on ${hostForUrl(opts.host)}:${opts.port}: ${messageOf(err)}`, { cause: err });
   }
   server.on('error', (err) => log({ code: 'IO_FAILED', err: err.message }, 'pack server error'));
   const port = (server.address() as AddressInfo).port;
@@ -147,7 +147,7 @@ function notModified(res: ServerResponse, etag: string): void {
 }
 
 function notFound(res: ServerResponse, url: string): void {
-  sendError(res, 404, 'PACK_NOT_FOUND', `no pack at ${url.slice(0, 300)}`);
+  sendError(res, httpStatusOf('PACK_NOT_FOUND'), 'PACK_NOT_FOUND', `no pack at ${url.slice(0, 300)}`);
 }
 
 // A coded JSON error body (errors become data at the boundary).

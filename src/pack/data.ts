@@ -3,7 +3,7 @@
  * `data.yaml` is mounted at the path of its folder.
  */
 import { parse as parseYaml } from 'yaml';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 
 /** A JSON object. */
 export type JsonObject = { [key: string]: unknown };
@@ -22,7 +22,7 @@ export function parseDataFile(path: string, bytes: Uint8Array): JsonObject {
   try {
     value = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text, { maxAliasCount: 100 });
   } catch (err) {
-    throw new WardenError('PACK_DATA_INVALID', `${path}: ${(err as Error).message}`, { cause: err });
+    throw new WardenError('PACK_DATA_INVALID', `${path}: ${messageOf(err)}`, { cause: err });
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new WardenError('PACK_DATA_INVALID', `${path}: the top level must be an object`);

@@ -4,7 +4,7 @@
  * the agent refuse an older validly-signed pack (downgrade / replay).
  */
 import { z } from 'zod';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 import { formatIssues } from '../util/zod-issues.js';
 
 /** Path of the manifest inside a pack. */
@@ -42,7 +42,7 @@ export function parseManifest(bytes: Uint8Array | undefined): PackManifest {
   try {
     raw = JSON.parse(Buffer.from(bytes).toString('utf8'));
   } catch (err) {
-    throw new WardenError('PACK_MANIFEST_INVALID', `.manifest is not JSON: ${(err as Error).message}`, { cause: err });
+    throw new WardenError('PACK_MANIFEST_INVALID', `.manifest is not JSON: ${messageOf(err)}`, { cause: err });
   }
   const parsed = manifestSchema.safeParse(raw);
   if (!parsed.success) {

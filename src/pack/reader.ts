@@ -8,7 +8,7 @@
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { WardenError, toWardenError } from '../errors.js';
+import { WardenError, messageOf, toWardenError } from '../errors.js';
 import { resolveLimits, type PackLimits } from './limits.js';
 import { TarReader } from './tar-reader.js';
 
@@ -85,7 +85,7 @@ function countInto(tar: TarReader, limits: PackLimits): Writable {
 function asPackError(err: unknown): WardenError {
   const code: unknown = err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
   if (typeof code === 'string' && code.startsWith('Z_')) {
-    return new WardenError('PACK_MALFORMED', `the pack is not valid gzip: ${(err as Error).message}`, { cause: err, details: { zlibCode: code } });
+    return new WardenError('PACK_MALFORMED', `the pack is not valid gzip: ${messageOf(err)}`, { cause: err, details: { zlibCode: code } });
   }
   return toWardenError(err);
 }

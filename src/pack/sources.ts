@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 import { isDataFile } from './data.js';
 
 /** The folder's files, keyed by path relative to the folder (with `/`). */
@@ -64,7 +64,7 @@ export async function collectSources(dir: string): Promise<PolicySources> {
     await walk(dir, '', 0);
   } catch (err) {
     if (err instanceof WardenError) throw err;
-    throw new WardenError('IO_FAILED', `cannot read policy folder ${dir}: ${(err as Error).message}`, { cause: err });
+    throw new WardenError('IO_FAILED', `cannot read policy folder ${dir}: ${messageOf(err)}`, { cause: err });
   }
   if (modules.size === 0) throw new WardenError('PACK_SPEC_INVALID', `${dir}: no .rego files`);
   return { modules, tests, data };

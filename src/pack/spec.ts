@@ -6,7 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
+import { PACK_NAME_PATTERN, PACK_NAME_RULE } from './name.js';
 import { formatIssues } from '../util/zod-issues.js';
 
 /** File name of the pack description inside a policy folder. */
@@ -28,7 +29,7 @@ export const goldenCaseSchema = z.strictObject({
 export type GoldenCase = z.infer<typeof goldenCaseSchema>;
 
 const specSchema = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lower-case letters, digits, ".", "_" or "-", at most 63'),
+  name: z.string().regex(PACK_NAME_PATTERN, PACK_NAME_RULE),
   revision: z.string().min(1).max(128).optional(),
   entrypoints: z.array(entrypoint).min(1).max(64),
   roots: z.array(z.string().regex(/^[A-Za-z0-9_/]*$/)).max(64).optional(),
@@ -57,7 +58,7 @@ export async function readPackSpec(dir: string, fallback?: PackSpec): Promise<Pa
     text = await readFile(path, 'utf8');
   } catch (err) {
     if (fallback && (err as NodeJS.ErrnoException).code === 'ENOENT') return fallback;
-    throw new WardenError('PACK_SPEC_INVALID', `cannot read ${PACK_SPEC_FILE} in ${dir}: ${(err as Error).message}`, { cause: err });
+    throw new WardenError('PACK_SPEC_INVALID', `cannot read ${PACK_SPEC_FILE} in ${dir}: ${messageOf(err)}`, { cause: err });
   }
   return parsePackSpec(text, path);
 }
@@ -68,7 +69,7 @@ export function parsePackSpec(text: string, where: string): PackSpec {
   try {
     raw = parseYaml(text, { maxAliasCount: 100 });
   } catch (err) {
-    throw new WardenError('PACK_SPEC_INVALID', `${where}: not valid YAML: ${(err as Error).message}`, { cause: err });
+    throw new WardenError('PACK_SPEC_INVALID', `${where}: not valid YAML: ${messageOf(err)}`, { cause: err });
   }
   const parsed = specSchema.safeParse(raw);
   if (!parsed.success) {

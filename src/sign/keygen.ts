@@ -4,7 +4,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 import { keyHint } from './keys.js';
 
 /** Paths written and the public key's hint. */
@@ -24,7 +24,7 @@ export async function generateKeys(prefix: string): Promise<GeneratedKeys> {
     await writeFile(privatePath, privateKey.export({ type: 'pkcs8', format: 'pem' }), { flag: 'wx', mode: 0o600 });
     await writeFile(publicPath, publicKey.export({ type: 'spki', format: 'pem' }), { flag: 'wx', mode: 0o644 });
   } catch (err) {
-    throw new WardenError('IO_FAILED', `cannot write key pair ${prefix}.{key,pub}: ${(err as Error).message}`, { cause: err });
+    throw new WardenError('IO_FAILED', `cannot write key pair ${prefix}.{key,pub}: ${messageOf(err)}`, { cause: err });
   }
   return { privatePath, publicPath, hint: keyHint(publicKey) };
 }

@@ -4,7 +4,7 @@
  * cosign writes it).
  */
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 
 /** Parses a PEM public key; anything but ECDSA P-256 → KEY_INVALID. */
 export function parsePublicKey(pem: string | Buffer, where = 'public key'): KeyObject {
@@ -12,7 +12,7 @@ export function parsePublicKey(pem: string | Buffer, where = 'public key'): KeyO
   try {
     key = createPublicKey(pem);
   } catch (err) {
-    throw new WardenError('KEY_INVALID', `${where}: not a PEM public key (${(err as Error).message})`, { cause: err });
+    throw new WardenError('KEY_INVALID', `${where}: not a PEM public key (${messageOf(err)})`, { cause: err });
   }
   assertP256(key, where);
   return key;
@@ -24,7 +24,7 @@ export function parsePrivateKey(pem: string | Buffer, where = 'private key'): Ke
   try {
     key = createPrivateKey(pem);
   } catch (err) {
-    throw new WardenError('KEY_INVALID', `${where}: not an unencrypted PEM private key (${(err as Error).message})`, { cause: err });
+    throw new WardenError('KEY_INVALID', `${where}: not an unencrypted PEM private key (${messageOf(err)})`, { cause: err });
   }
   assertP256(key, where);
   return key;

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { WardenError, toWardenError } from '../errors.js';
+import { WardenError, messageOf, toWardenError } from '../errors.js';
 import { sha256Digest } from '../verify/digest.js';
 import { isRefusedPair, rememberRefusal, skippedRefused, type RefusedPack } from './refused.js';
 import type { FetchOnceOptions, PackSource, SourceContext, UpdateHandler, UpdateOutcome } from './types.js';
@@ -135,7 +135,7 @@ export class FileSource implements PackSource {
     try {
       size = (await stat(path)).size;
     } catch (err) {
-      throw new WardenError('FETCH_FAILED', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+      throw new WardenError('FETCH_FAILED', `cannot read ${path}: ${messageOf(err)}`, { cause: err });
     }
     if (size > this.config.maxBytes) throw new WardenError('FETCH_TOO_LARGE', `${path} is ${size} bytes, over the ${this.config.maxBytes} limit`);
     return readFile(path);
@@ -148,7 +148,7 @@ export class FileSource implements PackSource {
       return await readFile(path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new WardenError('SIGNATURE_FETCH_FAILED', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
+      throw new WardenError('SIGNATURE_FETCH_FAILED', `cannot read ${path}: ${messageOf(err)}`, { cause: err });
     }
   }
 }

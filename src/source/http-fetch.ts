@@ -8,7 +8,7 @@
  */
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 import { WARDEN_VERSION } from '../project.js';
 
 /** mTLS material as file contents (the agent reads the files). */
@@ -80,7 +80,7 @@ export async function fetchSignature(opts: Omit<FetchOptions, 'waitSeconds' | 'm
     throw unexpected304(opts.url);
   } catch (err) {
     const cause = err instanceof WardenError ? err : undefined;
-    throw new WardenError('SIGNATURE_FETCH_FAILED', `cannot fetch the signature ${opts.url}: ${(err as Error).message}`, {
+    throw new WardenError('SIGNATURE_FETCH_FAILED', `cannot fetch the signature ${opts.url}: ${messageOf(err)}`, {
       cause: err,
       details: { url: opts.url, cause_code: cause?.code, ...cause?.details },
     });
@@ -95,7 +95,7 @@ function get(opts: FetchOptions, headers: Record<string, string>, deadlineMs: nu
       url = new URL(opts.url);
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`unsupported protocol ${url.protocol}`);
     } catch (err) {
-      reject(new WardenError('FETCH_FAILED', `bad pack URL ${opts.url}: ${(err as Error).message}`, { cause: err, details: { url: opts.url } }));
+      reject(new WardenError('FETCH_FAILED', `bad pack URL ${opts.url}: ${messageOf(err)}`, { cause: err, details: { url: opts.url } }));
       return;
     }
     if (opts.signal?.aborted === true) {

@@ -20,7 +20,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { toWardenError, type WardenError } from '../errors.js';
+import { messageOf, toWardenError, type WardenError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import { Backoff, nextPollDelayMs } from '../util/backoff.js';
 import { pairLooksConsistent } from './pairing.js';
@@ -195,7 +195,7 @@ export class HttpSource implements PackSource {
     try {
       outcome = await handler({ pack: pair.pack, signature: pair.signature, etag: pair.etag, origin: url, correlationId });
     } catch (err) {
-      log.error({ code: toWardenError(err).code, err: (err as Error).message }, 'update handler failed');
+      log.error({ code: toWardenError(err).code, err: messageOf(err) }, 'update handler failed');
       throw err;
     }
     // Refused: the active ETag stays; a refusal about the bytes is remembered and skipped until the pair changes.

@@ -22,7 +22,7 @@ import { link, open, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 import { TEMP_PREFIX, fsyncDir } from '../util/atomic-write.js';
 
 /** Name of the lock file inside data_dir. */
@@ -128,7 +128,7 @@ async function tryLink(tmp: string, target: string, mine: LockRecord): Promise<b
       });
       return false;
     }
-    throw new WardenError('IO_FAILED', `cannot create ${target}: ${(err as Error).message}`, { cause: err, details: { path: target } });
+    throw new WardenError('IO_FAILED', `cannot create ${target}: ${messageOf(err)}`, { cause: err, details: { path: target } });
   }
 }
 
@@ -144,7 +144,7 @@ async function writeTemp(dataDir: string, record: LockRecord): Promise<string> {
       await fh.close();
     }
   } catch (err) {
-    throw new WardenError('IO_FAILED', `cannot write ${tmp}: ${(err as Error).message}`, { cause: err, details: { path: tmp } });
+    throw new WardenError('IO_FAILED', `cannot write ${tmp}: ${messageOf(err)}`, { cause: err, details: { path: tmp } });
   }
   return tmp;
 }
@@ -156,7 +156,7 @@ async function readSnapshot(path: string): Promise<Snapshot | undefined> {
     fh = await open(path, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new WardenError('IO_FAILED', `cannot read ${path}: ${(err as Error).message}`, { cause: err, details: { path } });
+    throw new WardenError('IO_FAILED', `cannot read ${path}: ${messageOf(err)}`, { cause: err, details: { path } });
   }
   try {
     const { ino } = await fh.stat();

@@ -7,7 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { formatIssues } from '../util/zod-issues.js';
 import type { PackState } from './types.js';
@@ -74,7 +74,7 @@ export async function readStateFile(path: string): Promise<PackState> {
     bytes = await readFile(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return EMPTY_STATE;
-    throw new WardenError('IO_FAILED', `cannot read ${path}: ${(err as Error).message}`, { cause: err, details: { path } });
+    throw new WardenError('IO_FAILED', `cannot read ${path}: ${messageOf(err)}`, { cause: err, details: { path } });
   }
   return parseState(bytes, path);
 }
@@ -86,7 +86,7 @@ export function parseState(bytes: Buffer, path: string): PackState {
   try {
     raw = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
-    corrupt(path, `is not JSON: ${(err as Error).message}`, err);
+    corrupt(path, `is not JSON: ${messageOf(err)}`, err);
   }
   const parsed = stateSchema.safeParse(raw);
   if (!parsed.success) corrupt(path, `is invalid: ${formatIssues(parsed.error.issues).join('; ')}`);
@@ -124,7 +124,7 @@ export async function writeStateFile(path: string, state: PackState): Promise<vo
   try {
     await writeFileAtomic(path, serializeState(state));
   } catch (err) {
-    throw new WardenError('IO_FAILED', `cannot write ${path}: ${(err as Error).message}`, { cause: err, details: { path } });
+    throw new WardenError('IO_FAILED', `cannot write ${path}: ${messageOf(err)}`, { cause: err, details: { path } });
   }
 }
 

@@ -16,6 +16,7 @@
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WardenError, isWardenError, toWardenError } from '../errors.js';
+import { isPackName, PACK_NAME_RULE } from '../pack/name.js';
 import { fsyncDir } from '../util/atomic-write.js';
 import { sha256Digest } from '../verify/digest.js';
 import { deleteBlob, readBlob, writeBlob } from './blobs.js';
@@ -27,8 +28,6 @@ import { sweepStore, type OpenReport } from './sweep.js';
 import type { BlobInspector, CommitInput, PackState, Pin, RecoveryResult, StoredPack, StoreOptions } from './types.js';
 
 export type { OpenReport };
-
-const PACK_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /** A data_dir opened by this process (it holds the lock until close()). */
 export class PackStore {
@@ -56,7 +55,7 @@ export class PackStore {
     const lock = await acquireLock(dataDir);
     const store = new PackStore(dataDir, opts.historyLimit, lock);
     try {
-      store.#report = await guard(() => sweepStore(dataDir, (n) => PACK_NAME.test(n)));
+      store.#report = await guard(() => sweepStore(dataDir, isPackName));
       return store;
     } catch (err) {
       await lock.release();
@@ -186,7 +185,7 @@ export class PackStore {
   // Runs `work` after every earlier operation on the same pack; raw fs errors become IO_FAILED.
   #run<T>(pack: string, work: () => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new WardenError('USAGE', `the store at ${this.dataDir} is closed`));
-    if (!PACK_NAME.test(pack)) return Promise.reject(new WardenError('USAGE', `invalid pack name "${pack}" (letters, digits, ".", "_", "-")`));
+    if (!isPackName(pack)) return Promise.reject(new WardenError('USAGE', `invalid pack name "${pack}" (${PACK_NAME_RULE})`));
     const next = (this.#chains.get(pack) ?? Promise.resolve()).then(() => guard(work));
     this.#chains.set(pack, next.catch(() => undefined));
     return next;

@@ -5,7 +5,7 @@
  */
 import { bundleFromJSON, isBundleWithMessageSignature, type BundleWithMessageSignature } from '@sigstore/bundle';
 import { HashAlgorithm } from '@sigstore/protobuf-specs';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 
 /** A signature bundle is a few KiB; anything near this is not one. */
 export const MAX_BUNDLE_BYTES = 1024 * 1024;
@@ -19,13 +19,13 @@ export function parseSignatureBundle(bytes: Uint8Array): BundleWithMessageSignat
   try {
     json = JSON.parse(Buffer.from(bytes).toString('utf8'));
   } catch (err) {
-    throw new WardenError('SIGNATURE_BUNDLE_MALFORMED', `signature bundle is not JSON: ${(err as Error).message}`, { cause: err });
+    throw new WardenError('SIGNATURE_BUNDLE_MALFORMED', `signature bundle is not JSON: ${messageOf(err)}`, { cause: err });
   }
   let bundle;
   try {
     bundle = bundleFromJSON(json);
   } catch (err) {
-    throw new WardenError('SIGNATURE_BUNDLE_MALFORMED', `not a Sigstore bundle: ${(err as Error).message}`, { cause: err });
+    throw new WardenError('SIGNATURE_BUNDLE_MALFORMED', `not a Sigstore bundle: ${messageOf(err)}`, { cause: err });
   }
   if (!isBundleWithMessageSignature(bundle)) {
     throw new WardenError('SIGNATURE_BUNDLE_MALFORMED', 'the bundle holds a DSSE envelope; Warden expects a message signature over the pack bytes');

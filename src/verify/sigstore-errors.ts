@@ -3,7 +3,7 @@
  * check always surfaces with one of Warden's stable codes.
  */
 import { PolicyError, VerificationError } from '@sigstore/verify';
-import { WardenError, type ErrorCode } from '../errors.js';
+import { WardenError, messageOf, type ErrorCode } from '../errors.js';
 
 const MAP: Record<string, ErrorCode> = {
   SIGNATURE_ERROR: 'SIGNATURE_INVALID',
@@ -27,5 +27,5 @@ export function fromSigstoreError(err: unknown): WardenError {
     return new WardenError(code, `${err.code}: ${err.message}`, { cause: err, details: { sigstoreCode: err.code } });
   }
   // Anything else (a malformed certificate, say) comes from untrusted input: fail closed.
-  return new WardenError('SIGNATURE_BUNDLE_MALFORMED', (err as Error)?.message ?? String(err), { cause: err });
+  return new WardenError('SIGNATURE_BUNDLE_MALFORMED', messageOf(err), { cause: err });
 }

@@ -6,7 +6,7 @@
 import type { KeyObject } from 'node:crypto';
 import { TrustedRoot } from '@sigstore/protobuf-specs';
 import { toTrustMaterial, type TrustMaterial } from '@sigstore/verify';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 import { keyHint, parsePublicKey } from '../sign/keys.js';
 
 /** Key-based trust: the PEM contents of the trusted public keys. */
@@ -50,13 +50,13 @@ export function keylessTrust(input: KeylessTrustInput): Trust {
     // Re-anchor as a group: in `^a|b$` the anchors bind only to the outer alternatives.
     subject = new RegExp(`^(?:${input.subjectRegex.slice(1, -1)})$`, 'u');
   } catch (err) {
-    throw new WardenError('TRUST_CONFIG_INVALID', `subject_regex does not compile: ${(err as Error).message}`, { cause: err });
+    throw new WardenError('TRUST_CONFIG_INVALID', `subject_regex does not compile: ${messageOf(err)}`, { cause: err });
   }
   let material: TrustMaterial;
   try {
     material = toTrustMaterial(TrustedRoot.fromJSON(JSON.parse(input.trustedRootJson)));
   } catch (err) {
-    throw new WardenError('TRUST_CONFIG_INVALID', `trusted root is not a valid trusted_root.json: ${(err as Error).message}`, { cause: err });
+    throw new WardenError('TRUST_CONFIG_INVALID', `trusted root is not a valid trusted_root.json: ${messageOf(err)}`, { cause: err });
   }
   if (material.certificateAuthorities.length === 0 || material.tlogs.length === 0) {
     throw new WardenError('TRUST_CONFIG_INVALID', 'trusted root names no certificate authority or no transparency log');

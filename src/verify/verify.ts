@@ -7,7 +7,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { BundleWithMessageSignature } from '@sigstore/bundle';
 import { toSignedEntity, toTrustMaterial, Verifier, type SignedEntity } from '@sigstore/verify';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 import { parseSignatureBundle, signedDigestHex } from './bundle.js';
 import { sha256Digest } from './digest.js';
 import { fromSigstoreError } from './sigstore-errors.js';
@@ -58,7 +58,7 @@ function toEntity(bundle: BundleWithMessageSignature, pack: Uint8Array): SignedE
   try {
     return toSignedEntity(bundle, Buffer.from(pack.buffer, pack.byteOffset, pack.byteLength));
   } catch (err) {
-    throw new WardenError('SIGNATURE_BUNDLE_MALFORMED', `cannot read the bundle: ${(err as Error).message}`, { cause: err });
+    throw new WardenError('SIGNATURE_BUNDLE_MALFORMED', `cannot read the bundle: ${messageOf(err)}`, { cause: err });
   }
 }
 

@@ -9,6 +9,7 @@
 import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import { credentialHeaders } from '../../util/credential-headers.js';
 import { createEnforcer, type EnforcerOptions, type RequestGovernance } from './enforce.js';
+import { toWardenError } from '../../errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -30,7 +31,7 @@ function plugin(app: FastifyInstance, options: WardenFastifyOptions, done: (err?
   try {
     enforce = createEnforcer<FastifyRequest>({ ...options, route: options.route ?? routeOf });
   } catch (err) {
-    done(err as Error);
+    done(toWardenError(err));
     return;
   }
   const exclude = options.exclude;

@@ -4,9 +4,8 @@
  * block is a verdict (it carries the decision id); anything else is a coded
  * WardenError from tenant validation or the context check.
  */
-import type { WardenError, ErrorCode } from '../../errors.js';
+import { httpStatusOf, type WardenError, type ErrorCode } from '../../errors.js';
 import type { Verdict } from '../verdict/governance.js';
-import { TENANT_HTTP_STATUS } from '../tenant/tenant-refusal.js';
 
 /** The JSON body of a refusal, shaped like the agent API's errors. */
 export interface RefusalBody {
@@ -27,21 +26,12 @@ export interface Refusal {
 export const DECISION_ID_HEADER = 'x-warden-decision-id';
 
 /**
- * Statuses of the codes that are neither 400 (other usage errors) nor 500.
- * A governance pack that is not (yet) active is the service's trouble, not the
- * caller's: 503, where the agent's data API says 404 for an unknown path.
+ * The HTTP status of a WardenError met on the governance step: the registry's,
+ * except that a governance pack that is not (yet) active is the service's
+ * trouble, not the caller's: 503, where the agent's data API says 404 for an unknown path.
  */
-const STATUS: Partial<Record<ErrorCode, number>> = {
-  ...TENANT_HTTP_STATUS,
-  POLICY_DENIED: 403,
-  KILL_SWITCH_ACTIVE: 503,
-  NOT_READY: 503,
-  DECISION_PATH_UNKNOWN: 503,
-};
-
-/** The HTTP status of a WardenError met on the governance step. */
 export function statusOf(err: WardenError): number {
-  return STATUS[err.code] ?? (err.kind === 'usage' ? 400 : 500);
+  return err.code === 'DECISION_PATH_UNKNOWN' ? 503 : httpStatusOf(err.code);
 }
 
 /** The refusal for a deny (403 POLICY_DENIED) or a block (503 KILL_SWITCH_ACTIVE). */

@@ -8,17 +8,10 @@
  */
 import { errors } from 'jose';
 import { Counter, type Registry } from 'prom-client';
-import { WardenError, type ErrorCode } from '../../errors.js';
+import { WardenError, httpStatusOf, type ErrorCode } from '../../errors.js';
 
-/** HTTP status of each code a tenant validator throws. */
-export const TENANT_HTTP_STATUS = {
-  TOKEN_INVALID: 401,
-  TENANT_MISSING: 403,
-  TENANT_MALFORMED: 403,
-  TENANT_MISMATCH: 403,
-  JWKS_UNAVAILABLE: 503,
-  INTERNAL: 500,
-} as const satisfies Partial<Record<ErrorCode, number>>;
+/** The codes a tenant validator throws; their HTTP statuses are in the error registry. */
+type TenantCode = Extract<ErrorCode, 'TOKEN_INVALID' | 'TENANT_MISSING' | 'TENANT_MALFORMED' | 'TENANT_MISMATCH' | 'JWKS_UNAVAILABLE' | 'INTERNAL'>;
 
 const REFUSALS = {
   no_token: { code: 'TOKEN_INVALID', message: 'no bearer token' },
@@ -40,7 +33,7 @@ const REFUSALS = {
   tenant_mismatch: { code: 'TENANT_MISMATCH', message: 'X-Tenant-ID names another tenant than the token' },
   jwks_unavailable: { code: 'JWKS_UNAVAILABLE', message: 'the verification keys are unavailable' },
   internal: { code: 'INTERNAL', message: 'the token could not be checked' },
-} as const satisfies Record<string, { code: keyof typeof TENANT_HTTP_STATUS; message: string }>;
+} as const satisfies Record<string, { code: TenantCode; message: string }>;
 
 /** Every reason a request can be refused for; the `reason` label of the refusal counter. */
 export type RefusalReason = keyof typeof REFUSALS;
@@ -66,16 +59,10 @@ export function refusalCounter(registry: Registry): Counter<'reason'> {
 /** The error for `reason`: code, fixed message, and details { reason, status, wwwAuthenticate on 401 }. */
 export function refusal(reason: RefusalReason, cause?: unknown, extra: Record<string, unknown> = {}): WardenError {
   const { code, message } = REFUSALS[reason];
-  const status = TENANT_HTTP_STATUS[code];
+  const status = httpStatusOf(code);
   const details: Record<string, unknown> = { ...extra, reason, status };
   if (status === 401) details['wwwAuthenticate'] = reason === 'no_token' ? 'Bearer' : `Bearer error="invalid_token", error_description="${message}"`;
   return new WardenError(code, message, { cause, details });
-}
-
-/** The HTTP status for an error a tenant validator threw (500 for anything else). */
-export function tenantStatusOf(err: unknown): number {
-  if (!(err instanceof WardenError)) return 500;
-  return (TENANT_HTTP_STATUS as Partial<Record<ErrorCode, number>>)[err.code] ?? 500;
 }
 
 /** The refusal reason for a failure of jose's jwtVerify or of the key source. */

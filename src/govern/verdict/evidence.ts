@@ -10,7 +10,7 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { WardenError } from '../../errors.js';
+import { WardenError, messageOf } from '../../errors.js';
 import { WARDEN_VERSION } from '../../project.js';
 import { fsyncDir, writeFileAtomic } from '../../util/atomic-write.js';
 import { isSha256Digest } from '../../verify/digest.js';
@@ -113,7 +113,7 @@ export async function writeBootEvidence(input: BootEvidenceInput): Promise<strin
     await mkdirDurable(dirname(path));
     await writeFileAtomic(path, text);
   } catch (err) {
-    throw new WardenError('EVIDENCE_WRITE_FAILED', `cannot write boot evidence ${path}: ${(err as Error).message}`, {
+    throw new WardenError('EVIDENCE_WRITE_FAILED', `cannot write boot evidence ${path}: ${messageOf(err)}`, {
       cause: err,
       details: { path },
     });
