@@ -633,7 +633,7 @@ async function settledRss(pid: number, timeoutMs: number): Promise<{ kib: number
   }
 }
 
-/** Samples RSS every 100 ms until it is at most `limit` KiB (true) or `timeoutMs` passed (false). */
+/** Samples RSS every 100 ms (a sampling interval, not a wait for an event) until it is at most `limit` KiB (true) or `timeoutMs` passed (false). */
 async function rssReturnsTo(pid: number, limit: number, timeoutMs: number): Promise<{ ok: boolean; samples: number[]; ms: number }> {
   const started = Date.now();
   const samples: number[] = [];
