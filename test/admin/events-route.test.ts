@@ -94,7 +94,9 @@ after(async () => {
 });
 
 // A Fastify app on 127.0.0.1:0 with the route registered in an admin scope (its error handler answers {code, message}).
-async function serve(opts: { maxEvents?: number; heartbeatSeconds?: number; auth?: boolean } = {}): Promise<{ app: FastifyInstance; log: EventLog; port: number }> {
+async function serve(
+  opts: { maxEvents?: number; heartbeatSeconds?: number; auth?: boolean } = {},
+): Promise<{ app: FastifyInstance; log: EventLog; port: number }> {
   const log = await EventLog.open(join(tempDir(), 'events.ndjson'), { maxEvents: opts.maxEvents ?? 100 });
   logs.push(log);
   const app = Fastify();

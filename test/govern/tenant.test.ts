@@ -95,7 +95,10 @@ describe('tenant validator', () => {
 
   it('with a token cache: a token verifies once, its tenant is still checked on every request, refusals are never cached', async () => {
     let lookups = 0;
-    const counting = { getKey: (h: Parameters<typeof keys.getKey>[0], t: Parameters<typeof keys.getKey>[1]) => ((lookups += 1), keys.getKey(h, t)), close: () => undefined };
+    const counting = {
+      getKey: (h: Parameters<typeof keys.getKey>[0], t: Parameters<typeof keys.getKey>[1]) => ((lookups += 1), keys.getKey(h, t)),
+      close: () => undefined,
+    };
     const reg = new Registry();
     const cached = validator(counting, reg, { tokenCacheSeconds: 60 });
     const good = await token(ec);
