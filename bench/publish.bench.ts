@@ -227,7 +227,9 @@ async function main(): Promise<void> {
     log('building and signing examples/authz and its versions…');
     const key = await signingKey(dir);
     const base = await buildSignedExample(dir, key);
-    const versions = await Promise.all(Array.from({ length: PUBLISHES * MODES.length + 1 }, (_, i) => publishable(exampleVersion(base.built, i + 1), key.privateKey)));
+    const versions = await Promise.all(
+      Array.from({ length: PUBLISHES * MODES.length + 1 }, (_, i) => publishable(exampleVersion(base.built, i + 1), key.privateKey)),
+    );
     const packsDir = join(dir, 'packs');
     await mkdir(packsDir);
     agents.push(...(await startAll(dir, packsDir, key.publicPath, versions[0] as Publishable, procs)));

@@ -299,7 +299,12 @@ function summarizeMode(mode: Mode, samples: readonly Sample[]): ModeResult {
   const of = (f: (s: Sample) => number | undefined): number[] => mine.map(f).filter((x): x is number => x !== undefined && Number.isFinite(x));
   const opt = (xs: number[]): Summary | undefined => (xs.length > 0 ? summarize(xs) : undefined);
   const totals = of((s) => s.totalMs);
-  const parts = { detect: opt(of((s) => s.detectMs)), build: opt(of((s) => s.buildMs)), activate: opt(of((s) => s.activateMs)), visible: opt(of((s) => s.visibleMs)) };
+  const parts = {
+    detect: opt(of((s) => s.detectMs)),
+    build: opt(of((s) => s.buildMs)),
+    activate: opt(of((s) => s.activateMs)),
+    visible: opt(of((s) => s.visibleMs)),
+  };
   return {
     mode: mode.name,
     kind: mode.kind,
@@ -459,7 +464,13 @@ async function main(): Promise<void> {
       goalP99Ms: GOAL_P99_MS,
       date: new Date().toISOString(),
       machine,
-      settings: { changes: CHANGES, warmup: WARMUP, clientIntervalMs: CLIENT_INTERVAL_MS, pauseMs: PAUSE_MS, modes: MODES.map((m) => ({ name: m.name, settings: m.summary })) },
+      settings: {
+        changes: CHANGES,
+        warmup: WARMUP,
+        clientIntervalMs: CLIENT_INTERVAL_MS,
+        pauseMs: PAUSE_MS,
+        modes: MODES.map((m) => ({ name: m.name, settings: m.summary })),
+      },
       results,
       builds,
       profile,

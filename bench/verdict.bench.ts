@@ -88,7 +88,13 @@ interface Agents {
 }
 
 // Verdict case: `contextOf(i)` through `governance`; answers must match and come (or not) from the cache.
-function verdictCase(name: string, a: GovernanceAgent, cases: readonly VerdictCase[], fromCache: boolean, contextOf?: (i: number) => unknown): CallCase<Verdict> {
+function verdictCase(
+  name: string,
+  a: GovernanceAgent,
+  cases: readonly VerdictCase[],
+  fromCache: boolean,
+  contextOf?: (i: number) => unknown,
+): CallCase<Verdict> {
   return {
     name,
     call: (i) => a.governance.verdict(contextOf ? contextOf(i) : (cases[i % cases.length] as VerdictCase).context),
@@ -152,7 +158,9 @@ async function latency(g: Agents): Promise<LatencyResult> {
   const samples = await sampleCalls(latencyCases(g), LATENCY_PLAN);
   const perCallNs = Object.fromEntries([...samples].map(([k, s]) => [k, callPercentiles(s.ns)]));
   const base = perCallNs['baseline: decider.decide'] as CallPercentiles;
-  const vsBaseline = Object.fromEntries(Object.entries(perCallNs).map(([k, s]) => [k, { p50: s.p50 / base.p50, p95: s.p95 / base.p95, p99: s.p99 / base.p99 }]));
+  const vsBaseline = Object.fromEntries(
+    Object.entries(perCallNs).map(([k, s]) => [k, { p50: s.p50 / base.p50, p95: s.p95 / base.p95, p99: s.p99 / base.p99 }]),
+  );
   return { perCallNs, vsBaseline };
 }
 
@@ -194,7 +202,12 @@ async function drained(a: GovernanceAgent): Promise<void> {
 }
 
 // CPU µs and wall µs per verdict of `n` verdicts over `cases`, an event-loop turn after every `chunk`; `after` runs inside the measurement.
-async function cpuPhase(a: GovernanceAgent, cases: readonly VerdictCase[], plan: { verdicts: number; chunk: number }, after?: () => Promise<void>): Promise<{ cpuUs: number; wallUs: number }> {
+async function cpuPhase(
+  a: GovernanceAgent,
+  cases: readonly VerdictCase[],
+  plan: { verdicts: number; chunk: number },
+  after?: () => Promise<void>,
+): Promise<{ cpuUs: number; wallUs: number }> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let wrong = 0;
@@ -481,7 +494,14 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       machine,
       unit: { latency: 'ns per call', cpu: 'µs per verdict' },
-      plans: { latency: LATENCY_PLAN, tenantCallsPerRound: TENANT_CALLS, log: { ...LOG_PLAN, turns: LOG_TURNS }, logCpu: LOG_CPU_PLAN, cpu: CPU_PLAN, http: HTTP },
+      plans: {
+        latency: LATENCY_PLAN,
+        tenantCallsPerRound: TENANT_CALLS,
+        log: { ...LOG_PLAN, turns: LOG_TURNS },
+        logCpu: LOG_CPU_PLAN,
+        cpu: CPU_PLAN,
+        http: HTTP,
+      },
       budgetMs: BUDGET,
       goals: { logP99Ratio: LOG_GOAL, denyOverAllow: DENY_GOAL },
       contexts: { allows: ALLOWS, denies: DENIES, blocked: BLOCKED },

@@ -24,7 +24,14 @@ export function callPercentiles(samples: readonly number[]): CallPercentiles {
   const sorted = Array.from(Float64Array.from(samples).sort()); // typed-array sort is numeric
   let sum = 0;
   for (const x of sorted) sum += x;
-  return { n: sorted.length, p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: percentile(sorted, 100), mean: sum / sorted.length };
+  return {
+    n: sorted.length,
+    p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
+    max: percentile(sorted, 100),
+    mean: sum / sorted.length,
+  };
 }
 
 /**

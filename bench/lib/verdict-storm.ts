@@ -67,7 +67,12 @@ export async function startVerdictServer(dir: string, cases: readonly VerdictCas
 }
 
 /** Loads the agent with `cases` in turn on every connection for `seconds`; returns the load figures and the agent's CPU. */
-export async function storm(server: VerdictServer, cases: readonly VerdictCase[], connections: number, seconds: number): Promise<{ load: LoadResult; agentCpuMs: number }> {
+export async function storm(
+  server: VerdictServer,
+  cases: readonly VerdictCase[],
+  connections: number,
+  seconds: number,
+): Promise<{ load: LoadResult; agentCpuMs: number }> {
   const plan: LoadPlan = {
     url: server.url,
     path: VERDICT_PATH,

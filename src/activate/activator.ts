@@ -255,7 +255,15 @@ export class Activator {
       name: this.opts.name,
       source: { kind: this.opts.sourceKind, origin: this.opts.origin },
       active: c
-        ? { digest: c.digest, number: c.number, revision: c.revision, sequence: c.sequence, entrypoints: c.entrypoints, activated_at: c.activatedAt.toISOString(), signer: describeSigner(c.signer) }
+        ? {
+            digest: c.digest,
+            number: c.number,
+            revision: c.revision,
+            sequence: c.sequence,
+            entrypoints: c.entrypoints,
+            activated_at: c.activatedAt.toISOString(),
+            signer: describeSigner(c.signer),
+          }
         : undefined,
       digest_age_seconds: confirmed ? Math.max(0, (now.getTime() - confirmed.getTime()) / 1000) : undefined,
       last_reload: this.#lastReload ? { ...this.#lastReload, at: this.#lastReload.at.toISOString() } : undefined,
@@ -313,8 +321,15 @@ export class Activator {
       const newestKnown = known ? Math.max(active?.sequence ?? 0, ...known.versions.map((v) => v.sequence)) : active?.sequence;
       const guard = this.opts.trust.kind === 'unsigned' || newestKnown === undefined ? undefined : { sequence: newestKnown, revision: active?.revision ?? '?' };
       const candidate = await this.#prepare(update.pack, update.signature, guard);
-      const version = { digest: candidate.digest, revision: candidate.revision, sequence: candidate.sequence, signer: describeSigner(candidate.signer), origin: update.origin };
-      const state = await this.opts.store.commit(this.opts.name, { pack: update.pack, ...(update.signature ? { signature: update.signature } : {}), version }, !pinned);
+      const version = {
+        digest: candidate.digest,
+        revision: candidate.revision,
+        sequence: candidate.sequence,
+        signer: describeSigner(candidate.signer),
+        origin: update.origin,
+      };
+      const stored = { pack: update.pack, ...(update.signature ? { signature: update.signature } : {}), version };
+      const state = await this.opts.store.commit(this.opts.name, stored, !pinned);
       const number = state.versions.find((v) => v.digest === candidate.digest)?.number;
       this.#emit('policy.version_created', { digest: candidate.digest, number, revision: candidate.revision, sequence: candidate.sequence, activated: !pinned });
       if (pinned) {
@@ -330,7 +345,14 @@ export class Activator {
         log: {
           level: 'info',
           msg: 'policy reloaded',
-          fields: { correlation_id: update.correlationId, revision: candidate.revision, sequence: candidate.sequence, source_tag: update.etag, golden: candidate.goldenRun, duration_ms: Math.round(durationMs) },
+          fields: {
+            correlation_id: update.correlationId,
+            revision: candidate.revision,
+            sequence: candidate.sequence,
+            source_tag: update.etag,
+            golden: candidate.goldenRun,
+            duration_ms: Math.round(durationMs),
+          },
         },
         events: [['policy.updated', { digest: candidate.digest, number, revision: candidate.revision, sequence: candidate.sequence, origin: update.origin }]],
       });

@@ -85,7 +85,8 @@ export function registerAdmin(app: FastifyInstance, deps: Deps): void {
       const { activator } = pick(deps, request.params.pack);
       const body = request.body;
       const reason = requireReason(body);
-      const target = body?.version === undefined ? {} : await find(deps.store, activator.name, String(body.version as string | number)).then((v) => ({ digest: v.digest }));
+      const target =
+        body?.version === undefined ? {} : await find(deps.store, activator.name, String(body.version as string | number)).then((v) => ({ digest: v.digest }));
       const active = await activator.rollback(target, { actor: actorOf(request), reason });
       return { pack: activator.name, active: { digest: active.digest, number: active.number, revision: active.revision }, pinned: true };
     });

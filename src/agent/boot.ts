@@ -8,6 +8,7 @@
  * retries (~2 s), then BOOT_NO_VALID_PACK (fail fast). Every wait here ends at
  * once when the boot is aborted (SIGTERM): BOOT_INTERRUPTED.
  */
+import type { AgentConfig } from '../config/load.js';
 import { WardenError, toWardenError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import type { PackRuntime } from './wiring.js';
@@ -20,8 +21,28 @@ export interface BootOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+/** Boot options from `boot:`; `signal` ends every wait. */
+export function bootOptionsFrom(boot: AgentConfig['boot'], signal: AbortSignal | undefined): BootOptions {
+  return { sourceWaitMs: boot.source_wait_seconds * 1000, signal };
+}
+
 /** Pauses between boot fetch attempts when the store had nothing: ~2 s in all, then BOOT_NO_VALID_PACK. */
 const BOOT_RETRY_MS = [250, 500, 1000, 0];
+
+/** Boots every pack in order; the `optional` ones may fail (bootOptionalPack). Throws BOOT_INTERRUPTED once aborted. */
+export async function bootPacks(runtimes: readonly PackRuntime[], optional: ReadonlySet<string>, log: Logger, opts: BootOptions): Promise<void> {
+  for (const r of runtimes) {
+    throwIfInterrupted(opts.signal);
+    if (optional.has(r.config.name)) await bootOptionalPack(r, log, opts);
+    else await bootPack(r, log, opts);
+  }
+}
+
+/** Runs `fn` once when `signal` aborts; returns the function that stops listening. */
+export function onAbort(signal: AbortSignal | undefined, fn: () => void): () => void {
+  signal?.addEventListener('abort', fn, { once: true });
+  return () => signal?.removeEventListener('abort', fn);
+}
 
 /** Activates the pack from the store, else from its source; throws BOOT_NO_VALID_PACK when neither has one. */
 export async function bootPack(r: PackRuntime, log: Logger, opts: BootOptions): Promise<void> {

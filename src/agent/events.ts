@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentConfig } from '../config/load.js';
+import type { WebhookConfig } from '../notify/webhook-config.js';
 import { WardenError, messageOf } from '../errors.js';
 import { EventBus, type EventHandler } from '../notify/bus.js';
 import { EventLog } from '../notify/event-log.js';
@@ -14,6 +15,8 @@ import type { NewEvent, WardenEventType } from '../notify/events.js';
 import { WebhookDispatcher } from '../notify/webhooks.js';
 import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
+
+type WebhookSection = AgentConfig['events']['webhooks'][number];
 
 /** The running event machinery of one agent. */
 export interface AgentEvents {
@@ -34,17 +37,7 @@ export async function startEvents(config: AgentConfig, log: Logger, metrics: War
     bus,
     log,
     registry: metrics.registry,
-    webhooks: await Promise.all(
-      config.events.webhooks.map(async (w) => ({
-        url: w.url,
-        secret: await readSecret(w.secret_file),
-        ...(w.events ? { events: w.events } : {}),
-        timeoutSeconds: w.timeout_seconds,
-        maxAttempts: w.max_attempts,
-        backoff: { baseMs: w.backoff_base_seconds * 1000, maxMs: w.backoff_max_seconds * 1000 },
-        deadLetterPath: join(config.data_dir, 'webhooks.dead-letter.ndjson'),
-      })),
-    ),
+    webhooks: await Promise.all(config.events.webhooks.map(async (w) => webhookConfigFrom(w, await readSecret(w.secret_file), config.data_dir))),
   });
   let chain: Promise<unknown> = Promise.resolve();
   return {
@@ -65,6 +58,19 @@ export async function startEvents(config: AgentConfig, log: Logger, metrics: War
       await bus.close();
       await eventLog.close();
     },
+  };
+}
+
+/** One webhook's settings from its `events.webhooks[]` entry (the secret read from its file); dead letters go under data_dir. */
+export function webhookConfigFrom(w: WebhookSection, secret: Buffer, dataDir: string): WebhookConfig {
+  return {
+    url: w.url,
+    secret,
+    ...(w.events ? { events: w.events } : {}),
+    timeoutSeconds: w.timeout_seconds,
+    maxAttempts: w.max_attempts,
+    backoff: { baseMs: w.backoff_base_seconds * 1000, maxMs: w.backoff_max_seconds * 1000 },
+    deadLetterPath: join(dataDir, 'webhooks.dead-letter.ndjson'),
   };
 }
 

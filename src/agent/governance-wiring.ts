@@ -16,21 +16,24 @@ import type { Candidate } from '../activate/prepare.js';
 import type { AgentConfig } from '../config/load.js';
 import type { GovernanceConfig, PackConfig } from '../config/schema.js';
 import type { Decider } from '../decide/decider.js';
+import type { HealthExtras } from '../http/health.js';
 import type { DecisionRouter } from '../decide/router.js';
 import type { WasmEngine } from '../engine/wasm.js';
 import { WardenError, toWardenError } from '../errors.js';
-import { DecisionCache } from '../govern/cache/decision-cache.js';
+import { DecisionCache, type DecisionCacheOptions } from '../govern/cache/decision-cache.js';
 import type { DecisionLog } from '../decision-log/decision-log.js';
 import { writeBootEvidence, type EvidencePolicy } from '../govern/verdict/evidence.js';
 import { Governance } from '../govern/verdict/governance.js';
 import { jwksFromFile } from '../govern/tenant/jwks-file.js';
 import { jwksFromUrl, type JwksSource } from '../govern/tenant/jwks.js';
 import { KillSwitches, parseModuleRisks, parseSwitchState } from '../govern/verdict/kill-switch.js';
-import { createTenantValidator } from '../govern/tenant/tenant.js';
+import { createTenantValidator, type TenantValidatorOptions } from '../govern/tenant/tenant.js';
 import { parsePolicyAnswer } from '../govern/verdict/verdict-shape.js';
 import { counter } from '../notify/metrics.js';
 import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
+
+type TenantsSection = NonNullable<GovernanceConfig['tenants']>;
 
 /** What exists before the packs boot. */
 export interface GovernanceParts {
@@ -48,7 +51,7 @@ export interface GovernanceParts {
 /** The parts for a configuration with a governance block. */
 export function prepareGovernance(g: GovernanceConfig, metrics: WardenMetrics, log: Logger): GovernanceParts {
   const killSwitches = new KillSwitches(metrics.registry);
-  const cache = g.cache.enabled ? new DecisionCache({ maxEntries: g.cache.max_entries, ttlMs: g.cache.ttl_seconds * 1000, registry: metrics.registry }) : undefined;
+  const cache = g.cache.enabled ? new DecisionCache(decisionCacheOptionsFrom(g.cache, metrics)) : undefined;
   const ks = g.kill_switches;
   // No kill-switch pack configured: there are no switches, so nothing waits for a state.
   if (!ks) killSwitches.load(new Map(), 'none');
@@ -96,21 +99,7 @@ export async function startGovernance(
   const t = parts.config.tenants;
   let keys: (JwksSource & { close?: () => void }) | undefined;
   if (t) keys = t.jwks_file !== undefined ? await jwksFromFile(t.jwks_file) : jwksFromUrl(t.jwks_url ?? '');
-  const tenants =
-    t && keys
-      ? createTenantValidator({
-          issuer: t.issuer,
-          audience: typeof t.audience === 'string' ? t.audience : [...t.audience],
-          algorithms: [...t.algorithms],
-          keys,
-          tenantClaim: t.tenant_claim,
-          tenantHeader: t.tenant_header,
-          clockToleranceSeconds: t.clock_tolerance_seconds,
-          tokenCacheSeconds: t.token_cache_seconds,
-          tokenCacheEntries: t.token_cache_entries,
-          registry: deps.metrics.registry,
-        })
-      : undefined;
+  const tenants = t && keys ? createTenantValidator(tenantValidatorOptionsFrom(t, keys, deps.metrics)) : undefined;
   const governance = new Governance({
     decider: deps.decider,
     router: deps.router,
@@ -123,6 +112,49 @@ export async function startGovernance(
     log: deps.log.child({ component: 'governance' }),
   });
   return { governance, close: () => keys?.close?.() };
+}
+
+/** DecisionCache options from `governance.cache`. */
+export function decisionCacheOptionsFrom(c: GovernanceConfig['cache'], metrics: WardenMetrics): DecisionCacheOptions {
+  return { maxEntries: c.max_entries, ttlMs: c.ttl_seconds * 1000, registry: metrics.registry };
+}
+
+/** Tenant validator options from `governance.tenants`, with its keys already opened. */
+export function tenantValidatorOptionsFrom(t: TenantsSection, keys: JwksSource, metrics: WardenMetrics): TenantValidatorOptions {
+  return {
+    issuer: t.issuer,
+    audience: typeof t.audience === 'string' ? t.audience : [...t.audience],
+    algorithms: [...t.algorithms],
+    keys,
+    tenantClaim: t.tenant_claim,
+    tenantHeader: t.tenant_header,
+    clockToleranceSeconds: t.clock_tolerance_seconds,
+    tokenCacheSeconds: t.token_cache_seconds,
+    tokenCacheEntries: t.token_cache_entries,
+    registry: metrics.registry,
+  };
+}
+
+/** The packs the agent can run without: the kill-switch pack (booted with bootOptionalPack; not required by /healthz). */
+export function optionalPacks(parts: GovernanceParts | undefined): ReadonlySet<string> {
+  const name = parts?.killSwitchPack?.name;
+  return new Set(name ? [name] : []);
+}
+
+/** What /healthz adds for governance: the optional packs, and the state of the switches and the cache. */
+export function governanceHealth(parts: GovernanceParts | undefined): HealthExtras {
+  return {
+    optional: optionalPacks(parts),
+    ...(parts
+      ? {
+          governance: () => ({
+            kill_switches_loaded: parts.killSwitches.loaded,
+            kill_switches: parts.killSwitches.snapshot(),
+            cache_entries: parts.cache?.size ?? 0,
+          }),
+        }
+      : {}),
+  };
 }
 
 /** The environment name written into boot evidence. */

@@ -1,23 +1,43 @@
 /**
- * Builds one configured pack's parts from configuration: its trust, its
- * source and the activator that owns its state.
+ * Builds the configured packs' parts from configuration: each pack's trust,
+ * its source and the activator that owns its state. Each configuration
+ * section is mapped to its consumer's options by one function here
+ * (`…From(section)`), so the composition root only names stages.
  */
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ActivationStore, ActivePack } from '../activate/activator.js';
 import { Activator } from '../activate/activator.js';
 import type { Candidate, PackTrust } from '../activate/prepare.js';
 import type { AgentConfig } from '../config/load.js';
-import type { PackConfig } from '../config/schema.js';
+import type { DecisionLogConfig, PackConfig } from '../config/schema.js';
 import { loadTrust } from '../config/trust-files.js';
 import { WardenError, messageOf } from '../errors.js';
+import type { DecisionLogOptions } from '../decision-log/decision-log.js';
 import type { NewEvent } from '../notify/events.js';
 import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
+import type { PackLimits } from '../pack/limits.js';
 import { packSpecFrom } from '../pack/spec.js';
-import { DirectorySource } from '../source/directory.js';
-import { FileSource } from '../source/file.js';
-import { HttpSource } from '../source/http.js';
+import { DirectorySource, type DirectorySourceConfig } from '../source/directory.js';
+import { FileSource, type FileSourceConfig } from '../source/file.js';
+import type { TlsMaterial } from '../source/http-fetch.js';
+import { HttpSource, type HttpSourceConfig } from '../source/http.js';
 import type { PackSource, SourceContext } from '../source/types.js';
+
+type Limits = AgentConfig['limits'];
+type HttpSection = NonNullable<PackConfig['source']['http']>;
+type FileSection = NonNullable<PackConfig['source']['file']>;
+type DirectorySection = NonNullable<PackConfig['source']['directory']>;
+
+/** What building a pack's parts needs besides its configuration. */
+export interface PackDeps {
+  readonly store: ActivationStore;
+  readonly metrics: WardenMetrics;
+  readonly log: Logger;
+  readonly emit: (event: NewEvent) => void;
+  readonly onActivated: (active: ActivePack) => void;
+}
 
 /** A configured pack's moving parts. */
 export interface PackRuntime {
@@ -36,18 +56,42 @@ export async function packTrust(p: PackConfig): Promise<PackTrust> {
   return { kind: 'unsigned' };
 }
 
+/**
+ * Creates activator and source for every pack entry, in order; `accept` gives
+ * a pack's acceptance check, if it has one. On a failure the sources already
+ * built are stopped.
+ */
+export async function buildPackRuntimes(
+  entries: readonly PackConfig[],
+  config: AgentConfig,
+  deps: PackDeps,
+  accept: (name: string) => ((candidate: Candidate) => void) | undefined,
+): Promise<PackRuntime[]> {
+  const runtimes: PackRuntime[] = [];
+  try {
+    for (const p of entries) runtimes.push(await buildPackRuntime(p, config, { ...deps, accept: accept(p.name) }));
+    return runtimes;
+  } catch (err) {
+    await stopSources(runtimes);
+    throw err;
+  }
+}
+
+/** Starts every pack's poll loop; each source reports to its activator. */
+export function startSources(runtimes: readonly PackRuntime[]): void {
+  for (const r of runtimes) r.source.start((u) => r.activator.submit(u));
+}
+
+/** Stops every pack's source (ends any fetch in flight); stopping twice is harmless. */
+export async function stopSources(runtimes: readonly PackRuntime[]): Promise<void> {
+  await Promise.all(runtimes.map((r) => r.source.stop()));
+}
+
 /** Creates activator and source for one pack; the source reports to the activator. */
-export async function buildPackRuntime(
+async function buildPackRuntime(
   p: PackConfig,
   config: AgentConfig,
-  deps: {
-    store: ActivationStore;
-    metrics: WardenMetrics;
-    log: Logger;
-    emit: (event: NewEvent) => void;
-    onActivated: (active: ActivePack) => void;
-    accept?: ((candidate: Candidate) => void) | undefined;
-  },
+  deps: PackDeps & { readonly accept?: ((candidate: Candidate) => void) | undefined },
 ): Promise<PackRuntime> {
   const trust = await packTrust(p);
   const origin = p.source.http?.url ?? p.source.file?.path ?? p.source.directory?.path ?? '';
@@ -57,12 +101,7 @@ export async function buildPackRuntime(
     origin,
     trust,
     store: deps.store,
-    limits: {
-      maxCompressedBytes: config.limits.max_pack_bytes,
-      maxUncompressedBytes: config.limits.max_uncompressed_bytes,
-      maxFiles: config.limits.max_files,
-      maxFileBytes: config.limits.max_file_bytes,
-    },
+    limits: packLimitsFrom(config.limits),
     metrics: deps.metrics,
     log: deps.log,
     onActivated: deps.onActivated,
@@ -80,43 +119,87 @@ export async function buildPackRuntime(
   return { config: p, activator, source: await buildSource(p, config, ctx) };
 }
 
+/** The pack limits an activator enforces, from `limits:`. */
+export function packLimitsFrom(limits: Limits): Partial<PackLimits> {
+  return {
+    maxCompressedBytes: limits.max_pack_bytes,
+    maxUncompressedBytes: limits.max_uncompressed_bytes,
+    maxFiles: limits.max_files,
+    maxFileBytes: limits.max_file_bytes,
+  };
+}
+
+/** HttpSource settings from `source.http` (TLS material read beforehand); a pack is never larger than `limits.max_pack_bytes`. */
+export function httpSourceConfigFrom(h: HttpSection, limits: Limits, tls: TlsMaterial | undefined): HttpSourceConfig {
+  return {
+    url: h.url,
+    ...(h.signature_url ? { signatureUrl: h.signature_url } : {}),
+    pollMinSeconds: h.poll_min_seconds,
+    pollMaxSeconds: h.poll_max_seconds,
+    longPollSeconds: h.long_poll_seconds,
+    timeoutSeconds: h.timeout_seconds,
+    maxBytes: Math.min(h.max_bytes, limits.max_pack_bytes),
+    backoffMaxSeconds: h.backoff_max_seconds,
+    ...(tls ? { tls } : {}),
+  };
+}
+
+/** DirectorySource settings from `source.directory`; its entrypoints stand in when the folder has no warden.yaml. */
+export function directorySourceConfigFrom(name: string, d: DirectorySection, opaPath: string | undefined): DirectorySourceConfig {
+  const fallbackSpec = d.entrypoints
+    ? packSpecFrom({ name, entrypoints: d.entrypoints, rego_version: d.rego_version }, `packs.${name}.source.directory`)
+    : undefined;
+  return {
+    path: d.path,
+    debounceMs: d.debounce_ms,
+    rescanSeconds: d.rescan_seconds,
+    ...(fallbackSpec ? { fallbackSpec } : {}),
+    ...(opaPath ? { opaPath } : {}),
+  };
+}
+
+/** FileSource settings from `source.file`. */
+export function fileSourceConfigFrom(f: FileSection, limits: Limits): FileSourceConfig {
+  return { path: f.path, ...(f.signature_path ? { signaturePath: f.signature_path } : {}), pollSeconds: f.poll_seconds, maxBytes: limits.max_pack_bytes };
+}
+
+/** DecisionLog options from `decision_log:`; its folder defaults to `<data_dir>/decisions`. */
+export function decisionLogOptionsFrom(
+  d: DecisionLogConfig,
+  dataDir: string,
+  deps: { readonly metrics: WardenMetrics; readonly log: Logger },
+): DecisionLogOptions {
+  return {
+    dir: d.dir ?? join(dataDir, 'decisions'),
+    queueLimit: d.queue_limit,
+    batchSize: d.batch_size,
+    flushIntervalMs: d.flush_interval_ms,
+    maxFileBytes: d.max_file_bytes,
+    maxFiles: d.max_files,
+    registry: deps.metrics.registry,
+    log: deps.log.child({ component: 'decision-log' }),
+  };
+}
+
 // The source the entry configures, with TLS material read from disk.
 async function buildSource(p: PackConfig, config: AgentConfig, ctx: SourceContext): Promise<PackSource> {
   const h = p.source.http;
-  if (h) {
-    const tls = h.tls
-      ? {
-          ...(h.tls.ca_file ? { ca: await readTls(h.tls.ca_file) } : {}),
-          ...(h.tls.cert_file ? { cert: await readTls(h.tls.cert_file) } : {}),
-          ...(h.tls.key_file ? { key: await readTls(h.tls.key_file) } : {}),
-        }
-      : undefined;
-    return new HttpSource(
-      {
-        url: h.url,
-        ...(h.signature_url ? { signatureUrl: h.signature_url } : {}),
-        pollMinSeconds: h.poll_min_seconds,
-        pollMaxSeconds: h.poll_max_seconds,
-        longPollSeconds: h.long_poll_seconds,
-        timeoutSeconds: h.timeout_seconds,
-        maxBytes: Math.min(h.max_bytes, config.limits.max_pack_bytes),
-        backoffMaxSeconds: h.backoff_max_seconds,
-        ...(tls ? { tls } : {}),
-      },
-      ctx,
-    );
-  }
+  if (h) return new HttpSource(httpSourceConfigFrom(h, config.limits, await readTlsFiles(h.tls)), ctx);
   const d = p.source.directory;
-  if (d) {
-    const fallbackSpec = d.entrypoints ? packSpecFrom({ name: p.name, entrypoints: d.entrypoints, rego_version: d.rego_version }, `packs.${p.name}.source.directory`) : undefined;
-    return new DirectorySource(
-      { path: d.path, debounceMs: d.debounce_ms, rescanSeconds: d.rescan_seconds, ...(fallbackSpec ? { fallbackSpec } : {}), ...(config.opa_path ? { opaPath: config.opa_path } : {}) },
-      ctx,
-    );
-  }
+  if (d) return new DirectorySource(directorySourceConfigFrom(p.name, d, config.opa_path), ctx);
   const f = p.source.file;
   if (!f) throw new WardenError('CONFIG_INVALID', `pack ${p.name}: no source`);
-  return new FileSource({ path: f.path, ...(f.signature_path ? { signaturePath: f.signature_path } : {}), pollSeconds: f.poll_seconds, maxBytes: config.limits.max_pack_bytes }, ctx);
+  return new FileSource(fileSourceConfigFrom(f, config.limits), ctx);
+}
+
+// The TLS material `source.http.tls` names, read from disk.
+async function readTlsFiles(tls: HttpSection['tls']): Promise<TlsMaterial | undefined> {
+  if (!tls) return undefined;
+  return {
+    ...(tls.ca_file ? { ca: await readTls(tls.ca_file) } : {}),
+    ...(tls.cert_file ? { cert: await readTls(tls.cert_file) } : {}),
+    ...(tls.key_file ? { key: await readTls(tls.key_file) } : {}),
+  };
 }
 
 // Reads a TLS file named in the configuration.

@@ -38,7 +38,16 @@ export function registerVerdictRoute(app: FastifyInstance, governance: Governanc
 // The verdict as JSON; a blocked one as a 503 error body that still carries it.
 function send(request: FastifyRequest, reply: FastifyReply, v: Verdict): Record<string, unknown> {
   void reply.header('x-warden-pack', v.pack).header('x-warden-revision', v.revision).header('x-warden-decision-id', v.decisionId);
-  const body = { decision_id: v.decisionId, allow: v.allow, result: v.result, reasons: v.reasons, pack: v.pack, revision: v.revision, digest: v.digest, cached: v.cached };
+  const body = {
+    decision_id: v.decisionId,
+    allow: v.allow,
+    result: v.result,
+    reasons: v.reasons,
+    pack: v.pack,
+    revision: v.revision,
+    digest: v.digest,
+    cached: v.cached,
+  };
   if (v.result !== 'blocked' || !v.killSwitch) return body;
   void reply.code(503);
   const ks = v.killSwitch;

@@ -147,7 +147,7 @@ export class WebhookDispatcher {
     const fields = { code: 'WEBHOOK_DELIVERY_FAILED', url: hook.label, event_id: e.id, event_type: e.type, attempts, status, err: error, dead_letter: file.path };
     this.#log.error(fields, 'webhook delivery given up; event written to the dead-letter file');
     const time = new Date(this.#now()).toISOString();
-    const record = status === undefined ? { time, url: hook.label, attempts, last_error: error, event: e } : { time, url: hook.label, attempts, last_error: error, last_status: status, event: e };
+    const record = { time, url: hook.label, attempts, last_error: error, ...(status === undefined ? {} : { last_status: status }), event: e };
     try {
       await file.append(record);
     } catch (err) {

@@ -73,7 +73,15 @@ export class ServerErrorLog {
       return;
     }
     bucket.tokens--;
-    const fields = { status: e.status, code: e.code, route: e.route, method: e.method, err: e.message, ...e.details, ...(bucket.suppressed > 0 ? { suppressed_since_last: bucket.suppressed } : {}) };
+    const fields = {
+      status: e.status,
+      code: e.code,
+      route: e.route,
+      method: e.method,
+      err: e.message,
+      ...e.details,
+      ...(bucket.suppressed > 0 ? { suppressed_since_last: bucket.suppressed } : {}),
+    };
     bucket.suppressed = 0;
     if (e.status === 503) this.log.warn(fields, 'request answered 503');
     else this.log.error(fields, 'request failed');

@@ -78,7 +78,12 @@ export function digestOrNone(bytes: Buffer | undefined): string | undefined {
 }
 
 /** Counts and logs (debug) one poll that found the refused pack still served and skipped it; returns the outcome to report. */
-export function skippedRefused(ctx: SourceContext, source: SourceKind, refused: { readonly error: WardenError }, fields: Record<string, unknown>): UpdateOutcome {
+export function skippedRefused(
+  ctx: SourceContext,
+  source: SourceKind,
+  refused: { readonly error: WardenError },
+  fields: Record<string, unknown>,
+): UpdateOutcome {
   ctx.metrics.refusedUnchanged.inc({ pack: ctx.pack, source });
   ctx.log.debug({ pack: ctx.pack, source, code: refused.error.code, ...fields }, 'refused policy pack still served; skipped');
   return { status: 'refused', error: refused.error };

@@ -50,7 +50,8 @@ export function applyCommit(
 
 /** Makes an already-stored version active (unpin, boot); order is kept. A manual action is recorded on the version. */
 export function applyActivate(prev: PackState, digest: string, now: string, limit: number, manual?: ManualAction): Transition {
-  const versions = prev.versions.map((v) => (v.digest === digest ? { ...v, activatedAt: now, ...(manual ? { actor: manual.actor, reason: manual.reason } : {}) } : v));
+  const by = manual ? { actor: manual.actor, reason: manual.reason } : {};
+  const versions = prev.versions.map((v) => (v.digest === digest ? { ...v, activatedAt: now, ...by } : v));
   return bound({ ...prev, ...promote(prev, digest), versions }, limit);
 }
 
@@ -86,6 +87,8 @@ export function bound(state: PackState, limit: number): Transition {
 
 // The active/lkg pair after `digest` becomes active: the previous active, if another, becomes lkg.
 function promote(prev: PackState, digest: string): Pick<PackState, 'active' | 'lastKnownGood'> {
-  if (prev.active === digest || prev.active === undefined) return { active: digest, lastKnownGood: prev.lastKnownGood === digest ? undefined : prev.lastKnownGood };
+  if (prev.active === digest || prev.active === undefined) {
+    return { active: digest, lastKnownGood: prev.lastKnownGood === digest ? undefined : prev.lastKnownGood };
+  }
   return { active: digest, lastKnownGood: prev.active };
 }

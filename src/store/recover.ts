@@ -54,6 +54,13 @@ export async function rebuildFromBlobs(dir: string, inspect: BlobInspector): Pro
   // Newest sequence first; equal sequences by newest file, then digest, so the order is stable.
   found.sort((a, b) => b.version.sequence - a.version.sequence || b.mtime - a.mtime || a.version.digest.localeCompare(b.version.digest));
   const versions = found.map((f, i) => ({ ...f.version, number: found.length - i }));
-  const state: PackState = { active: versions[0]?.digest, lastKnownGood: versions[1]?.digest, versions, pinned: undefined, rollbacks: [], nextNumber: versions.length + 1 };
+  const state: PackState = {
+    active: versions[0]?.digest,
+    lastKnownGood: versions[1]?.digest,
+    versions,
+    pinned: undefined,
+    rollbacks: [],
+    nextNumber: versions.length + 1,
+  };
   return { ...state, skipped };
 }

@@ -113,7 +113,7 @@ describe('admin API, history, rollback, pin and notifications', () => {
       assert.equal(twice.body.code, 'ADMIN_UNAUTHORIZED');
     }
     // The audit line travels over the agent's stdout pipe and may trail the HTTP answer.
-    await eventually(() => Promise.resolve(proc.logs().some((l) => l.audit === 'admin' && l.status === 401)), 5000);
+    await eventually(() => Promise.resolve(proc.logs().some((l) => l.audit === 'admin' && l.status === 401)), { timeoutMs: 5000 });
   });
 
   it('lists every activated pack as a numbered version', async () => {
@@ -190,10 +190,15 @@ describe('admin API, history, rollback, pin and notifications', () => {
     for (const h of hooks) assert.ok(verifyWebhookSignature(Buffer.from(SECRET), h.signature, h.body, Math.floor(Date.now() / 1000)), 'signature checks out');
     assert.ok(!verifyWebhookSignature(Buffer.from(SECRET), hooks[0]?.signature, `${hooks[0]?.body ?? ''} `, Math.floor(Date.now() / 1000)), 'a changed body does not');
     slow = true;
+    const updates = (): number => proc.logs().filter((l) => l.msg === 'event' && l.event === 'policy.updated').length;
+    const updatesBefore = updates();
     const started = Date.now();
     await publishFile(dir, 5);
-    await eventually(async () => (await version()) === 5, 5000);
+    await eventually(async () => (await version()) === 5, { timeoutMs: 5000 });
     assert.ok(Date.now() - started < 5000, 'the reload did not wait for the 8 s receiver');
+    // The new version answers before its events are recorded (off the request path): wait for them, so the
+    // event log the next test reads is settled.
+    await eventually(() => updates() > updatesBefore, { timeoutMs: 5000, what: 'the policy.updated event of version 5' });
     slow = false;
   });
 

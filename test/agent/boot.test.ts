@@ -114,10 +114,10 @@ describe('agent boot', () => {
     const config = await agentConfig(dir, server.url, ['long_poll_seconds: 20', 'timeout_seconds: 600']);
     const { proc, url } = await startAgentProcess(config);
     // A held first request would leave the pack stale for the 20 s the server holds it.
-    await eventually(async () => !(await health(url)).packs.app.stale, 8_000);
+    await eventually(async () => !(await health(url)).packs.app.stale, { timeoutMs: 8_000 });
     // And the loop goes on to long poll: a new publish arrives while requests are held.
     await publish(packs, 'app', await variant(2), key.privateKey);
-    await eventually(async () => (await health(url)).packs.app.active?.revision === 'v2', 8_000);
+    await eventually(async () => (await health(url)).packs.app.active?.revision === 'v2', { timeoutMs: 8_000 });
     await proc.stop();
     await server.proc.stop();
   });
@@ -167,8 +167,8 @@ describe('agent boot', () => {
     await publish(packs, 'app', await variant(2), key.privateKey);
     await writeFile(join(dir, 'rules', 'p.rego'), 'package rules\n\nanswer := 2\n');
     const second = await startAgentProcess(config);
-    await eventually(async () => (await answer(second.url, 'app/version')) === 2, 8_000);
-    await eventually(async () => (await answer(second.url, 'rules/answer')) === 2, 8_000);
+    await eventually(async () => (await answer(second.url, 'app/version')) === 2, { timeoutMs: 8_000 });
+    await eventually(async () => (await answer(second.url, 'rules/answer')) === 2, { timeoutMs: 8_000 });
     await second.proc.stop();
   });
 

@@ -12,6 +12,7 @@ import { collectSources, sourcesDigest } from '../../src/pack/sources.js';
 import { tempDir, writeTree } from '../helpers/fs.js';
 import { removeConfigMap, writeConfigMap } from '../helpers/kubelet.js';
 import { WardenProcess, startAgentProcess } from '../helpers/processes.js';
+import { eventually } from '../helpers/wait.js';
 import { VERBATIM_PRIORITY } from '../helpers/document-policies.js';
 
 type LogLine = Record<string, unknown>;
@@ -80,14 +81,10 @@ async function health(url: string, pack = 'cm'): Promise<{ status: string; pack:
   return { status: body.status, pack: p };
 }
 
-// Polls until fn() holds; fails after timeoutMs.
-async function eventually(what: string, fn: () => Promise<boolean>, timeoutMs = 10_000, everyMs = 10): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await fn().catch(() => false)) return;
-    await sleep(everyMs);
-  }
-  assert.fail(`${what}: not within ${timeoutMs} ms`);
+// One series of an agent's /metrics (0 when absent).
+async function metric(url: string, series: string): Promise<number> {
+  const line = (await (await fetch(`${url}/metrics`)).text()).split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
 }
 
 // The agent's JSON log lines printed since output index `mark`.
@@ -102,10 +99,13 @@ function logsSince(proc: WardenProcess, mark: number): LogLine[] {
 async function waitForLog(proc: WardenProcess, mark: number, msg: string, fields: LogLine = {}, timeoutMs = 10_000): Promise<LogLine> {
   let found: LogLine | undefined;
   const matches = (l: LogLine): boolean => l.msg === msg && Object.entries(fields).every(([k, v]) => l[k] === v);
-  await eventually(`log line "${msg}" ${JSON.stringify(fields)}`, () => {
-    found = logsSince(proc, mark).find(matches);
-    return Promise.resolve(found !== undefined);
-  }, timeoutMs);
+  await eventually(
+    () => {
+      found = logsSince(proc, mark).find(matches);
+      return found !== undefined;
+    },
+    { timeoutMs, everyMs: 10, what: `log line "${msg}" ${JSON.stringify(fields)}` },
+  );
   return found as LogLine;
 }
 
@@ -142,7 +142,7 @@ describe('agent with a directory source on a ConfigMap volume', () => {
     for (let n = 2; n <= 51; n++) {
       const t0 = performance.now();
       await update(n);
-      await eventually(`version ${n} answered`, async () => (await version(agent.url)) === n);
+      await eventually(async () => (await version(agent.url)) === n, { what: `version ${n} answered` });
       each.push(performance.now() - t0);
       seen.push(n);
     }
@@ -176,7 +176,7 @@ describe('agent with a directory source on a ConfigMap volume', () => {
 
     current = 60;
     await update(current);
-    await eventually('the next good update answered', async () => (await version(agent.url)) === current);
+    await eventually(async () => (await version(agent.url)) === current, { what: 'the next good update answered' });
     const after = await health(agent.url);
     assert.equal(after.pack.last_reload?.result, 'activated');
     assert.equal(after.status, 'ok');
@@ -195,14 +195,18 @@ describe('agent with a directory source on a ConfigMap volume', () => {
     let gap = 0;
     let last = started;
     for (let i = 1; i <= 10; i++) {
-      await sleep(Math.max(0, started + (i - 1) * 6 - performance.now())); // one every ~6 ms
+      await sleep(Math.max(0, started + (i - 1) * 6 - performance.now())); // paces the burst (one every ~6 ms): the spacing is the input, not a wait
       await writeConfigMap(burstCm, { 'cm.rego': cmPolicy(100 + i) });
       gap = Math.max(gap, performance.now() - last);
       last = performance.now();
     }
     const burstMs = performance.now() - started;
-    await eventually('the last update of the burst answered', async () => (await version(burstAgent.url)) === 110);
-    await sleep(1_500); // more than one rescan: nothing else may follow
+    await eventually(async () => (await version(burstAgent.url)) === 110, { what: 'the last update of the burst answered' });
+    // Nothing else may follow: wait until the source looks again (the 1 s rescan, or a late watch event) and finds
+    // the content it last built unchanged. Looks run one after another, so every look still due has then been made.
+    const unchanged = 'policy_fetch_duration_seconds_count{pack="cm",source="directory",result="unchanged"}';
+    const looked = await metric(burstAgent.url, unchanged);
+    await eventually(async () => (await metric(burstAgent.url, unchanged)) > looked, { what: 'a look that finds the last content of the burst unchanged' });
     const reloads = logsSince(burstAgent.proc, mark).filter((l) => l.msg === 'policy reloaded').length;
     t.diagnostic(`burst of 10 in ${burstMs.toFixed(0)} ms (longest gap ${gap.toFixed(0)} ms) → ${reloads} reload(s)`);
     assert.ok(reloads >= 1 && reloads <= 2, `${reloads} reloads`);
@@ -226,7 +230,7 @@ describe('agent with a directory source on a ConfigMap volume', () => {
 
     current = 120;
     await update(current);
-    await eventually('the content after the empty ConfigMap answered', async () => (await version(agent.url)) === current);
+    await eventually(async () => (await version(agent.url)) === current, { what: 'the content after the empty ConfigMap answered' });
     assert.equal((await health(agent.url)).status, 'ok');
   });
 
@@ -237,7 +241,7 @@ describe('agent with a directory source on a ConfigMap volume', () => {
     const line = await waitForLog(agent.proc, mark, 'policy folder unreadable; keeping the active policy');
     assert.equal(line.code, 'FETCH_FAILED');
     assert.equal(await version(agent.url), current);
-    await eventually('/healthz reports the pack stale', async () => (await health(agent.url)).pack.stale);
+    await eventually(async () => (await health(agent.url)).pack.stale, { what: '/healthz reports the pack stale' });
     const h = await health(agent.url);
     assert.equal(h.status, 'degraded');
     assert.equal(h.pack.last_error?.code, 'FETCH_FAILED');
@@ -245,7 +249,7 @@ describe('agent with a directory source on a ConfigMap volume', () => {
 
     current = 130;
     await update(current);
-    await eventually('the content in the re-created folder answered', async () => (await version(agent.url)) === current);
+    await eventually(async () => (await version(agent.url)) === current, { what: 'the content in the re-created folder answered' });
     assert.equal((await health(agent.url)).pack.stale, false);
 
     await assertWatched(t, 131);
@@ -255,7 +259,7 @@ describe('agent with a directory source on a ConfigMap volume', () => {
     await removeConfigMap(cm);
     current = 140;
     await update(current); // before any rescan: the new folder may even reuse the old one's inode number
-    await eventually('the content in the re-created folder answered', async () => (await version(agent.url)) === current);
+    await eventually(async () => (await version(agent.url)) === current, { what: 'the content in the re-created folder answered' });
     await assertWatched(t, 141);
   });
 
@@ -270,7 +274,7 @@ describe('agent with a directory source on a ConfigMap volume', () => {
       const changed = await waitForLog(agent.proc, from, 'policy folder changed; building');
       seen.push(String(changed.trigger));
       watching.push(changed.watching === true);
-      await eventually(`version ${n} answered`, async () => (await version(agent.url)) === n);
+      await eventually(async () => (await version(agent.url)) === n, { what: `version ${n} answered` });
       current = n;
     }
     t.diagnostic(`noticed by: ${seen.join(', ')}`);
@@ -293,7 +297,7 @@ describe('agent with a directory source on a plain folder', () => {
   it('reloads when a file is rewritten in place', async () => {
     for (let n = 2; n <= 4; n++) {
       await writeFile(join(folder, 'cm.rego'), cmPolicy(n));
-      await eventually(`version ${n} answered`, async () => (await version(agent.url)) === n);
+      await eventually(async () => (await version(agent.url)) === n, { what: `version ${n} answered` });
     }
   });
 
@@ -305,7 +309,7 @@ describe('agent with a directory source on a plain folder', () => {
     assert.equal(await version(agent.url), 4);
     assert.equal((await health(agent.url)).pack.last_reload?.result, 'refused');
     await writeFile(join(folder, 'cm.rego'), cmPolicy(5));
-    await eventually('version 5 answered', async () => (await version(agent.url)) === 5);
+    await eventually(async () => (await version(agent.url)) === 5, { what: 'version 5 answered' });
   });
 });
 
@@ -340,7 +344,7 @@ describe('agent with a ConfigMap that carries its own warden.yaml', () => {
     assert.equal(await decide(agent.url, 'cm/allow', { user: 'bob' }), false);
 
     await writeConfigMap(cm, { 'warden.yaml': spec, 'cm.rego': cmPolicy(3) });
-    await eventually('version 3 answered', async () => (await version(agent.url)) === 3);
+    await eventually(async () => (await version(agent.url)) === 3, { what: 'version 3 answered' });
     const reloaded = await waitForLog(agent.proc, mark, 'policy reloaded');
     assert.equal(reloaded.golden, 2, 'the golden cases ran on the activated pack');
   });

@@ -25,7 +25,9 @@ interface Setup {
 }
 
 // A folder with the signed governance pack published and an agent config over it; `lines` are added at the end.
-async function setup(opts: { killSwitchUrl?: string; evidence?: string; strict?: boolean; lines?: string[]; dataDir?: string; dir?: string } = {}): Promise<Setup> {
+async function setup(
+  opts: { killSwitchUrl?: string; evidence?: string; strict?: boolean; lines?: string[]; dataDir?: string; dir?: string } = {},
+): Promise<Setup> {
   const dir = opts.dir ?? tempDir();
   const packs = join(dir, 'packs');
   await mkdir(packs, { recursive: true });
@@ -46,7 +48,11 @@ async function setup(opts: { killSwitchUrl?: string; evidence?: string; strict?:
 }
 
 // POSTs a context to an agent's /v1/verdict.
-async function verdict(url: string, context: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+async function verdict(
+  url: string,
+  context: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
   const res = await fetch(`${url}/v1/verdict`, { method: 'POST', body: JSON.stringify(context), headers: { 'content-type': 'application/json', ...headers } });
   return { status: res.status, body: (await res.json()) as Record<string, unknown>, headers: res.headers };
 }

@@ -627,13 +627,14 @@ async function settledRss(pid: number, timeoutMs: number): Promise<{ kib: number
   for (;;) {
     samples.push(await rssKiB(pid));
     const window = samples.slice(-10);
-    if (window.length === 10 && Math.max(...window) - Math.min(...window) <= 0.02 * Math.min(...window)) return { kib: samples[samples.length - 1] ?? 0, settled: true, samples };
+    const steady = window.length === 10 && Math.max(...window) - Math.min(...window) <= 0.02 * Math.min(...window);
+    if (steady) return { kib: samples[samples.length - 1] ?? 0, settled: true, samples };
     if (Date.now() >= end) return { kib: samples[samples.length - 1] ?? 0, settled: false, samples };
     await sleep(100);
   }
 }
 
-/** Samples RSS every 100 ms until it is at most `limit` KiB (true) or `timeoutMs` passed (false). */
+/** Samples RSS every 100 ms (a sampling interval, not a wait for an event) until it is at most `limit` KiB (true) or `timeoutMs` passed (false). */
 async function rssReturnsTo(pid: number, limit: number, timeoutMs: number): Promise<{ ok: boolean; samples: number[]; ms: number }> {
   const started = Date.now();
   const samples: number[] = [];

@@ -68,6 +68,7 @@ describe('agent resilience', () => {
         // A commit may be in flight now; what must be gone are the temp files the last kill left.
         const current = new Set(tempFiles(join(dir, 'data')));
         assert.deepEqual(stale.filter((f) => current.has(f)), [], `round ${round}: the temp files of the previous kill were swept`);
+        // A random moment to kill at is the input of this test, not a wait for something.
         await new Promise((r) => setTimeout(r, Math.random() * 400));
         proc.child.kill('SIGKILL');
         await proc.exited;
@@ -109,6 +110,7 @@ describe('agent resilience', () => {
     };
     const workers = Array.from({ length: 8 }, () => worker());
     try {
+      // The publishing pace (one a second for 20 s) is the scenario under test, so these waits are real.
       for (let v = 2; v <= 21; v++) {
         await new Promise((r) => setTimeout(r, 1000));
         await publish(packs, 'app', await variant(v), key.privateKey);

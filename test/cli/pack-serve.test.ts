@@ -5,7 +5,8 @@ import { describe, it } from 'node:test';
 import { parseListen, servePacks } from '../../src/cli/commands/pack-serve.js';
 import { isWardenError } from '../../src/errors.js';
 import { tempDir } from '../helpers/fs.js';
-import { eventually, pack } from '../helpers/pack-server.js';
+import { pack } from '../helpers/pack-server.js';
+import { eventually } from '../helpers/wait.js';
 
 describe('warden pack serve', () => {
   it('parses HOST:PORT strictly', () => {

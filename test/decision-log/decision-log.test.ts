@@ -133,6 +133,7 @@ describe('decision log', () => {
     assert.equal(logLines.filter((l) => l.includes('"code":"DECISION_LOG_WRITE_FAILED"') && l.includes('retrying')).length, 1, 'logged once per episode');
     for (let n = 4; n <= 13; n++) assert.doesNotThrow(() => log.enqueue(ev(n)));
     assert.ok(log.queued <= 4, 'memory stays bounded by queueLimit');
+    // Three flush ticks (20 ms) of failing retries: that they drop nothing more is what is tested, so the wait is real.
     await new Promise((r) => setTimeout(r, 60));
     assert.equal(await metric(registry, 'warden_decision_log_dropped_total{reason="overflow"}'), 9);
     await rm(blocker);
@@ -155,12 +156,12 @@ describe('decision log', () => {
     const full = setup({ batchSize: 10, flushIntervalMs: 60_000 });
     full.log.start();
     for (let n = 1; n <= 10; n++) full.log.enqueue(ev(n));
-    await eventually(async () => (await writtenIds(full.dir)).length === 10, 2_000, 10);
+    await eventually(async () => (await writtenIds(full.dir)).length === 10, { timeoutMs: 2_000, everyMs: 10 });
     await full.log.close();
     const timed = setup({ batchSize: 10, flushIntervalMs: 20 });
     timed.log.start();
     timed.log.enqueue(ev(1));
-    await eventually(async () => (await writtenIds(timed.dir)).length === 1, 2_000, 10);
+    await eventually(async () => (await writtenIds(timed.dir)).length === 1, { timeoutMs: 2_000, everyMs: 10 });
     await timed.log.close();
   });
 

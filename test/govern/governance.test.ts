@@ -72,7 +72,13 @@ describe('governance verdicts in an agent', () => {
     const context = { ...ALLOW_CORE, resource: 'acme/invoices/cache-probe' };
     const first = gov.verdict(context);
     const second = gov.verdict(context);
-    const reordered = gov.verdict({ action: context.action, resource: context.resource, module: context.module, subject: context.subject, tenant: context.tenant });
+    const reordered = gov.verdict({
+      action: context.action,
+      resource: context.resource,
+      module: context.module,
+      subject: context.subject,
+      tenant: context.tenant,
+    });
     assert.equal(first.cached, false);
     assert.equal(second.cached, true);
     assert.equal(reordered.cached, true, 'the key is the canonical input: field order does not matter');

@@ -13,6 +13,7 @@ import { jwksFromUrl } from '../../src/govern/tenant/jwks.js';
 import { jwksFromFile, type JwksFileSource } from '../../src/govern/tenant/jwks-file.js';
 import { TENANT_REFUSAL_METRIC, type RefusalReason } from '../../src/govern/tenant/tenant-refusal.js';
 import { createTenantValidator, type TenantHeaders, type TenantValidator, type TenantValidatorOptions } from '../../src/govern/tenant/tenant.js';
+import { eventually } from '../helpers/wait.js';
 
 const ISSUER = 'https://idp.example.test';
 const AUDIENCE = 'warden-api';
@@ -94,7 +95,10 @@ describe('tenant validator', () => {
 
   it('with a token cache: a token verifies once, its tenant is still checked on every request, refusals are never cached', async () => {
     let lookups = 0;
-    const counting = { getKey: (h: Parameters<typeof keys.getKey>[0], t: Parameters<typeof keys.getKey>[1]) => ((lookups += 1), keys.getKey(h, t)), close: () => undefined };
+    const counting = {
+      getKey: (h: Parameters<typeof keys.getKey>[0], t: Parameters<typeof keys.getKey>[1]) => ((lookups += 1), keys.getKey(h, t)),
+      close: () => undefined,
+    };
     const reg = new Registry();
     const cached = validator(counting, reg, { tokenCacheSeconds: 60 });
     const good = await token(ec);
@@ -211,7 +215,7 @@ describe('JWKS file source', () => {
     const keys = await jwksFromFile(path, { refreshCooldownMs: 60_000 });
     const v = validator(keys, new Registry());
     await writeAtomic(path, jwks(rsa, ec));
-    for (let i = 0; i < 100 && keys.stats().loads < 2; i++) await new Promise((r) => setTimeout(r, 30));
+    await eventually(() => keys.stats().loads >= 2, { timeoutMs: 3000, everyMs: 30, what: 'the JWKS file re-read' });
     assert.equal(keys.stats().loads, 2, 'the change was seen');
     assert.equal((await v.validate(bearer(await token(ec)))).tenant, 'acme');
     await writeFile(path, '{"keys": [');

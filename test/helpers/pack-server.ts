@@ -1,14 +1,12 @@
 /**
  * Pack-server test helpers: distinct small packs, publishing by atomic rename,
- * waiting for a condition, raw HTTP requests, and a plain static file server
+ * raw HTTP requests, and a plain static file server
  * (no ETag, no conditional requests) to stand for "any web server".
  */
-import assert from 'node:assert/strict';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { writeTarGz } from '../../src/pack/tar-writer.js';
 import { sha256Digest } from '../../src/verify/digest.js';
 
@@ -26,15 +24,6 @@ export async function publish(dir: string, file: string, bytes: Uint8Array): Pro
 
 /** The ETag the server must send for these bytes. */
 export const etagOf = (bytes: Uint8Array): string => `"${sha256Digest(bytes)}"`;
-
-/** Polls until check() is true or ms pass. */
-export async function eventually(check: () => boolean | Promise<boolean>, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) assert.fail('condition not met in time');
-    await sleep(25);
-  }
-}
 
 /** A GET with the path sent byte for byte (fetch would normalise dot segments away); resolves the status. */
 export function rawGet(base: string, path: string): Promise<number> {

@@ -5,7 +5,6 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { isWardenError } from '../../src/errors.js';
 import { EventBus } from '../../src/notify/bus.js';
@@ -13,6 +12,7 @@ import type { WardenEvent } from '../../src/notify/events.js';
 import { WebhookDispatcher, signWebhook, verifyWebhookSignature, type DeadLetterRecord, type WebhookConfig } from '../../src/notify/webhooks.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { tempDir } from '../helpers/fs.js';
+import { eventually } from '../helpers/wait.js';
 
 const log = createLogger('silent');
 const secret = randomBytes(32);
@@ -66,13 +66,15 @@ function hook(url: string, extra: Partial<WebhookConfig> = {}): WebhookConfig {
 
 // The lines of a dead-letter file, waiting up to 2 s for `count` of them.
 async function deadLetters(path: string, count: number): Promise<DeadLetterRecord[]> {
-  for (let i = 0; i < 100; i++) {
-    const text = await readFile(path, 'utf8').catch(() => '');
-    const lines = text.split('\n').filter((l) => l.length > 0);
-    if (lines.length >= count) return lines.map((l) => JSON.parse(l) as DeadLetterRecord);
-    await delay(20);
-  }
-  assert.fail(`fewer than ${count} dead-letter records in ${path}`);
+  let lines: string[] = [];
+  await eventually(
+    async () => {
+      lines = (await readFile(path, 'utf8').catch(() => '')).split('\n').filter((l) => l.length > 0);
+      return lines.length >= count;
+    },
+    { timeoutMs: 2000, everyMs: 20, what: `${count} dead-letter records in ${path}` },
+  );
+  return lines.map((l) => JSON.parse(l) as DeadLetterRecord);
 }
 
 async function deliveries(registry: Registry, result: string): Promise<number> {
@@ -182,8 +184,11 @@ describe('WebhookDispatcher', () => {
   });
 
   it('does not let a slow receiver delay publish() or another webhook', async () => {
+    // The slow receiver holds its first answer until the test has seen the fast one served.
+    let answerSlow = (): void => undefined;
+    const slowAnswered = new Promise<void>((resolve) => (answerSlow = resolve));
     const slow = await receiver(async (n) => {
-      if (n === 1) await delay(2000);
+      if (n === 1) await slowAnswered;
       return 200;
     });
     const fast = await receiver(() => 200);
@@ -195,10 +200,11 @@ describe('WebhookDispatcher', () => {
     const publishMs = performance.now() - t0;
     // Bounds stay well under the slow receiver's 2 s, and loose for a loaded machine.
     assert.ok(publishMs < 500, `publish took ${publishMs} ms`);
-    await delay(1000);
+    await eventually(() => fast.got.length >= 2 && slow.got.length >= 1, { timeoutMs: 2000 });
     assert.deepEqual(fast.got.map((g) => g.headers['x-warden-delivery']), ['1', '2']);
     assert.ok((fast.got[1]?.at ?? Infinity) - t0 < 1000, 'fast receiver served before the slow one answered');
     assert.equal(slow.got.length, 1, 'slow receiver still on the first event');
+    answerSlow();
     await bus.drain(6000);
     assert.deepEqual(slow.got.map((g) => g.headers['x-warden-delivery']), ['1', '2']);
   });

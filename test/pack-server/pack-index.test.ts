@@ -6,7 +6,8 @@ import { describe, it } from 'node:test';
 import { PackIndex } from '../../src/pack-server/pack-index.js';
 import { sha256Digest } from '../../src/verify/digest.js';
 import { tempDir } from '../helpers/fs.js';
-import { etagOf, eventually, pack, publish } from '../helpers/pack-server.js';
+import { etagOf, pack, publish } from '../helpers/pack-server.js';
+import { eventually } from '../helpers/wait.js';
 
 describe('pack folder index', () => {
   it('notices a replace by its periodic rescan alone, when watch events are missed', async () => {
@@ -16,9 +17,9 @@ describe('pack folder index', () => {
     try {
       assert.equal(index.get('a.tar.gz')?.etag, etagOf(pack(8)));
       await publish(dir, 'a.tar.gz', pack(9));
-      await eventually(() => index.get('a.tar.gz')?.etag === etagOf(pack(9)), 1000);
+      await eventually(() => index.get('a.tar.gz')?.etag === etagOf(pack(9)), { timeoutMs: 1000 });
       await rm(join(dir, 'a.tar.gz'));
-      await eventually(() => index.get('a.tar.gz') === undefined, 1000);
+      await eventually(() => index.get('a.tar.gz') === undefined, { timeoutMs: 1000 });
     } finally {
       await index.close();
     }

@@ -7,7 +7,8 @@ import { isWardenError } from '../../src/errors.js';
 import { startPackServer, type PackServer } from '../../src/pack-server/pack-server.js';
 import { signPack } from '../../src/sign/sign.js';
 import { tempDir } from '../helpers/fs.js';
-import { etagOf, eventually, pack, publish, rawGet } from '../helpers/pack-server.js';
+import { etagOf, pack, publish, rawGet } from '../helpers/pack-server.js';
+import { eventually } from '../helpers/wait.js';
 import { p256 } from '../helpers/packs.js';
 
 describe('pack server', () => {
@@ -136,7 +137,7 @@ describe('pack server', () => {
     await publish(dir, 'replaced.tar.gz', pack(30));
     await eventually(async () => (await fetch(`${packs}/replaced`, { method: 'HEAD' })).status === 200);
     await publish(dir, 'replaced.tar.gz', next);
-    await eventually(async () => (await fetch(`${packs}/replaced`, { method: 'HEAD' })).headers.get('etag') === etagOf(next), 2500);
+    await eventually(async () => (await fetch(`${packs}/replaced`, { method: 'HEAD' })).headers.get('etag') === etagOf(next), { timeoutMs: 2500 });
     const res = await fetch(`${packs}/replaced`);
     assert.deepEqual(Buffer.from(await res.arrayBuffer()), next);
   });
@@ -211,8 +212,8 @@ describe('pack server', () => {
     await eventually(() => server.waiting() === 1);
     abort.abort();
     await assert.rejects(held);
-    await eventually(() => server.waiting() === 0, 1000);
-    await eventually(() => logs.some((l) => l.aborted === true), 1000);
+    await eventually(() => server.waiting() === 0, { timeoutMs: 1000 });
+    await eventually(() => logs.some((l) => l.aborted === true), { timeoutMs: 1000 });
   });
 
   it('logs one line per request with method, path, status and duration', async () => {

@@ -66,9 +66,10 @@ describe('pack names and limits', () => {
 
   it("takes the configuration's limit defaults from the pack reader's", () => {
     const { limits } = parseConfig(config('app'), '/x/agent.yaml');
+    const d = DEFAULT_PACK_LIMITS;
     assert.deepEqual(
-      { maxCompressedBytes: limits.max_pack_bytes, maxUncompressedBytes: limits.max_uncompressed_bytes, maxFiles: limits.max_files, maxFileBytes: limits.max_file_bytes },
-      { maxCompressedBytes: DEFAULT_PACK_LIMITS.maxCompressedBytes, maxUncompressedBytes: DEFAULT_PACK_LIMITS.maxUncompressedBytes, maxFiles: DEFAULT_PACK_LIMITS.maxFiles, maxFileBytes: DEFAULT_PACK_LIMITS.maxFileBytes },
+      [limits.max_pack_bytes, limits.max_uncompressed_bytes, limits.max_files, limits.max_file_bytes],
+      [d.maxCompressedBytes, d.maxUncompressedBytes, d.maxFiles, d.maxFileBytes],
     );
   });
 });

@@ -79,8 +79,7 @@ describe('file source', () => {
     source.start(handler);
     try {
       await replace(path, 'pack v2');
-      const end = Date.now() + 5000;
-      while (!updates.some((u) => u.pack.toString() === 'pack v2') && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      await eventually(() => updates.some((u) => u.pack.toString() === 'pack v2'), { timeoutMs: 5000, everyMs: 20, what: 'v2 handed over' });
       assert.ok(updates.some((u) => u.pack.toString() === 'pack v2'), 'v2 was handed over');
       assert.equal(updates.at(-1)?.signature, undefined, 'no signature file → undefined (the verify stage refuses it)');
     } finally {

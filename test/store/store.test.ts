@@ -63,13 +63,16 @@ describe('PackStore commit and activation', () => {
     });
   });
 
-  it('keeps one version per digest, refreshed and moved to the front', async () => {
+  it('keeps one version per digest, refreshed and moved to the front', async (t) => {
     const [a, b] = [fixture(1), fixture(2)];
     await withStore(tempDir(), async (s) => {
+      // A mocked Date: the second activation is 5 ms later without waiting for it.
+      t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
       const first = await s.commit(PACK, a, true);
       await s.commit(PACK, b, true);
-      await new Promise((r) => setTimeout(r, 5));
+      t.mock.timers.tick(5);
       const st = await s.commit(PACK, a, true);
+      t.mock.timers.reset();
       assert.deepEqual(digests(st.versions), [a.digest, b.digest]);
       assert.deepEqual([st.active, st.lastKnownGood], [a.digest, b.digest]);
       assert.equal(st.versions[0]?.storedAt, first.versions[0]?.storedAt, 'first storage time is kept');

@@ -18,7 +18,8 @@ function throwsCode(fn: () => unknown, code: ErrorCode): void {
 }
 
 // Parses a bundle's JSON, lets the test change it, and serialises it again.
-function edit(bundle: Buffer, change: (b: { messageSignature: { signature: string; messageDigest: { digest: string } }; verificationMaterial: { publicKey?: { hint: string } } }) => void): Buffer {
+type BundleJson = { messageSignature: { signature: string; messageDigest: { digest: string } }; verificationMaterial: { publicKey?: { hint: string } } };
+function edit(bundle: Buffer, change: (b: BundleJson) => void): Buffer {
   const json = JSON.parse(bundle.toString('utf8')) as Parameters<typeof change>[0];
   change(json);
   return Buffer.from(JSON.stringify(json));

@@ -37,7 +37,14 @@ export const statusCommand: Command = {
   async run(argv, io) {
     const { values } = parse(argv, ADMIN_FLAGS, 0);
     if (values.help) return help(io, this.name, this.usage);
-    const status = await adminCall<{ packs: Array<{ name: string; active?: { number?: number; revision: string; digest: string }; pinned: boolean; stale: boolean; last_error?: { code: string } }> }>(
+    type PackLine = {
+      name: string;
+      active?: { number?: number; revision: string; digest: string };
+      pinned: boolean;
+      stale: boolean;
+      last_error?: { code: string };
+    };
+    const status = await adminCall<{ packs: PackLine[] }>(
       await adminTarget(values),
       'GET',
       '/v1/admin/status',

@@ -92,7 +92,12 @@ export function createEnforcer<Req extends RequestLike>(options: EnforcerOptions
 }
 
 // The three steps; a WardenError on the way becomes its refusal.
-async function enforce<Req extends RequestLike>(governance: Governance, context: (req: Req) => RequestAction, headers: CredentialHeaders, req: Req): Promise<Enforcement> {
+async function enforce<Req extends RequestLike>(
+  governance: Governance,
+  context: (req: Req) => RequestAction,
+  headers: CredentialHeaders,
+  req: Req,
+): Promise<Enforcement> {
   let verdict: Verdict;
   let tenant: string;
   let subject: string;
@@ -102,7 +107,8 @@ async function enforce<Req extends RequestLike>(governance: Governance, context:
     const caller = await callerOf(governance, headers, { subject: action.subject });
     if (caller.tenant === undefined) throw new WardenError('TENANT_MISSING', 'the request has no X-Tenant-ID header; there is no default tenant', { details: { reason: 'tenant_header_missing' } });
     const purpose = action.purpose ?? singleHeader(headers['x-purpose'], 'DECISION_INPUT_INVALID');
-    verdict = governance.verdict({ tenant: caller.tenant, subject: caller.subject, module: action.module, action: action.action, resource: action.resource, purpose }, { requestedBy: req.socket?.remoteAddress });
+    const asked = { tenant: caller.tenant, subject: caller.subject, module: action.module, action: action.action, resource: action.resource, purpose };
+    verdict = governance.verdict(asked, { requestedBy: req.socket?.remoteAddress });
     // verdict() validated both: a tenant id and a non-empty subject.
     tenant = caller.tenant as string;
     subject = caller.subject as string;
