@@ -29,7 +29,7 @@ import { jwksFromUrl, type JwksSource } from '../govern/tenant/jwks.js';
 import { KillSwitches, parseModuleRisks, parseSwitchState } from '../govern/verdict/kill-switch.js';
 import { createTenantValidator, type TenantValidatorOptions } from '../govern/tenant/tenant.js';
 import { parsePolicyAnswer } from '../govern/verdict/verdict-shape.js';
-import { counter } from '../notify/metrics.js';
+import { counter } from '../observe/register.js';
 import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
 
@@ -186,7 +186,7 @@ export async function writeEvidence(config: AgentConfig, packs: readonly ActiveP
   const policy = packs.find((p) => p.name === g?.pack);
   if (!g || !policy) return undefined;
   const describe = (p: ActivePack): EvidencePolicy => ({ pack: p.name, digest: p.digest, revision: p.revision, sequence: p.sequence, number: p.number });
-  const failures = counter(metrics.registry, 'governance_evidence_write_failure_total', 'Boot evidence (boot.json) writes that failed; in strict mode the agent does not start.', []);
+  const failures = counter(metrics.registry, 'governance_evidence_write_failure_total');
   try {
     const path = await writeBootEvidence({
       dir: g.evidence.dir,

@@ -20,9 +20,9 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
 import { messageOf } from '../errors.js';
-import { counter } from '../notify/metrics.js';
 import type { Logger } from '../observe/logger.js';
 import { WARDEN_VERSION } from '../project.js';
+import { counter } from '../observe/register.js';
 import { scrapedCounter } from '../observe/scraped-counter.js';
 import { lineFormatter, type DecisionLogEvent, type DecisionLogLabels } from './decision-log-event.js';
 import { RotatingFiles } from './decision-log-files.js';
@@ -93,14 +93,9 @@ export class DecisionLog {
     const labels: DecisionLogLabels = Object.freeze({ ...opts.labels, id: opts.labels?.id ?? randomUUID(), version: opts.labels?.version ?? WARDEN_VERSION });
     this.#format = lineFormatter(labels);
     this.#log = opts.log;
-    this.#dropped = scrapedCounter(opts.registry, {
-      name: 'warden_decision_log_dropped_total',
-      help: 'Decision-log events dropped: oldest first from a full queue (overflow), enqueued after close, or not JSON (invalid).',
-      label: 'reason',
-      values: ['overflow', 'closed', 'invalid'],
-    });
-    this.#written = counter(opts.registry, 'warden_decision_log_written_total', 'Decision-log events written to disk.', []);
-    this.#failures = counter(opts.registry, 'warden_decision_log_write_failure_total', 'Decision-log batch writes that failed (the batch is retried).', []);
+    this.#dropped = scrapedCounter(opts.registry, 'warden_decision_log_dropped_total', ['overflow', 'closed', 'invalid']);
+    this.#written = counter(opts.registry, 'warden_decision_log_written_total');
+    this.#failures = counter(opts.registry, 'warden_decision_log_write_failure_total');
   }
 
   /** Queues one event for the writer: O(1), no I/O, never throws. A full queue drops its oldest event. */

@@ -14,7 +14,7 @@ import type { Counter, Registry } from 'prom-client';
 import { messageOf } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import type { WardenEvent, WardenEventType } from './events.js';
-import { counter } from './metrics.js';
+import { counter } from '../observe/register.js';
 
 /** Receives one event; may be async. Its failures are logged and counted, never propagated. */
 export type EventHandler = (e: WardenEvent) => void | Promise<void>;
@@ -68,10 +68,9 @@ export class EventBus {
   constructor(opts: EventBusOptions) {
     this.#limit = Math.max(1, Math.floor(opts.queueLimit ?? DEFAULT_QUEUE_LIMIT));
     this.#log = opts.log;
-    const label = ['subscriber'] as const;
-    this.#delivered = counter(opts.registry, 'warden_event_delivered_total', 'Events a subscriber handled without error.', label);
-    this.#failures = counter(opts.registry, 'warden_event_handler_failure_total', 'Events whose handler threw or rejected.', label);
-    this.#dropped = counter(opts.registry, 'warden_event_dropped_total', "Events dropped (oldest first) from a subscriber's full queue.", label);
+    this.#delivered = counter(opts.registry, 'warden_event_delivered_total');
+    this.#failures = counter(opts.registry, 'warden_event_handler_failure_total');
+    this.#dropped = counter(opts.registry, 'warden_event_dropped_total');
   }
 
   /** Delivers events of `types` (or all, `'*'`) to `handler`; returns the unsubscribe function. */

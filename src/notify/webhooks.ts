@@ -32,7 +32,7 @@ import { Backoff } from '../util/backoff.js';
 import type { EventBus } from './bus.js';
 import { DeadLetterFile } from './dead-letter.js';
 import type { WardenEvent } from './events.js';
-import { counter } from './metrics.js';
+import { counter } from '../observe/register.js';
 import { signWebhook } from './signature.js';
 import { resolveWebhooks, type ResolvedWebhook, type WebhookConfig } from './webhook-config.js';
 import { postWebhook, type PostOutcome } from './webhook-post.js';
@@ -76,7 +76,7 @@ export class WebhookDispatcher {
     this.#log = opts.log;
     this.#random = opts.random ?? Math.random;
     this.#now = opts.now ?? Date.now;
-    this.#deliveries = counter(opts.registry, 'warden_webhook_delivery_total', 'Webhook attempts by outcome: delivered, retry (an attempt failed, another follows) or dead_letter (given up).', ['url', 'result']);
+    this.#deliveries = counter(opts.registry, 'warden_webhook_delivery_total');
     // Webhooks sharing a dead-letter path share one writer, so their lines never interleave.
     const files = new Map<string, DeadLetterFile>();
     for (const hook of hooks) {

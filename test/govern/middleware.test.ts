@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { cp, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -17,33 +16,18 @@ import { wardenExpress } from '../../src/govern/middleware/express.js';
 import { wardenGovernance } from '../../src/govern/middleware/fastify.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { tempDir } from '../helpers/fs.js';
+import { exampleGovernanceYaml } from '../helpers/governance.js';
 import { rawRequest } from '../helpers/raw-http.js';
 
-const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 const ISSUER = 'https://idp.example.test';
 const AUDIENCE = 'orders-api';
 
 /** An agent over copies of the example governance and kill-switch packs (directory sources, unsigned). */
 async function governedAgent(tenants?: { jwksFile: string }): Promise<RunningAgent> {
   const dir = tempDir('warden-middleware-');
-  await cp(join(EXAMPLES, 'governance'), join(dir, 'governance'), { recursive: true });
-  await cp(join(EXAMPLES, 'killswitch'), join(dir, 'killswitch'), { recursive: true });
-  const yaml = [
-    'listen: 127.0.0.1:0',
-    'data_dir: data',
-    'log_level: silent',
-    'packs:',
-    '  - name: governance',
-    '    source: { directory: { path: governance } }',
-    '    verify: { unsigned: true }',
-    'governance:',
-    '  pack: governance',
-    '  evidence: { dir: evidence }',
-    '  kill_switches:',
-    '    source: { directory: { path: killswitch } }',
-    '    verify: { unsigned: true }',
-    ...(tenants ? [`  tenants: { issuer: "${ISSUER}", audience: ${AUDIENCE}, algorithms: [ES256], jwks_file: ${tenants.jwksFile} }`] : []),
-  ].join('\n');
+  const yaml = await exampleGovernanceYaml(dir, {
+    tenants: tenants ? `{ issuer: "${ISSUER}", audience: ${AUDIENCE}, algorithms: [ES256], jwks_file: ${tenants.jwksFile} }` : undefined,
+  });
   return startAgent(parseConfig(yaml, join(dir, 'agent.yaml')), createLogger('silent'));
 }
 

@@ -3,6 +3,7 @@
  * once with the real opa, versions of them with other data re-packed without
  * another build (as variants.ts does), and agent configurations using them.
  */
+import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildPack } from '../../src/pack/build.js';
@@ -100,6 +101,34 @@ export function governanceYaml(
     '  pack: governance',
     `  evidence: { dir: ${opts.evidence ?? 'evidence'}, strict: ${opts.strict === true} }`,
     ...(opts.killSwitchSource ? ['  kill_switches:', `    source: ${opts.killSwitchSource}`, '    verify: { public_keys: [policy.pub] }'] : []),
+    ...(opts.extra ?? []),
+  ].join('\n');
+}
+
+/**
+ * Copies the example governance and kill-switch packs into `dir` and returns an
+ * agent configuration over them (directory sources, unsigned, log level silent);
+ * `tenants` is the flow-style `governance.tenants` value (none: no tenant
+ * verification), `extra` lines go at the end.
+ */
+export async function exampleGovernanceYaml(dir: string, opts: { tenants?: string | undefined; extra?: readonly string[] | undefined } = {}): Promise<string> {
+  await cp(GOVERNANCE_DIR, join(dir, 'governance'), { recursive: true });
+  await cp(KILLSWITCH_DIR, join(dir, 'killswitch'), { recursive: true });
+  return [
+    'listen: 127.0.0.1:0',
+    'data_dir: data',
+    'log_level: silent',
+    'packs:',
+    '  - name: governance',
+    '    source: { directory: { path: governance } }',
+    '    verify: { unsigned: true }',
+    'governance:',
+    '  pack: governance',
+    '  evidence: { dir: evidence }',
+    '  kill_switches:',
+    '    source: { directory: { path: killswitch } }',
+    '    verify: { unsigned: true }',
+    ...(opts.tenants === undefined ? [] : [`  tenants: ${opts.tenants}`]),
     ...(opts.extra ?? []),
   ].join('\n');
 }

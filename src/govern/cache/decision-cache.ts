@@ -13,8 +13,8 @@
 import { performance } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
 import type { Decision } from '../../decide/decider.js';
-import { counter } from '../../notify/metrics.js';
 import { DEFAULT_MAX_DEPTH, decisionKey } from './decision-cache-key.js';
+import { counter } from '../../observe/register.js';
 import { scrapedCounter } from '../../observe/scraped-counter.js';
 import { ExpiringLru } from '../../util/expiring-lru.js';
 
@@ -51,13 +51,8 @@ export class DecisionCache {
     this.#ttl = opts.ttlMs;
     this.#now = opts.now ?? (() => performance.now());
     this.#maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
-    this.#counts = scrapedCounter(opts.registry, {
-      name: 'warden_decision_cache_total',
-      help: 'Decision cache lookups, by result: hit or miss (absent or expired).',
-      label: 'result',
-      values: ['hit', 'miss'],
-    });
-    this.#flushes = counter(opts.registry, 'warden_decision_cache_flush_total', 'Times the decision cache was emptied, by reason.', ['reason']);
+    this.#counts = scrapedCounter(opts.registry, 'warden_decision_cache_total', ['hit', 'miss']);
+    this.#flushes = counter(opts.registry, 'warden_decision_cache_flush_total');
   }
 
   /** The key of a decision on `path` with `input`; throws DECISION_INPUT_INVALID for input nested past maxDepth, cyclic or holding a BigInt. */

@@ -7,8 +7,9 @@
  * had → 503 (not the caller's fault, and never a pass).
  */
 import { errors } from 'jose';
-import { Counter, type Registry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
 import { WardenError, httpStatusOf, type ErrorCode } from '../../errors.js';
+import { counter } from '../../observe/register.js';
 
 /** The codes a tenant validator throws; their HTTP statuses are in the error registry. */
 type TenantCode = Extract<ErrorCode, 'TOKEN_INVALID' | 'TENANT_MISSING' | 'TENANT_MALFORMED' | 'TENANT_MISMATCH' | 'JWKS_UNAVAILABLE' | 'INTERNAL'>;
@@ -42,18 +43,11 @@ export const REFUSAL_REASONS = Object.keys(REFUSALS) as RefusalReason[];
 /** Prometheus name of `security.tenant.missing_context`. */
 export const TENANT_REFUSAL_METRIC = 'security_tenant_missing_context_total';
 
-/** The refusal counter in `registry`, registered once however many validators share it. */
+/** The refusal counter in `registry`, registered once however many validators share it; every reason shows from the first scrape. */
 export function refusalCounter(registry: Registry): Counter<'reason'> {
-  const existing = registry.getSingleMetric(TENANT_REFUSAL_METRIC);
-  if (existing instanceof Counter) return existing;
-  const counter = new Counter({
-    name: TENANT_REFUSAL_METRIC,
-    help: 'Requests refused by tenant isolation (security.tenant.missing_context), by reason.',
-    labelNames: ['reason'] as const,
-    registers: [registry],
-  });
-  for (const reason of REFUSAL_REASONS) counter.inc({ reason }, 0);
-  return counter;
+  const refusals = counter(registry, TENANT_REFUSAL_METRIC);
+  for (const reason of REFUSAL_REASONS) refusals.inc({ reason }, 0);
+  return refusals;
 }
 
 /** The error for `reason`: code, fixed message, and details { reason, status, wwwAuthenticate on 401 }. */

@@ -70,12 +70,7 @@ export class Governance {
   constructor(options: GovernanceOptions) {
     this.#o = options;
     this.entrypoint = options.entrypoint;
-    this.#counts = scrapedCounter(options.registry, {
-      name: 'governance_decision_count',
-      help: 'Verdicts by result: allow, deny, blocked (kill switch) or error (the policy answered in the wrong shape; denied).',
-      label: 'result',
-      values: ['allow', 'deny', 'blocked', 'error'],
-    });
+    this.#counts = scrapedCounter(options.registry, 'governance_decision_count', ['allow', 'deny', 'blocked', 'error']);
   }
 
   /** True when callers must present a JWT (governance.tenants is configured). */

@@ -13,8 +13,9 @@
  * (fail safe). Once a state has loaded, a module it does not list is open.
  */
 import type { Registry } from 'prom-client';
-import { Gauge } from 'prom-client';
+import type { Gauge } from 'prom-client';
 import { WardenError } from '../../errors.js';
+import { gauge } from '../../observe/register.js';
 
 export type ModuleRisk = 'high' | 'core';
 
@@ -47,17 +48,8 @@ export class KillSwitches {
 
   constructor(registry?: Registry) {
     if (registry) {
-      this.#active = new Gauge({
-        name: 'governance_kill_switch_active',
-        help: '1 while the kill switch of a module blocks it; source is "pack" (the kill-switch pack) or "cold_start" (no state loaded yet, the risk default).',
-        labelNames: ['module', 'source'] as const,
-        registers: [registry],
-      });
-      this.#loaded = new Gauge({
-        name: 'governance_kill_switch_state_loaded',
-        help: '1 once a kill-switch state has loaded; 0 while cold-start defaults apply (high-risk modules blocked).',
-        registers: [registry],
-      });
+      this.#active = gauge(registry, 'governance_kill_switch_active');
+      this.#loaded = gauge(registry, 'governance_kill_switch_state_loaded');
       this.#publish();
     }
   }
