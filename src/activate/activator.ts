@@ -13,69 +13,18 @@
  * which swaps it in and does every piece of bookkeeping (status, gauges, the
  * last-known-good flag, events, onActivated) the same way.
  */
-import type { WasmEngine } from '../engine/wasm.js';
 import { WardenError, isContentError, messageOf, toWardenError, type ErrorCode } from '../errors.js';
-import type { NewEvent, WardenEventType } from '../notify/events.js';
-import type { Logger } from '../observe/logger.js';
-import type { WardenMetrics } from '../observe/metrics.js';
-import type { PackLimits } from '../pack/limits.js';
-import type { PackUpdate, SourceKind, UpdateOutcome } from '../source/types.js';
+import type { WardenEventType } from '../notify/events.js';
+import type { PackUpdate, UpdateOutcome } from '../source/types.js';
 import type { ManualAction } from '../store/history.js';
-import type { CommitInput, PackState, Pin, StoredPack } from '../store/types.js';
+import type { PackState, Pin, StoredPack } from '../store/types.js';
 import { sha256Digest } from '../verify/digest.js';
-import type { SignerIdentity } from '../verify/verify.js';
-import { describeSigner, prepareCandidate, type Candidate, type PackTrust } from './prepare.js';
+import { describeSigner, prepareCandidate, type Candidate } from './prepare.js';
 import type { PackStatus, ReloadRecord } from './status.js';
+import type { ActivePack, ActivatorOptions } from './types.js';
 
 export type { PackStatus, ReloadRecord } from './status.js';
-
-/** The narrow view of the store the activator needs. */
-export interface ActivationStore {
-  state(pack: string): Promise<PackState>;
-  recover(pack: string): Promise<PackState>;
-  load(pack: string, digest: string): Promise<StoredPack>;
-  commit(pack: string, stored: CommitInput, activate: boolean): Promise<PackState>;
-  markActive(pack: string, digest: string): Promise<PackState>;
-  rollback(pack: string, digest: string, manual: ManualAction): Promise<PackState>;
-  setPin(pack: string, pin: Pin | undefined): Promise<PackState>;
-}
-
-/** The pack that answers decisions right now. Immutable; replaced whole. */
-export interface ActivePack {
-  readonly name: string;
-  readonly digest: string;
-  readonly number: number | undefined;
-  readonly revision: string;
-  readonly sequence: number;
-  readonly entrypoints: readonly string[];
-  readonly engine: WasmEngine;
-  readonly signer: SignerIdentity | undefined;
-  readonly origin: string;
-  readonly activatedAt: Date;
-}
-
-/** Everything the activator needs. */
-export interface ActivatorOptions {
-  readonly name: string;
-  readonly sourceKind: SourceKind;
-  readonly origin: string;
-  readonly trust: PackTrust;
-  readonly store: ActivationStore;
-  readonly limits: Partial<PackLimits>;
-  readonly metrics: WardenMetrics;
-  readonly log: Logger;
-  /** Called after every swap (routing tables, cache flushes). */
-  readonly onActivated?: (active: ActivePack) => void;
-  /** Receives every event (the agent numbers, logs and fans them out). */
-  readonly emit?: (event: NewEvent) => void;
-  /**
-   * A last check of a loaded candidate before it may become active (governance
-   * checks its entrypoints answer in the right shape); throws a coded error to refuse it.
-   */
-  readonly accept?: (candidate: Candidate) => void;
-  /** Computes a pack's digest; default SHA-256. A seam for fault-injection tests. */
-  readonly digest?: (pack: Buffer) => string;
-}
+export type { ActivationStore, ActivePack, ActivatorOptions } from './types.js';
 
 type Context = { correlationId: string; origin: string; contentDigest?: string; durationMs: number };
 

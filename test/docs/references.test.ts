@@ -14,6 +14,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, normalize } from 'node:path';
 import { describe, it } from 'node:test';
 import { PROJECT_ROOT } from '../../src/project.js';
+import { anchorsOf } from '../helpers/markdown.js';
 
 /** This file: its patterns and self-check name what they catch. */
 const SELF = 'test/docs/references.test.ts';
@@ -56,28 +57,6 @@ function scannedFiles(): string[] {
 function textOf(path: string): string | undefined {
   const bytes = readFileSync(join(PROJECT_ROOT, path));
   return bytes.includes(0) ? undefined : bytes.toString('utf8');
-}
-
-/** GitHub's heading anchor: lower case, punctuation dropped, spaces to dashes. */
-const slug = (heading: string): string =>
-  heading
-    .trim()
-    .toLowerCase()
-    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
-    .replace(/\s/g, '-');
-
-/** The anchors of a markdown file's headings (repeated headings get -1, -2 …). */
-function anchorsOf(markdown: string): Set<string> {
-  const seen = new Map<string, number>();
-  const anchors = new Set<string>();
-  const withoutCode = markdown.replace(/^```[\s\S]*?^```/gm, '');
-  for (const m of withoutCode.matchAll(/^#{1,6} (.+?)#*$/gm)) {
-    const base = slug((m[1] ?? '').replace(/`/g, ''));
-    const n = seen.get(base) ?? 0;
-    seen.set(base, n + 1);
-    anchors.add(n === 0 ? base : `${base}-${n}`);
-  }
-  return anchors;
 }
 
 const files = scannedFiles();

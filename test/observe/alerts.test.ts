@@ -15,6 +15,7 @@ import { describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { PROJECT_ROOT } from '../../src/project.js';
+import { anchorsOf, slug } from '../helpers/markdown.js';
 
 const ALERTS_FILE = 'deploy/prometheus/warden-alerts.yml';
 const ALERT_TESTS_FILE = 'deploy/prometheus/warden-alerts.test.yml';
@@ -259,15 +260,6 @@ const dashboard = Dashboard.parse(JSON.parse(read(DASHBOARD_FILE)));
 const allPanels = (panels: readonly Panel[]): Panel[] => panels.flatMap((p) => [p, ...allPanels(p.panels ?? [])]);
 const panels = allPanels(dashboard.panels);
 
-/** GitHub's anchor for a Markdown heading. */
-const slug = (heading: string): string =>
-  heading
-    .trim()
-    .toLowerCase()
-    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
-    .replace(/\s/g, '-');
-
-const anchorsOf = (markdown: string): Set<string> => new Set([...markdown.matchAll(/^#{1,6} (.+)$/gm)].map((m) => slug(m[1] ?? '')));
 
 const runbooks = read('docs/runbooks.md');
 const runbookAnchors = anchorsOf(runbooks);
