@@ -147,4 +147,26 @@ describe('src/ folder dependencies', () => {
       }
     }
   });
+
+  it('draws every folder of src/ in the map of docs/architecture.md, and no folder that is gone', () => {
+    const doc = readFileSync(fileURLToPath(new URL('../../docs/architecture.md', import.meta.url)), 'utf8');
+    const map = doc.slice(doc.indexOf('## Map of `src/`'), doc.indexOf('\n## ', doc.indexOf('## Map of `src/`') + 1));
+    // Tree lines: "├── name/  …", nested ones indented under their parent.
+    const drawn = new Set<string>();
+    const stack: string[] = [];
+    for (const line of map.split('\n')) {
+      const m = /^ {4}((?:│ {3}| {4})*)[├└]── ([\w.-]+\/)/.exec(line);
+      if (!m) continue;
+      const depth = (m[1] ?? '').length / 4;
+      stack.length = depth;
+      stack.push((m[2] ?? '').replace(/\/$/, ''));
+      drawn.add(stack.join('/'));
+    }
+    const folders = (dir: string, prefix: string): string[] =>
+      readdirSync(dir, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .flatMap((e) => [`${prefix}${e.name}`, ...folders(join(dir, e.name), `${prefix}${e.name}/`)]);
+    const real = folders(SRC, '').filter((f) => f !== 'cli/commands');
+    assert.deepEqual([...drawn].sort(), real.sort());
+  });
 });
