@@ -117,8 +117,13 @@ function engineAllows(engine: WasmEngine, input: unknown): boolean {
 // Every subject answers every example input as expected, in-process and over HTTP.
 async function checkSubjects(s: Subjects, client: KeepAliveClient): Promise<void> {
   for (const c of INPUTS) {
-    const got = [s.raw(c.input), s.agent.decider.decide(ENTRYPOINT, c.input).result === true, engineAllows(s.engine, c.input)];
-    if (got.some((g) => g !== c.expect)) throw new Error(`"${c.label}": raw/decider/engine answered ${got.join('/')}, expected ${c.expect}`);
+    const got = [
+      s.raw(c.input),
+      s.agent.decider.decide(ENTRYPOINT, c.input).result === true,
+      engineAllows(s.engine, c.input),
+    ];
+    if (got.some((g) => g !== c.expect))
+      throw new Error(`"${c.label}": raw/decider/engine answered ${got.join('/')}, expected ${c.expect}`);
   }
   await checkDecisions(client, `/v1/data/${ENTRYPOINT}`, INPUTS, 'the agent');
 }
@@ -140,15 +145,24 @@ function profileCases(s: Subjects, expectTrue: number): BenchCase[] {
   return [
     batchCase(RAW, s.raw, expectTrue),
     batchCase('Warden engine.evaluate (src/engine/wasm.ts)', (input) => engineAllows(s.engine, input), expectTrue),
-    batchCase('decider.decide (src/decide/decider.ts)', (input) => s.agent.decider.decide(ENTRYPOINT, input).result === true, expectTrue),
-    ...ablationVariants(activator, s.agent.metrics).map(([name, decide]) => batchCase(name, (input) => decide(ENTRYPOINT, input).result === true, expectTrue)),
+    batchCase(
+      'decider.decide (src/decide/decider.ts)',
+      (input) => s.agent.decider.decide(ENTRYPOINT, input).result === true,
+      expectTrue,
+    ),
+    ...ablationVariants(activator, s.agent.metrics).map(([name, decide]) =>
+      batchCase(name, (input) => decide(ENTRYPOINT, input).result === true, expectTrue),
+    ),
     piece('alone: randomUUID()', () => void (sink += randomUUID().length)),
     piece('alone: 2 × hrtime.bigint() + Number()', () => {
       const t = process.hrtime.bigint();
       sink += Number(process.hrtime.bigint() - t);
     }),
     piece('alone: prom-client child observe()', () => histogram.observe(4e-6)),
-    piece('alone: JSON.stringify(input)', () => void (sink += JSON.stringify(INPUT_VALUES[sink % INPUT_VALUES.length]).length)),
+    piece(
+      'alone: JSON.stringify(input)',
+      () => void (sink += JSON.stringify(INPUT_VALUES[sink % INPUT_VALUES.length]).length),
+    ),
   ];
 }
 
@@ -156,7 +170,14 @@ function profileCases(s: Subjects, expectTrue: number): BenchCase[] {
 interface DecideResult {
   readonly perCallUs: Record<string, Summary>;
   readonly httpRequestUs: Summary;
-  readonly ratios: { p50: number; p99: number; paired: number; httpVsInProcessP50: number; httpVsInProcessP99: number; httpBatchVsInProcessP50: number };
+  readonly ratios: {
+    p50: number;
+    p99: number;
+    paired: number;
+    httpVsInProcessP50: number;
+    httpVsInProcessP99: number;
+    httpBatchVsInProcessP50: number;
+  };
   readonly profileUs: Record<string, Summary>;
   /** Each profile case over raw opa-wasm: median of the ratios within the same iteration. */
   readonly profileVsRaw: Record<string, number>;
@@ -167,16 +188,26 @@ interface DecideResult {
 // The main interleaved run, then the profile.
 async function measure(s: Subjects, client: KeepAliveClient): Promise<DecideResult> {
   const expectTrue = Array.from({ length: BATCH }, (_, i) => INPUTS[i % INPUTS.length]?.expect).filter(Boolean).length;
-  log(`interleaved: ${PLAN.warmup} warm-up + ${PLAN.iterations} iterations of raw, Warden (${BATCH} calls each) and HTTP (${HTTP_BATCH} requests)…`);
+  log(
+    `interleaved: ${PLAN.warmup} warm-up + ${PLAN.iterations} iterations of raw, Warden (${BATCH} calls each) and HTTP (${HTTP_BATCH} requests)…`,
+  );
   const main = await interleave(
-    [batchCase('raw', s.raw, expectTrue), batchCase('warden', (input) => s.agent.decider.decide(ENTRYPOINT, input).result === true, expectTrue), httpCase(client)],
+    [
+      batchCase('raw', s.raw, expectTrue),
+      batchCase('warden', (input) => s.agent.decider.decide(ENTRYPOINT, input).result === true, expectTrue),
+      httpCase(client),
+    ],
     PLAN,
   );
   const get = (name: string): Laps[] => main.get(name) ?? [];
   const raw = phase(get('raw'), 'total');
   const warden = phase(get('warden'), 'total');
   const httpBatch = phase(get('http'), 'total');
-  const httpEach = get('http').flatMap((l) => Object.entries(l).filter(([k]) => k !== 'total').map(([, v]) => v));
+  const httpEach = get('http').flatMap((l) =>
+    Object.entries(l)
+      .filter(([k]) => k !== 'total')
+      .map(([, v]) => v),
+  );
   const perCallUs = { raw: summarize(raw), warden: summarize(warden), 'http (batch mean)': summarize(httpBatch) };
   const httpRequestUs = summarize(httpEach);
   log(`profile: ${PROFILE_PLAN.warmup} warm-up + ${PROFILE_PLAN.iterations} iterations…`);
@@ -184,7 +215,9 @@ async function measure(s: Subjects, client: KeepAliveClient): Promise<DecideResu
   const profileUs = Object.fromEntries([...profile].map(([k, laps]) => [k, summarize(phase(laps, 'total'))]));
   const rawProfile = phase(profile.get(RAW) ?? [], 'total');
   const profileVsRaw = Object.fromEntries(
-    [...profile].filter(([k]) => !k.startsWith('alone')).map(([k, laps]) => [k, pairedRatio(phase(laps, 'total'), rawProfile)]),
+    [...profile]
+      .filter(([k]) => !k.startsWith('alone'))
+      .map(([k, laps]) => [k, pairedRatio(phase(laps, 'total'), rawProfile)]),
   );
   return {
     perCallUs,
@@ -211,7 +244,8 @@ function us(v: number): string {
 
 // The readable report.
 function render(r: DecideResult): string {
-  const row = (label: string, s: Summary | undefined, note = ''): string[] => (s ? [label, String(s.n), us(s.p50), us(s.p99), us(s.max), note] : [label]);
+  const row = (label: string, s: Summary | undefined, note = ''): string[] =>
+    s ? [label, String(s.n), us(s.p50), us(s.p99), us(s.max), note] : [label];
   const out: string[] = [];
   out.push('## Decision latency, µs per decision (in-process: per-call time of each batch)\n');
   out.push(
@@ -231,13 +265,27 @@ function render(r: DecideResult): string {
     table(
       ['comparison', 'p50', 'p99', 'median of paired batches', 'goal'],
       [
-        ['Warden in-process / raw opa-wasm', ratio(r.ratios.p50), ratio(r.ratios.p99), ratio(r.ratios.paired), met ? 'met' : 'MISSED'],
-        ['Warden HTTP (single requests) / in-process', ratio(r.ratios.httpVsInProcessP50), ratio(r.ratios.httpVsInProcessP99), '', 'none'],
+        [
+          'Warden in-process / raw opa-wasm',
+          ratio(r.ratios.p50),
+          ratio(r.ratios.p99),
+          ratio(r.ratios.paired),
+          met ? 'met' : 'MISSED',
+        ],
+        [
+          'Warden HTTP (single requests) / in-process',
+          ratio(r.ratios.httpVsInProcessP50),
+          ratio(r.ratios.httpVsInProcessP99),
+          '',
+          'none',
+        ],
         ['Warden HTTP (batch means) / in-process', ratio(r.ratios.httpBatchVsInProcessP50), '', '', 'none'],
       ],
     ),
   );
-  out.push(`\n## Profile: the path's layers, copies of decide with one piece changed, pieces alone (µs per call, batches of ${BATCH})\n`);
+  out.push(
+    `\n## Profile: the path's layers, copies of decide with one piece changed, pieces alone (µs per call, batches of ${BATCH})\n`,
+  );
   out.push(
     table(
       ['case', 'n', 'p50', 'p99', 'max', 'p50 − copy of decide', 'paired ratio to raw'],
@@ -270,7 +318,9 @@ async function main(): Promise<void> {
     await checkSubjects(s, client);
     const result = await measure(s, client);
     const machine = machineInfo();
-    process.stdout.write(`# Decision latency benchmark\n\n${machine.cores} cores, ${machine.cpuModel}, Node ${machine.node}; opa-wasm ${await opaWasmVersion()}\n\n${render(result)}\n`);
+    process.stdout.write(
+      `# Decision latency benchmark\n\n${machine.cores} cores, ${machine.cpuModel}, Node ${machine.node}; opa-wasm ${await opaWasmVersion()}\n\n${render(result)}\n`,
+    );
     const path = await writeResults('decide', {
       benchmark: 'decide',
       goal: GOAL,
@@ -293,7 +343,9 @@ async function main(): Promise<void> {
 
 // The installed @open-policy-agent/opa-wasm version, for the record.
 async function opaWasmVersion(): Promise<string> {
-  const pkg = JSON.parse(await readFile(new URL('../node_modules/@open-policy-agent/opa-wasm/package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(
+    await readFile(new URL('../node_modules/@open-policy-agent/opa-wasm/package.json', import.meta.url), 'utf8'),
+  ) as { version: string };
   return pkg.version;
 }
 

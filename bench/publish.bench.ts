@@ -21,7 +21,16 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { IncomingHttpHeaders } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { buildSignedExample, ENTRYPOINT, exampleVersion, INPUTS, publish, publishable, signingKey, type Publishable } from './lib/example.js';
+import {
+  buildSignedExample,
+  ENTRYPOINT,
+  exampleVersion,
+  INPUTS,
+  publish,
+  publishable,
+  signingKey,
+  type Publishable,
+} from './lib/example.js';
 import { KeepAliveClient, pollUntil } from './lib/http.js';
 import { machineInfo } from './lib/machine.js';
 import { startPackServer, startWardenAgent, stopAll, type ServerProcess } from './lib/procs.js';
@@ -44,8 +53,18 @@ interface Mode {
 }
 
 const MODES: readonly Mode[] = [
-  { name: 'poll', file: 'authz-poll', summary: 'next poll 1–2 s after the last', http: ['poll_min_seconds: 1', 'poll_max_seconds: 2', 'long_poll_seconds: 0'] },
-  { name: 'long poll', file: 'authz-long', summary: 'held up to 30 s, re-asked at once', http: ['long_poll_seconds: 30'] },
+  {
+    name: 'poll',
+    file: 'authz-poll',
+    summary: 'next poll 1–2 s after the last',
+    http: ['poll_min_seconds: 1', 'poll_max_seconds: 2', 'long_poll_seconds: 0'],
+  },
+  {
+    name: 'long poll',
+    file: 'authz-long',
+    summary: 'held up to 30 s, re-asked at once',
+    http: ['long_poll_seconds: 30'],
+  },
 ];
 
 /** A running agent for one mode. */
@@ -88,13 +107,23 @@ function agentConfig(dir: string, serverUrl: string, publicPath: string, mode: M
 }
 
 // Asks the agent every CLIENT_INTERVAL_MS until it answers from `revision`; returns when that answer arrived.
-async function firstDecisionFrom(client: KeepAliveClient, revision: string): Promise<{ at: number; requests: number } | undefined> {
+async function firstDecisionFrom(
+  client: KeepAliveClient,
+  revision: string,
+): Promise<{ at: number; requests: number } | undefined> {
   const accept = (h: IncomingHttpHeaders): true | undefined => (h['x-warden-revision'] === revision ? true : undefined);
-  return pollUntil(client, `/v1/data/${ENTRYPOINT}`, { input: INPUTS[0]?.input }, accept, { intervalMs: CLIENT_INTERVAL_MS, timeoutMs: TIMEOUT_MS });
+  return pollUntil(client, `/v1/data/${ENTRYPOINT}`, { input: INPUTS[0]?.input }, accept, {
+    intervalMs: CLIENT_INTERVAL_MS,
+    timeoutMs: TIMEOUT_MS,
+  });
 }
 
 // The agent's log lines about `revision`: when the fetch and the reload were logged, and the reload's own duration.
-async function logTimes(proc: ServerProcess, from: number, revision: string): Promise<{ fetchedAt?: number; reloadedAt?: number; durationMs?: number }> {
+async function logTimes(
+  proc: ServerProcess,
+  from: number,
+  revision: string,
+): Promise<{ fetchedAt?: number; reloadedAt?: number; durationMs?: number }> {
   for (let i = 0; i < 100; i++) {
     const lines = proc.jsonLines(from);
     const reloaded = lines.find((l) => l.entry['msg'] === 'policy reloaded' && l.entry['revision'] === revision);
@@ -102,7 +131,11 @@ async function logTimes(proc: ServerProcess, from: number, revision: string): Pr
       const id = reloaded.entry['correlation_id'];
       const fetched = lines.find((l) => l.entry['msg'] === 'policy pack fetched' && l.entry['correlation_id'] === id);
       const d = reloaded.entry['duration_ms'];
-      return { reloadedAt: reloaded.at, ...(fetched ? { fetchedAt: fetched.at } : {}), ...(typeof d === 'number' ? { durationMs: d } : {}) };
+      return {
+        reloadedAt: reloaded.at,
+        ...(fetched ? { fetchedAt: fetched.at } : {}),
+        ...(typeof d === 'number' ? { durationMs: d } : {}),
+      };
     }
     await sleep(10);
   }
@@ -119,7 +152,8 @@ async function measureOne(a: ModeAgent, n: number, p: Publishable): Promise<Samp
   });
   const seen = await firstDecisionFrom(a.client, revision);
   const logs = await logTimes(a.proc, from, revision);
-  const d = (x: number | undefined, y: number | undefined): number | undefined => (x === undefined || y === undefined ? undefined : x - y);
+  const d = (x: number | undefined, y: number | undefined): number | undefined =>
+    x === undefined || y === undefined ? undefined : x - y;
   return {
     mode: a.mode.name,
     version: n,
@@ -145,7 +179,8 @@ interface ModeResult {
 // Summaries of one mode's samples.
 function summarizeMode(mode: Mode, samples: readonly Sample[]): ModeResult {
   const mine = samples.filter((s) => s.mode === mode.name);
-  const of = (f: (s: Sample) => number | undefined): number[] => mine.map(f).filter((x): x is number => x !== undefined);
+  const of = (f: (s: Sample) => number | undefined): number[] =>
+    mine.map(f).filter((x): x is number => x !== undefined);
   const opt = (xs: number[]): Summary | undefined => (xs.length > 0 ? summarize(xs) : undefined);
   const fetch = opt(of((s) => s.fetchMs));
   const reload = opt(of((s) => s.reloadMs));
@@ -192,7 +227,19 @@ function render(results: readonly ModeResult[]): string {
   const long = results.find((r) => r.mode === 'long poll');
   if (poll && long) {
     out.push('\n## Long poll / poll\n');
-    out.push(table(['', 'p50', 'p99', 'max'], [['total', ratio(long.total.p50 / poll.total.p50), ratio(long.total.p99 / poll.total.p99), ratio(long.total.max / poll.total.max)]]));
+    out.push(
+      table(
+        ['', 'p50', 'p99', 'max'],
+        [
+          [
+            'total',
+            ratio(long.total.p50 / poll.total.p50),
+            ratio(long.total.p99 / poll.total.p99),
+            ratio(long.total.max / poll.total.max),
+          ],
+        ],
+      ),
+    );
   }
   return out.join('\n');
 }
@@ -203,7 +250,13 @@ function log(message: string): void {
 }
 
 // Starts the pack server and one agent per mode on version 1 of its own pack file.
-async function startAll(dir: string, packsDir: string, publicPath: string, v1: Publishable, procs: ServerProcess[]): Promise<ModeAgent[]> {
+async function startAll(
+  dir: string,
+  packsDir: string,
+  publicPath: string,
+  v1: Publishable,
+  procs: ServerProcess[],
+): Promise<ModeAgent[]> {
   for (const mode of MODES) await publish(join(packsDir, `${mode.file}.tar.gz`), v1);
   const server = await startPackServer(packsDir);
   procs.push(server.proc);
@@ -228,7 +281,9 @@ async function main(): Promise<void> {
     const key = await signingKey(dir);
     const base = await buildSignedExample(dir, key);
     const versions = await Promise.all(
-      Array.from({ length: PUBLISHES * MODES.length + 1 }, (_, i) => publishable(exampleVersion(base.built, i + 1), key.privateKey)),
+      Array.from({ length: PUBLISHES * MODES.length + 1 }, (_, i) =>
+        publishable(exampleVersion(base.built, i + 1), key.privateKey),
+      ),
     );
     const packsDir = join(dir, 'packs');
     await mkdir(packsDir);
@@ -240,11 +295,15 @@ async function main(): Promise<void> {
       await sleep(PAUSE_MS.min + Math.random() * PAUSE_MS.spread);
       const s = await measureOne(a, n, versions[n - 1] as Publishable);
       samples.push(s);
-      log(`${a.mode.name} #${Math.floor(i / agents.length) + 1}: ${s.totalMs === undefined ? 'NOT SEEN' : `${ms(s.totalMs)} ms`}`);
+      log(
+        `${a.mode.name} #${Math.floor(i / agents.length) + 1}: ${s.totalMs === undefined ? 'NOT SEEN' : `${ms(s.totalMs)} ms`}`,
+      );
     }
     const results = MODES.map((m) => summarizeMode(m, samples));
     const machine = machineInfo();
-    process.stdout.write(`# Publish → first decision benchmark\n\n${machine.cores} cores, ${machine.cpuModel}, Node ${machine.node}\n\n${render(results)}\n`);
+    process.stdout.write(
+      `# Publish → first decision benchmark\n\n${machine.cores} cores, ${machine.cpuModel}, Node ${machine.node}\n\n${render(results)}\n`,
+    );
     const path = await writeResults('publish', {
       benchmark: 'publish',
       goalP99Ms: GOAL_P99_MS,

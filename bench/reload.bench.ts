@@ -40,7 +40,16 @@ import { readPack } from '../src/pack/reader.js';
 import { writeFileAtomic } from '../src/util/atomic-write.js';
 import { writeConfigMap } from '../test/helpers/kubelet.js';
 import { timeCommand } from './lib/child.js';
-import { buildSignedExample, EXAMPLE_DIR, exampleVersion, INPUTS, publish, publishable, signingKey, type Publishable } from './lib/example.js';
+import {
+  buildSignedExample,
+  EXAMPLE_DIR,
+  exampleVersion,
+  INPUTS,
+  publish,
+  publishable,
+  signingKey,
+  type Publishable,
+} from './lib/example.js';
 import { KeepAliveClient, pollUntil } from './lib/http.js';
 import { machineInfo } from './lib/machine.js';
 import { startWardenAgent, stopAll, WARDEN_BIN, type ServerProcess } from './lib/procs.js';
@@ -148,23 +157,37 @@ function agentConfig(dir: string, mode: Mode, publicPath: string, index: number)
 }
 
 // Asks every CLIENT_INTERVAL_MS until an answer comes from a digest other than `previous`.
-async function firstNewDecision(client: KeepAliveClient, previous: string): Promise<{ at: number; digest: string; requests: number } | undefined> {
+async function firstNewDecision(
+  client: KeepAliveClient,
+  previous: string,
+): Promise<{ at: number; digest: string; requests: number } | undefined> {
   const accept = (h: IncomingHttpHeaders): string | undefined => {
     const digest = h['x-warden-digest'];
     return typeof digest === 'string' && digest !== previous ? digest : undefined;
   };
-  const seen = await pollUntil(client, `/v1/data/${ENTRYPOINT}`, { input: INPUTS[0]?.input }, accept, { intervalMs: CLIENT_INTERVAL_MS, timeoutMs: TIMEOUT_MS });
+  const seen = await pollUntil(client, `/v1/data/${ENTRYPOINT}`, { input: INPUTS[0]?.input }, accept, {
+    intervalMs: CLIENT_INTERVAL_MS,
+    timeoutMs: TIMEOUT_MS,
+  });
   return seen && { at: seen.at, digest: seen.value, requests: seen.requests };
 }
 
 // The log times (wall ms) of the change noticed and of the reload that activated `digest`, and its duration_ms.
-async function logTimes(proc: ServerProcess, from: number, digest: string): Promise<{ changedAt?: number; reloadedAt?: number; durationMs?: number }> {
+async function logTimes(
+  proc: ServerProcess,
+  from: number,
+  digest: string,
+): Promise<{ changedAt?: number; reloadedAt?: number; durationMs?: number }> {
   for (let i = 0; i < 100; i++) {
     const lines = proc.jsonLines(from).map((l) => l.entry);
     const reloaded = lines.find((l) => l['msg'] === 'policy reloaded' && l['digest'] === digest);
     if (reloaded) {
       const id = reloaded['correlation_id'];
-      const changed = lines.find((l) => (l['msg'] === 'policy folder changed; building' || l['msg'] === 'policy pack changed on disk') && l['correlation_id'] === id);
+      const changed = lines.find(
+        (l) =>
+          (l['msg'] === 'policy folder changed; building' || l['msg'] === 'policy pack changed on disk') &&
+          l['correlation_id'] === id,
+      );
       const d = reloaded['duration_ms'];
       return {
         reloadedAt: Date.parse(String(reloaded['time'])),
@@ -178,7 +201,12 @@ async function logTimes(proc: ServerProcess, from: number, digest: string): Prom
 }
 
 // Applies version n to one agent's source and times it to the first decision from it.
-async function measureOne(a: ModeAgent, n: number, example: ReadonlyMap<string, string>, packs: ReadonlyMap<number, Publishable>): Promise<Sample> {
+async function measureOne(
+  a: ModeAgent,
+  n: number,
+  example: ReadonlyMap<string, string>,
+  packs: ReadonlyMap<number, Publishable>,
+): Promise<Sample> {
   const from = a.proc.lines.length;
   let renamedAt = NaN;
   const seen = firstNewDecision(a.client, a.digest); // polling before the rename: no time lost after it
@@ -195,8 +223,10 @@ async function measureOne(a: ModeAgent, n: number, example: ReadonlyMap<string, 
   const got = await seen;
   if (got) a.digest = got.digest;
   const logs = got ? await logTimes(a.proc, from, got.digest) : {};
-  const d = (x: number | undefined, y: number | undefined): number | undefined => (x === undefined || y === undefined ? undefined : x - y);
-  const startedAt = logs.reloadedAt !== undefined && logs.durationMs !== undefined ? logs.reloadedAt - logs.durationMs : undefined;
+  const d = (x: number | undefined, y: number | undefined): number | undefined =>
+    x === undefined || y === undefined ? undefined : x - y;
+  const startedAt =
+    logs.reloadedAt !== undefined && logs.durationMs !== undefined ? logs.reloadedAt - logs.durationMs : undefined;
   return {
     mode: a.mode.name,
     version: n,
@@ -220,8 +250,13 @@ async function measureBuilds(dir: string, example: ReadonlyMap<string, string>, 
   const folder = join(dir, 'plain');
   await rm(folder, { recursive: true, force: true });
   await mkdir(folder);
-  for (const [name, content] of Object.entries(configMapFiles(example, n))) await writeFile(join(folder, name), content);
-  const cliMs = timeCommand({ label: 'cli', cmd: process.execPath, args: [WARDEN_BIN, 'pack', 'build', folder, '--out', join(dir, 'plain.tar.gz')] });
+  for (const [name, content] of Object.entries(configMapFiles(example, n)))
+    await writeFile(join(folder, name), content);
+  const cliMs = timeCommand({
+    label: 'cli',
+    cmd: process.execPath,
+    args: [WARDEN_BIN, 'pack', 'build', folder, '--out', join(dir, 'plain.tar.gz')],
+  });
   const t0 = performance.now();
   await buildPack({ dir: folder, packName: 'authz' });
   return { cliMs, inProcessMs: performance.now() - t0 };
@@ -296,7 +331,8 @@ interface ModeResult {
 // Summaries of one mode's samples.
 function summarizeMode(mode: Mode, samples: readonly Sample[]): ModeResult {
   const mine = samples.filter((s) => s.mode === mode.name);
-  const of = (f: (s: Sample) => number | undefined): number[] => mine.map(f).filter((x): x is number => x !== undefined && Number.isFinite(x));
+  const of = (f: (s: Sample) => number | undefined): number[] =>
+    mine.map(f).filter((x): x is number => x !== undefined && Number.isFinite(x));
   const opt = (xs: number[]): Summary | undefined => (xs.length > 0 ? summarize(xs) : undefined);
   const totals = of((s) => s.totalMs);
   const parts = {
@@ -316,10 +352,16 @@ function summarizeMode(mode: Mode, samples: readonly Sample[]): ModeResult {
 }
 
 // The readable report.
-function render(results: readonly ModeResult[], builds: readonly BuildSample[], profile: readonly ProfileSample[]): string {
+function render(
+  results: readonly ModeResult[],
+  builds: readonly BuildSample[],
+  profile: readonly ProfileSample[],
+): string {
   const out: string[] = [];
   const triple = (s: Summary | undefined): string => (s ? `${ms(s.p50)} / ${ms(s.p99)} / ${ms(s.max)}` : 'n/a');
-  out.push(`## Change renamed in → first decision from it, ms (${CHANGES} changes per agent; n = ${CHANGES}: p99 is the largest)\n`);
+  out.push(
+    `## Change renamed in → first decision from it, ms (${CHANGES} changes per agent; n = ${CHANGES}: p99 is the largest)\n`,
+  );
   out.push(
     table(
       ['agent', 'n', 'failed', 'p50', 'p90', 'p99', 'max', `goal p99 < ${GOAL_P99_MS} ms`],
@@ -338,7 +380,13 @@ function render(results: readonly ModeResult[], builds: readonly BuildSample[], 
   out.push('\n## Where the time goes, ms (p50 / p99 / max)\n');
   out.push(
     table(
-      ['agent', 'detection (rename → change logged)', 'build (→ activator starts)', 'store + activation (duration_ms)', 'visible (→ client saw it)'],
+      [
+        'agent',
+        'detection (rename → change logged)',
+        'build (→ activator starts)',
+        'store + activation (duration_ms)',
+        'visible (→ client saw it)',
+      ],
       results.map((r) => [r.mode, triple(r.detect), triple(r.build), triple(r.activate), triple(r.visible)]),
     ),
   );
@@ -348,7 +396,14 @@ function render(results: readonly ModeResult[], builds: readonly BuildSample[], 
     out.push(
       table(
         ['agent', 'p50', 'p99', 'max'],
-        results.filter((r) => r.kind === 'configmap').map((r) => [r.mode, ratio(r.total.p50 / base.total.p50), ratio(r.total.p99 / base.total.p99), ratio(r.total.max / base.total.max)]),
+        results
+          .filter((r) => r.kind === 'configmap')
+          .map((r) => [
+            r.mode,
+            ratio(r.total.p50 / base.total.p50),
+            ratio(r.total.p99 / base.total.p99),
+            ratio(r.total.max / base.total.max),
+          ]),
       ),
     );
   }
@@ -362,7 +417,17 @@ function render(results: readonly ModeResult[], builds: readonly BuildSample[], 
       [
         ['`warden pack build DIR --out FILE` (fresh Node)', String(cli.n), ms(cli.p50), ms(cli.p99), ms(cli.max)],
         ['`buildPack` in-process (this process)', String(inProc.n), ms(inProc.p50), ms(inProc.p99), ms(inProc.max)],
-        ...(agentBuild ? [['build phase inside the agent (debounce 200 ms agent)', String(agentBuild.n), ms(agentBuild.p50), ms(agentBuild.p99), ms(agentBuild.max)]] : []),
+        ...(agentBuild
+          ? [
+              [
+                'build phase inside the agent (debounce 200 ms agent)',
+                String(agentBuild.n),
+                ms(agentBuild.p50),
+                ms(agentBuild.p99),
+                ms(agentBuild.max),
+              ],
+            ]
+          : []),
       ],
     ),
   );
@@ -379,7 +444,10 @@ function render(results: readonly ModeResult[], builds: readonly BuildSample[], 
           ['`loadWasmEngine` (opa-wasm instantiate + data)', col((p) => p.wasmLoadMs)],
           ['`buildPack` whole (stage, build, test, repack, engine, 4 golden)', col((p) => p.buildPackMs)],
           ['activator: `prepareCandidate`, unsigned (safe read, engine, 4 golden)', col((p) => p.prepareMs)],
-          ['activator: one `writeFileAtomic` of the pack (store commit does 2 + dir fsyncs)', col((p) => p.atomicWriteMs)],
+          [
+            'activator: one `writeFileAtomic` of the pack (store commit does 2 + dir fsyncs)',
+            col((p) => p.atomicWriteMs),
+          ],
         ] as const
       ).map(([label, s]) => [label, ms(s.p50), ms(s.p99), ms(s.max)]),
     ),
@@ -393,7 +461,13 @@ function log(message: string): void {
 }
 
 // Starts one agent per mode on version 1.
-async function startAll(dir: string, example: ReadonlyMap<string, string>, v1: Publishable, publicPath: string, procs: ServerProcess[]): Promise<ModeAgent[]> {
+async function startAll(
+  dir: string,
+  example: ReadonlyMap<string, string>,
+  v1: Publishable,
+  publicPath: string,
+  procs: ServerProcess[],
+): Promise<ModeAgent[]> {
   const agents: ModeAgent[] = [];
   for (const [i, mode] of MODES.entries()) {
     const target = mode.target(dir);
@@ -409,7 +483,8 @@ async function startAll(dir: string, example: ReadonlyMap<string, string>, v1: P
     const client = new KeepAliveClient(url);
     const first = await client.post(`/v1/data/${ENTRYPOINT}`, { input: INPUTS[0]?.input });
     const digest = first.headers['x-warden-digest'];
-    if (first.status !== 200 || typeof digest !== 'string') throw new Error(`${mode.name}: no decision at start (${first.status})`);
+    if (first.status !== 200 || typeof digest !== 'string')
+      throw new Error(`${mode.name}: no decision at start (${first.status})`);
     agents.push({ mode, proc, client, target, digest });
   }
   return agents;
@@ -448,7 +523,9 @@ async function main(): Promise<void> {
         await sleep(PAUSE_MS.min + Math.random() * PAUSE_MS.spread);
         const s = await measureOne(c, n, example, packs);
         if (!warm) samples.push(s);
-        log(`${warm ? 'warm-up ' : ''}${c.mode.name} #${n - 1}: ${s.totalMs === undefined ? 'NOT SEEN' : `${ms(s.totalMs)} ms`}`);
+        log(
+          `${warm ? 'warm-up ' : ''}${c.mode.name} #${n - 1}: ${s.totalMs === undefined ? 'NOT SEEN' : `${ms(s.totalMs)} ms`}`,
+        );
       }
     }
     for (const a of agents) a.client.close();
@@ -458,7 +535,9 @@ async function main(): Promise<void> {
 
     const results = MODES.map((m) => summarizeMode(m, samples));
     const machine = machineInfo();
-    process.stdout.write(`# ConfigMap change → first decision benchmark\n\n${machine.cores} cores, ${machine.cpuModel}, Node ${machine.node}\n\n${render(results, builds, profile)}\n`);
+    process.stdout.write(
+      `# ConfigMap change → first decision benchmark\n\n${machine.cores} cores, ${machine.cpuModel}, Node ${machine.node}\n\n${render(results, builds, profile)}\n`,
+    );
     const path = await writeResults('reload', {
       benchmark: 'reload',
       goalP99Ms: GOAL_P99_MS,

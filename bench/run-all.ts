@@ -24,7 +24,9 @@ for (const name of BENCHES) {
   process.stderr.write(`\n=== bench: ${name} ===\n`);
   const started = Date.now();
   const status = await runBench(name);
-  process.stderr.write(`=== bench: ${name} ${status === 0 ? 'done' : `FAILED (exit ${status})`} in ${((Date.now() - started) / 1000).toFixed(0)} s ===\n`);
+  process.stderr.write(
+    `=== bench: ${name} ${status === 0 ? 'done' : `FAILED (exit ${status})`} in ${((Date.now() - started) / 1000).toFixed(0)} s ===\n`,
+  );
   if (status !== 0) failed.push(name);
 }
 if (failed.length > 0) {

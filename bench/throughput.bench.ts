@@ -56,7 +56,11 @@ interface Run {
 }
 
 // Runs the load generator once against a server; returns its figures and the server's CPU time.
-async function load(server: Server, connections: number, durationSeconds: number): Promise<{ load: LoadResult; serverCpuMs: number }> {
+async function load(
+  server: Server,
+  connections: number,
+  durationSeconds: number,
+): Promise<{ load: LoadResult; serverCpuMs: number }> {
   const plan: LoadPlan = {
     url: server.url,
     path: `/v1/data/${ENTRYPOINT}`,
@@ -66,7 +70,10 @@ async function load(server: Server, connections: number, durationSeconds: number
     cases: INPUTS.map((c) => ({ body: JSON.stringify({ input: c.input }), expect: c.expect })),
   };
   const before = cpuMs(server.proc.pid);
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', LOAD_CHILD, JSON.stringify(plan)], { maxBuffer: 16 * 1024 * 1024, timeout: (durationSeconds + 60) * 1000 });
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', LOAD_CHILD, JSON.stringify(plan)], {
+    maxBuffer: 16 * 1024 * 1024,
+    timeout: (durationSeconds + 60) * 1000,
+  });
   const serverCpuMs = cpuMs(server.proc.pid) - before;
   const line = stdout.trim().split('\n').pop() ?? '';
   return { load: JSON.parse(line) as LoadResult, serverCpuMs };
@@ -76,7 +83,16 @@ async function load(server: Server, connections: number, durationSeconds: number
 async function startOpa(packPath: string): Promise<Server> {
   const opa = locateOpa();
   const port = await freePort();
-  const proc = ServerProcess.start('opa', opa.path, ['run', '--server', '--addr', `127.0.0.1:${port}`, '--log-level', 'error', '-b', packPath]);
+  const proc = ServerProcess.start('opa', opa.path, [
+    'run',
+    '--server',
+    '--addr',
+    `127.0.0.1:${port}`,
+    '--log-level',
+    'error',
+    '-b',
+    packPath,
+  ]);
   const url = `http://127.0.0.1:${port}`;
   const client = new KeepAliveClient(url);
   try {
@@ -85,7 +101,8 @@ async function startOpa(packPath: string): Promise<Server> {
         await checkDecisions(client, `/v1/data/${ENTRYPOINT}`, INPUTS, 'opa');
         return { name: 'opa', url, proc };
       } catch (err) {
-        if (i >= 100 || proc.child.exitCode !== null) throw new Error(`opa did not answer correctly: ${messageOf(err)}\n${proc.tail()}`);
+        if (i >= 100 || proc.child.exitCode !== null)
+          throw new Error(`opa did not answer correctly: ${messageOf(err)}\n${proc.tail()}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     }
@@ -159,7 +176,10 @@ function cpuPerRequest(r: Run): number {
 function compare(runs: readonly Run[]): Comparison[] {
   return CONNECTIONS.map((connections) => {
     const of = (t: Target): Run[] => runs.filter((r) => r.target === t && r.connections === connections);
-    const field = (f: (r: Run) => number): Record<Target, number[]> => ({ opa: of('opa').map(f), warden: of('warden').map(f) });
+    const field = (f: (r: Run) => number): Record<Target, number[]> => ({
+      opa: of('opa').map(f),
+      warden: of('warden').map(f),
+    });
     const rps = field((r) => r.load.requestsPerSecond.mean);
     const p50 = field((r) => r.load.latencyMs.p50);
     const p99 = field((r) => r.load.latencyMs.p99);
@@ -184,10 +204,26 @@ function compare(runs: readonly Run[]): Comparison[] {
 // The readable report.
 function render(runs: readonly Run[], comparisons: readonly Comparison[]): string {
   const out: string[] = [];
-  out.push(`## Every run (${DURATION_SECONDS} s each, pipelining ${PIPELINING}, the 4 example inputs in turn; latency in ms)\n`);
+  out.push(
+    `## Every run (${DURATION_SECONDS} s each, pipelining ${PIPELINING}, the 4 example inputs in turn; latency in ms)\n`,
+  );
   out.push(
     table(
-      ['round', 'connections', 'target', 'req/s (mean)', 'p50', 'p99', 'max', 'errors', 'non-2xx', 'wrong', 'server CPU µs/req', 'server cores busy', 'load gen CPU µs/req'],
+      [
+        'round',
+        'connections',
+        'target',
+        'req/s (mean)',
+        'p50',
+        'p99',
+        'max',
+        'errors',
+        'non-2xx',
+        'wrong',
+        'server CPU µs/req',
+        'server cores busy',
+        'load gen CPU µs/req',
+      ],
       runs.map((r) => [
         String(r.round),
         String(r.connections),
@@ -205,10 +241,25 @@ function render(runs: readonly Run[], comparisons: readonly Comparison[]): strin
       ]),
     ),
   );
-  out.push(`\n## Warden / OPA (medians over ${ROUNDS} rounds; goal: median paired req/s ratio ≥ ${GOAL.toFixed(2)}×)\n`);
+  out.push(
+    `\n## Warden / OPA (medians over ${ROUNDS} rounds; goal: median paired req/s ratio ≥ ${GOAL.toFixed(2)}×)\n`,
+  );
   out.push(
     table(
-      ['connections', 'OPA req/s', 'Warden req/s', 'ratio of medians', 'paired ratio (median)', 'paired, per round', 'OPA p50 / p99', 'Warden p50 / p99', 'p50 ratio', 'p99 ratio', 'CPU/req ratio', 'goal'],
+      [
+        'connections',
+        'OPA req/s',
+        'Warden req/s',
+        'ratio of medians',
+        'paired ratio (median)',
+        'paired, per round',
+        'OPA p50 / p99',
+        'Warden p50 / p99',
+        'p50 ratio',
+        'p99 ratio',
+        'CPU/req ratio',
+        'goal',
+      ],
       comparisons.map((c) => [
         String(c.connections),
         median(c.rps.opa).toFixed(0),
@@ -244,7 +295,9 @@ async function main(): Promise<void> {
     const pack = await buildSignedExample(dir, key);
     opa = await startOpa(pack.path);
     warden = await startWarden(dir, pack.path, key.publicPath);
-    log(`opa pid ${opa.proc.pid} at ${opa.url}, warden agent pid ${warden.proc.pid} at ${warden.url}; both answer the 4 inputs correctly`);
+    log(
+      `opa pid ${opa.proc.pid} at ${opa.url}, warden agent pid ${warden.proc.pid} at ${warden.url}; both answer the 4 inputs correctly`,
+    );
     for (const s of [opa, warden]) {
       log(`warm-up: ${s.name}, ${WARMUP_SECONDS} s at ${CONNECTIONS[0]} connections…`);
       await load(s, CONNECTIONS[0], WARMUP_SECONDS);
@@ -273,7 +326,13 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       machine,
       opaVersion,
-      settings: { connections: CONNECTIONS, pipelining: PIPELINING, durationSeconds: DURATION_SECONDS, warmupSeconds: WARMUP_SECONDS, rounds: ROUNDS },
+      settings: {
+        connections: CONNECTIONS,
+        pipelining: PIPELINING,
+        durationSeconds: DURATION_SECONDS,
+        warmupSeconds: WARMUP_SECONDS,
+        rounds: ROUNDS,
+      },
       inputs: INPUTS,
       runs,
       comparisons,

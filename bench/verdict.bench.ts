@@ -35,7 +35,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as turn, setTimeout as sleep } from 'node:timers/promises';
 import type { Registry } from 'prom-client';
-import { ALLOWS, BLOCKED, checkVerdicts, DENIES, MIX, startGovernanceAgent, tenantKeys, VERDICT_ENTRYPOINT, type GovernanceAgent, type VerdictCase } from './lib/governance-agent.js';
+import {
+  ALLOWS,
+  BLOCKED,
+  checkVerdicts,
+  DENIES,
+  MIX,
+  startGovernanceAgent,
+  tenantKeys,
+  VERDICT_ENTRYPOINT,
+  type GovernanceAgent,
+  type VerdictCase,
+} from './lib/governance-agent.js';
 import { blocksOf, callPercentiles, sampleCalls, type CallCase, type CallPercentiles } from './lib/latency.js';
 import { machineInfo } from './lib/machine.js';
 import { stopAll } from './lib/procs.js';
@@ -118,7 +129,9 @@ function latencyCases(g: Agents): CallCase[] {
     {
       name: 'baseline: decider.decide',
       call: (i): Decision => g.off.agent.decider.decide(VERDICT_ENTRYPOINT, parsed[i % parsed.length]),
-      ok: (d: Decision, i) => d.defined && (d.result as { allow?: unknown }).allow === ((MIX[i % MIX.length] as VerdictCase).expect === 'allow'),
+      ok: (d: Decision, i) =>
+        d.defined &&
+        (d.result as { allow?: unknown }).allow === ((MIX[i % MIX.length] as VerdictCase).expect === 'allow'),
     },
     verdictCase('verdict, cache off (mix)', g.off, MIX, false),
     verdictCase('verdict, cache off, allows only', g.off, ALLOWS, false),
@@ -126,7 +139,11 @@ function latencyCases(g: Agents): CallCase[] {
     verdictCase('verdict, cache on, every context new (miss + set)', g.cached, MIX, false, (i) => fresh[i]),
     verdictCase('verdict, cache on, contexts repeated (hit)', g.cached, MIX, true),
     verdictCase('verdict, kill switch on (blocked)', g.off, [BLOCKED], false),
-    { name: 'killSwitches.check(module)', call: (i) => g.off.killSwitches.check(modules[i % modules.length] ?? ''), ok: (s: { active: boolean }) => !s.active },
+    {
+      name: 'killSwitches.check(module)',
+      call: (i) => g.off.killSwitches.check(modules[i % modules.length] ?? ''),
+      ok: (s: { active: boolean }) => !s.active,
+    },
     {
       name: 'tenant check: validate(headers), ES256, awaited',
       async: true,
@@ -159,7 +176,10 @@ async function latency(g: Agents): Promise<LatencyResult> {
   const perCallNs = Object.fromEntries([...samples].map(([k, s]) => [k, callPercentiles(s.ns)]));
   const base = perCallNs['baseline: decider.decide'] as CallPercentiles;
   const vsBaseline = Object.fromEntries(
-    Object.entries(perCallNs).map(([k, s]) => [k, { p50: s.p50 / base.p50, p95: s.p95 / base.p95, p99: s.p99 / base.p99 }]),
+    Object.entries(perCallNs).map(([k, s]) => [
+      k,
+      { p50: s.p50 / base.p50, p95: s.p95 / base.p95, p99: s.p99 / base.p99 },
+    ]),
   );
   return { perCallNs, vsBaseline };
 }
@@ -194,7 +214,11 @@ async function metricSum(registry: Registry, name: string): Promise<number> {
 async function drained(a: GovernanceAgent): Promise<void> {
   const r = a.agent.metrics.registry;
   for (let i = 0; i < 10_000; i++) {
-    const [given, written, dropped] = await Promise.all([metricSum(r, 'governance_decision_count'), metricSum(r, 'warden_decision_log_written_total'), metricSum(r, 'warden_decision_log_dropped_total')]);
+    const [given, written, dropped] = await Promise.all([
+      metricSum(r, 'governance_decision_count'),
+      metricSum(r, 'warden_decision_log_written_total'),
+      metricSum(r, 'warden_decision_log_dropped_total'),
+    ]);
     if (written + dropped >= given) return;
     await sleep(1);
   }
@@ -211,7 +235,7 @@ async function cpuPhase(
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let wrong = 0;
-  for (let i = 0; i < plan.verdicts; ) {
+  for (let i = 0; i < plan.verdicts;) {
     const end = Math.min(plan.verdicts, i + plan.chunk);
     for (; i < end; i++) {
       const c = cases[i % cases.length] as VerdictCase;
@@ -235,20 +259,33 @@ async function logFigures(g: Agents, callsPerTurn: number): Promise<LogFigures> 
   if (!offS || !onS) throw new Error('log cases did not run');
   const perCallNs = { off: callPercentiles(offS.ns), on: callPercentiles(onS.ns) };
   const offBlocks = blocksOf(offS, LOG_BLOCKS);
-  const p99RatioByBlock = blocksOf(onS, LOG_BLOCKS).map((b, i) => callPercentiles(b).p99 / callPercentiles(offBlocks[i] ?? []).p99);
-  log(`decision log, a turn every ${callsPerTurn}: CPU per verdict incl. the writer, ${LOG_CPU_PLAN.rounds} rounds of ${LOG_CPU_PLAN.verdicts} verdicts…`);
+  const p99RatioByBlock = blocksOf(onS, LOG_BLOCKS).map(
+    (b, i) => callPercentiles(b).p99 / callPercentiles(offBlocks[i] ?? []).p99,
+  );
+  log(
+    `decision log, a turn every ${callsPerTurn}: CPU per verdict incl. the writer, ${LOG_CPU_PLAN.rounds} rounds of ${LOG_CPU_PLAN.verdicts} verdicts…`,
+  );
   const cpuUs = { off: [] as number[], on: [] as number[] };
   for (let r = 0; r < LOG_CPU_PLAN.rounds; r++) {
     for (const which of r % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
       // The logged agent's phase lasts until its writer has written every verdict; the other has no writer.
-      const res = which === 'on' ? await cpuPhase(g.logged, MIX, { verdicts: LOG_CPU_PLAN.verdicts, chunk: callsPerTurn }, () => drained(g.logged)) : await cpuPhase(g.off, MIX, { verdicts: LOG_CPU_PLAN.verdicts, chunk: callsPerTurn });
+      const res =
+        which === 'on'
+          ? await cpuPhase(g.logged, MIX, { verdicts: LOG_CPU_PLAN.verdicts, chunk: callsPerTurn }, () =>
+              drained(g.logged),
+            )
+          : await cpuPhase(g.off, MIX, { verdicts: LOG_CPU_PLAN.verdicts, chunk: callsPerTurn });
       cpuUs[which].push(res.cpuUs);
     }
   }
   return {
     callsPerTurn,
     perCallNs,
-    ratio: { p50: perCallNs.on.p50 / perCallNs.off.p50, p95: perCallNs.on.p95 / perCallNs.off.p95, p99: perCallNs.on.p99 / perCallNs.off.p99 },
+    ratio: {
+      p50: perCallNs.on.p50 / perCallNs.off.p50,
+      p95: perCallNs.on.p95 / perCallNs.off.p95,
+      p99: perCallNs.on.p99 / perCallNs.off.p99,
+    },
     p99RatioByBlock,
     cpuUs,
     cpuRatio: median(cpuUs.on.map((x, i) => x / (cpuUs.off[i] ?? NaN))),
@@ -260,11 +297,17 @@ async function decisionLog(g: Agents): Promise<LogResult> {
   await drained(g.logged);
   const byTurn: LogFigures[] = [];
   for (const t of LOG_TURNS) {
-    log(`decision log on vs off, a turn every ${t} verdict(s): ${LOG_PLAN.warmupRounds} + ${LOG_PLAN.rounds} rounds of ${LOG_PLAN.callsPerRound}…`);
+    log(
+      `decision log on vs off, a turn every ${t} verdict(s): ${LOG_PLAN.warmupRounds} + ${LOG_PLAN.rounds} rounds of ${LOG_PLAN.callsPerRound}…`,
+    );
     byTurn.push(await logFigures(g, t));
   }
   const reg = g.logged.agent.metrics.registry;
-  return { byTurn, written: await metricSum(reg, 'warden_decision_log_written_total'), dropped: await metricSum(reg, 'warden_decision_log_dropped_total') };
+  return {
+    byTurn,
+    written: await metricSum(reg, 'warden_decision_log_written_total'),
+    dropped: await metricSum(reg, 'warden_decision_log_dropped_total'),
+  };
 }
 
 /** Part 3's in-process figures, per round. */
@@ -324,7 +367,8 @@ async function cpuOverHttp(plain: VerdictServer, logging: VerdictServer): Promis
     }
   }
   const of = (s: StormRun['storm']): StormRun[] => runs.filter((r) => r.storm === s);
-  const paired = (a: StormRun['storm'], b: StormRun['storm'], f: (r: StormRun) => number): number => median(of(a).map((x, i) => f(x) / f(of(b)[i] as StormRun)));
+  const paired = (a: StormRun['storm'], b: StormRun['storm'], f: (r: StormRun) => number): number =>
+    median(of(a).map((x, i) => f(x) / f(of(b)[i] as StormRun)));
   const cpu = (r: StormRun): number => r.cpuPerRequestUs;
   const rps = (r: StormRun): number => r.load.requestsPerSecond.mean;
   return {
@@ -350,20 +394,37 @@ function us(ns: number): string {
 // Budget line: measured p50/p95/p99 (ns) against budgets in ms.
 function budgetRow(component: string, s: CallPercentiles, budget: readonly number[]): string[] {
   const ok = [s.p50, s.p95, s.p99].every((v, i) => v < (budget[i] ?? 0) * NS_PER_MS);
-  return [component, `${us(s.p50)} / ${us(s.p95)} / ${us(s.p99)}`, budget.map((b) => `${b} ms`).join(' / '), ok ? 'met' : 'MISSED'];
+  return [
+    component,
+    `${us(s.p50)} / ${us(s.p95)} / ${us(s.p99)}`,
+    budget.map((b) => `${b} ms`).join(' / '),
+    ok ? 'met' : 'MISSED',
+  ];
 }
 
 // Part 1 and the budget table; the artifact-writing row is part 2 at one verdict per turn.
 function renderLatency(l: LatencyResult, d: LogResult): string {
   const out: string[] = [];
   const n = (k: string): CallPercentiles => l.perCallNs[k] as CallPercentiles;
-  out.push(`## 1. Latency per call, µs (each call timed alone; ${LATENCY_PLAN.rounds} interleaved rounds after ${LATENCY_PLAN.warmupRounds} warm-up)\n`);
+  out.push(
+    `## 1. Latency per call, µs (each call timed alone; ${LATENCY_PLAN.rounds} interleaved rounds after ${LATENCY_PLAN.warmupRounds} warm-up)\n`,
+  );
   out.push(
     table(
       ['case', 'n', 'p50', 'p95', 'p99', 'max', 'p50 / baseline', 'p95 / baseline', 'p99 / baseline'],
       Object.entries(l.perCallNs).map(([k, s]) => {
         const r = l.vsBaseline[k];
-        return [k, String(s.n), us(s.p50), us(s.p95), us(s.p99), us(s.max), ratio(r?.p50 ?? NaN), ratio(r?.p95 ?? NaN), ratio(r?.p99 ?? NaN)];
+        return [
+          k,
+          String(s.n),
+          us(s.p50),
+          us(s.p95),
+          us(s.p99),
+          us(s.max),
+          ratio(r?.p50 ?? NaN),
+          ratio(r?.p95 ?? NaN),
+          ratio(r?.p99 ?? NaN),
+        ];
       }),
     ),
   );
@@ -375,16 +436,26 @@ function renderLatency(l: LatencyResult, d: LogResult): string {
       ['component', 'measured', 'budget', 'result'],
       [
         budgetRow('governance verdict, cache off', n('verdict, cache off (mix)'), BUDGET.verdict),
-        budgetRow('governance verdict, cache on, miss', n('verdict, cache on, every context new (miss + set)'), BUDGET.verdict),
+        budgetRow(
+          'governance verdict, cache on, miss',
+          n('verdict, cache on, every context new (miss + set)'),
+          BUDGET.verdict,
+        ),
         budgetRow('governance verdict, cache on, hit', n('verdict, cache on, contexts repeated (hit)'), BUDGET.verdict),
         budgetRow('kill switch evaluation', n('killSwitches.check(module)'), BUDGET.killSwitch),
         budgetRow('tenant isolation check', n('tenant check: validate(headers), ES256, awaited'), BUDGET.tenant),
-        budgetRow('tenant isolation check, token cached', n('tenant check: the same token, verified token cached'), BUDGET.tenant),
+        budgetRow(
+          'tenant isolation check, token cached',
+          n('tenant check: the same token, verified token cached'),
+          BUDGET.tenant,
+        ),
         [
           `artifact writing, request path (verdict log on − off, a turn every ${server.callsPerTurn})`,
           [on.p50 - off.p50, on.p95 - off.p95, on.p99 - off.p99].map(us).join(' / '),
           '0 ms (no write on the path)',
-          server.ratio.p99 <= LOG_GOAL ? 'met: no I/O on the path, p99 within 5 %' : 'no I/O on the path; p99 over 5 %: see part 2',
+          server.ratio.p99 <= LOG_GOAL
+            ? 'met: no I/O on the path, p99 within 5 %'
+            : 'no I/O on the path; p99 over 5 %: see part 2',
         ],
       ],
     ),
@@ -395,17 +466,37 @@ function renderLatency(l: LatencyResult, d: LogResult): string {
 // Part 2.
 function renderLog(d: LogResult): string {
   const out: string[] = [];
-  out.push(`## 2. Decision log on vs off: verdict, cache off, ${LOG_PLAN.rounds} interleaved rounds of ${LOG_PLAN.callsPerRound} per agent (goal: p99 on/off ≤ ${ratio(LOG_GOAL)})\n`);
+  out.push(
+    `## 2. Decision log on vs off: verdict, cache off, ${LOG_PLAN.rounds} interleaved rounds of ${LOG_PLAN.callsPerRound} per agent (goal: p99 on/off ≤ ${ratio(LOG_GOAL)})\n`,
+  );
   const rows: string[][] = [];
   for (const f of d.byTurn) {
-    const row = (label: string, s: CallPercentiles, cpu: number[]): string[] => [`a turn every ${f.callsPerTurn}, log ${label}`, String(s.n), us(s.p50), us(s.p95), us(s.p99), us(s.max), median(cpu).toFixed(2)];
+    const row = (label: string, s: CallPercentiles, cpu: number[]): string[] => [
+      `a turn every ${f.callsPerTurn}, log ${label}`,
+      String(s.n),
+      us(s.p50),
+      us(s.p95),
+      us(s.p99),
+      us(s.max),
+      median(cpu).toFixed(2),
+    ];
     rows.push(row('off', f.perCallNs.off, f.cpuUs.off), row('on', f.perCallNs.on, f.cpuUs.on));
-    rows.push([`a turn every ${f.callsPerTurn}, on / off`, '', ratio(f.ratio.p50), ratio(f.ratio.p95), ratio(f.ratio.p99), '', `${ratio(f.cpuRatio)} paired`]);
+    rows.push([
+      `a turn every ${f.callsPerTurn}, on / off`,
+      '',
+      ratio(f.ratio.p50),
+      ratio(f.ratio.p95),
+      ratio(f.ratio.p99),
+      '',
+      `${ratio(f.cpuRatio)} paired`,
+    ]);
   }
   out.push(table(['case', 'n', 'p50 µs', 'p95 µs', 'p99 µs', 'max µs', 'CPU µs/verdict incl. writer'], rows));
   out.push('');
   for (const f of d.byTurn) {
-    out.push(`- a turn every ${f.callsPerTurn}: p99 on/off ${ratio(f.ratio.p99)} (by block of ${LOG_PLAN.rounds / LOG_BLOCKS} rounds: ${f.p99RatioByBlock.map(ratio).join(' ')}); goal ${f.ratio.p99 <= LOG_GOAL ? 'met' : 'MISSED'}`);
+    out.push(
+      `- a turn every ${f.callsPerTurn}: p99 on/off ${ratio(f.ratio.p99)} (by block of ${LOG_PLAN.rounds / LOG_BLOCKS} rounds: ${f.p99RatioByBlock.map(ratio).join(' ')}); goal ${f.ratio.p99 <= LOG_GOAL ? 'met' : 'MISSED'}`,
+    );
   }
   out.push(`- events written ${d.written}, dropped ${d.dropped}\n`);
   return out.join('\n');
@@ -414,22 +505,37 @@ function renderLog(d: LogResult): string {
 // Part 3, in-process.
 function renderCpu(c: CpuResult): string {
   const out: string[] = [];
-  out.push(`## 3. Deny vs allow CPU, in-process (cache off, log off; ${CPU_PLAN.rounds} rounds of ${CPU_PLAN.verdicts} verdicts per mix, process.cpuUsage)\n`);
-  const cpuRow = (k: 'allow' | 'deny' | 'blocked', label: string): string[] => [label, median(c.cpuUs[k]).toFixed(2), `${Math.min(...c.cpuUs[k]).toFixed(2)}–${Math.max(...c.cpuUs[k]).toFixed(2)}`, median(c.wallUs[k]).toFixed(2)];
+  out.push(
+    `## 3. Deny vs allow CPU, in-process (cache off, log off; ${CPU_PLAN.rounds} rounds of ${CPU_PLAN.verdicts} verdicts per mix, process.cpuUsage)\n`,
+  );
+  const cpuRow = (k: 'allow' | 'deny' | 'blocked', label: string): string[] => [
+    label,
+    median(c.cpuUs[k]).toFixed(2),
+    `${Math.min(...c.cpuUs[k]).toFixed(2)}–${Math.max(...c.cpuUs[k]).toFixed(2)}`,
+    median(c.wallUs[k]).toFixed(2),
+  ];
   out.push(
     table(
       ['mix', 'CPU µs/verdict (median)', 'range over rounds', 'wall µs/verdict (median)'],
-      [cpuRow('allow', 'all allow (4 contexts)'), cpuRow('deny', 'all deny, policy (4 contexts)'), cpuRow('blocked', 'all blocked, kill switch')],
+      [
+        cpuRow('allow', 'all allow (4 contexts)'),
+        cpuRow('deny', 'all deny, policy (4 contexts)'),
+        cpuRow('blocked', 'all blocked, kill switch'),
+      ],
     ),
   );
-  out.push(`\ndeny / allow CPU, median of paired rounds: ${ratio(c.denyOverAllow)}; goal ≤ ${ratio(DENY_GOAL)} (5 % allowed for noise): ${c.denyOverAllow <= DENY_GOAL * NOISE ? 'met' : 'MISSED'}\n`);
+  out.push(
+    `\ndeny / allow CPU, median of paired rounds: ${ratio(c.denyOverAllow)}; goal ≤ ${ratio(DENY_GOAL)} (5 % allowed for noise): ${c.denyOverAllow <= DENY_GOAL * NOISE ? 'met' : 'MISSED'}\n`,
+  );
   return out.join('\n');
 }
 
 // Part 3 over HTTP.
 function renderHttp(h: HttpResult): string {
   const out: string[] = [];
-  out.push(`## 3b. Allow storm vs denial storm over HTTP (agent process, POST /v1/verdict, ${HTTP.connections} connections, ${HTTP.seconds} s per run, load generator in its own process)\n`);
+  out.push(
+    `## 3b. Allow storm vs denial storm over HTTP (agent process, POST /v1/verdict, ${HTTP.connections} connections, ${HTTP.seconds} s per run, load generator in its own process)\n`,
+  );
   out.push(
     table(
       ['round', 'storm', 'req/s', 'p50 ms', 'p99 ms', 'agent CPU µs/req', 'agent cores busy', 'non-2xx', 'wrong'],
@@ -446,9 +552,13 @@ function renderHttp(h: HttpResult): string {
       ]),
     ),
   );
-  out.push(`\n- deny / allow, median of paired rounds: agent CPU per request ${ratio(h.cpuDenyOverAllow)}, req/s ${ratio(h.rpsDenyOverAllow)}; goal ≤ ${ratio(DENY_GOAL)} (5 % allowed for noise): ${h.cpuDenyOverAllow <= DENY_GOAL * NOISE ? 'met' : 'MISSED'}`);
+  out.push(
+    `\n- deny / allow, median of paired rounds: agent CPU per request ${ratio(h.cpuDenyOverAllow)}, req/s ${ratio(h.rpsDenyOverAllow)}; goal ≤ ${ratio(DENY_GOAL)} (5 % allowed for noise): ${h.cpuDenyOverAllow <= DENY_GOAL * NOISE ? 'met' : 'MISSED'}`,
+  );
   out.push(`- answer bodies: ${h.bodyBytes.allow} B (allow) vs ${h.bodyBytes.deny} B (deny, with its reasons)`);
-  out.push(`- allow storm, decision log on / off (two agent processes), median of paired rounds: agent CPU per request ${ratio(h.cpuLogOnOverOff)}, req/s ${ratio(h.rpsLogOnOverOff)}\n`);
+  out.push(
+    `- allow storm, decision log on / off (two agent processes), median of paired rounds: agent CPU per request ${ratio(h.cpuLogOnOverOff)}, req/s ${ratio(h.rpsLogOnOverOff)}\n`,
+  );
   return out.join('\n');
 }
 
@@ -467,12 +577,24 @@ async function main(): Promise<void> {
     const keys = await tenantKeys(dir);
     const start = async (name: string, cache: boolean, decisionLog: boolean): Promise<GovernanceAgent> => {
       // The caching agent caches verified tokens too; the others verify every token (the worst case).
-      const a = await startGovernanceAgent({ dir: join(dir, name), cache, decisionLog, tenants: keys, tokenCacheSeconds: cache ? 30 : 0 });
+      const a = await startGovernanceAgent({
+        dir: join(dir, name),
+        cache,
+        decisionLog,
+        tenants: keys,
+        tokenCacheSeconds: cache ? 30 : 0,
+      });
       started.push(a);
       checkVerdicts(a.governance, [...MIX, BLOCKED], name);
       return a;
     };
-    const g: Agents = { off: await start('off', false, false), logged: await start('logged', false, true), cached: await start('cached', true, false), token: keys.token, tenant: keys.tenant };
+    const g: Agents = {
+      off: await start('off', false, false),
+      logged: await start('logged', false, true),
+      cached: await start('cached', true, false),
+      token: keys.token,
+      tenant: keys.tenant,
+    };
     log(`part 1: latency, ${LATENCY_PLAN.warmupRounds} + ${LATENCY_PLAN.rounds} rounds…`);
     const lat = await latency(g);
     log('part 2: decision log on vs off…');
@@ -488,7 +610,9 @@ async function main(): Promise<void> {
     const http = await cpuOverHttp(plain, logging);
     const machine = machineInfo();
     const report = [renderLatency(lat, dl), renderLog(dl), renderCpu(cpu), renderHttp(http)].join('\n\n');
-    process.stdout.write(`# Governance verdict benchmark\n\n${machine.cores} cores, ${machine.cpuModel}, Node ${machine.node}\n\n${report}\n`);
+    process.stdout.write(
+      `# Governance verdict benchmark\n\n${machine.cores} cores, ${machine.cpuModel}, Node ${machine.node}\n\n${report}\n`,
+    );
     const path = await writeResults('verdict', {
       benchmark: 'verdict',
       date: new Date().toISOString(),

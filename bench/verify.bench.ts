@@ -47,8 +47,26 @@ interface Size extends PackShape {
 }
 
 const SIZES: readonly Size[] = [
-  { label: '1 MiB', bytes: 1 * MiB, wasmBytes: 256 * 1024, dataFiles: 6, warmup: 5, iterations: 30, profileIterations: 30, cliRuns: 8 },
-  { label: '50 MiB', bytes: 50 * MiB, wasmBytes: 4 * MiB, dataFiles: 46, warmup: 2, iterations: 10, profileIterations: 8, cliRuns: 5 },
+  {
+    label: '1 MiB',
+    bytes: 1 * MiB,
+    wasmBytes: 256 * 1024,
+    dataFiles: 6,
+    warmup: 5,
+    iterations: 30,
+    profileIterations: 30,
+    cliRuns: 8,
+  },
+  {
+    label: '50 MiB',
+    bytes: 50 * MiB,
+    wasmBytes: 4 * MiB,
+    dataFiles: 46,
+    warmup: 2,
+    iterations: 10,
+    profileIterations: 8,
+    cliRuns: 5,
+  },
 ];
 
 /** A pack on disk, ready to verify. */
@@ -74,7 +92,13 @@ async function makeSetup(dir: string): Promise<Setup> {
   await writeFile(publicKeyPath, keys.publicPem);
   const tinyPath = join(dir, 'tiny.tar.gz');
   await writeFile(tinyPath, writeTarGz([{ path: 'a', data: Buffer.from('a') }]));
-  return { dir, keys, trust: keyTrust({ publicKeys: [{ pem: keys.publicPem, name: 'bench' }] }), publicKeyPath, tinyPath };
+  return {
+    dir,
+    keys,
+    trust: keyTrust({ publicKeys: [{ pem: keys.publicPem, name: 'bench' }] }),
+    publicKeyPath,
+    tinyPath,
+  };
 }
 
 // Writes the signed pack for one size.
@@ -154,7 +178,8 @@ function profileCase(setup: Setup, f: Fixture, pack: Buffer, bundle: Buffer): Be
       sw.lap('bundle parse');
       sha256Digest(pack);
       sw.lap('sha256 digest');
-      if (!cryptoVerify('sha256', pack, setup.keys.publicKey, f.signature)) throw new Error('signature does not verify');
+      if (!cryptoVerify('sha256', pack, setup.keys.publicKey, f.signature))
+        throw new Error('signature does not verify');
       sw.lap('ECDSA verify (hashes again)');
       verifyPack(pack, bundle, setup.trust);
       sw.lap('verifyPack');
@@ -178,7 +203,13 @@ interface SizeResult {
   readonly files: number;
   readonly samples: Record<string, Laps[]>;
   readonly summaries: Record<string, Record<string, Summary>>;
-  readonly ratios: { p50: number; p90: number; pairedMedian: number; p50WithoutSpawnFloor: number; p50VsReference: number };
+  readonly ratios: {
+    p50: number;
+    p90: number;
+    pairedMedian: number;
+    p50WithoutSpawnFloor: number;
+    p50VsReference: number;
+  };
   readonly profile: Record<string, Summary>;
   readonly profileSamples: Laps[];
   readonly cli?: { samples: Record<string, Laps[]>; summaries: Record<string, Summary>; ratioP50: number };
@@ -231,7 +262,10 @@ async function measure(setup: Setup, f: Fixture): Promise<SizeResult> {
   log(`${size.label}: profile, ${size.profileIterations} iterations…`);
   const pack = await readFile(f.path);
   const bundle = await readFile(f.bundlePath);
-  const profileRuns = await interleave([profileCase(setup, f, pack, bundle)], { warmup: 1, iterations: size.profileIterations });
+  const profileRuns = await interleave([profileCase(setup, f, pack, bundle)], {
+    warmup: 1,
+    iterations: size.profileIterations,
+  });
 
   const cli = await measureCli(setup, f);
   return {
@@ -255,14 +289,30 @@ async function measureCli(setup: Setup, f: Fixture): Promise<SizeResult['cli']> 
     return undefined;
   }
   log(`${size.label}: CLI end to end, ${size.cliRuns} runs…`);
-  const cli: Command = { label: 'cli', cmd: process.execPath, args: [CLI, 'pack', 'verify', f.path, '--public-key', setup.publicKeyPath], cwd: setup.dir };
+  const cli: Command = {
+    label: 'cli',
+    cmd: process.execPath,
+    args: [CLI, 'pack', 'verify', f.path, '--public-key', setup.publicKeyPath],
+    cwd: setup.dir,
+  };
   const node: Command = { label: 'node', cmd: process.execPath, args: ['-e', ''], cwd: setup.dir };
-  const runs = await interleave([commandsCase('cli', [cli]), commandsCase('node -e ""', [node]), commandsCase('baseline', baselineCommands(f.path))], {
-    warmup: 1,
-    iterations: size.cliRuns,
-  });
+  const runs = await interleave(
+    [
+      commandsCase('cli', [cli]),
+      commandsCase('node -e ""', [node]),
+      commandsCase('baseline', baselineCommands(f.path)),
+    ],
+    {
+      warmup: 1,
+      iterations: size.cliRuns,
+    },
+  );
   const summaries = Object.fromEntries([...runs].map(([k, laps]) => [k, summarize(phase(laps, 'total'))]));
-  return { samples: Object.fromEntries(runs), summaries, ratioP50: (summaries['cli']?.p50 ?? NaN) / (summaries['baseline']?.p50 ?? NaN) };
+  return {
+    samples: Object.fromEntries(runs),
+    summaries,
+    ratioP50: (summaries['cli']?.p50 ?? NaN) / (summaries['baseline']?.p50 ?? NaN),
+  };
 }
 
 // Progress goes to stderr so stdout holds only the report.
@@ -284,7 +334,11 @@ function render(results: readonly SizeResult[]): string {
     table(
       ['pack', 'measurement', 'n', 'p50', 'p90', 'max'],
       results.flatMap((r) => [
-        [`${r.size} (${r.packBytes} B, ${r.files} files)`, 'Warden: read + verify + safe read', ...figures(sum(r, 'warden'))],
+        [
+          `${r.size} (${r.packBytes} B, ${r.files} files)`,
+          'Warden: read + verify + safe read',
+          ...figures(sum(r, 'warden')),
+        ],
         ['', 'baseline: sha256sum + tar -tzf', ...figures(sum(r, 'baseline'))],
         ['', 'spawn floor: same commands, tiny file', ...figures(sum(r, 'spawn floor'))],
         ['', 'reference: openssl dgst -sha256 + tar -tzf', ...figures(sum(r, 'reference'))],
@@ -311,7 +365,11 @@ function render(results: readonly SizeResult[]): string {
     table(
       ['pack', 'phase', 'n', 'p50', 'p90', 'max'],
       results.flatMap((r) => [
-        ...['read', 'verify', 'safe read'].map((p, i) => [i === 0 ? r.size : '', `Warden ${p}`, ...figures(sum(r, 'warden', p))]),
+        ...['read', 'verify', 'safe read'].map((p, i) => [
+          i === 0 ? r.size : '',
+          `Warden ${p}`,
+          ...figures(sum(r, 'warden', p)),
+        ]),
         ...['sha256sum', 'tar -tzf'].map((p) => ['', `baseline ${p}`, ...figures(sum(r, 'baseline', p))]),
         ...['sha256sum', 'tar -tzf'].map((p) => ['', `spawn floor ${p}`, ...figures(sum(r, 'spawn floor', p))]),
         ...['openssl dgst', 'tar -tzf'].map((p) => ['', `reference ${p}`, ...figures(sum(r, 'reference', p))]),
@@ -331,7 +389,9 @@ function render(results: readonly SizeResult[]): string {
   );
   const withCli = results.filter((r) => r.cli);
   if (withCli.length > 0) {
-    out.push('\n## CLI end to end: `node bin/warden.js pack verify FILE --public-key PUB` (includes Node start-up; ms)\n');
+    out.push(
+      '\n## CLI end to end: `node bin/warden.js pack verify FILE --public-key PUB` (includes Node start-up; ms)\n',
+    );
     out.push(
       table(
         ['pack', 'measurement', 'n', 'p50', 'p90', 'max'],
@@ -359,10 +419,25 @@ async function main(): Promise<void> {
       results.push(await measure(setup, fixture));
     }
     const machine = machineInfo();
-    const tools = { sha256sum: toolVersion('sha256sum'), tar: toolVersion('tar'), gzip: toolVersion('gzip'), openssl: toolVersion('openssl', 'version') };
-    process.stdout.write(`# Pack verification benchmark\n\n${machine.cores} cores, ${machine.cpuModel}, Node ${machine.node}; ${tools.sha256sum}; ${tools.tar}; ${tools.gzip}; ${tools.openssl}\n\n`);
+    const tools = {
+      sha256sum: toolVersion('sha256sum'),
+      tar: toolVersion('tar'),
+      gzip: toolVersion('gzip'),
+      openssl: toolVersion('openssl', 'version'),
+    };
+    process.stdout.write(
+      `# Pack verification benchmark\n\n${machine.cores} cores, ${machine.cpuModel}, Node ${machine.node}; ${tools.sha256sum}; ${tools.tar}; ${tools.gzip}; ${tools.openssl}\n\n`,
+    );
     process.stdout.write(`${render(results)}\n`);
-    const path = await writeResults('verify', { benchmark: 'verify', goal: GOAL, date: new Date().toISOString(), machine, tools, limits: LIMITS, results });
+    const path = await writeResults('verify', {
+      benchmark: 'verify',
+      goal: GOAL,
+      date: new Date().toISOString(),
+      machine,
+      tools,
+      limits: LIMITS,
+      results,
+    });
     process.stdout.write(`\nraw figures: ${path}\n`);
   } finally {
     await rm(dir, { recursive: true, force: true });

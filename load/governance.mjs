@@ -46,7 +46,10 @@ const DURATION = __ENV.DURATION || '20s';
 // 2-core dev box at 5000 RPS, 100–200 VUs drove ~1.6–2.0k RPS at p50 40–90 ms; 500 VUs drove
 // ~0.9–1.0k RPS at p50 ~300 ms (k6 and the agent share the cores).
 const PRE_VUS = positiveInt(__ENV.PRE_VUS, Math.max(10, Math.ceil(RATE * 0.02)), 'PRE_VUS');
-const MAX_VUS = Math.max(PRE_VUS, positiveInt(__ENV.MAX_VUS, Math.min(200, Math.max(50, Math.ceil(RATE * 0.1))), 'MAX_VUS'));
+const MAX_VUS = Math.max(
+  PRE_VUS,
+  positiveInt(__ENV.MAX_VUS, Math.min(200, Math.max(50, Math.ceil(RATE * 0.1))), 'MAX_VUS'),
+);
 const RESOURCE_POOL = __ENV.RESOURCE_POOL === undefined ? 0 : Number(__ENV.RESOURCE_POOL);
 const SUMMARY_OUT = __ENV.SUMMARY_OUT || `load/results/k6-${SCENARIO}.json`;
 const TOKENS = parseTokens(__ENV.TOKENS);
@@ -58,27 +61,101 @@ const CASES = {
   allow: [
     { tenant: 'acme', module: 'billing', action: 'read', resource: 'acme/invoices/', purpose: 'billing_operations' },
     { tenant: 'acme', module: 'identity', action: 'update', resource: 'acme/users/', purpose: 'account_maintenance' },
-    { tenant: 'acme', module: 'ai_inference', action: 'invoke', resource: 'acme/transactions/', purpose: 'fraud_detection' },
-    { tenant: 'globex', module: 'reporting', action: 'export', resource: 'globex/reports/', purpose: 'quarterly_close' },
-    { tenant: 'globex', module: 'ai_inference', action: 'invoke', resource: 'globex/sessions/', purpose: 'personalisation' },
+    {
+      tenant: 'acme',
+      module: 'ai_inference',
+      action: 'invoke',
+      resource: 'acme/transactions/',
+      purpose: 'fraud_detection',
+    },
+    {
+      tenant: 'globex',
+      module: 'reporting',
+      action: 'export',
+      resource: 'globex/reports/',
+      purpose: 'quarterly_close',
+    },
+    {
+      tenant: 'globex',
+      module: 'ai_inference',
+      action: 'invoke',
+      resource: 'globex/sessions/',
+      purpose: 'personalisation',
+    },
   ].map((c) => ({ ...c, expect: 'allow' })),
   deny: [
-    { tenant: 'acme', module: 'reporting', action: 'export', resource: 'acme/reports/', purpose: 'quarterly_close', reason: 'module_not_enabled' },
-    { tenant: 'acme', module: 'billing', action: 'delete', resource: 'acme/invoices/', purpose: 'billing_operations', reason: 'action_not_allowed' },
-    { tenant: 'acme', module: 'billing', action: 'read', resource: 'globex/invoices/', purpose: 'billing_operations', reason: 'resource_other_tenant' },
-    { tenant: 'acme', module: 'ai_inference', action: 'invoke', resource: 'acme/sessions/', purpose: 'personalisation', reason: 'purpose_not_consented' },
-    { tenant: 'globex', module: 'ai_inference', action: 'invoke', resource: 'globex/sessions/', purpose: 'model_improvement', reason: 'purpose_not_allowed' },
-    { tenant: 'globex', module: 'crm', action: 'read', resource: 'globex/contacts/', purpose: 'sales', reason: 'module_unknown' },
+    {
+      tenant: 'acme',
+      module: 'reporting',
+      action: 'export',
+      resource: 'acme/reports/',
+      purpose: 'quarterly_close',
+      reason: 'module_not_enabled',
+    },
+    {
+      tenant: 'acme',
+      module: 'billing',
+      action: 'delete',
+      resource: 'acme/invoices/',
+      purpose: 'billing_operations',
+      reason: 'action_not_allowed',
+    },
+    {
+      tenant: 'acme',
+      module: 'billing',
+      action: 'read',
+      resource: 'globex/invoices/',
+      purpose: 'billing_operations',
+      reason: 'resource_other_tenant',
+    },
+    {
+      tenant: 'acme',
+      module: 'ai_inference',
+      action: 'invoke',
+      resource: 'acme/sessions/',
+      purpose: 'personalisation',
+      reason: 'purpose_not_consented',
+    },
+    {
+      tenant: 'globex',
+      module: 'ai_inference',
+      action: 'invoke',
+      resource: 'globex/sessions/',
+      purpose: 'model_improvement',
+      reason: 'purpose_not_allowed',
+    },
+    {
+      tenant: 'globex',
+      module: 'crm',
+      action: 'read',
+      resource: 'globex/contacts/',
+      purpose: 'sales',
+      reason: 'module_unknown',
+    },
   ].map((c) => ({ ...c, expect: 'deny' })),
   // ai_training is kill-switched: 503 KILL_SWITCH_ACTIVE before the policy is asked
   // (acme has not even enabled it: the switch answers first).
   blocked: [
-    { tenant: 'globex', module: 'ai_training', action: 'train', resource: 'globex/datasets/', purpose: 'model_improvement' },
-    { tenant: 'acme', module: 'ai_training', action: 'evaluate', resource: 'acme/datasets/', purpose: 'model_improvement' },
+    {
+      tenant: 'globex',
+      module: 'ai_training',
+      action: 'train',
+      resource: 'globex/datasets/',
+      purpose: 'model_improvement',
+    },
+    {
+      tenant: 'acme',
+      module: 'ai_training',
+      action: 'evaluate',
+      resource: 'acme/datasets/',
+      purpose: 'model_improvement',
+    },
   ].map((c) => ({ ...c, expect: 'blocked' })),
 };
 // The policy half of a mix: allow and deny cases alternating.
-CASES.policy = CASES.allow.flatMap((c, i) => [c, CASES.deny[i % CASES.deny.length]]).concat(CASES.deny.slice(CASES.allow.length));
+CASES.policy = CASES.allow
+  .flatMap((c, i) => [c, CASES.deny[i % CASES.deny.length]])
+  .concat(CASES.deny.slice(CASES.allow.length));
 
 // The mix as a repeating pattern of case lists, e.g. stress → [blocked, policy].
 const PATTERN = Object.entries(plan.mix).flatMap(([kind, weight]) => Array(weight).fill(CASES[kind]));
@@ -98,7 +175,11 @@ const count = {
 const asExpected = new Rate('verdict_as_expected');
 
 // A 503 is a success only for a kill-switched module asked on purpose.
-const STATUS_OK = { allow: http.expectedStatuses(200), deny: http.expectedStatuses(200), blocked: http.expectedStatuses(503) };
+const STATUS_OK = {
+  allow: http.expectedStatuses(200),
+  deny: http.expectedStatuses(200),
+  blocked: http.expectedStatuses(503),
+};
 
 export const options = {
   scenarios: {
@@ -142,11 +223,15 @@ export default function () {
   const v = parseJson(res.body);
   const outcome = outcomeOf(res.status, v);
   const checks = {
-    [c.expect === 'blocked' ? 'status is 503 (kill switch asked on purpose)' : 'status is 200']: () => res.status === (c.expect === 'blocked' ? 503 : 200),
+    [c.expect === 'blocked' ? 'status is 503 (kill switch asked on purpose)' : 'status is 200']: () =>
+      res.status === (c.expect === 'blocked' ? 503 : 200),
     [`verdict is ${c.expect}`]: () => outcome === c.expect,
   };
-  if (c.expect === 'blocked') checks['code is KILL_SWITCH_ACTIVE'] = () => v !== undefined && v.code === 'KILL_SWITCH_ACTIVE';
-  if (c.expect === 'deny') checks[`reasons include the deny code`] = () => v !== undefined && Array.isArray(v.reasons) && v.reasons.includes(c.reason);
+  if (c.expect === 'blocked')
+    checks['code is KILL_SWITCH_ACTIVE'] = () => v !== undefined && v.code === 'KILL_SWITCH_ACTIVE';
+  if (c.expect === 'deny')
+    checks[`reasons include the deny code`] = () =>
+      v !== undefined && Array.isArray(v.reasons) && v.reasons.includes(c.reason);
   if (SCENARIO === 'denial_storm') checks['allow === false'] = () => v !== undefined && v.allow === false;
   check(res, checks);
 
@@ -161,7 +246,8 @@ function outcomeOf(status, v) {
   if (v === undefined) return 'other';
   if (status === 200 && v.result === 'allow' && v.allow === true) return 'allow';
   if (status === 200 && v.result === 'deny' && v.allow === false) return 'deny';
-  if (status === 503 && v.code === 'KILL_SWITCH_ACTIVE' && v.result === 'blocked' && v.allow === false) return 'blocked';
+  if (status === 503 && v.code === 'KILL_SWITCH_ACTIVE' && v.result === 'blocked' && v.allow === false)
+    return 'blocked';
   return 'other';
 }
 
@@ -185,10 +271,14 @@ function positiveInt(raw, fallback, name) {
 
 // TOKENS: {"acme": {"token", "sub"}, "globex": {...}}; every tenant the cases use must be there.
 function parseTokens(raw) {
-  if (!raw) throw new Error('TOKENS is required: JSON {"acme": {"token": "<JWT>", "sub": "<subject>"}, "globex": {...}} (scripts/load.mjs mints them)');
+  if (!raw)
+    throw new Error(
+      'TOKENS is required: JSON {"acme": {"token": "<JWT>", "sub": "<subject>"}, "globex": {...}} (scripts/load.mjs mints them)',
+    );
   const t = JSON.parse(raw);
   for (const tenant of ['acme', 'globex']) {
-    if (!t[tenant] || typeof t[tenant].token !== 'string' || typeof t[tenant].sub !== 'string') throw new Error(`TOKENS has no {token, sub} for tenant ${tenant}`);
+    if (!t[tenant] || typeof t[tenant].token !== 'string' || typeof t[tenant].sub !== 'string')
+      throw new Error(`TOKENS has no {token, sub} for tenant ${tenant}`);
   }
   return t;
 }

@@ -57,7 +57,8 @@ const TOOLS = {
     pkg: 'github.com/prometheus/prometheus/cmd/promtool',
     // `promtool --version` prints "promtool, version 3.15.0 (branch: …)"; the version is
     // stamped at build time (-X below), as Prometheus' own release builds do.
-    check: (out, pin) => new RegExp(`^promtool, version ${prometheusRelease(pin).replaceAll('.', '\\.')} `, 'm').test(out),
+    check: (out, pin) =>
+      new RegExp(`^promtool, version ${prometheusRelease(pin).replaceAll('.', '\\.')} `, 'm').test(out),
     versionArgs: ['--version'],
     // `go install …/cmd/promtool@vX` is refused: Prometheus' go.mod has replace / exclude
     // directives. Build it inside a throw-away module that carries the same directives.
@@ -107,7 +108,10 @@ function moduleDirectives(goMod) {
 // own replace / exclude directives. True on success.
 function buildPromtool(tool, bin) {
   const version = `v${tool.pin}`;
-  const info = spawnSync('go', ['mod', 'download', '-json', `${tool.module}@${version}`], { encoding: 'utf8', env: { ...process.env, GOFLAGS: '-buildvcs=false' } });
+  const info = spawnSync('go', ['mod', 'download', '-json', `${tool.module}@${version}`], {
+    encoding: 'utf8',
+    env: { ...process.env, GOFLAGS: '-buildvcs=false' },
+  });
   let goModPath;
   try {
     goModPath = JSON.parse(info.stdout).GoMod;
@@ -121,9 +125,15 @@ function buildPromtool(tool, bin) {
   const work = mkdtempSync(join(tmpdir(), 'warden-promtool-'));
   try {
     const directives = moduleDirectives(readFileSync(goModPath, 'utf8'));
-    writeFileSync(join(work, 'go.mod'), ['module warden.local/tools/promtool', '', 'go 1.24', '', ...directives, ''].join('\n'));
+    writeFileSync(
+      join(work, 'go.mod'),
+      ['module warden.local/tools/promtool', '', 'go 1.24', '', ...directives, ''].join('\n'),
+    );
     const ldflags = `-X github.com/prometheus/common/version.Version=${prometheusRelease(tool.pin)}`;
-    return go(['get', `${tool.pkg}@${version}`], work) && go(['build', '-trimpath', '-ldflags', ldflags, '-o', bin, tool.pkg], work);
+    return (
+      go(['get', `${tool.pkg}@${version}`], work) &&
+      go(['build', '-trimpath', '-ldflags', ldflags, '-o', bin, tool.pkg], work)
+    );
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -149,15 +159,21 @@ function install(name) {
   const have = existsSync(bin) ? versionOutput(bin, tool.versionArgs) : null;
   if (have !== null && tool.check(have, tool.pin)) return;
   if (spawnSync('go', ['version']).status !== 0) {
-    console.error(`${name === 'opa' ? 'OPA_NOT_FOUND' : 'TOOL_MISSING'}: Go is needed to install ${name} ${tool.pin}; install Go and re-run \`node scripts/install-tools.mjs ${name}\``);
+    console.error(
+      `${name === 'opa' ? 'OPA_NOT_FOUND' : 'TOOL_MISSING'}: Go is needed to install ${name} ${tool.pin}; install Go and re-run \`node scripts/install-tools.mjs ${name}\``,
+    );
     process.exit(1);
   }
   mkdirSync(binDir, { recursive: true });
-  console.error(`installing ${name} v${tool.pin} into .tools/bin (go ${tool.build ? 'build' : 'install'}; a few minutes the first time)…`);
+  console.error(
+    `installing ${name} v${tool.pin} into .tools/bin (go ${tool.build ? 'build' : 'install'}; a few minutes the first time)…`,
+  );
   const built = tool.build ? tool.build(tool, bin) : go(['install', ...tool.tags, `${tool.module}@v${tool.pin}`]);
   const got = built ? versionOutput(bin, tool.versionArgs) : null;
   if (got === null || !tool.check(got, tool.pin)) {
-    console.error(`install-tools: go install of ${name} v${tool.pin} failed or reports another version; check the Go module proxy is reachable`);
+    console.error(
+      `install-tools: go install of ${name} v${tool.pin} failed or reports another version; check the Go module proxy is reachable`,
+    );
     process.exit(1);
   }
   console.error(`${name} ${tool.pin} installed at .tools/bin/${name}`);

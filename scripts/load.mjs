@@ -39,7 +39,9 @@ const DECISION_LOG_FLUSH_MS = 1500; // decision_log.flush_interval_ms (1000) and
 
 const args = process.argv.slice(2);
 if (args.includes('--help') || args.includes('-h')) {
-  console.log(`usage: node scripts/load.mjs [${Object.keys(TARGETS).join('|')} ...]  (default: ${DEFAULT_SCENARIOS.join(' ')})`);
+  console.log(
+    `usage: node scripts/load.mjs [${Object.keys(TARGETS).join('|')} ...]  (default: ${DEFAULT_SCENARIOS.join(' ')})`,
+  );
   process.exit(0);
 }
 const unknown = args.filter((a) => !(a in TARGETS));
@@ -58,7 +60,8 @@ if (!existsSync(join(root, 'dist', 'cli', 'main.js'))) {
   console.error('load: dist/ is missing; run `npm run bootstrap` first (`npm run load` does it for you)');
   process.exit(1);
 }
-if (spawnSync(process.execPath, [join(root, 'scripts', 'install-tools.mjs'), 'k6'], { stdio: 'inherit' }).status !== 0) process.exit(1);
+if (spawnSync(process.execPath, [join(root, 'scripts', 'install-tools.mjs'), 'k6'], { stdio: 'inherit' }).status !== 0)
+  process.exit(1);
 const k6Version = (spawnSync(k6Bin, ['version'], { encoding: 'utf8' }).stdout ?? '').trim().replace(/^k6 /, '');
 
 mkdirSync(resultsDir, { recursive: true });
@@ -91,7 +94,16 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 // Runs k6 for one scenario; resolves with its exit code (0 ok, 99 a threshold crossed).
 function runK6(scenario, { url, tokens, summaryOut }) {
   const rate = process.env[`LOAD_RATE_${scenario.toUpperCase()}`];
-  const env = ['-e', `SCENARIO=${scenario}`, '-e', `BASE_URL=${url}`, '-e', `DURATION=${durationSeconds}s`, '-e', `SUMMARY_OUT=${summaryOut}`];
+  const env = [
+    '-e',
+    `SCENARIO=${scenario}`,
+    '-e',
+    `BASE_URL=${url}`,
+    '-e',
+    `DURATION=${durationSeconds}s`,
+    '-e',
+    `SUMMARY_OUT=${summaryOut}`,
+  ];
   if (rate !== undefined) env.push('-e', `RATE=${rate}`);
   if (process.env.LOAD_RESOURCE_POOL !== undefined) env.push('-e', `RESOURCE_POOL=${process.env.LOAD_RESOURCE_POOL}`);
   // TOKENS goes through the environment (k6 reads it into __ENV), not the command line.
@@ -108,17 +120,38 @@ async function warmUp(url, tokens) {
   const ask = async (tenant, purpose, body) => {
     const res = await fetch(`${url}/v1/verdict`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[tenant].token}`, 'x-tenant-id': tenant, 'x-purpose': purpose },
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${tokens[tenant].token}`,
+        'x-tenant-id': tenant,
+        'x-purpose': purpose,
+      },
       body: JSON.stringify({ subject: tokens[tenant].sub, ...body }),
     });
     return { status: res.status, body: await res.json() };
   };
   for (let i = 0; i < 100; i += 1) {
-    const allow = await ask('acme', 'billing_operations', { module: 'billing', action: 'read', resource: `acme/warmup/${i}` });
-    const deny = await ask('acme', 'billing_operations', { module: 'billing', action: 'delete', resource: `acme/warmup/${i}` });
+    const allow = await ask('acme', 'billing_operations', {
+      module: 'billing',
+      action: 'read',
+      resource: `acme/warmup/${i}`,
+    });
+    const deny = await ask('acme', 'billing_operations', {
+      module: 'billing',
+      action: 'delete',
+      resource: `acme/warmup/${i}`,
+    });
     const blocked = await ask('globex', 'model_improvement', { module: 'ai_training', action: 'train' });
-    if (allow.status !== 200 || allow.body.allow !== true || deny.status !== 200 || deny.body.allow !== false || blocked.status !== 503) {
-      throw new Error(`warm-up verdicts are not what the example packs give: ${JSON.stringify({ allow, deny, blocked })}`);
+    if (
+      allow.status !== 200 ||
+      allow.body.allow !== true ||
+      deny.status !== 200 ||
+      deny.body.allow !== false ||
+      blocked.status !== 503
+    ) {
+      throw new Error(
+        `warm-up verdicts are not what the example packs give: ${JSON.stringify({ allow, deny, blocked })}`,
+      );
     }
   }
 }
@@ -130,13 +163,16 @@ async function settle(url, before, writes) {
   let lastChange = Date.now();
   for (;;) {
     const now = await scrape(url);
-    const seen = delta(before, now, 'policy_reload_success_total', { pack: 'governance' }) + delta(before, now, 'policy_reload_failure_total', { pack: 'governance' });
+    const seen =
+      delta(before, now, 'policy_reload_success_total', { pack: 'governance' }) +
+      delta(before, now, 'policy_reload_failure_total', { pack: 'governance' });
     if (seen !== last) {
       last = seen;
       lastChange = Date.now();
     }
     const flushed = Date.now() - started >= DECISION_LOG_FLUSH_MS;
-    if ((flushed && seen >= writes) || Date.now() - lastChange > 3000 || Date.now() - started > SETTLE_MAX_MS) return now;
+    if ((flushed && seen >= writes) || Date.now() - lastChange > 3000 || Date.now() - started > SETTLE_MAX_MS)
+      return now;
     await sleep(250);
   }
 }
@@ -145,23 +181,42 @@ async function settle(url, before, writes) {
 async function runScenario(scenario, { url, tokens, governanceDir, idleCpuPerSecond }) {
   const summaryOut = join(resultsDir, `k6-${scenario}.json`);
   rmSync(summaryOut, { force: true });
-  console.error(`\nload: ${scenario} — target ${process.env[`LOAD_RATE_${scenario.toUpperCase()}`] ?? TARGETS[scenario]} RPS for ${durationSeconds} s`);
+  console.error(
+    `\nload: ${scenario} — target ${process.env[`LOAD_RATE_${scenario.toUpperCase()}`] ?? TARGETS[scenario]} RPS for ${durationSeconds} s`,
+  );
   const before = await scrape(url);
   const h0 = hostCpu();
   const c0 = reapedChildrenCpu();
-  const writer = scenario === 'reconfiguration' ? startPolicyUpdates({ packDir: governanceDir, scratchDir: work }) : undefined;
+  const writer =
+    scenario === 'reconfiguration' ? startPolicyUpdates({ packDir: governanceDir, scratchDir: work }) : undefined;
   const k6Exit = await runK6(scenario, { url, tokens, summaryOut });
   const after = await scrape(url);
   const h1 = hostCpu();
   const c1 = reapedChildrenCpu();
   const writes = writer?.stop() ?? 0;
   // The decision log flushes every second; the reconfiguration run also waits for its last reloads.
-  const settled = writer ? await settle(url, before, writes) : await sleep(DECISION_LOG_FLUSH_MS).then(() => scrape(url));
+  const settled = writer
+    ? await settle(url, before, writes)
+    : await sleep(DECISION_LOG_FLUSH_MS).then(() => scrape(url));
   if (!existsSync(summaryOut)) return { scenario, error: `k6 exited ${k6Exit} without a summary` };
   const k6 = JSON.parse(readFileSync(summaryOut, 'utf8'));
   const host = h0 && h1 && h1.total > h0.total ? ((h1.busy - h0.busy) / (h1.total - h0.total)) * 100 : undefined;
   const targetRate = Number(process.env[`LOAD_RATE_${scenario.toUpperCase()}`] ?? TARGETS[scenario]);
-  return scenarioResult({ scenario, targetRate, durationSeconds, k6, k6Exit, before, after, settled, wallSeconds: (after.at - before.at) / 1000, idleCpuPerSecond, host, k6Cpu: c0 === undefined || c1 === undefined ? undefined : c1 - c0, writes });
+  return scenarioResult({
+    scenario,
+    targetRate,
+    durationSeconds,
+    k6,
+    k6Exit,
+    before,
+    after,
+    settled,
+    wallSeconds: (after.at - before.at) / 1000,
+    idleCpuPerSecond,
+    host,
+    k6Cpu: c0 === undefined || c1 === undefined ? undefined : c1 - c0,
+    writes,
+  });
 }
 
 let failed = false;
@@ -183,13 +238,20 @@ try {
   for (const [i, scenario] of scenarios.entries()) {
     if (interrupted) break;
     if (i > 0) await sleep(PAUSE_MS);
-    const row = await runScenario(scenario, { url: agent.url, tokens: fixtures.tokens, governanceDir: fixtures.governanceDir, idleCpuPerSecond });
+    const row = await runScenario(scenario, {
+      url: agent.url,
+      tokens: fixtures.tokens,
+      governanceDir: fixtures.governanceDir,
+      idleCpuPerSecond,
+    });
     if (row.error) {
       failed = true;
       console.error(`load: ${scenario}: ${row.error}\n${tail(logFile)}`);
     } else if (scenario === 'reconfiguration' && row.agent.reloads.success < 1) {
       failed = true;
-      console.error(`load: reconfiguration: ${row.agent.reloads.policy_writes} policy writes but policy_reload_success_total did not grow`);
+      console.error(
+        `load: reconfiguration: ${row.agent.reloads.policy_writes} policy writes but policy_reload_success_total did not grow`,
+      );
     } else if (row.k6.exit_code !== 0) {
       console.error(`load: ${scenario}: k6 exited ${row.k6.exit_code} (99: a threshold was crossed — see the table)`);
     }
@@ -199,7 +261,10 @@ try {
 
   const summary = {
     started_at: startedAt,
-    command: process.env.npm_lifecycle_event === 'load' ? 'npm run load' : `node scripts/load.mjs${args.length ? ` ${args.join(' ')}` : ''}`,
+    command:
+      process.env.npm_lifecycle_event === 'load'
+        ? 'npm run load'
+        : `node scripts/load.mjs${args.length ? ` ${args.join(' ')}` : ''}`,
     k6_version: k6Version,
     machine: machine(),
     duration_s: durationSeconds,

@@ -38,89 +38,297 @@ export const ERROR_CODES = {
   IO_FAILED: { kind: 'io', status: 500, hint: 'check the path exists and is readable/writable by this user' },
 
   OPA_NOT_FOUND: { kind: 'setup', status: 500, hint: 'run `npm run install-opa`, or set WARDEN_OPA to an opa binary' },
-  OPA_VERSION_MISMATCH: { kind: 'setup', status: 500, hint: 'run `npm run install-opa` to install the pinned opa version' },
+  OPA_VERSION_MISMATCH: {
+    kind: 'setup',
+    status: 500,
+    hint: 'run `npm run install-opa` to install the pinned opa version',
+  },
   OPA_FAILED: { kind: 'io', status: 500, hint: 'opa exited unexpectedly; its stderr is in the message' },
 
-  PACK_SPEC_INVALID: { kind: 'build', status: 500, hint: 'fix warden.yaml in the policy folder (see README, "Pack folder")' },
+  PACK_SPEC_INVALID: {
+    kind: 'build',
+    status: 500,
+    hint: 'fix warden.yaml in the policy folder (see README, "Pack folder")',
+  },
   PACK_DATA_INVALID: { kind: 'build', status: 500, hint: 'data.json / data.yaml must parse and be a JSON object' },
   PACK_COMPILE_FAILED: { kind: 'build', status: 500, hint: 'fix the Rego at the file:line:col shown' },
   PACK_TEST_FAILED: { kind: 'build', status: 500, hint: 'a _test.rego test failed; run `opa test -v DIR` to see it' },
-  PACK_GOLDEN_FAILED: { kind: 'build', status: 500, hint: 'the named golden decision does not match; fix the policy or the case' },
-  PACK_RULE_CONFLICT: { kind: 'build', status: 500, hint: 'make the unconditional rule a default (e.g. `default priority := "P2"`), so it applies only when no other rule gives a value' },
+  PACK_GOLDEN_FAILED: {
+    kind: 'build',
+    status: 500,
+    hint: 'the named golden decision does not match; fix the policy or the case',
+  },
+  PACK_RULE_CONFLICT: {
+    kind: 'build',
+    status: 500,
+    hint: 'make the unconditional rule a default (e.g. `default priority := "P2"`), so it applies only when no other rule gives a value',
+  },
 
   PACK_TOO_LARGE: { kind: 'input', status: 500, hint: 'the compressed pack is over the size limit' },
-  PACK_UNCOMPRESSED_TOO_LARGE: { kind: 'input', status: 500, hint: 'the pack inflates past the uncompressed limit (gzip bomb?)' },
+  PACK_UNCOMPRESSED_TOO_LARGE: {
+    kind: 'input',
+    status: 500,
+    hint: 'the pack inflates past the uncompressed limit (gzip bomb?)',
+  },
   PACK_TOO_MANY_FILES: { kind: 'input', status: 500, hint: 'the pack has more entries than the file-count limit' },
   PACK_FILE_TOO_LARGE: { kind: 'input', status: 500, hint: 'one file in the pack is over the per-file limit' },
-  PACK_UNSAFE_PATH: { kind: 'input', status: 500, hint: 'the pack holds an absolute path, a `..` segment or an odd name' },
+  PACK_UNSAFE_PATH: {
+    kind: 'input',
+    status: 500,
+    hint: 'the pack holds an absolute path, a `..` segment or an odd name',
+  },
   PACK_UNSAFE_ENTRY: { kind: 'input', status: 500, hint: 'the pack holds a link, device or other non-regular entry' },
   PACK_DUPLICATE_ENTRY: { kind: 'input', status: 500, hint: 'the pack holds the same path twice' },
   PACK_MALFORMED: { kind: 'input', status: 500, hint: 'the bytes are not a well-formed gzip-compressed tar' },
   PACK_MANIFEST_INVALID: { kind: 'input', status: 500, hint: 'the pack has no valid .manifest with a warden marker' },
 
-  TRUST_CONFIG_INVALID: { kind: 'setup', status: 500, hint: 'fix the verification settings (keys, trusted root, identity policy)' },
+  TRUST_CONFIG_INVALID: {
+    kind: 'setup',
+    status: 500,
+    hint: 'fix the verification settings (keys, trusted root, identity policy)',
+  },
   KEY_INVALID: { kind: 'setup', status: 500, hint: 'keys must be ECDSA P-256 in PEM (make them with `warden keygen`)' },
 
-  SIGNATURE_MISSING: { kind: 'integrity', status: 500, hint: 'sign the pack with `warden pack sign` and publish FILE.sigstore.json beside it' },
-  SIGNATURE_BUNDLE_MALFORMED: { kind: 'integrity', status: 500, hint: 'the .sigstore.json is not a valid Sigstore message-signature bundle' },
-  SIGNATURE_KEY_UNKNOWN: { kind: 'integrity', status: 500, hint: 'the pack was signed by a key that is not among the trusted public keys' },
+  SIGNATURE_MISSING: {
+    kind: 'integrity',
+    status: 500,
+    hint: 'sign the pack with `warden pack sign` and publish FILE.sigstore.json beside it',
+  },
+  SIGNATURE_BUNDLE_MALFORMED: {
+    kind: 'integrity',
+    status: 500,
+    hint: 'the .sigstore.json is not a valid Sigstore message-signature bundle',
+  },
+  SIGNATURE_KEY_UNKNOWN: {
+    kind: 'integrity',
+    status: 500,
+    hint: 'the pack was signed by a key that is not among the trusted public keys',
+  },
   SIGNATURE_INVALID: { kind: 'integrity', status: 500, hint: 'the signature does not match the pack bytes and key' },
-  DIGEST_MISMATCH: { kind: 'integrity', status: 500, hint: 'the pack bytes do not match the signed or announced SHA-256 digest' },
-  CERTIFICATE_UNTRUSTED: { kind: 'integrity', status: 500, hint: 'the signing certificate does not chain to the trusted root or was not valid at signing time' },
-  TLOG_UNTRUSTED: { kind: 'integrity', status: 500, hint: 'the transparency-log entry is missing, invalid or from a log not in the trusted root' },
+  DIGEST_MISMATCH: {
+    kind: 'integrity',
+    status: 500,
+    hint: 'the pack bytes do not match the signed or announced SHA-256 digest',
+  },
+  CERTIFICATE_UNTRUSTED: {
+    kind: 'integrity',
+    status: 500,
+    hint: 'the signing certificate does not chain to the trusted root or was not valid at signing time',
+  },
+  TLOG_UNTRUSTED: {
+    kind: 'integrity',
+    status: 500,
+    hint: 'the transparency-log entry is missing, invalid or from a log not in the trusted root',
+  },
   TIMESTAMP_UNTRUSTED: { kind: 'integrity', status: 500, hint: 'no trusted timestamp proves when the pack was signed' },
-  IDENTITY_UNTRUSTED: { kind: 'policy', status: 500, hint: 'the signer identity (issuer, subject) does not match the configured policy' },
+  IDENTITY_UNTRUSTED: {
+    kind: 'policy',
+    status: 500,
+    hint: 'the signer identity (issuer, subject) does not match the configured policy',
+  },
 
-  PACK_DOWNGRADE: { kind: 'policy', status: 500, hint: 'publish a pack with a higher sequence; only an operator rollback may go back' },
-  PACK_NAME_MISMATCH: { kind: 'policy', status: 500, hint: 'the pack marker names another pack than the one configured; check the source URL' },
+  PACK_DOWNGRADE: {
+    kind: 'policy',
+    status: 500,
+    hint: 'publish a pack with a higher sequence; only an operator rollback may go back',
+  },
+  PACK_NAME_MISMATCH: {
+    kind: 'policy',
+    status: 500,
+    hint: 'the pack marker names another pack than the one configured; check the source URL',
+  },
 
-  CONFIG_INVALID: { kind: 'setup', status: 500, hint: 'fix the listed keys in the agent configuration (see README, "Configuration")' },
-  STORE_LOCKED: { kind: 'setup', status: 500, hint: 'another agent uses this data_dir; stop it or give this one its own data_dir' },
-  STORE_CORRUPT: { kind: 'io', status: 500, hint: 'the store state file is unreadable; Warden falls back to the newest verifiable pack' },
-  LISTEN_FAILED: { kind: 'setup', status: 500, hint: 'the address is in use or not bindable; pick another listen address or stop what holds it' },
-  BOOT_NO_VALID_PACK: { kind: 'setup', status: 500, hint: 'publish a valid signed pack or make the source reachable, then start again' },
-  BOOT_INTERRUPTED: { kind: 'setup', status: 500, hint: 'the agent got SIGTERM or SIGINT before it was serving and stopped without waiting for its sources; nothing to fix' },
+  CONFIG_INVALID: {
+    kind: 'setup',
+    status: 500,
+    hint: 'fix the listed keys in the agent configuration (see README, "Configuration")',
+  },
+  STORE_LOCKED: {
+    kind: 'setup',
+    status: 500,
+    hint: 'another agent uses this data_dir; stop it or give this one its own data_dir',
+  },
+  STORE_CORRUPT: {
+    kind: 'io',
+    status: 500,
+    hint: 'the store state file is unreadable; Warden falls back to the newest verifiable pack',
+  },
+  LISTEN_FAILED: {
+    kind: 'setup',
+    status: 500,
+    hint: 'the address is in use or not bindable; pick another listen address or stop what holds it',
+  },
+  BOOT_NO_VALID_PACK: {
+    kind: 'setup',
+    status: 500,
+    hint: 'publish a valid signed pack or make the source reachable, then start again',
+  },
+  BOOT_INTERRUPTED: {
+    kind: 'setup',
+    status: 500,
+    hint: 'the agent got SIGTERM or SIGINT before it was serving and stopped without waiting for its sources; nothing to fix',
+  },
 
-  FETCH_FAILED: { kind: 'fetch', status: 500, hint: 'the pack server is unreachable or reset the connection; the agent retries with backoff' },
-  FETCH_TIMEOUT: { kind: 'fetch', status: 500, hint: 'the pack server did not answer within timeout_seconds; the agent retries with backoff' },
+  FETCH_FAILED: {
+    kind: 'fetch',
+    status: 500,
+    hint: 'the pack server is unreachable or reset the connection; the agent retries with backoff',
+  },
+  FETCH_TIMEOUT: {
+    kind: 'fetch',
+    status: 500,
+    hint: 'the pack server did not answer within timeout_seconds; the agent retries with backoff',
+  },
   FETCH_HTTP_STATUS: { kind: 'fetch', status: 500, hint: 'the pack server answered with an unexpected HTTP status' },
   FETCH_TOO_LARGE: { kind: 'fetch', status: 500, hint: 'the response body is over the configured size limit' },
-  SIGNATURE_FETCH_FAILED: { kind: 'fetch', status: 500, hint: 'the pack was fetched but its .sigstore.json was not; publish both' },
+  SIGNATURE_FETCH_FAILED: {
+    kind: 'fetch',
+    status: 500,
+    hint: 'the pack was fetched but its .sigstore.json was not; publish both',
+  },
 
-  DECISION_PATH_UNKNOWN: { kind: 'usage', status: 404, hint: 'POST /v1/data/<entrypoint> with an entrypoint an active pack declares (GET /healthz lists them)' },
-  HTTP_REQUEST_INVALID: { kind: 'usage', status: 400, hint: 'the HTTP request itself was refused before any route: headers over 16 KiB (431), malformed HTTP (400) or too slow (408); send a smaller, well-formed request' },
+  DECISION_PATH_UNKNOWN: {
+    kind: 'usage',
+    status: 404,
+    hint: 'POST /v1/data/<entrypoint> with an entrypoint an active pack declares (GET /healthz lists them)',
+  },
+  HTTP_REQUEST_INVALID: {
+    kind: 'usage',
+    status: 400,
+    hint: 'the HTTP request itself was refused before any route: headers over 16 KiB (431), malformed HTTP (400) or too slow (408); send a smaller, well-formed request',
+  },
   DECISION_INPUT_INVALID: { kind: 'usage', status: 400, hint: 'the body must be JSON: {"input": ...}' },
-  INPUT_TOO_DEEP: { kind: 'usage', status: 400, hint: 'the request nests arrays and objects deeper than limits.max_json_depth allows (or than the engine can evaluate); flatten the input' },
-  DECISION_FAILED: { kind: 'io', status: 500, hint: 'the policy raised an error during evaluation (conflicting rule outputs?)' },
+  INPUT_TOO_DEEP: {
+    kind: 'usage',
+    status: 400,
+    hint: 'the request nests arrays and objects deeper than limits.max_json_depth allows (or than the engine can evaluate); flatten the input',
+  },
+  DECISION_FAILED: {
+    kind: 'io',
+    status: 500,
+    hint: 'the policy raised an error during evaluation (conflicting rule outputs?)',
+  },
   NOT_READY: { kind: 'setup', status: 503, hint: 'no verified pack is active yet for this path' },
 
-  ADMIN_DISABLED: { kind: 'setup', status: 404, hint: 'the admin API is off: set admin.token_file in the agent configuration' },
-  ADMIN_UNAUTHORIZED: { kind: 'usage', status: 401, hint: 'send Authorization: Bearer <token> with the token from admin.token_file' },
-  VERSION_NOT_FOUND: { kind: 'usage', status: 404, hint: 'list versions with `warden versions` (GET /v1/admin/packs/<pack>/versions)' },
+  ADMIN_DISABLED: {
+    kind: 'setup',
+    status: 404,
+    hint: 'the admin API is off: set admin.token_file in the agent configuration',
+  },
+  ADMIN_UNAUTHORIZED: {
+    kind: 'usage',
+    status: 401,
+    hint: 'send Authorization: Bearer <token> with the token from admin.token_file',
+  },
+  VERSION_NOT_FOUND: {
+    kind: 'usage',
+    status: 404,
+    hint: 'list versions with `warden versions` (GET /v1/admin/packs/<pack>/versions)',
+  },
 
-  PACK_NOT_FOUND: { kind: 'usage', status: 404, hint: 'the pack server has no DIR/NAME.tar.gz (or its .sigstore.json) for this URL; check the name and what was published' },
+  PACK_NOT_FOUND: {
+    kind: 'usage',
+    status: 404,
+    hint: 'the pack server has no DIR/NAME.tar.gz (or its .sigstore.json) for this URL; check the name and what was published',
+  },
 
-  EVENT_HANDLER_FAILED: { kind: 'io', status: 500, hint: 'an in-process event subscriber threw; its later events are still delivered; fix the handler named in `subscriber`' },
-  EVENT_QUEUE_OVERFLOW: { kind: 'io', status: 500, hint: "a subscriber fell behind and its oldest events were dropped; make its handler faster or raise the bus's queue limit" },
-  WEBHOOK_DELIVERY_FAILED: { kind: 'fetch', status: 500, hint: 'the webhook receiver did not answer 2xx in time; retried with backoff, then written to the dead-letter file' },
+  EVENT_HANDLER_FAILED: {
+    kind: 'io',
+    status: 500,
+    hint: 'an in-process event subscriber threw; its later events are still delivered; fix the handler named in `subscriber`',
+  },
+  EVENT_QUEUE_OVERFLOW: {
+    kind: 'io',
+    status: 500,
+    hint: "a subscriber fell behind and its oldest events were dropped; make its handler faster or raise the bus's queue limit",
+  },
+  WEBHOOK_DELIVERY_FAILED: {
+    kind: 'fetch',
+    status: 500,
+    hint: 'the webhook receiver did not answer 2xx in time; retried with backoff, then written to the dead-letter file',
+  },
 
-  EVENT_ID_INVALID: { kind: 'usage', status: 400, hint: 'Last-Event-ID (or ?last_event_id=) must be an event id the stream sent: a non-negative integer' },
+  EVENT_ID_INVALID: {
+    kind: 'usage',
+    status: 400,
+    hint: 'Last-Event-ID (or ?last_event_id=) must be an event id the stream sent: a non-negative integer',
+  },
 
-  TOKEN_INVALID: { kind: 'usage', status: 401, hint: 'send Authorization: Bearer <JWT> signed by a key in the configured JWKS, with the pinned issuer, audience and an exp; details.reason says what failed' },
-  TENANT_MISSING: { kind: 'policy', status: 403, hint: 'the verified token carries no tenant claim (or an empty one); the identity provider must issue the tenant claim, there is no default tenant' },
-  TENANT_MALFORMED: { kind: 'policy', status: 403, hint: 'the tenant in the token or in X-Tenant-ID is not a string matching the tenant pattern' },
-  TENANT_MISMATCH: { kind: 'policy', status: 403, hint: 'X-Tenant-ID names another tenant than the verified token; use a token issued for the addressed tenant' },
-  JWKS_UNAVAILABLE: { kind: 'fetch', status: 503, hint: 'the JWKS file or URL could not be read or holds no usable public keys; check the configured JWKS file or URL and the key server' },
-  DECISION_LOG_WRITE_FAILED: { kind: 'io', status: 500, hint: 'the decision-log folder is not writable (missing parent, permissions, disk full); events stay queued and are retried, the oldest dropped past the queue limit' },
-  DECISION_LOG_OVERFLOW: { kind: 'io', status: 500, hint: 'decisions came faster than the decision log could write them, or the disk failed; the oldest queued events were dropped; check the disk or raise the queue limit' },
-  POLICY_DENIED: { kind: 'policy', status: 403, hint: 'the governance policy denied the request; details.reasons says why and decision_id finds it in the decision log' },
-  KILL_SWITCH_ACTIVE: { kind: 'policy', status: 503, hint: 'a kill switch blocks this module (or no switch state has loaded yet and the module is high-risk); clear it in the kill-switch pack, or make that pack reachable' },
-  GOVERNANCE_DISABLED: { kind: 'setup', status: 404, hint: 'verdicts need a `governance:` block in the agent configuration naming the pack that answers them' },
-  VERDICT_INVALID: { kind: 'build', status: 500, hint: 'the verdict entrypoint must return {"allow": boolean, "reasons": [string]}; the request was denied (fail closed); fix the policy' },
-  GOVERNANCE_PACK_INVALID: { kind: 'build', status: 500, hint: 'the governance or kill-switch pack lacks an entrypoint governance needs, or it answers in the wrong shape; the pack was refused and the last-known-good kept' },
-  EVIDENCE_WRITE_FAILED: { kind: 'io', status: 500, hint: 'boot.json could not be written under the evidence folder (permissions, disk full, missing parent); in strict mode the agent does not start' },
-  POLICY_UPDATE_FAILED: { kind: 'input', status: 500, hint: 'a policy update was refused and the last-known-good policy keeps answering; the `cause` field of the log line has the specific code' },
-  POLICY_INTEGRITY_CHECK_FAILED: { kind: 'integrity', status: 500, hint: "the policy's SHA-256 could not be computed; the policy is treated as corrupt: refused at runtime (last-known-good stays), fatal at start" },
+  TOKEN_INVALID: {
+    kind: 'usage',
+    status: 401,
+    hint: 'send Authorization: Bearer <JWT> signed by a key in the configured JWKS, with the pinned issuer, audience and an exp; details.reason says what failed',
+  },
+  TENANT_MISSING: {
+    kind: 'policy',
+    status: 403,
+    hint: 'the verified token carries no tenant claim (or an empty one); the identity provider must issue the tenant claim, there is no default tenant',
+  },
+  TENANT_MALFORMED: {
+    kind: 'policy',
+    status: 403,
+    hint: 'the tenant in the token or in X-Tenant-ID is not a string matching the tenant pattern',
+  },
+  TENANT_MISMATCH: {
+    kind: 'policy',
+    status: 403,
+    hint: 'X-Tenant-ID names another tenant than the verified token; use a token issued for the addressed tenant',
+  },
+  JWKS_UNAVAILABLE: {
+    kind: 'fetch',
+    status: 503,
+    hint: 'the JWKS file or URL could not be read or holds no usable public keys; check the configured JWKS file or URL and the key server',
+  },
+  DECISION_LOG_WRITE_FAILED: {
+    kind: 'io',
+    status: 500,
+    hint: 'the decision-log folder is not writable (missing parent, permissions, disk full); events stay queued and are retried, the oldest dropped past the queue limit',
+  },
+  DECISION_LOG_OVERFLOW: {
+    kind: 'io',
+    status: 500,
+    hint: 'decisions came faster than the decision log could write them, or the disk failed; the oldest queued events were dropped; check the disk or raise the queue limit',
+  },
+  POLICY_DENIED: {
+    kind: 'policy',
+    status: 403,
+    hint: 'the governance policy denied the request; details.reasons says why and decision_id finds it in the decision log',
+  },
+  KILL_SWITCH_ACTIVE: {
+    kind: 'policy',
+    status: 503,
+    hint: 'a kill switch blocks this module (or no switch state has loaded yet and the module is high-risk); clear it in the kill-switch pack, or make that pack reachable',
+  },
+  GOVERNANCE_DISABLED: {
+    kind: 'setup',
+    status: 404,
+    hint: 'verdicts need a `governance:` block in the agent configuration naming the pack that answers them',
+  },
+  VERDICT_INVALID: {
+    kind: 'build',
+    status: 500,
+    hint: 'the verdict entrypoint must return {"allow": boolean, "reasons": [string]}; the request was denied (fail closed); fix the policy',
+  },
+  GOVERNANCE_PACK_INVALID: {
+    kind: 'build',
+    status: 500,
+    hint: 'the governance or kill-switch pack lacks an entrypoint governance needs, or it answers in the wrong shape; the pack was refused and the last-known-good kept',
+  },
+  EVIDENCE_WRITE_FAILED: {
+    kind: 'io',
+    status: 500,
+    hint: 'boot.json could not be written under the evidence folder (permissions, disk full, missing parent); in strict mode the agent does not start',
+  },
+  POLICY_UPDATE_FAILED: {
+    kind: 'input',
+    status: 500,
+    hint: 'a policy update was refused and the last-known-good policy keeps answering; the `cause` field of the log line has the specific code',
+  },
+  POLICY_INTEGRITY_CHECK_FAILED: {
+    kind: 'integrity',
+    status: 500,
+    hint: "the policy's SHA-256 could not be computed; the policy is treated as corrupt: refused at runtime (last-known-good stays), fatal at start",
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 /** Codes that existed once and must never be given a new meaning. */

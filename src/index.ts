@@ -19,11 +19,21 @@ export { keyTrust, keylessTrust, type Trust } from './verify/trust.js';
 export { verifyPack, type VerifiedPack, type SignerIdentity } from './verify/verify.js';
 export { Governance, type Verdict, type VerdictContext, type GovernanceOptions } from './govern/verdict/governance.js';
 export { KillSwitches, type SwitchState } from './govern/verdict/kill-switch.js';
-export { createTenantValidator, type TenantContext, type TenantValidator, type TenantValidatorOptions } from './govern/tenant/tenant.js';
+export {
+  createTenantValidator,
+  type TenantContext,
+  type TenantValidator,
+  type TenantValidatorOptions,
+} from './govern/tenant/tenant.js';
 export { jwksFromFile } from './govern/tenant/jwks-file.js';
 export { jwksFromUrl } from './govern/tenant/jwks.js';
 export { DecisionCache } from './govern/cache/decision-cache.js';
 export { DecisionLog, decisionEvent, type DecisionLogEvent } from './decision-log/decision-log.js';
-export { createEnforcer, type EnforcerOptions, type RequestAction, type RequestGovernance } from './govern/middleware/enforce.js';
+export {
+  createEnforcer,
+  type EnforcerOptions,
+  type RequestAction,
+  type RequestGovernance,
+} from './govern/middleware/enforce.js';
 export { wardenGovernance, type WardenFastifyOptions } from './govern/middleware/fastify.js';
 export { wardenExpress, type WardenMiddleware } from './govern/middleware/express.js';

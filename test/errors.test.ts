@@ -18,7 +18,10 @@ describe('error registry', () => {
   });
 
   it('never reuses a retired code', () => {
-    assert.deepEqual(RETIRED_CODES.filter((c) => c in ERROR_CODES), []);
+    assert.deepEqual(
+      RETIRED_CODES.filter((c) => c in ERROR_CODES),
+      [],
+    );
   });
 
   it('states each code kind in its documentation', () => {
@@ -29,7 +32,9 @@ describe('error registry', () => {
   });
 
   it('gives every usage code a 4xx status', () => {
-    const wrong = Object.entries(ERROR_CODES).filter(([, spec]) => spec.kind === 'usage' && (spec.status < 400 || spec.status > 499));
+    const wrong = Object.entries(ERROR_CODES).filter(
+      ([, spec]) => spec.kind === 'usage' && (spec.status < 400 || spec.status > 499),
+    );
     assert.deepEqual(wrong, []);
   });
 
@@ -37,13 +42,22 @@ describe('error registry', () => {
     for (const [code, spec] of Object.entries(ERROR_CODES)) {
       const section = doc.slice(doc.indexOf(`### ${code}\n`)).split('\n### ')[0] ?? '';
       const stated = [...section.matchAll(/HTTP (\d{3})\b/g)].map((m) => Number(m[1]));
-      if (stated.length > 0) assert.ok(stated.includes(spec.status), `${code}: docs say HTTP ${stated.join('/')}, the registry ${spec.status}`);
+      if (stated.length > 0)
+        assert.ok(
+          stated.includes(spec.status),
+          `${code}: docs say HTTP ${stated.join('/')}, the registry ${spec.status}`,
+        );
     }
   });
 
   it('turns errors into data with code, message and hint', () => {
     const e = new WardenError('DIGEST_MISMATCH', 'bytes differ', { details: { want: 'a' } });
-    assert.deepEqual(e.toJSON(), { code: 'DIGEST_MISMATCH', message: 'bytes differ', hint: ERROR_CODES.DIGEST_MISMATCH.hint, details: { want: 'a' } });
+    assert.deepEqual(e.toJSON(), {
+      code: 'DIGEST_MISMATCH',
+      message: 'bytes differ',
+      hint: ERROR_CODES.DIGEST_MISMATCH.hint,
+      details: { want: 'a' },
+    });
     assert.equal(e.kind, 'integrity');
   });
 

@@ -39,7 +39,13 @@ const BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0
 
 // A histogram kept as plain numbers: what a scrape-time export would read.
 // prom-client's own Histogram, as src/ used before FastHistogram: kept here as the ablation's reference.
-const PROM_HISTOGRAM = new Histogram({ name: 'ablation_decision_seconds', help: 'ablation', labelNames: ['pack', 'engine'], buckets: [...BUCKETS], registers: [] });
+const PROM_HISTOGRAM = new Histogram({
+  name: 'ablation_decision_seconds',
+  help: 'ablation',
+  labelNames: ['pack', 'engine'],
+  buckets: [...BUCKETS],
+  registers: [],
+});
 
 class ArrayHistogram {
   readonly counts = new Float64Array(BUCKETS.length + 1);
@@ -59,7 +65,8 @@ function variant(routes: ReadonlyMap<string, Activator>, metrics: WardenMetrics,
   const observer = (active: ActivePack): { observe(seconds: number): void } => {
     let o = observers.get(active);
     if (!o) {
-      o = pieces.metric === 'array' ? new ArrayHistogram() : PROM_HISTOGRAM.labels({ pack: active.name, engine: 'wasm' });
+      o =
+        pieces.metric === 'array' ? new ArrayHistogram() : PROM_HISTOGRAM.labels({ pack: active.name, engine: 'wasm' });
       observers.set(active, o);
     }
     return o;
@@ -79,13 +86,21 @@ function variant(routes: ReadonlyMap<string, Activator>, metrics: WardenMetrics,
       evaluation = active.engine.evaluate(path, input);
       observer(active).observe((performance.now() - started) / 1e3);
     }
-    const base = { decisionId: pieces.id === 'uuid' ? randomUUID() : pieces.id === 'counter' ? counterId() : 'bench', pack: active.name, revision: active.revision, digest: active.digest };
+    const base = {
+      decisionId: pieces.id === 'uuid' ? randomUUID() : pieces.id === 'counter' ? counterId() : 'bench',
+      pack: active.name,
+      revision: active.revision,
+      digest: active.digest,
+    };
     return evaluation.defined ? { defined: true, result: evaluation.result, ...base } : { defined: false, ...base };
   };
 }
 
 /** The variants, by label; the first is the full copy of today's path. */
-export function ablationVariants(activator: Activator, metrics: WardenMetrics): ReadonlyArray<readonly [string, DecideFn]> {
+export function ablationVariants(
+  activator: Activator,
+  metrics: WardenMetrics,
+): ReadonlyArray<readonly [string, DecideFn]> {
   const routes = new Map((activator.current?.entrypoints ?? []).map((e) => [e, activator] as const));
   const v = (p: Pieces): DecideFn => variant(routes, metrics, p);
   return [

@@ -29,10 +29,34 @@ export interface ExampleInput {
 
 /** Two allows and two denials, through both `allow` rules. */
 export const INPUTS: readonly ExampleInput[] = [
-  { label: 'admin deletes', input: { user: { name: 'ada', roles: ['admin'], tenant: 'acme' }, action: 'delete', resource: { tenant: 'globex' } }, expect: true },
-  { label: 'viewer reads own tenant', input: { user: { name: 'vic', roles: ['viewer'], tenant: 'acme' }, action: 'read', resource: { tenant: 'acme' } }, expect: true },
-  { label: 'viewer reads other tenant', input: { user: { name: 'vic', roles: ['viewer'], tenant: 'acme' }, action: 'read', resource: { tenant: 'globex' } }, expect: false },
-  { label: 'editor deletes', input: { user: { name: 'eve', roles: ['editor', 'viewer'], tenant: 'acme' }, action: 'delete', resource: { tenant: 'acme' } }, expect: false },
+  {
+    label: 'admin deletes',
+    input: {
+      user: { name: 'ada', roles: ['admin'], tenant: 'acme' },
+      action: 'delete',
+      resource: { tenant: 'globex' },
+    },
+    expect: true,
+  },
+  {
+    label: 'viewer reads own tenant',
+    input: { user: { name: 'vic', roles: ['viewer'], tenant: 'acme' }, action: 'read', resource: { tenant: 'acme' } },
+    expect: true,
+  },
+  {
+    label: 'viewer reads other tenant',
+    input: { user: { name: 'vic', roles: ['viewer'], tenant: 'acme' }, action: 'read', resource: { tenant: 'globex' } },
+    expect: false,
+  },
+  {
+    label: 'editor deletes',
+    input: {
+      user: { name: 'eve', roles: ['editor', 'viewer'], tenant: 'acme' },
+      action: 'delete',
+      resource: { tenant: 'acme' },
+    },
+    expect: false,
+  },
 ];
 
 /** A key pair on disk (as `warden keygen` writes it) and the private key loaded. */
@@ -74,7 +98,9 @@ export function exampleVersion(built: BuiltPack, n: number): Buffer {
   manifest.revision = `bench-${n}`;
   manifest.metadata.warden.sequence = n;
   files.set(MANIFEST_PATH, Buffer.from(JSON.stringify(manifest)));
-  const data = JSON.parse((files.get('data.json') ?? Buffer.from('{}')).toString('utf8')) as { authz: Record<string, unknown> };
+  const data = JSON.parse((files.get('data.json') ?? Buffer.from('{}')).toString('utf8')) as {
+    authz: Record<string, unknown>;
+  };
   data.authz['bench_version'] = n;
   files.set('data.json', Buffer.from(JSON.stringify(data)));
   return writeTarGz([...files].map(([p, d]) => ({ path: p, data: d })));
@@ -96,7 +122,11 @@ export async function publishable(pack: Buffer, key: KeyObject): Promise<Publish
  * to a temp file and renamed. `beforePackRename` runs just before the pack's
  * rename, for timing from that moment.
  */
-export async function publish(target: string, p: Publishable, beforePackRename: () => void = () => undefined): Promise<void> {
+export async function publish(
+  target: string,
+  p: Publishable,
+  beforePackRename: () => void = () => undefined,
+): Promise<void> {
   await writeFile(`${target}.sigstore.json.tmp`, p.signature);
   await rename(`${target}.sigstore.json.tmp`, `${target}.sigstore.json`);
   await writeFile(`${target}.tmp`, p.pack);

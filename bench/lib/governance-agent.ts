@@ -29,25 +29,86 @@ export interface VerdictCase {
 
 /** Allows: core modules and the high-risk ai_inference with an allowed, consented purpose. */
 export const ALLOWS: readonly VerdictCase[] = [
-  { label: 'acme reads an invoice (core)', context: { tenant: 'acme', subject: 'alice', module: 'billing', action: 'read', resource: 'acme/invoices/2024-001' }, expect: 'allow' },
-  { label: 'acme updates identity (core, purpose ignored)', context: { tenant: 'acme', subject: 'alice', module: 'identity', action: 'update', purpose: 'onboarding' }, expect: 'allow' },
-  { label: 'acme invokes ai_inference for fraud detection', context: { tenant: 'acme', subject: 'svc-fraud', module: 'ai_inference', action: 'invoke', resource: 'acme/transactions/981', purpose: 'fraud_detection' }, expect: 'allow' },
-  { label: 'globex exports a report (core)', context: { tenant: 'globex', subject: 'bob', module: 'reporting', action: 'export', resource: 'globex/reports/q3' }, expect: 'allow' },
+  {
+    label: 'acme reads an invoice (core)',
+    context: {
+      tenant: 'acme',
+      subject: 'alice',
+      module: 'billing',
+      action: 'read',
+      resource: 'acme/invoices/2024-001',
+    },
+    expect: 'allow',
+  },
+  {
+    label: 'acme updates identity (core, purpose ignored)',
+    context: { tenant: 'acme', subject: 'alice', module: 'identity', action: 'update', purpose: 'onboarding' },
+    expect: 'allow',
+  },
+  {
+    label: 'acme invokes ai_inference for fraud detection',
+    context: {
+      tenant: 'acme',
+      subject: 'svc-fraud',
+      module: 'ai_inference',
+      action: 'invoke',
+      resource: 'acme/transactions/981',
+      purpose: 'fraud_detection',
+    },
+    expect: 'allow',
+  },
+  {
+    label: 'globex exports a report (core)',
+    context: { tenant: 'globex', subject: 'bob', module: 'reporting', action: 'export', resource: 'globex/reports/q3' },
+    expect: 'allow',
+  },
 ];
 
 /** Policy denials, one reason each, on modules whose kill switch is off (the policy is evaluated). */
 export const DENIES: readonly VerdictCase[] = [
-  { label: 'unknown tenant', context: { tenant: 'umbrella', subject: 'alice', module: 'billing', action: 'read' }, expect: 'deny' },
-  { label: 'module not enabled', context: { tenant: 'acme', subject: 'alice', module: 'reporting', action: 'export' }, expect: 'deny' },
-  { label: 'resource of another tenant', context: { tenant: 'acme', subject: 'alice', module: 'billing', action: 'read', resource: 'globex/invoices/7' }, expect: 'deny' },
-  { label: 'purpose not consented (high risk)', context: { tenant: 'acme', subject: 'svc-reco', module: 'ai_inference', action: 'invoke', purpose: 'personalisation' }, expect: 'deny' },
+  {
+    label: 'unknown tenant',
+    context: { tenant: 'umbrella', subject: 'alice', module: 'billing', action: 'read' },
+    expect: 'deny',
+  },
+  {
+    label: 'module not enabled',
+    context: { tenant: 'acme', subject: 'alice', module: 'reporting', action: 'export' },
+    expect: 'deny',
+  },
+  {
+    label: 'resource of another tenant',
+    context: { tenant: 'acme', subject: 'alice', module: 'billing', action: 'read', resource: 'globex/invoices/7' },
+    expect: 'deny',
+  },
+  {
+    label: 'purpose not consented (high risk)',
+    context: {
+      tenant: 'acme',
+      subject: 'svc-reco',
+      module: 'ai_inference',
+      action: 'invoke',
+      purpose: 'personalisation',
+    },
+    expect: 'deny',
+  },
 ];
 
 /** The mix of the latency measurements: allows and denials alternating. */
 export const MIX: readonly VerdictCase[] = ALLOWS.flatMap((a, i) => [a, DENIES[i] as VerdictCase]);
 
 /** A module the example kill-switch state switches off (ai_training: "training paused"). */
-export const BLOCKED: VerdictCase = { label: 'ai_training, kill switch on', context: { tenant: 'globex', subject: 'ml-pipeline', module: 'ai_training', action: 'train', purpose: 'model_improvement' }, expect: 'blocked' };
+export const BLOCKED: VerdictCase = {
+  label: 'ai_training, kill switch on',
+  context: {
+    tenant: 'globex',
+    subject: 'ml-pipeline',
+    module: 'ai_training',
+    action: 'train',
+    purpose: 'model_improvement',
+  },
+  expect: 'blocked',
+};
 
 /** A JWKS file of one fresh ES256 key and a valid token it verifies. */
 export interface TenantKeys {
@@ -63,7 +124,10 @@ export interface TenantKeys {
 export async function tenantKeys(dir: string): Promise<TenantKeys> {
   const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
   const jwksPath = join(dir, 'jwks.json');
-  await writeFile(jwksPath, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'bench-1', alg: 'ES256', use: 'sig' }] }));
+  await writeFile(
+    jwksPath,
+    JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'bench-1', alg: 'ES256', use: 'sig' }] }),
+  );
   const issuer = 'https://idp.bench.test';
   const audience = 'warden-bench';
   const token = await new SignJWT({ tenant: 'acme' })
@@ -111,11 +175,23 @@ export function governanceConfig(s: AgentShape): string {
     '    verify: { unsigned: true }',
   ];
   if (s.tenants) {
-    lines.push('  tenants:', `    issuer: ${s.tenants.issuer}`, `    audience: ${s.tenants.audience}`, '    algorithms: [ES256]', `    jwks_file: ${s.tenants.jwksPath}`);
+    lines.push(
+      '  tenants:',
+      `    issuer: ${s.tenants.issuer}`,
+      `    audience: ${s.tenants.audience}`,
+      '    algorithms: [ES256]',
+      `    jwks_file: ${s.tenants.jwksPath}`,
+    );
     if (s.tokenCacheSeconds !== undefined) lines.push(`    token_cache_seconds: ${s.tokenCacheSeconds}`);
   }
   // Files bounded: the benchmark logs a few hundred thousand verdicts.
-  if (s.decisionLog) lines.push('decision_log:', `  dir: ${join(s.dir, 'decisions')}`, `  max_file_bytes: ${16 * 2 ** 20}`, '  max_files: 2');
+  if (s.decisionLog)
+    lines.push(
+      'decision_log:',
+      `  dir: ${join(s.dir, 'decisions')}`,
+      `  max_file_bytes: ${16 * 2 ** 20}`,
+      '  max_files: 2',
+    );
   return `${lines.join('\n')}\n`;
 }
 
@@ -149,6 +225,7 @@ export async function writeGovernanceConfig(s: AgentShape): Promise<string> {
 export function checkVerdicts(governance: Governance, cases: readonly VerdictCase[], who: string): void {
   for (const c of cases) {
     const v = governance.verdict(c.context);
-    if (v.result !== c.expect) throw new Error(`${who}: "${c.label}" got ${v.result} ${JSON.stringify(v.reasons)}, expected ${c.expect}`);
+    if (v.result !== c.expect)
+      throw new Error(`${who}: "${c.label}" got ${v.result} ${JSON.stringify(v.reasons)}, expected ${c.expect}`);
   }
 }

@@ -65,9 +65,15 @@ export class KeepAliveClient {
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
             try {
-              resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text === '' ? undefined : JSON.parse(text) });
+              resolve({
+                status: res.statusCode ?? 0,
+                headers: res.headers,
+                body: text === '' ? undefined : JSON.parse(text),
+              });
             } catch (err) {
-              reject(new Error(`${path}: answer is not JSON (${res.statusCode}): ${text.slice(0, 200)}`, { cause: err }));
+              reject(
+                new Error(`${path}: answer is not JSON (${res.statusCode}): ${text.slice(0, 200)}`, { cause: err }),
+              );
             }
           });
         },
@@ -99,7 +105,9 @@ export async function checkDecisions(
     const res = await client.post(path, { input: c.input });
     const got = resultOf(res.body);
     if (res.status !== 200 || got !== c.expect) {
-      throw new Error(`${who} answered ${res.status} ${JSON.stringify(res.body)} for "${c.label}", expected result ${JSON.stringify(c.expect)}`);
+      throw new Error(
+        `${who} answered ${res.status} ${JSON.stringify(res.body)} for "${c.label}", expected result ${JSON.stringify(c.expect)}`,
+      );
     }
   }
 }

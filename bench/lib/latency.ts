@@ -119,7 +119,10 @@ export async function sampleCalls(cases: readonly CallCase[], plan: CallPlan): P
 }
 
 /** The samples of each block of `blocks` consecutive rounds (for the spread of a percentile across the run). */
-export function blocksOf(s: { readonly ns: readonly number[]; readonly roundEnds: readonly number[] }, blocks: number): number[][] {
+export function blocksOf(
+  s: { readonly ns: readonly number[]; readonly roundEnds: readonly number[] },
+  blocks: number,
+): number[][] {
   const per = Math.max(1, Math.floor(s.roundEnds.length / blocks));
   const out: number[][] = [];
   let from = 0;

@@ -22,7 +22,12 @@ export interface LoadPlan {
 
 /** What the run printed. */
 export interface LoadResult {
-  readonly requestsPerSecond: { readonly mean: number; readonly stddev: number; readonly min: number; readonly max: number };
+  readonly requestsPerSecond: {
+    readonly mean: number;
+    readonly stddev: number;
+    readonly min: number;
+    readonly max: number;
+  };
   readonly completed: number;
   readonly durationSeconds: number;
   /** Response times in ms, at full precision. */
@@ -47,31 +52,40 @@ async function main(): Promise<void> {
   const plan = JSON.parse(process.argv[2] ?? '') as LoadPlan;
   const latencies: number[] = [];
   let wrong = 0;
-  const requests = plan.cases.map(
-    (c): autocannon.Request => ({
-      method: 'POST',
-      path: plan.path,
-      headers: { 'content-type': 'application/json' },
-      body: c.body,
-      onResponse: (status, body) => {
-        if (status !== 200) return;
-        try {
-          if ((JSON.parse(body) as { result?: unknown }).result !== c.expect) wrong++;
-        } catch {
-          wrong++;
-        }
-      },
-    }),
-  );
+  const requests = plan.cases.map((c): autocannon.Request => ({
+    method: 'POST',
+    path: plan.path,
+    headers: { 'content-type': 'application/json' },
+    body: c.body,
+    onResponse: (status, body) => {
+      if (status !== 200) return;
+      try {
+        if ((JSON.parse(body) as { result?: unknown }).result !== c.expect) wrong++;
+      } catch {
+        wrong++;
+      }
+    },
+  }));
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(
-      { url: plan.url, connections: plan.connections, pipelining: plan.pipelining, duration: plan.durationSeconds, requests },
+      {
+        url: plan.url,
+        connections: plan.connections,
+        pipelining: plan.pipelining,
+        duration: plan.durationSeconds,
+        requests,
+      },
       (err: unknown, res) => (err ? reject(err instanceof Error ? err : new Error(JSON.stringify(err))) : resolve(res)),
     );
     instance.on('response', (_client, _status, _bytes, ms) => latencies.push(ms));
   });
   const out: LoadResult = {
-    requestsPerSecond: { mean: result.requests.average, stddev: result.requests.stddev, min: result.requests.min, max: result.requests.max },
+    requestsPerSecond: {
+      mean: result.requests.average,
+      stddev: result.requests.stddev,
+      min: result.requests.min,
+      max: result.requests.max,
+    },
     completed: latencies.length,
     durationSeconds: result.duration,
     latencyMs: summarize(latencies.length > 0 ? latencies : [NaN]),

@@ -42,7 +42,12 @@ export function benchKeys(): BenchKeys {
 }
 
 /** Writes `<dir>/<name>` and its signature bundle. */
-export async function writeSignedPack(dir: string, name: string, shape: PackShape, privateKey: KeyObject): Promise<PackFixture> {
+export async function writeSignedPack(
+  dir: string,
+  name: string,
+  shape: PackShape,
+  privateKey: KeyObject,
+): Promise<PackFixture> {
   const list = entries(shape);
   const pack = writeTarGz(list);
   const path = join(dir, name);
@@ -69,7 +74,10 @@ function manifest(): Buffer {
 function entries(shape: PackShape): TarEntry[] {
   const meta: TarEntry[] = [
     { path: '.manifest', data: manifest() },
-    { path: 'warden.golden.json', data: Buffer.from('[{"name":"bench","entrypoint":"bench/allow","input":{},"expect":true}]') },
+    {
+      path: 'warden.golden.json',
+      data: Buffer.from('[{"name":"bench","entrypoint":"bench/allow","input":{},"expect":true}]'),
+    },
     { path: 'policy.wasm', data: randomBytes(shape.wasmBytes) },
   ];
   const overhead = (meta.length + shape.dataFiles) * 1024 + 2048; // header + worst-case padding per entry, end marker

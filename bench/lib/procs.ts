@@ -54,7 +54,12 @@ export class ServerProcess {
   }
 
   /** Starts `cmd args…` with piped output. */
-  static start(name: string, cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): ServerProcess {
+  static start(
+    name: string,
+    cmd: string,
+    args: readonly string[],
+    env: NodeJS.ProcessEnv = process.env,
+  ): ServerProcess {
     return new ServerProcess(name, spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env }));
   }
 
@@ -163,7 +168,10 @@ export function freePort(): Promise<number> {
 }
 
 /** Starts `warden agent --config FILE`; resolves once it listens, with its URL. */
-export async function startWardenAgent(name: string, configPath: string): Promise<{ proc: ServerProcess; url: string }> {
+export async function startWardenAgent(
+  name: string,
+  configPath: string,
+): Promise<{ proc: ServerProcess; url: string }> {
   const proc = ServerProcess.warden(name, ['agent', '--config', configPath]);
   try {
     const m = await proc.waitFor(/^warden agent listening on (http:\/\/\S+)/);

@@ -42,7 +42,11 @@ export interface StormRun {
 }
 
 /** Starts the agent process in `dir` and checks its answer to every case. */
-export async function startVerdictServer(dir: string, cases: readonly VerdictCase[], decisionLog: boolean): Promise<VerdictServer> {
+export async function startVerdictServer(
+  dir: string,
+  cases: readonly VerdictCase[],
+  decisionLog: boolean,
+): Promise<VerdictServer> {
   await mkdir(dir, { recursive: true });
   const configPath = await writeGovernanceConfig({ dir, cache: false, decisionLog, logLevel: 'warn' });
   const { proc, url } = await startWardenAgent('warden agent (verdicts)', configPath);
@@ -53,9 +57,12 @@ export async function startVerdictServer(dir: string, cases: readonly VerdictCas
       const res = await client.post(VERDICT_PATH, c.context);
       const body = res.body as { result?: unknown; cached?: unknown } | undefined;
       if (res.status !== 200 || body?.result !== c.expect || body.cached !== false) {
-        throw new Error(`the agent answered ${res.status} ${JSON.stringify(res.body)} for "${c.label}", expected an uncached ${c.expect}`);
+        throw new Error(
+          `the agent answered ${res.status} ${JSON.stringify(res.body)} for "${c.label}", expected an uncached ${c.expect}`,
+        );
       }
-      if (c.expect === 'allow' || c.expect === 'deny') bodyBytes[c.expect] = Math.max(bodyBytes[c.expect], JSON.stringify(res.body).length);
+      if (c.expect === 'allow' || c.expect === 'deny')
+        bodyBytes[c.expect] = Math.max(bodyBytes[c.expect], JSON.stringify(res.body).length);
     }
     return { proc, url, bodyBytes };
   } catch (err) {
@@ -82,11 +89,16 @@ export async function storm(
     cases: cases.map((c) => ({ body: JSON.stringify(c.context), expect: c.expect })),
   };
   const before = cpuMs(server.proc.pid);
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', LOAD_CHILD, JSON.stringify(plan)], { maxBuffer: 16 * 1024 * 1024, timeout: (seconds + 60) * 1000 });
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', LOAD_CHILD, JSON.stringify(plan)], {
+    maxBuffer: 16 * 1024 * 1024,
+    timeout: (seconds + 60) * 1000,
+  });
   const agentCpuMs = cpuMs(server.proc.pid) - before;
   const load = JSON.parse(stdout.trim().split('\n').pop() ?? '') as LoadResult;
   if (load.errors > 0 || load.non2xx > 0 || load.wrong > 0 || load.completed === 0) {
-    throw new Error(`storm: ${load.completed} answers, ${load.errors} errors, ${load.non2xx} non-2xx, ${load.wrong} wrong`);
+    throw new Error(
+      `storm: ${load.completed} answers, ${load.errors} errors, ${load.non2xx} non-2xx, ${load.wrong} wrong`,
+    );
   }
   return { load, agentCpuMs };
 }

@@ -73,14 +73,20 @@ export class Activator {
   boot(): Promise<boolean> {
     return this.#enqueue(async () => {
       const state = await this.opts.store.state(this.opts.name).catch(async (err: unknown) => {
-        this.opts.log.error({ pack: this.opts.name, code: toWardenError(err).code, err: messageOf(err) }, 'store state unreadable; recovering from blobs');
+        this.opts.log.error(
+          { pack: this.opts.name, code: toWardenError(err).code, err: messageOf(err) },
+          'store state unreadable; recovering from blobs',
+        );
         return this.opts.store.recover(this.opts.name);
       });
       this.#pin = state.pinned;
       this.#publishPin();
-      const order = [state.pinned?.digest, state.active, state.lastKnownGood, ...state.versions.map((v) => v.digest)].filter(
-        (d, i, all): d is string => d !== undefined && all.indexOf(d) === i,
-      );
+      const order = [
+        state.pinned?.digest,
+        state.active,
+        state.lastKnownGood,
+        ...state.versions.map((v) => v.digest),
+      ].filter((d, i, all): d is string => d !== undefined && all.indexOf(d) === i);
       const loaded = await this.#firstVerified(order, 'stored pack does not load; trying an older one');
       if (!loaded) return false;
       const { candidate, stored } = loaded;
@@ -88,7 +94,15 @@ export class Activator {
         origin: stored.version.origin,
         state,
         unconfirmed: true,
-        log: { level: 'info', msg: 'policy loaded from store', fields: { revision: candidate.revision, last_known_good: candidate.digest !== state.active, pinned: state.pinned !== undefined } },
+        log: {
+          level: 'info',
+          msg: 'policy loaded from store',
+          fields: {
+            revision: candidate.revision,
+            last_known_good: candidate.digest !== state.active,
+            pinned: state.pinned !== undefined,
+          },
+        },
         events: [],
       });
       return true;
@@ -114,7 +128,12 @@ export class Activator {
           : target.number !== undefined
             ? state.versions.find((v) => v.number === target.number)
             : state.versions.find((v) => v.digest === state.lastKnownGood);
-      if (!version) throw new WardenError('USAGE', `pack "${this.opts.name}" has no such stored version (${JSON.stringify(target)})`, { details: { target } });
+      if (!version)
+        throw new WardenError(
+          'USAGE',
+          `pack "${this.opts.name}" has no such stored version (${JSON.stringify(target)})`,
+          { details: { target } },
+        );
       const from = this.#current;
       const stored = await this.opts.store.load(this.opts.name, version.digest);
       const candidate = await this.#prepare(stored.pack, stored.signature);
@@ -123,10 +142,27 @@ export class Activator {
       return this.#activate(candidate, {
         origin: stored.version.origin,
         state: after,
-        log: { level: 'warn', msg: 'policy rolled back and pinned', fields: { from: from?.digest, to: version.digest, actor: manual.actor, reason: manual.reason } },
+        log: {
+          level: 'warn',
+          msg: 'policy rolled back and pinned',
+          fields: { from: from?.digest, to: version.digest, actor: manual.actor, reason: manual.reason },
+        },
         events: [
-          ['policy.rolled_back', { from: from?.digest, from_number: from?.number, to: version.digest, to_number: version.number, actor: manual.actor, reason: manual.reason }],
-          ['policy.pinned', { digest: version.digest, number: version.number, actor: manual.actor, reason: manual.reason }],
+          [
+            'policy.rolled_back',
+            {
+              from: from?.digest,
+              from_number: from?.number,
+              to: version.digest,
+              to_number: version.number,
+              actor: manual.actor,
+              reason: manual.reason,
+            },
+          ],
+          [
+            'policy.pinned',
+            { digest: version.digest, number: version.number, actor: manual.actor, reason: manual.reason },
+          ],
         ],
       });
     });
@@ -137,10 +173,20 @@ export class Activator {
     return this.#enqueue(async () => {
       const active = this.#current;
       if (!active) throw new WardenError('NOT_READY', `pack "${this.opts.name}" has no active version to pin`);
-      const pin: Pin = { digest: active.digest, at: new Date().toISOString(), actor: manual.actor, reason: manual.reason };
+      const pin: Pin = {
+        digest: active.digest,
+        at: new Date().toISOString(),
+        actor: manual.actor,
+        reason: manual.reason,
+      };
       this.#pin = (await this.opts.store.setPin(this.opts.name, pin)).pinned;
       this.#publishPin();
-      this.#emit('policy.pinned', { digest: active.digest, number: active.number, actor: manual.actor, reason: manual.reason });
+      this.#emit('policy.pinned', {
+        digest: active.digest,
+        number: active.number,
+        actor: manual.actor,
+        reason: manual.reason,
+      });
       return pin;
     });
   }
@@ -158,7 +204,10 @@ export class Activator {
       const newestFirst = [...state.versions].sort((a, b) => b.sequence - a.sequence).map((v) => v.digest);
       const current = this.#current?.digest;
       // Versions newer than the active one; the active one itself needs no new check.
-      const newer = current === undefined || !newestFirst.includes(current) ? newestFirst : newestFirst.slice(0, newestFirst.indexOf(current));
+      const newer =
+        current === undefined || !newestFirst.includes(current)
+          ? newestFirst
+          : newestFirst.slice(0, newestFirst.indexOf(current));
       const loaded = await this.#firstVerified(newer, 'stored pack does not verify; unpin tries an older one');
       if (!loaded) return this.#current;
       const { candidate, stored } = loaded;
@@ -167,7 +216,17 @@ export class Activator {
         origin: stored.version.origin,
         state: after,
         log: { level: 'info', msg: 'policy unpinned; newest version activated', fields: { actor: manual.actor } },
-        events: [['policy.updated', { digest: candidate.digest, number: stored.version.number, revision: candidate.revision, reason: 'unpinned' }]],
+        events: [
+          [
+            'policy.updated',
+            {
+              digest: candidate.digest,
+              number: stored.version.number,
+              revision: candidate.revision,
+              reason: 'unpinned',
+            },
+          ],
+        ],
       });
     });
   }
@@ -225,7 +284,11 @@ export class Activator {
   }
 
   // Verify, load and golden-check a pack, then the owner's own acceptance check.
-  async #prepare(pack: Buffer, signature: Buffer | undefined, guard?: Parameters<typeof prepareCandidate>[5]): Promise<Candidate> {
+  async #prepare(
+    pack: Buffer,
+    signature: Buffer | undefined,
+    guard?: Parameters<typeof prepareCandidate>[5],
+  ): Promise<Candidate> {
     const candidate = await prepareCandidate(this.opts.name, pack, signature, this.opts.trust, this.opts.limits, guard);
     this.opts.accept?.(candidate);
     return candidate;
@@ -236,7 +299,11 @@ export class Activator {
     try {
       return (this.opts.digest ?? sha256Digest)(pack);
     } catch (err) {
-      throw new WardenError('POLICY_INTEGRITY_CHECK_FAILED', `the SHA-256 of the update cannot be computed: ${messageOf(err)}`, { cause: err });
+      throw new WardenError(
+        'POLICY_INTEGRITY_CHECK_FAILED',
+        `the SHA-256 of the update cannot be computed: ${messageOf(err)}`,
+        { cause: err },
+      );
     }
   }
 
@@ -256,19 +323,36 @@ export class Activator {
       const active = this.#current;
       const digest = this.#digestOf(update.pack);
       if (active?.digest === digest) {
-        this.#lastReload = { at: new Date(), result: 'unchanged', digest, correlationId: update.correlationId, durationMs: ms() };
+        this.#lastReload = {
+          at: new Date(),
+          result: 'unchanged',
+          digest,
+          correlationId: update.correlationId,
+          durationMs: ms(),
+        };
         return { status: 'unchanged', digest };
       }
       const pinned = this.#pin !== undefined;
       const known = pinned ? await this.opts.store.state(this.opts.name) : undefined;
       if (known?.versions.some((v) => v.digest === digest)) {
-        this.#lastReload = { at: new Date(), result: 'recorded', digest, correlationId: update.correlationId, durationMs: ms() };
+        this.#lastReload = {
+          at: new Date(),
+          result: 'recorded',
+          digest,
+          correlationId: update.correlationId,
+          durationMs: ms(),
+        };
         return { status: 'recorded', digest };
       }
       // Downgrade protection is for signed packs from a remote; an unsigned directory's content is the truth.
       // While pinned, "newer" means newer than every version recorded, not than the (older) pinned one.
-      const newestKnown = known ? Math.max(active?.sequence ?? 0, ...known.versions.map((v) => v.sequence)) : active?.sequence;
-      const guard = this.opts.trust.kind === 'unsigned' || newestKnown === undefined ? undefined : { sequence: newestKnown, revision: active?.revision ?? '?' };
+      const newestKnown = known
+        ? Math.max(active?.sequence ?? 0, ...known.versions.map((v) => v.sequence))
+        : active?.sequence;
+      const guard =
+        this.opts.trust.kind === 'unsigned' || newestKnown === undefined
+          ? undefined
+          : { sequence: newestKnown, revision: active?.revision ?? '?' };
       const candidate = await this.#prepare(update.pack, update.signature, guard);
       const version = {
         digest: candidate.digest,
@@ -280,10 +364,25 @@ export class Activator {
       const stored = { pack: update.pack, ...(update.signature ? { signature: update.signature } : {}), version };
       const state = await this.opts.store.commit(this.opts.name, stored, !pinned);
       const number = state.versions.find((v) => v.digest === candidate.digest)?.number;
-      this.#emit('policy.version_created', { digest: candidate.digest, number, revision: candidate.revision, sequence: candidate.sequence, activated: !pinned });
+      this.#emit('policy.version_created', {
+        digest: candidate.digest,
+        number,
+        revision: candidate.revision,
+        sequence: candidate.sequence,
+        activated: !pinned,
+      });
       if (pinned) {
-        this.#lastReload = { at: new Date(), result: 'recorded', digest: candidate.digest, correlationId: update.correlationId, durationMs: ms() };
-        log.info({ digest: candidate.digest, number, revision: candidate.revision, pinned_to: this.#pin?.digest }, 'policy recorded, not activated: the pack is pinned');
+        this.#lastReload = {
+          at: new Date(),
+          result: 'recorded',
+          digest: candidate.digest,
+          correlationId: update.correlationId,
+          durationMs: ms(),
+        };
+        log.info(
+          { digest: candidate.digest, number, revision: candidate.revision, pinned_to: this.#pin?.digest },
+          'policy recorded, not activated: the pack is pinned',
+        );
         return { status: 'recorded', digest: candidate.digest };
       }
       const durationMs = ms();
@@ -303,7 +402,18 @@ export class Activator {
             duration_ms: Math.round(durationMs),
           },
         },
-        events: [['policy.updated', { digest: candidate.digest, number, revision: candidate.revision, sequence: candidate.sequence, origin: update.origin }]],
+        events: [
+          [
+            'policy.updated',
+            {
+              digest: candidate.digest,
+              number,
+              revision: candidate.revision,
+              sequence: candidate.sequence,
+              origin: update.origin,
+            },
+          ],
+        ],
       });
       return { status: 'activated', digest: candidate.digest };
     } catch (err) {
@@ -320,7 +430,13 @@ export class Activator {
     if (isContentError(e)) this.opts.metrics.validationFailure.inc({ pack: this.opts.name, code: e.code });
     const at = new Date();
     this.#lastError = { at, code: e.code, message: e.message };
-    this.#lastReload = { at, result: 'refused', correlationId: context.correlationId, durationMs: context.durationMs, error: { code: e.code, message: e.message } };
+    this.#lastReload = {
+      at,
+      result: 'refused',
+      correlationId: context.correlationId,
+      durationMs: context.durationMs,
+      error: { code: e.code, message: e.message },
+    };
     const line = typeof e.details.line === 'number' ? e.details.line : '?';
     const where = typeof e.details.file === 'string' ? `${e.details.file}:${line}` : undefined;
     const fields = {
@@ -335,7 +451,13 @@ export class Activator {
       signal: 'POLICY_UPDATE_FAILED',
     };
     this.opts.log.error(fields, 'policy reload failed');
-    this.#emit('policy.validation_failed', { code: e.code, message: e.message, origin: context.origin, ...(where ? { where } : {}), kept: this.#current?.digest });
+    this.#emit('policy.validation_failed', {
+      code: e.code,
+      message: e.message,
+      origin: context.origin,
+      ...(where ? { where } : {}),
+      kept: this.#current?.digest,
+    });
   }
 
   // The one way a candidate becomes live: the single reference assignment, then
@@ -361,7 +483,13 @@ export class Activator {
     if (how.unconfirmed) this.#stale = true;
     const m = this.opts.metrics;
     const pack = { pack: this.opts.name };
-    if (previous) m.activeInfo.remove({ ...pack, source: this.opts.sourceKind, revision: previous.revision, digest: previous.digest });
+    if (previous)
+      m.activeInfo.remove({
+        ...pack,
+        source: this.opts.sourceKind,
+        revision: previous.revision,
+        digest: previous.digest,
+      });
     m.activeInfo.set({ ...pack, source: this.opts.sourceKind, revision: next.revision, digest: next.digest }, 1);
     m.activeSequence.set(pack, next.sequence);
     if (number !== undefined) m.activeVersion.set(pack, number);
@@ -371,7 +499,13 @@ export class Activator {
       const labels = { ...pack, source: this.opts.sourceKind };
       m.reloadSuccess.inc(labels);
       m.reloadDuration.observe(labels, how.reload.durationMs / 1000);
-      this.#lastReload = { at: new Date(), result: 'activated', digest: next.digest, correlationId: how.reload.correlationId, durationMs: how.reload.durationMs };
+      this.#lastReload = {
+        at: new Date(),
+        result: 'activated',
+        digest: next.digest,
+        correlationId: how.reload.correlationId,
+        durationMs: how.reload.durationMs,
+      };
     }
     this.opts.log[how.log.level]({ pack: this.opts.name, digest: next.digest, number, ...how.log.fields }, how.log.msg);
     for (const [type, data] of how.events) this.#emit(type, data);
@@ -380,7 +514,10 @@ export class Activator {
   }
 
   // Loads and prepares the first of `digests` that still verifies; each one that does not is logged and skipped.
-  async #firstVerified(digests: readonly string[], skipped: string): Promise<{ candidate: Candidate; stored: StoredPack } | undefined> {
+  async #firstVerified(
+    digests: readonly string[],
+    skipped: string,
+  ): Promise<{ candidate: Candidate; stored: StoredPack } | undefined> {
     for (const digest of digests) {
       try {
         const stored = await this.opts.store.load(this.opts.name, digest);

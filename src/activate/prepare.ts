@@ -49,24 +49,41 @@ export async function prepareCandidate(
   const manifest = parseManifest(files.get(MANIFEST_PATH));
   const marker = manifest.metadata.warden;
   if (marker.pack !== name) {
-    throw new WardenError('PACK_NAME_MISMATCH', `the pack's marker names "${marker.pack}", this entry is "${name}"`, { details: { marker: marker.pack } });
+    throw new WardenError('PACK_NAME_MISMATCH', `the pack's marker names "${marker.pack}", this entry is "${name}"`, {
+      details: { marker: marker.pack },
+    });
   }
   // Checked before the engine is built: a replayed pack costs a digest, a signature check and a read.
   if (active && marker.sequence <= active.sequence) {
-    throw new WardenError('PACK_DOWNGRADE', `pack sequence ${marker.sequence} is not newer than the active ${active.sequence} (revision ${active.revision})`, {
-      details: { sequence: marker.sequence, activeSequence: active.sequence, digest },
-    });
+    throw new WardenError(
+      'PACK_DOWNGRADE',
+      `pack sequence ${marker.sequence} is not newer than the active ${active.sequence} (revision ${active.revision})`,
+      {
+        details: { sequence: marker.sequence, activeSequence: active.sequence, digest },
+      },
+    );
   }
   const wasmPath = manifest.wasm[0]?.module.replace(/^\/+/, '') ?? 'policy.wasm';
   const wasm = files.get(wasmPath);
-  if (!wasm) throw new WardenError('PACK_MANIFEST_INVALID', `the manifest names ${wasmPath}, which the pack does not hold`);
+  if (!wasm)
+    throw new WardenError('PACK_MANIFEST_INVALID', `the manifest names ${wasmPath}, which the pack does not hold`);
   const engine = await loadWasmEngine(wasm, assembleData(files));
   const entrypoints = manifestEntrypoints(manifest);
   const missing = entrypoints.filter((e) => !engine.entrypoints.includes(e));
-  if (missing.length > 0) throw new WardenError('PACK_MANIFEST_INVALID', `policy.wasm lacks entrypoints ${missing.join(', ')}`);
+  if (missing.length > 0)
+    throw new WardenError('PACK_MANIFEST_INVALID', `policy.wasm lacks entrypoints ${missing.join(', ')}`);
   const golden = parseGolden(files.get(GOLDEN_PATH));
   runGolden(engine, golden);
-  return { digest, manifest, revision: manifest.revision, sequence: marker.sequence, entrypoints, signer, engine, goldenRun: golden.length };
+  return {
+    digest,
+    manifest,
+    revision: manifest.revision,
+    sequence: marker.sequence,
+    entrypoints,
+    signer,
+    engine,
+    goldenRun: golden.length,
+  };
 }
 
 // Reads the pack's golden cases (absent → none); a malformed file refuses the pack.
@@ -79,7 +96,8 @@ function parseGolden(bytes: Buffer | undefined): GoldenCase[] {
     throw new WardenError('PACK_MANIFEST_INVALID', `${GOLDEN_PATH} is not JSON: ${messageOf(err)}`, { cause: err });
   }
   const parsed = goldenCaseSchema.array().max(10_000).safeParse(raw);
-  if (!parsed.success) throw new WardenError('PACK_MANIFEST_INVALID', `${GOLDEN_PATH}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  if (!parsed.success)
+    throw new WardenError('PACK_MANIFEST_INVALID', `${GOLDEN_PATH}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
   return parsed.data;
 }
 

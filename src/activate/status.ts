@@ -21,7 +21,15 @@ export interface PackStatus {
   readonly name: string;
   readonly source: { kind: SourceKind; origin: string };
   readonly active:
-    | { digest: string; number: number | undefined; revision: string; sequence: number; entrypoints: readonly string[]; activated_at: string; signer: string }
+    | {
+        digest: string;
+        number: number | undefined;
+        revision: string;
+        sequence: number;
+        entrypoints: readonly string[];
+        activated_at: string;
+        signer: string;
+      }
     | undefined;
   readonly digest_age_seconds: number | undefined;
   readonly last_reload: (Omit<ReloadRecord, 'at'> & { at: string }) | undefined;

@@ -29,7 +29,13 @@ import { PackStore } from '../store/store.js';
 import { bootOptionsFrom, bootPacks, onAbort, throwIfInterrupted } from './boot.js';
 import { Closers } from './closers.js';
 import { startEvents, type AgentEvents } from './events.js';
-import { governanceHealth, optionalPacks, prepareGovernance, startGovernance, writeEvidence } from './governance-wiring.js';
+import {
+  governanceHealth,
+  optionalPacks,
+  prepareGovernance,
+  startGovernance,
+  writeEvidence,
+} from './governance-wiring.js';
 import { buildPackRuntimes, decisionLogOptionsFrom, startSources, stopSources, type PackRuntime } from './wiring.js';
 
 /** A started agent. */
@@ -61,7 +67,12 @@ export interface StartOptions {
 }
 
 /** Starts an agent for a loaded configuration. */
-export async function startAgent(config: AgentConfig, log: Logger, metrics = new WardenMetrics(), options: StartOptions = {}): Promise<RunningAgent> {
+export async function startAgent(
+  config: AgentConfig,
+  log: Logger,
+  metrics = new WardenMetrics(),
+  options: StartOptions = {},
+): Promise<RunningAgent> {
   const { signal } = options;
   const closers = new Closers();
   try {
@@ -94,7 +105,9 @@ export async function startAgent(config: AgentConfig, log: Logger, metrics = new
 
     // Decisions: the decider, the decision log, governance's verdicts.
     const decider = new Decider(router, metrics);
-    const decisionLog = config.decision_log ? new DecisionLog(decisionLogOptionsFrom(config.decision_log, config.data_dir, { metrics, log })) : undefined;
+    const decisionLog = config.decision_log
+      ? new DecisionLog(decisionLogOptionsFrom(config.decision_log, config.data_dir, { metrics, log }))
+      : undefined;
     if (decisionLog) {
       decisionLog.start();
       closers.push(() => decisionLog.close());
@@ -110,7 +123,16 @@ export async function startAgent(config: AgentConfig, log: Logger, metrics = new
 
     // Serve: the API and the admin routes, then listen.
     const health = governanceHealth(gov);
-    const app = buildApiServer({ activators, decider, metrics, log, governance, decisionLog, health, maxJsonDepth: config.limits.max_json_depth });
+    const app = buildApiServer({
+      activators,
+      decider,
+      metrics,
+      log,
+      governance,
+      decisionLog,
+      health,
+      maxJsonDepth: config.limits.max_json_depth,
+    });
     const adminPacks = new Map(runtimes.map((r) => [r.config.name, { activator: r.activator, source: r.source }]));
     registerAdmin(app, { packs: adminPacks, store, auth: adminAuth, events: events.log, log });
     const url = await listen(app, config.listen);
@@ -120,7 +142,10 @@ export async function startAgent(config: AgentConfig, log: Logger, metrics = new
     // Sources start after listen: their poll loops run from here on.
     startSources(runtimes);
     closers.push(() => stopSources(runtimes));
-    log.info({ url, packs: runtimes.map((r) => ({ name: r.config.name, digest: r.activator.current?.digest })) }, 'warden agent listening');
+    log.info(
+      { url, packs: runtimes.map((r) => ({ name: r.config.name, digest: r.activator.current?.digest })) },
+      'warden agent listening',
+    );
 
     return {
       url,
@@ -150,7 +175,9 @@ async function listen(app: ReturnType<typeof buildApiServer>, listen: string): P
     throw new WardenError('LISTEN_FAILED', `cannot listen on ${listen}: ${messageOf(err)}`, { cause: err });
   }
   const address = app.server.address();
-  return typeof address === 'object' && address ? `http://${host.includes(':') ? `[${host}]` : host}:${address.port}` : `http://${listen}`;
+  return typeof address === 'object' && address
+    ? `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`
+    : `http://${listen}`;
 }
 
 // The active version of every pack that has one.

@@ -30,7 +30,12 @@ export function bootOptionsFrom(boot: AgentConfig['boot'], signal: AbortSignal |
 const BOOT_RETRY_MS = [250, 500, 1000, 0];
 
 /** Boots every pack in order; the `optional` ones may fail (bootOptionalPack). Throws BOOT_INTERRUPTED once aborted. */
-export async function bootPacks(runtimes: readonly PackRuntime[], optional: ReadonlySet<string>, log: Logger, opts: BootOptions): Promise<void> {
+export async function bootPacks(
+  runtimes: readonly PackRuntime[],
+  optional: ReadonlySet<string>,
+  log: Logger,
+  opts: BootOptions,
+): Promise<void> {
   for (const r of runtimes) {
     throwIfInterrupted(opts.signal);
     if (optional.has(r.config.name)) await bootOptionalPack(r, log, opts);
@@ -64,9 +69,13 @@ export async function bootPack(r: PackRuntime, log: Logger, opts: BootOptions): 
   }
   if (r.activator.current) return;
   const why = fetchError ? `${fetchError.code}: ${fetchError.message}` : 'the source returned nothing';
-  throw new WardenError('BOOT_NO_VALID_PACK', `pack "${r.config.name}": no valid pack in the store and none from its source (${why})`, {
-    ...(fetchError ? { cause: fetchError } : {}),
-  });
+  throw new WardenError(
+    'BOOT_NO_VALID_PACK',
+    `pack "${r.config.name}": no valid pack in the store and none from its source (${why})`,
+    {
+      ...(fetchError ? { cause: fetchError } : {}),
+    },
+  );
 }
 
 /** A pack the agent can run without (the kill-switch state): a boot failure is logged, and its defaults apply. */
@@ -76,7 +85,10 @@ export async function bootOptionalPack(r: PackRuntime, log: Logger, opts: BootOp
   } catch (err) {
     const e = toWardenError(err);
     if (e.code === 'BOOT_INTERRUPTED') throw e;
-    log.warn({ pack: r.config.name, code: e.code, err: e.message }, 'no kill-switch state at boot: cold-start defaults apply (high-risk modules blocked, core open) until the source delivers one');
+    log.warn(
+      { pack: r.config.name, code: e.code, err: e.message },
+      'no kill-switch state at boot: cold-start defaults apply (high-risk modules blocked, core open) until the source delivers one',
+    );
   }
 }
 
@@ -96,11 +108,24 @@ async function fetchNow(r: PackRuntime): Promise<WardenError | undefined> {
 }
 
 // Waits up to sourceWaitMs for the source's first answer; a slow one goes on in the background.
-async function answerWithin(asked: Promise<WardenError | undefined>, r: PackRuntime, log: Logger, opts: BootOptions): Promise<void> {
+async function answerWithin(
+  asked: Promise<WardenError | undefined>,
+  r: PackRuntime,
+  log: Logger,
+  opts: BootOptions,
+): Promise<void> {
   const answer = await Promise.race([asked, sleep(opts.sourceWaitMs, opts.signal).then(() => 'waited' as const)]);
   throwIfInterrupted(opts.signal);
-  if (answer === 'waited') log.warn({ pack: r.config.name, waited_ms: opts.sourceWaitMs }, 'source did not answer within boot.source_wait_seconds; serving the stored pack');
-  else if (answer) log.warn({ pack: r.config.name, code: answer.code, err: answer.message }, 'source unavailable at boot; serving the stored pack (stale)');
+  if (answer === 'waited')
+    log.warn(
+      { pack: r.config.name, waited_ms: opts.sourceWaitMs },
+      'source did not answer within boot.source_wait_seconds; serving the stored pack',
+    );
+  else if (answer)
+    log.warn(
+      { pack: r.config.name, code: answer.code, err: answer.message },
+      'source unavailable at boot; serving the stored pack (stale)',
+    );
 }
 
 // Resolves after ms, or at once when signal aborts.

@@ -37,7 +37,9 @@ export async function startEvents(config: AgentConfig, log: Logger, metrics: War
     bus,
     log,
     registry: metrics.registry,
-    webhooks: await Promise.all(config.events.webhooks.map(async (w) => webhookConfigFrom(w, await readSecret(w.secret_file), config.data_dir))),
+    webhooks: await Promise.all(
+      config.events.webhooks.map(async (w) => webhookConfigFrom(w, await readSecret(w.secret_file), config.data_dir)),
+    ),
   });
   let chain: Promise<unknown> = Promise.resolve();
   return {
@@ -49,7 +51,9 @@ export async function startEvents(config: AgentConfig, log: Logger, metrics: War
           log.info({ event: numbered.type, event_id: numbered.id, pack: numbered.pack }, 'event');
           bus.publish(numbered);
         })
-        .catch((err: unknown) => log.error({ code: 'IO_FAILED', err: messageOf(err), event: event.type }, 'event not recorded'));
+        .catch((err: unknown) =>
+          log.error({ code: 'IO_FAILED', err: messageOf(err), event: event.type }, 'event not recorded'),
+        );
     },
     subscribe: (types, handler, name) => bus.subscribe(types, handler, name ? { name } : {}),
     async close() {
@@ -79,6 +83,8 @@ async function readSecret(path: string): Promise<Buffer> {
   try {
     return Buffer.from((await readFile(path, 'utf8')).trim(), 'utf8');
   } catch (err) {
-    throw new WardenError('CONFIG_INVALID', `cannot read webhook secret_file ${path}: ${messageOf(err)}`, { cause: err });
+    throw new WardenError('CONFIG_INVALID', `cannot read webhook secret_file ${path}: ${messageOf(err)}`, {
+      cause: err,
+    });
   }
 }

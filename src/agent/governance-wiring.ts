@@ -59,7 +59,10 @@ export function prepareGovernance(g: GovernanceConfig, metrics: WardenMetrics, l
     requireEntrypoints(g.pack, c.entrypoints, [g.verdict_entrypoint, g.modules_entrypoint]);
     const probe = c.engine.evaluate(g.verdict_entrypoint, {});
     if (!probe.defined || parsePolicyAnswer(probe.result) === undefined) {
-      throw new WardenError('GOVERNANCE_PACK_INVALID', `${g.verdict_entrypoint} must answer {"allow": boolean, "reasons": [string]} for every context (it gave ${probe.defined ? JSON.stringify(probe.result)?.slice(0, 200) : 'undefined'} for {})`);
+      throw new WardenError(
+        'GOVERNANCE_PACK_INVALID',
+        `${g.verdict_entrypoint} must answer {"allow": boolean, "reasons": [string]} for every context (it gave ${probe.defined ? JSON.stringify(probe.result)?.slice(0, 200) : 'undefined'} for {})`,
+      );
     }
     parseModuleRisks(valueOf(c.engine, g.modules_entrypoint), g.modules_entrypoint);
   };
@@ -77,10 +80,14 @@ export function prepareGovernance(g: GovernanceConfig, metrics: WardenMetrics, l
     activated(active) {
       cache?.flush('activation');
       try {
-        if (active.name === g.pack) killSwitches.setRisks(parseModuleRisks(valueOf(active.engine, g.modules_entrypoint), g.modules_entrypoint));
+        if (active.name === g.pack)
+          killSwitches.setRisks(parseModuleRisks(valueOf(active.engine, g.modules_entrypoint), g.modules_entrypoint));
         if (ks && active.name === ks.name) {
           killSwitches.load(parseSwitchState(valueOf(active.engine, ks.entrypoint), ks.entrypoint), active.revision);
-          log.info({ pack: active.name, revision: active.revision, switches: killSwitches.snapshot() }, 'kill-switch state loaded');
+          log.info(
+            { pack: active.name, revision: active.revision, switches: killSwitches.snapshot() },
+            'kill-switch state loaded',
+          );
         }
       } catch (err) {
         // Unreachable after acceptance; kept so a surprise never breaks the activation that called us.
@@ -94,7 +101,13 @@ export function prepareGovernance(g: GovernanceConfig, metrics: WardenMetrics, l
 /** The verdict service, once the decider exists. */
 export async function startGovernance(
   parts: GovernanceParts,
-  deps: { decider: Decider; router: DecisionRouter; decisionLog: DecisionLog | undefined; metrics: WardenMetrics; log: Logger },
+  deps: {
+    decider: Decider;
+    router: DecisionRouter;
+    decisionLog: DecisionLog | undefined;
+    metrics: WardenMetrics;
+    log: Logger;
+  },
 ): Promise<{ governance: Governance; close(): void }> {
   const t = parts.config.tenants;
   let keys: (JwksSource & { close?: () => void }) | undefined;
@@ -120,7 +133,11 @@ export function decisionCacheOptionsFrom(c: GovernanceConfig['cache'], metrics: 
 }
 
 /** Tenant validator options from `governance.tenants`, with its keys already opened. */
-export function tenantValidatorOptionsFrom(t: TenantsSection, keys: JwksSource, metrics: WardenMetrics): TenantValidatorOptions {
+export function tenantValidatorOptionsFrom(
+  t: TenantsSection,
+  keys: JwksSource,
+  metrics: WardenMetrics,
+): TenantValidatorOptions {
   return {
     issuer: t.issuer,
     audience: typeof t.audience === 'string' ? t.audience : [...t.audience],
@@ -166,7 +183,11 @@ export function environmentName(config: AgentConfig): string {
 function requireEntrypoints(pack: string, declared: readonly string[], needed: readonly string[]): void {
   const missing = needed.filter((e) => !declared.includes(e));
   if (missing.length > 0) {
-    throw new WardenError('GOVERNANCE_PACK_INVALID', `pack ${pack} does not declare ${missing.join(', ')} (it declares ${declared.join(', ') || 'nothing'})`, { details: { missing } });
+    throw new WardenError(
+      'GOVERNANCE_PACK_INVALID',
+      `pack ${pack} does not declare ${missing.join(', ')} (it declares ${declared.join(', ') || 'nothing'})`,
+      { details: { missing } },
+    );
   }
 }
 
@@ -181,11 +202,22 @@ function valueOf(engine: WasmEngine, entrypoint: string): unknown {
  * pack. Resolves when written; on failure logs EVIDENCE_WRITE_FAILED, counts
  * `governance_evidence_write_failure_total`, and rejects only in strict mode.
  */
-export async function writeEvidence(config: AgentConfig, packs: readonly ActivePack[], metrics: WardenMetrics, log: Logger): Promise<string | undefined> {
+export async function writeEvidence(
+  config: AgentConfig,
+  packs: readonly ActivePack[],
+  metrics: WardenMetrics,
+  log: Logger,
+): Promise<string | undefined> {
   const g = config.governance;
   const policy = packs.find((p) => p.name === g?.pack);
   if (!g || !policy) return undefined;
-  const describe = (p: ActivePack): EvidencePolicy => ({ pack: p.name, digest: p.digest, revision: p.revision, sequence: p.sequence, number: p.number });
+  const describe = (p: ActivePack): EvidencePolicy => ({
+    pack: p.name,
+    digest: p.digest,
+    revision: p.revision,
+    sequence: p.sequence,
+    number: p.number,
+  });
   const failures = counter(metrics.registry, 'governance_evidence_write_failure_total');
   try {
     const path = await writeBootEvidence({
@@ -201,7 +233,12 @@ export async function writeEvidence(config: AgentConfig, packs: readonly ActiveP
   } catch (err) {
     const e = toWardenError(err, 'EVIDENCE_WRITE_FAILED');
     failures.inc();
-    log.error({ code: e.code, err: e.message, path: e.details.path, strict: g.evidence.strict }, g.evidence.strict ? 'boot evidence not written: strict mode, not starting' : 'boot evidence not written; continuing (standard mode)');
+    log.error(
+      { code: e.code, err: e.message, path: e.details.path, strict: g.evidence.strict },
+      g.evidence.strict
+        ? 'boot evidence not written: strict mode, not starting'
+        : 'boot evidence not written; continuing (standard mode)',
+    );
     if (g.evidence.strict) throw e;
     return undefined;
   }

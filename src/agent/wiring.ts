@@ -145,7 +145,11 @@ export function httpSourceConfigFrom(h: HttpSection, limits: Limits, tls: TlsMat
 }
 
 /** DirectorySource settings from `source.directory`; its entrypoints stand in when the folder has no warden.yaml. */
-export function directorySourceConfigFrom(name: string, d: DirectorySection, opaPath: string | undefined): DirectorySourceConfig {
+export function directorySourceConfigFrom(
+  name: string,
+  d: DirectorySection,
+  opaPath: string | undefined,
+): DirectorySourceConfig {
   const fallbackSpec = d.entrypoints
     ? packSpecFrom({ name, entrypoints: d.entrypoints, rego_version: d.rego_version }, `packs.${name}.source.directory`)
     : undefined;
@@ -160,7 +164,12 @@ export function directorySourceConfigFrom(name: string, d: DirectorySection, opa
 
 /** FileSource settings from `source.file`. */
 export function fileSourceConfigFrom(f: FileSection, limits: Limits): FileSourceConfig {
-  return { path: f.path, ...(f.signature_path ? { signaturePath: f.signature_path } : {}), pollSeconds: f.poll_seconds, maxBytes: limits.max_pack_bytes };
+  return {
+    path: f.path,
+    ...(f.signature_path ? { signaturePath: f.signature_path } : {}),
+    pollSeconds: f.poll_seconds,
+    maxBytes: limits.max_pack_bytes,
+  };
 }
 
 /** DecisionLog options from `decision_log:`; its folder defaults to `<data_dir>/decisions`. */

@@ -37,7 +37,13 @@ export async function adminTarget(values: { url?: string; 'token-file'?: string 
 }
 
 /** Calls the admin API; an error answer becomes the WardenError it carries. */
-export async function adminCall<T>(target: AdminTarget, method: 'GET' | 'POST', path: string, body?: unknown, accept = 'application/json'): Promise<T> {
+export async function adminCall<T>(
+  target: AdminTarget,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+  accept = 'application/json',
+): Promise<T> {
   let res: Response;
   try {
     res = await fetch(`${target.url}${path}`, {
@@ -57,7 +63,9 @@ export async function adminCall<T>(target: AdminTarget, method: 'GET' | 'POST', 
   const text = await res.text();
   if (!res.ok) {
     const parsed = safeJson(text) as { code?: ErrorCode; message?: string } | undefined;
-    throw new WardenError(parsed?.code ?? 'FETCH_HTTP_STATUS', parsed?.message ?? `HTTP ${res.status}`, { details: { status: res.status } });
+    throw new WardenError(parsed?.code ?? 'FETCH_HTTP_STATUS', parsed?.message ?? `HTTP ${res.status}`, {
+      details: { status: res.status },
+    });
   }
   return (accept === 'application/json' ? JSON.parse(text) : text) as T;
 }
@@ -67,7 +75,10 @@ export async function packName(target: AdminTarget, given: string | undefined): 
   if (given) return given;
   const status = await adminCall<{ packs: Array<{ name: string }> }>(target, 'GET', '/v1/admin/status');
   if (status.packs.length === 1 && status.packs[0]) return status.packs[0].name;
-  throw new WardenError('USAGE', `the agent has ${status.packs.length} packs (${status.packs.map((p) => p.name).join(', ')}): name one with --pack`);
+  throw new WardenError(
+    'USAGE',
+    `the agent has ${status.packs.length} packs (${status.packs.map((p) => p.name).join(', ')}): name one with --pack`,
+  );
 }
 
 // The OS user name, for the audit trail; "cli" if it cannot be read.

@@ -27,9 +27,18 @@ type Config<O extends Options> = { args: string[]; options: O & HelpOption; allo
 export type Parsed<O extends Options> = ReturnType<typeof parseArgs<Config<O>>>;
 
 /** Parses argv strictly; unknown flags or a positional count outside `positionals` (n, or [min, max]) → USAGE. */
-export function parse<O extends Options>(argv: string[], options: O, positionals: number | readonly [number, number]): Parsed<O> {
+export function parse<O extends Options>(
+  argv: string[],
+  options: O,
+  positionals: number | readonly [number, number],
+): Parsed<O> {
   const [min, max] = typeof positionals === 'number' ? [positionals, positionals] : positionals;
-  const config: Config<O> = { args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true };
+  const config: Config<O> = {
+    args: argv,
+    options: { ...options, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+    strict: true,
+  };
   let parsed: Parsed<O>;
   try {
     parsed = parseArgs(config);

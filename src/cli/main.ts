@@ -41,7 +41,9 @@ export async function main(argv: string[], io: CliIO = defaultIO): Promise<numbe
 // Prints the command list.
 function usage(io: CliIO): number {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
-  io.out(`warden ${WARDEN_VERSION}: signed OPA policy packs, verified and hot-reloaded\n\nusage: warden <command> [options]\n`);
+  io.out(
+    `warden ${WARDEN_VERSION}: signed OPA policy packs, verified and hot-reloaded\n\nusage: warden <command> [options]\n`,
+  );
   for (const c of COMMANDS) io.out(`  ${c.name.padEnd(width)}  ${c.summary}`);
   io.out('\nRun `warden <command> --help` for its options.');
   return 0;

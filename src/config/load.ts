@@ -40,9 +40,15 @@ export function parseConfig(text: string, configPath: string): AgentConfig {
   const parsed = configSchema.safeParse(raw ?? {});
   if (!parsed.success) {
     const lines = formatIssues(parsed.error.issues);
-    throw new WardenError('CONFIG_INVALID', `${configPath}: ${lines.length} bad key(s):\n${lines.join('\n')}`, { details: { issues: lines } });
+    throw new WardenError('CONFIG_INVALID', `${configPath}: ${lines.length} bad key(s):\n${lines.join('\n')}`, {
+      details: { issues: lines },
+    });
   }
-  return deepFreeze({ ...resolvePaths(parsed.data, dirname(configPath)), configPath, configDigest: sha256Digest(Buffer.from(text, 'utf8')) });
+  return deepFreeze({
+    ...resolvePaths(parsed.data, dirname(configPath)),
+    configPath,
+    configDigest: sha256Digest(Buffer.from(text, 'utf8')),
+  });
 }
 
 // Makes every path in the configuration absolute, relative to the config file's folder.
@@ -56,7 +62,11 @@ function resolvePaths(c: RawConfig, base: string): RawConfig {
   for (const w of out.events.webhooks) w.secret_file = at(w.secret_file);
   const packPaths = (p: Pick<PackConfig, 'source' | 'verify'>): void => {
     const tls = p.source.http?.tls;
-    if (tls) Object.assign(tls, dropUndefined({ ca_file: atOpt(tls.ca_file), cert_file: atOpt(tls.cert_file), key_file: atOpt(tls.key_file) }));
+    if (tls)
+      Object.assign(
+        tls,
+        dropUndefined({ ca_file: atOpt(tls.ca_file), cert_file: atOpt(tls.cert_file), key_file: atOpt(tls.key_file) }),
+      );
     if (p.source.directory) p.source.directory.path = at(p.source.directory.path);
     const file = p.source.file;
     if (file) Object.assign(file, dropUndefined({ path: at(file.path), signature_path: atOpt(file.signature_path) }));
@@ -70,7 +80,9 @@ function resolvePaths(c: RawConfig, base: string): RawConfig {
     if (g.kill_switches) packPaths(g.kill_switches);
     if (g.tenants?.jwks_file !== undefined) g.tenants.jwks_file = at(g.tenants.jwks_file);
   }
-  if (out.decision_log) out.decision_log.dir = out.decision_log.dir === undefined ? join(out.data_dir, 'decisions') : at(out.decision_log.dir);
+  if (out.decision_log)
+    out.decision_log.dir =
+      out.decision_log.dir === undefined ? join(out.data_dir, 'decisions') : at(out.decision_log.dir);
   return out;
 }
 

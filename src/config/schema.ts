@@ -11,11 +11,20 @@ import { PACK_NAME_PATTERN, PACK_NAME_RULE } from '../pack/name.js';
 const seconds = (min: number, max: number) => z.number().min(min).max(max);
 const listen = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'HOST:PORT, e.g. 127.0.0.1:8181');
 
-const rulePath = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/, 'a slash-separated rule path like "governance/verdict"');
+const rulePath = z
+  .string()
+  .regex(
+    /^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/,
+    'a slash-separated rule path like "governance/verdict"',
+  );
 const packName = z.string().regex(PACK_NAME_PATTERN, PACK_NAME_RULE);
 
 const tlsSchema = z
-  .strictObject({ ca_file: z.string().min(1).optional(), cert_file: z.string().min(1).optional(), key_file: z.string().min(1).optional() })
+  .strictObject({
+    ca_file: z.string().min(1).optional(),
+    cert_file: z.string().min(1).optional(),
+    key_file: z.string().min(1).optional(),
+  })
   .refine((t) => (t.cert_file === undefined) === (t.key_file === undefined), 'cert_file and key_file go together');
 
 const httpSource = z
@@ -27,10 +36,17 @@ const httpSource = z
     long_poll_seconds: seconds(0, 3_600).default(0),
     timeout_seconds: seconds(0.1, 600).default(10),
     backoff_max_seconds: seconds(0.1, 86_400).default(300),
-    max_bytes: z.int().min(1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
+    max_bytes: z
+      .int()
+      .min(1024)
+      .max(1024 * 1024 * 1024)
+      .default(64 * 1024 * 1024),
     tls: tlsSchema.optional(),
   })
-  .refine((h) => h.poll_max_seconds >= h.poll_min_seconds, { message: 'poll_max_seconds must be ≥ poll_min_seconds', path: ['poll_max_seconds'] });
+  .refine((h) => h.poll_max_seconds >= h.poll_min_seconds, {
+    message: 'poll_max_seconds must be ≥ poll_min_seconds',
+    path: ['poll_max_seconds'],
+  });
 
 const fileSource = z.strictObject({
   path: z.string().min(1),
@@ -42,7 +58,14 @@ const directorySource = z.strictObject({
   path: z.string().min(1),
   /** Used when the folder has no warden.yaml (a ConfigMap of bare Rego). */
   entrypoints: z
-    .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/, 'a slash-separated rule path like "priority/priority"'))
+    .array(
+      z
+        .string()
+        .regex(
+          /^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/,
+          'a slash-separated rule path like "priority/priority"',
+        ),
+    )
     .min(1)
     .max(64)
     .optional(),
@@ -53,15 +76,23 @@ const directorySource = z.strictObject({
 
 const sourceSchema = z
   .strictObject({ http: httpSource.optional(), file: fileSource.optional(), directory: directorySource.optional() })
-  .refine((s) => [s.http, s.file, s.directory].filter((x) => x !== undefined).length === 1, 'exactly one of http, file, directory');
+  .refine(
+    (s) => [s.http, s.file, s.directory].filter((x) => x !== undefined).length === 1,
+    'exactly one of http, file, directory',
+  );
 
 const verifySchema = z
   .strictObject({
     public_keys: z.array(z.string().min(1)).min(1).max(32).optional(),
-    keyless: z.strictObject({ trusted_root: z.string().min(1), issuer: z.string().min(1), subject_regex: z.string().min(2) }).optional(),
+    keyless: z
+      .strictObject({ trusted_root: z.string().min(1), issuer: z.string().min(1), subject_regex: z.string().min(2) })
+      .optional(),
     unsigned: z.literal(true).optional(),
   })
-  .refine((v) => [v.public_keys, v.keyless, v.unsigned].filter((x) => x !== undefined).length === 1, 'exactly one of public_keys, keyless, unsigned');
+  .refine(
+    (v) => [v.public_keys, v.keyless, v.unsigned].filter((x) => x !== undefined).length === 1,
+    'exactly one of public_keys, keyless, unsigned',
+  );
 
 const packSchema = z
   .strictObject({
@@ -78,7 +109,6 @@ const packSchema = z
     path: ['verify'],
   });
 
-
 /** Kill-switch state polls every 30 s unless told otherwise (docs/design.md#governance). */
 const KILL_SWITCH_POLL_SECONDS = 30;
 
@@ -89,7 +119,14 @@ function killSwitchPollDefaults(raw: unknown): unknown {
   if (typeof http !== 'object' || http === null) return raw;
   const h = http as Record<string, unknown>;
   const min = h.poll_min_seconds ?? (h.poll_max_seconds === undefined ? KILL_SWITCH_POLL_SECONDS : h.poll_max_seconds);
-  return { ...raw, http: { ...h, poll_min_seconds: min, poll_max_seconds: h.poll_max_seconds ?? Math.max(KILL_SWITCH_POLL_SECONDS, Number(min) || 0) } };
+  return {
+    ...raw,
+    http: {
+      ...h,
+      poll_min_seconds: min,
+      poll_max_seconds: h.poll_max_seconds ?? Math.max(KILL_SWITCH_POLL_SECONDS, Number(min) || 0),
+    },
+  };
 }
 
 const killSwitchSchema = z.strictObject({
@@ -151,16 +188,32 @@ const decisionLogSchema = z.strictObject({
   queue_limit: z.int().min(1).max(10_000_000).default(10_000),
   batch_size: z.int().min(1).max(100_000).default(500),
   flush_interval_ms: z.int().min(1).max(600_000).default(1000),
-  max_file_bytes: z.int().min(1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
+  max_file_bytes: z
+    .int()
+    .min(1024)
+    .max(1024 * 1024 * 1024)
+    .default(64 * 1024 * 1024),
   max_files: z.int().min(1).max(10_000).default(10),
 });
 
 const limitsSchema = z.strictObject({
   // Defaults are the reader's own (DEFAULT_PACK_LIMITS): one source for both.
-  max_pack_bytes: z.int().min(1024).max(1024 * 1024 * 1024).default(DEFAULT_PACK_LIMITS.maxCompressedBytes),
-  max_uncompressed_bytes: z.int().min(1024).max(4 * 1024 * 1024 * 1024).default(DEFAULT_PACK_LIMITS.maxUncompressedBytes),
+  max_pack_bytes: z
+    .int()
+    .min(1024)
+    .max(1024 * 1024 * 1024)
+    .default(DEFAULT_PACK_LIMITS.maxCompressedBytes),
+  max_uncompressed_bytes: z
+    .int()
+    .min(1024)
+    .max(4 * 1024 * 1024 * 1024)
+    .default(DEFAULT_PACK_LIMITS.maxUncompressedBytes),
   max_files: z.int().min(1).max(1_000_000).default(DEFAULT_PACK_LIMITS.maxFiles),
-  max_file_bytes: z.int().min(1).max(1024 * 1024 * 1024).default(DEFAULT_PACK_LIMITS.maxFileBytes),
+  max_file_bytes: z
+    .int()
+    .min(1)
+    .max(1024 * 1024 * 1024)
+    .default(DEFAULT_PACK_LIMITS.maxFileBytes),
   /** How deeply a request body may nest arrays and objects (400 INPUT_TOO_DEEP past it); capped well below where the engine runs out of stack. */
   max_json_depth: z.int().min(2).max(2000).default(1000),
 });
@@ -211,13 +264,23 @@ export const configSchema = z
   .superRefine((c, ctx) => {
     const seen = new Set<string>();
     c.packs.forEach((p, i) => {
-      if (seen.has(p.name)) ctx.addIssue({ code: 'custom', message: `duplicate pack name "${p.name}"`, path: ['packs', i, 'name'] });
+      if (seen.has(p.name))
+        ctx.addIssue({ code: 'custom', message: `duplicate pack name "${p.name}"`, path: ['packs', i, 'name'] });
       seen.add(p.name);
     });
     const g = c.governance;
-    if (g && !seen.has(g.pack)) ctx.addIssue({ code: 'custom', message: `names no pack in packs: (${[...seen].join(', ')})`, path: ['governance', 'pack'] });
+    if (g && !seen.has(g.pack))
+      ctx.addIssue({
+        code: 'custom',
+        message: `names no pack in packs: (${[...seen].join(', ')})`,
+        path: ['governance', 'pack'],
+      });
     if (g?.kill_switches && seen.has(g.kill_switches.name)) {
-      ctx.addIssue({ code: 'custom', message: `"${g.kill_switches.name}" is already a pack name; the kill-switch pack needs its own`, path: ['governance', 'kill_switches', 'name'] });
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${g.kill_switches.name}" is already a pack name; the kill-switch pack needs its own`,
+        path: ['governance', 'kill_switches', 'name'],
+      });
     }
   });
 

@@ -17,7 +17,11 @@ export async function loadTrust(files: TrustFiles): Promise<Trust> {
     const publicKeys = await Promise.all(files.publicKeys.map(async (p) => ({ pem: await readText(p), name: p })));
     return keyTrust({ publicKeys });
   }
-  return keylessTrust({ trustedRootJson: await readText(files.trustedRoot), issuer: files.issuer, subjectRegex: files.subjectRegex });
+  return keylessTrust({
+    trustedRootJson: await readText(files.trustedRoot),
+    issuer: files.issuer,
+    subjectRegex: files.subjectRegex,
+  });
 }
 
 // Reads a small trust file; a missing one is a configuration error.

@@ -34,7 +34,10 @@ export class Decider {
   /** Evaluates `path` (an entrypoint like `authz/allow`) on input; throws a coded error. */
   decide(path: string, input: unknown): Decision {
     const active = this.router.route(path)?.current;
-    if (!active) throw new WardenError('DECISION_PATH_UNKNOWN', `no active pack declares the entrypoint "${path}"`, { details: { known: this.router.paths() } });
+    if (!active)
+      throw new WardenError('DECISION_PATH_UNKNOWN', `no active pack declares the entrypoint "${path}"`, {
+        details: { known: this.router.paths() },
+      });
     const started = process.hrtime.bigint();
     let evaluation;
     try {
@@ -64,7 +67,10 @@ export class Decider {
 function evaluationError(path: string, active: ActivePack, err: unknown): WardenError {
   const details = { entrypoint: path, pack: active.name, revision: active.revision, digest: active.digest };
   if (err instanceof RangeError && /call stack/i.test(err.message)) {
-    return new WardenError('INPUT_TOO_DEEP', `evaluating ${path}: the input is nested too deeply for the engine`, { cause: err, details });
+    return new WardenError('INPUT_TOO_DEEP', `evaluating ${path}: the input is nested too deeply for the engine`, {
+      cause: err,
+      details,
+    });
   }
   return new WardenError('DECISION_FAILED', `evaluating ${path}: ${messageOf(err)}`, { cause: err, details });
 }

@@ -52,7 +52,12 @@ export interface DecisionLogLine extends DecisionLogEvent {
  * object of the last pack revision reused: spreads and a computed key cost
  * ~0.7 µs a call here (bench/decision-log.bench.ts).
  */
-export function decisionEvent(path: string, input: unknown, decision: Decision, extra?: Pick<DecisionLogEvent, 'requested_by' | 'req_id' | 'metrics'>): DecisionLogEvent {
+export function decisionEvent(
+  path: string,
+  input: unknown,
+  decision: Decision,
+  extra?: Pick<DecisionLogEvent, 'requested_by' | 'req_id' | 'metrics'>,
+): DecisionLogEvent {
   return {
     decision_id: decision.decisionId,
     path,

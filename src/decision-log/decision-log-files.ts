@@ -33,9 +33,10 @@ export class RotatingFiles {
   async append(text: string): Promise<void> {
     const bytes = Buffer.from(text, 'utf8');
     try {
-      if (this.#fh === undefined || (this.#size > 0 && this.#size + bytes.length > this.maxFileBytes)) await this.#rotate();
+      if (this.#fh === undefined || (this.#size > 0 && this.#size + bytes.length > this.maxFileBytes))
+        await this.#rotate();
       const fh = this.#fh as FileHandle;
-      for (let done = 0; done < bytes.length; ) {
+      for (let done = 0; done < bytes.length;) {
         const { bytesWritten } = await fh.write(bytes, done, bytes.length - done, null);
         done += bytesWritten;
       }
@@ -82,7 +83,8 @@ export class RotatingFiles {
   async #prune(): Promise<void> {
     const names = (await readdir(this.dir)).filter((n) => NAME.test(n) && n !== this.#name).sort();
     names.push(this.#name);
-    for (const name of names.slice(0, Math.max(0, names.length - this.maxFiles))) await rm(join(this.dir, name), { force: true });
+    for (const name of names.slice(0, Math.max(0, names.length - this.maxFiles)))
+      await rm(join(this.dir, name), { force: true });
   }
 
   // Forgets the open file after a failure; closing it is best effort.

@@ -19,7 +19,8 @@ export class RingQueue<T> {
   #length = 0;
 
   constructor(readonly capacity: number) {
-    if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError(`queue capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isSafeInteger(capacity) || capacity < 1)
+      throw new RangeError(`queue capacity must be a positive integer, got ${capacity}`);
     this.#items = Array.from<T | undefined>({ length: capacity });
     this.#times = new Float64Array(capacity);
   }

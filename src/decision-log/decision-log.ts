@@ -89,11 +89,23 @@ export class DecisionLog {
     this.#queue = new RingQueue(positive('queueLimit', opts.queueLimit ?? 10_000));
     this.#batchSize = positive('batchSize', opts.batchSize ?? 500);
     this.#intervalMs = positive('flushIntervalMs', opts.flushIntervalMs ?? 1000);
-    this.#files = new RotatingFiles(opts.dir, positive('maxFileBytes', opts.maxFileBytes ?? 64 * MiB), positive('maxFiles', opts.maxFiles ?? 10));
-    const labels: DecisionLogLabels = Object.freeze({ ...opts.labels, id: opts.labels?.id ?? randomUUID(), version: opts.labels?.version ?? WARDEN_VERSION });
+    this.#files = new RotatingFiles(
+      opts.dir,
+      positive('maxFileBytes', opts.maxFileBytes ?? 64 * MiB),
+      positive('maxFiles', opts.maxFiles ?? 10),
+    );
+    const labels: DecisionLogLabels = Object.freeze({
+      ...opts.labels,
+      id: opts.labels?.id ?? randomUUID(),
+      version: opts.labels?.version ?? WARDEN_VERSION,
+    });
     this.#format = lineFormatter(labels);
     this.#log = opts.log;
-    this.#dropped = scrapedCounter(opts.registry, 'warden_decision_log_dropped_total', ['overflow', 'closed', 'invalid']);
+    this.#dropped = scrapedCounter(opts.registry, 'warden_decision_log_dropped_total', [
+      'overflow',
+      'closed',
+      'invalid',
+    ]);
     this.#written = counter(opts.registry, 'warden_decision_log_written_total');
     this.#failures = counter(opts.registry, 'warden_decision_log_write_failure_total');
   }
@@ -133,13 +145,17 @@ export class DecisionLog {
     try {
       while ((this.#queue.length > 0 || this.#writing !== undefined) && performance.now() < deadline) {
         await Promise.race([this.#pump(false), expired]);
-        if (this.#failing && this.#queue.length > 0) await Promise.race([new Promise((r) => setTimeout(r, DRAIN_RETRY_MS)), expired]);
+        if (this.#failing && this.#queue.length > 0)
+          await Promise.race([new Promise((r) => setTimeout(r, DRAIN_RETRY_MS)), expired]);
       }
     } finally {
       clearTimeout(timer);
     }
     if (this.#queue.length > 0) {
-      this.#log.warn({ code: 'DECISION_LOG_WRITE_FAILED', dir: this.#files.dir, queued: this.#queue.length, timeout_ms: timeoutMs }, 'decision log not drained in time');
+      this.#log.warn(
+        { code: 'DECISION_LOG_WRITE_FAILED', dir: this.#files.dir, queued: this.#queue.length, timeout_ms: timeoutMs },
+        'decision log not drained in time',
+      );
     }
   }
 
@@ -148,7 +164,14 @@ export class DecisionLog {
     this.#closed = true;
     clearInterval(this.#timer);
     await this.drain(timeoutMs);
-    await this.#files.close().catch((err: unknown) => this.#log.warn({ code: 'DECISION_LOG_WRITE_FAILED', dir: this.#files.dir, err: messageOf(err) }, 'closing the decision log failed'));
+    await this.#files
+      .close()
+      .catch((err: unknown) =>
+        this.#log.warn(
+          { code: 'DECISION_LOG_WRITE_FAILED', dir: this.#files.dir, err: messageOf(err) },
+          'closing the decision log failed',
+        ),
+      );
   }
 
   // Runs one write loop at a time; callers during a loop share it.
@@ -174,7 +197,10 @@ export class DecisionLog {
     }
     const dropped = this.#dropped.overflow + this.#dropped.invalid;
     if (dropped > this.#droppedReported) {
-      this.#log.warn({ code: 'DECISION_LOG_OVERFLOW', dropped: dropped - this.#droppedReported, queue_limit: this.#queue.capacity }, 'decision log events dropped');
+      this.#log.warn(
+        { code: 'DECISION_LOG_OVERFLOW', dropped: dropped - this.#droppedReported, queue_limit: this.#queue.capacity },
+        'decision log events dropped',
+      );
       this.#droppedReported = dropped;
     }
   }
@@ -201,7 +227,11 @@ export class DecisionLog {
     } catch (err) {
       this.#failures.inc();
       this.#dropped.overflow += this.#queue.restore(kept);
-      if (!this.#failing) this.#log.error({ code: 'DECISION_LOG_WRITE_FAILED', dir: this.#files.dir, err: messageOf(err) }, 'writing the decision log failed; retrying');
+      if (!this.#failing)
+        this.#log.error(
+          { code: 'DECISION_LOG_WRITE_FAILED', dir: this.#files.dir, err: messageOf(err) },
+          'writing the decision log failed; retrying',
+        );
       this.#failing = true;
       return false;
     }

@@ -24,7 +24,9 @@ export function answerClientError(err: ClientError, socket: Socket): void {
         : [400, `the request is not well-formed HTTP (${err.code ?? 'parse error'})`];
   const body = JSON.stringify({ code: 'HTTP_REQUEST_INVALID', message, hint: ERROR_CODES.HTTP_REQUEST_INVALID.hint });
   if (socket.writable) {
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
+    );
   }
   socket.destroy(err);
 }

@@ -21,7 +21,12 @@ export function registerDataApi(app: FastifyInstance, decider: Decider, decision
     const decision = decider.decide(path, input);
     decisionLog?.enqueue(decisionEvent(path, input, decision, { requested_by: request.ip }));
     // Which pack answered: lets clients (and the zero-failed-decisions test) tie a decision to a version.
-    void reply.header('x-warden-pack', decision.pack).header('x-warden-revision', decision.revision).header('x-warden-digest', decision.digest);
-    return decision.defined ? { result: decision.result, decision_id: decision.decisionId } : { decision_id: decision.decisionId };
+    void reply
+      .header('x-warden-pack', decision.pack)
+      .header('x-warden-revision', decision.revision)
+      .header('x-warden-digest', decision.digest);
+    return decision.defined
+      ? { result: decision.result, decision_id: decision.decisionId }
+      : { decision_id: decision.decisionId };
   });
 }

@@ -17,7 +17,12 @@ export interface HealthExtras {
 }
 
 /** Registers the health, readiness and metrics endpoints. */
-export function registerHealth(app: FastifyInstance, activators: readonly Activator[], metrics: WardenMetrics, extra: HealthExtras = {}): void {
+export function registerHealth(
+  app: FastifyInstance,
+  activators: readonly Activator[],
+  metrics: WardenMetrics,
+  extra: HealthExtras = {},
+): void {
   const optional = extra.optional ?? new Set<string>();
   const required = activators.filter((a) => !optional.has(a.name));
   app.get('/healthz', (request, reply) => {
@@ -31,7 +36,11 @@ export function registerHealth(app: FastifyInstance, activators: readonly Activa
     if (!allActive) explain(request, notReady(required));
     void reply.code(allActive ? 200 : 503);
     const governance = extra.governance?.();
-    return { status: !allActive ? 'unavailable' : degraded ? 'degraded' : 'ok', packs, ...(governance ? { governance } : {}) };
+    return {
+      status: !allActive ? 'unavailable' : degraded ? 'degraded' : 'ok',
+      packs,
+      ...(governance ? { governance } : {}),
+    };
   });
 
   app.get('/readyz', (request, reply) => {
@@ -47,7 +56,8 @@ export function registerHealth(app: FastifyInstance, activators: readonly Activa
     for (const a of activators) {
       const s = a.status(now);
       if (s.active) active += 1;
-      if (s.digest_age_seconds !== undefined) metrics.digestAge.set({ pack: a.name, source: s.source.kind }, s.digest_age_seconds);
+      if (s.digest_age_seconds !== undefined)
+        metrics.digestAge.set({ pack: a.name, source: s.source.kind }, s.digest_age_seconds);
       // An optional pack that never activated (kill switches on cold-start defaults) is not a missing policy.
       if (s.active || !optional.has(a.name)) metrics.stale.set({ pack: a.name }, s.stale ? 1 : 0);
     }
@@ -58,7 +68,15 @@ export function registerHealth(app: FastifyInstance, activators: readonly Activa
 }
 
 // Why health and readiness answer 503: the packs with no active version yet.
-function notReady(required: readonly Activator[]): { code: 'NOT_READY'; message: string; details: { waiting: string[] } } {
+function notReady(required: readonly Activator[]): {
+  code: 'NOT_READY';
+  message: string;
+  details: { waiting: string[] };
+} {
   const waiting = required.filter((a) => a.current === undefined).map((a) => a.name);
-  return { code: 'NOT_READY', message: `no verified pack is active yet for ${waiting.join(', ')}`, details: { waiting } };
+  return {
+    code: 'NOT_READY',
+    message: `no verified pack is active yet for ${waiting.join(', ')}`,
+    details: { waiting },
+  };
 }

@@ -62,7 +62,10 @@ export function buildApiServer(deps: {
       );
     }
     if (reply.statusCode >= 500) {
-      const why = explanationOf(request) ?? { code: 'INTERNAL', message: `answered ${reply.statusCode} without an error code` };
+      const why = explanationOf(request) ?? {
+        code: 'INTERNAL',
+        message: `answered ${reply.statusCode} without an error code`,
+      };
       serverErrors.report({ status: reply.statusCode, route, method: request.method, ...why });
     }
     done();
@@ -83,7 +86,14 @@ export function buildApiServer(deps: {
       return;
     }
     if (jsonDeeperThan(text, maxDepth)) {
-      done(new WardenError('INPUT_TOO_DEEP', `the body nests arrays and objects more than ${maxDepth} levels deep (limits.max_json_depth)`, { details: { limit: maxDepth } }), undefined);
+      done(
+        new WardenError(
+          'INPUT_TOO_DEEP',
+          `the body nests arrays and objects more than ${maxDepth} levels deep (limits.max_json_depth)`,
+          { details: { limit: maxDepth } },
+        ),
+        undefined,
+      );
       return;
     }
     done(null, value);
@@ -93,7 +103,9 @@ export function buildApiServer(deps: {
     const challenge = e.details.wwwAuthenticate;
     if (typeof challenge === 'string') void reply.header('www-authenticate', challenge);
     explain(request, { code: e.code, message: e.message, details: e.details });
-    void reply.code(statusOf(e, err)).send({ code: e.code, message: e.message, ...(Object.keys(e.details).length ? { details: e.details } : {}) });
+    void reply
+      .code(statusOf(e, err))
+      .send({ code: e.code, message: e.message, ...(Object.keys(e.details).length ? { details: e.details } : {}) });
   });
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({ code: 'DECISION_PATH_UNKNOWN', message: `no route ${request.method} ${request.url}` });
@@ -112,7 +124,8 @@ function middlewareOf(route: string): string {
 // Fastify's own body errors (bad JSON, too large) become DECISION_INPUT_INVALID.
 function fromFastify(err: unknown): WardenError {
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && code.startsWith('FST_ERR_CTP')) return toWardenError(new Error(messageOf(err)), 'DECISION_INPUT_INVALID');
+  if (typeof code === 'string' && code.startsWith('FST_ERR_CTP'))
+    return toWardenError(new Error(messageOf(err)), 'DECISION_INPUT_INVALID');
   return toWardenError(err);
 }
 

@@ -19,10 +19,14 @@ import type { Governance, Verdict } from '../govern/verdict/governance.js';
 /** Registers the verdict route; without governance it answers GOVERNANCE_DISABLED (404). */
 export function registerVerdictRoute(app: FastifyInstance, governance: Governance | undefined): void {
   app.post<{ Body: unknown }>('/v1/verdict', async (request, reply) => {
-    if (!governance) throw new WardenError('GOVERNANCE_DISABLED', 'this agent has no governance: block, so it answers no verdicts');
+    if (!governance)
+      throw new WardenError('GOVERNANCE_DISABLED', 'this agent has no governance: block, so it answers no verdicts');
     const body = request.body;
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw new WardenError('DECISION_INPUT_INVALID', 'the body must be a JSON object: {"tenant", "subject", "module", "action", "resource"?, "purpose"?}');
+      throw new WardenError(
+        'DECISION_INPUT_INVALID',
+        'the body must be a JSON object: {"tenant", "subject", "module", "action", "resource"?, "purpose"?}',
+      );
     }
     const context: Record<string, unknown> = { ...(body as Record<string, unknown>) };
     const headerPurpose = singleHeader(request.headers['x-purpose'], 'DECISION_INPUT_INVALID');
@@ -37,7 +41,10 @@ export function registerVerdictRoute(app: FastifyInstance, governance: Governanc
 
 // The verdict as JSON; a blocked one as a 503 error body that still carries it.
 function send(request: FastifyRequest, reply: FastifyReply, v: Verdict): Record<string, unknown> {
-  void reply.header('x-warden-pack', v.pack).header('x-warden-revision', v.revision).header('x-warden-decision-id', v.decisionId);
+  void reply
+    .header('x-warden-pack', v.pack)
+    .header('x-warden-revision', v.revision)
+    .header('x-warden-decision-id', v.decisionId);
   const body = {
     decision_id: v.decisionId,
     allow: v.allow,
@@ -52,6 +59,10 @@ function send(request: FastifyRequest, reply: FastifyReply, v: Verdict): Record<
   void reply.code(503);
   const ks = v.killSwitch;
   const message = `module ${ks.module} is blocked by its kill switch: ${ks.reason}`;
-  explain(request, { code: 'KILL_SWITCH_ACTIVE', message, details: { module: ks.module, pack: v.pack, digest: v.digest } });
+  explain(request, {
+    code: 'KILL_SWITCH_ACTIVE',
+    message,
+    details: { module: ks.module, pack: v.pack, digest: v.digest },
+  });
   return { code: 'KILL_SWITCH_ACTIVE', message, details: { ...ks }, ...body };
 }

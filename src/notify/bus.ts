@@ -121,10 +121,13 @@ export class EventBus {
     let timedOut = false;
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<void>((resolve) => {
-      timer = setTimeout(() => {
-        timedOut = true;
-        resolve();
-      }, Math.max(0, timeoutMs));
+      timer = setTimeout(
+        () => {
+          timedOut = true;
+          resolve();
+        },
+        Math.max(0, timeoutMs),
+      );
     });
     try {
       while (this.#running.size > 0 && !timedOut) {
@@ -135,7 +138,10 @@ export class EventBus {
     }
     if (this.#running.size > 0) {
       const busy = [...this.#running].map((s) => s.name);
-      this.#log.warn({ subscribers: busy, queued: this.queued, timeout_ms: timeoutMs }, 'event delivery not drained in time');
+      this.#log.warn(
+        { subscribers: busy, queued: this.queued, timeout_ms: timeoutMs },
+        'event delivery not drained in time',
+      );
     }
   }
 
@@ -153,12 +159,18 @@ export class EventBus {
     if (!sub.overflowing) {
       // Once per overflow episode (until the queue empties), so a flood does not flood the log too.
       sub.overflowing = true;
-      this.#log.warn({ code: 'EVENT_QUEUE_OVERFLOW', subscriber: sub.name, queue_limit: this.#limit, event_id: old.id }, 'subscriber queue full; dropping its oldest events');
+      this.#log.warn(
+        { code: 'EVENT_QUEUE_OVERFLOW', subscriber: sub.name, queue_limit: this.#limit, event_id: old.id },
+        'subscriber queue full; dropping its oldest events',
+      );
     }
     try {
       sub.onDrop?.(old);
     } catch (err) {
-      this.#log.error({ code: 'EVENT_HANDLER_FAILED', subscriber: sub.name, err: messageOf(err) }, 'onDrop callback failed');
+      this.#log.error(
+        { code: 'EVENT_HANDLER_FAILED', subscriber: sub.name, err: messageOf(err) },
+        'onDrop callback failed',
+      );
     }
   }
 
@@ -179,7 +191,14 @@ export class EventBus {
         this.#delivered.inc({ subscriber: sub.name });
       } catch (err) {
         this.#failures.inc({ subscriber: sub.name });
-        const fields = { code: 'EVENT_HANDLER_FAILED', subscriber: sub.name, event_id: e.id, event_type: e.type, pack: e.pack, err: messageOf(err) };
+        const fields = {
+          code: 'EVENT_HANDLER_FAILED',
+          subscriber: sub.name,
+          event_id: e.id,
+          event_type: e.type,
+          pack: e.pack,
+          err: messageOf(err),
+        };
         this.#log.error(fields, 'event handler failed');
       }
     }

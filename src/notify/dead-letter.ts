@@ -62,7 +62,11 @@ export class DeadLetterFile {
       try {
         await appendSynced(this.path, batch.map((p) => p.line).join(''));
       } catch (err) {
-        failure = new WardenError('IO_FAILED', `cannot append to the dead-letter file ${this.path}: ${messageOf(err)}`, { cause: err, details: { path: this.path } });
+        failure = new WardenError(
+          'IO_FAILED',
+          `cannot append to the dead-letter file ${this.path}: ${messageOf(err)}`,
+          { cause: err, details: { path: this.path } },
+        );
       }
       for (const p of batch) p.settle(failure);
     }

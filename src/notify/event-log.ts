@@ -55,7 +55,8 @@ export class EventLog {
   /** Opens (creating if missing) the log at `path`, reading its tail to continue the ids. */
   static async open(path: string, opts: { maxEvents?: number } = {}): Promise<EventLog> {
     const maxEvents = opts.maxEvents ?? DEFAULT_MAX_EVENTS;
-    if (!Number.isSafeInteger(maxEvents) || maxEvents < 1) throw new RangeError(`maxEvents must be a positive integer, got ${maxEvents}`);
+    if (!Number.isSafeInteger(maxEvents) || maxEvents < 1)
+      throw new RangeError(`maxEvents must be a positive integer, got ${maxEvents}`);
     try {
       await mkdir(dirname(path), { recursive: true });
       await removeStaleTemps(path);
@@ -65,15 +66,27 @@ export class EventLog {
       if (compact) await writeFileAtomic(path, toNdjson(kept));
       const fh = await open(path, 'a', 0o644);
       await fsyncDir(dirname(path));
-      return new EventLog(path, maxEvents, { events: kept, lines: compact ? kept.length : lines, skipped, last: events.at(-1)?.id ?? 0, fh });
+      return new EventLog(path, maxEvents, {
+        events: kept,
+        lines: compact ? kept.length : lines,
+        skipped,
+        last: events.at(-1)?.id ?? 0,
+        fh,
+      });
     } catch (err) {
-      throw new WardenError('IO_FAILED', `cannot open the event log ${path}: ${messageOf(err)}`, { cause: err, details: { path } });
+      throw new WardenError('IO_FAILED', `cannot open the event log ${path}: ${messageOf(err)}`, {
+        cause: err,
+        details: { path },
+      });
     }
   }
 
   /** Numbers, persists (fsync) and then publishes one event; appends run one at a time. */
   append(e: NewEvent): Promise<WardenEvent> {
-    if (this.closed) return Promise.reject(new WardenError('IO_FAILED', `the event log ${this.path} is closed`, { details: { path: this.path } }));
+    if (this.closed)
+      return Promise.reject(
+        new WardenError('IO_FAILED', `the event log ${this.path} is closed`, { details: { path: this.path } }),
+      );
     const run = this.queue.then(() => this.write(e));
     this.queue = run.catch(() => undefined);
     return run;
@@ -127,7 +140,8 @@ export class EventLog {
   // One append: write + fsync (or a full rewrite when compacting or after a failed write), then publish.
   private async write(e: NewEvent): Promise<WardenEvent> {
     const fh = this.fh;
-    if (fh === undefined) throw new WardenError('IO_FAILED', `the event log ${this.path} is closed`, { details: { path: this.path } });
+    if (fh === undefined)
+      throw new WardenError('IO_FAILED', `the event log ${this.path} is closed`, { details: { path: this.path } });
     // The id is spent even if the write fails: a half-written line may still reach the disk.
     const event: WardenEvent = Object.freeze({ id: ++this.last, type: e.type, pack: e.pack, at: e.at, data: e.data });
     const line = `${JSON.stringify(event)}\n`;
@@ -141,7 +155,10 @@ export class EventLog {
       }
     } catch (err) {
       this.needsRewrite = true;
-      throw new WardenError('IO_FAILED', `cannot append to the event log ${this.path}: ${messageOf(err)}`, { cause: err, details: { path: this.path } });
+      throw new WardenError('IO_FAILED', `cannot append to the event log ${this.path}: ${messageOf(err)}`, {
+        cause: err,
+        details: { path: this.path },
+      });
     }
     this.events.push(event);
     if (this.events.length > this.maxEvents) this.events.splice(0, this.events.length - this.maxEvents);

@@ -43,9 +43,13 @@ const MAX_ATTEMPTS = 100;
 /** Checks and defaults every webhook; throws CONFIG_INVALID naming each bad field. */
 export function resolveWebhooks(configs: readonly WebhookConfig[]): readonly ResolvedWebhook[] {
   const problems: string[] = [];
-  const resolved = configs.map((c, i) => resolveOne(c, (field, why) => problems.push(`webhooks[${i}].${field}: ${why}`)));
+  const resolved = configs.map((c, i) =>
+    resolveOne(c, (field, why) => problems.push(`webhooks[${i}].${field}: ${why}`)),
+  );
   if (problems.length > 0) {
-    throw new WardenError('CONFIG_INVALID', `invalid webhook settings:\n  ${problems.join('\n  ')}`, { details: { problems } });
+    throw new WardenError('CONFIG_INVALID', `invalid webhook settings:\n  ${problems.join('\n  ')}`, {
+      details: { problems },
+    });
   }
   return Object.freeze(resolved);
 }
@@ -63,12 +67,14 @@ function resolveOne(c: WebhookConfig, bad: (field: string, why: string) => void)
   const events = c.events ?? '*';
   if (events !== '*') {
     if (events.length === 0) bad('events', "must name at least one event type (or be '*')");
-    for (const t of events) if (!(EVENT_TYPES as readonly string[]).includes(t)) bad('events', `unknown event type ${t}`);
+    for (const t of events)
+      if (!(EVENT_TYPES as readonly string[]).includes(t)) bad('events', `unknown event type ${t}`);
   }
   const timeoutSeconds = c.timeoutSeconds ?? WEBHOOK_DEFAULTS.timeoutSeconds;
   if (!(Number.isFinite(timeoutSeconds) && timeoutSeconds > 0)) bad('timeoutSeconds', 'must be a positive number');
   const maxAttempts = c.maxAttempts ?? WEBHOOK_DEFAULTS.maxAttempts;
-  if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > MAX_ATTEMPTS) bad('maxAttempts', `must be an integer from 1 to ${MAX_ATTEMPTS}`);
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > MAX_ATTEMPTS)
+    bad('maxAttempts', `must be an integer from 1 to ${MAX_ATTEMPTS}`);
   const baseMs = c.backoff?.baseMs ?? WEBHOOK_DEFAULTS.baseMs;
   const maxMs = c.backoff?.maxMs ?? WEBHOOK_DEFAULTS.maxMs;
   if (!(Number.isFinite(baseMs) && baseMs >= 0)) bad('backoff.baseMs', 'must be a number ≥ 0');

@@ -47,7 +47,11 @@ export function postWebhook(opts: PostOptions): Promise<PostOutcome> {
 
     // The timer also cuts a receiver that sends its headers and then drips a body forever.
     const timer = setTimeout(() => fail(`no answer within ${opts.timeoutMs} ms`), opts.timeoutMs);
-    const headers = { ...opts.headers, 'user-agent': `warden/${WARDEN_VERSION}`, 'content-length': String(opts.body.length) };
+    const headers = {
+      ...opts.headers,
+      'user-agent': `warden/${WARDEN_VERSION}`,
+      'content-length': String(opts.body.length),
+    };
     // A fresh connection per attempt: a keep-alive socket the receiver already closed never turns into a spurious failure.
     const send = opts.url.protocol === 'https:' ? httpsRequest : httpRequest;
     try {
@@ -58,7 +62,9 @@ export function postWebhook(opts: PostOptions): Promise<PostOutcome> {
       return;
     }
     opts.signal?.addEventListener('abort', onAbort, { once: true });
-    req.on('error', (err: NodeJS.ErrnoException) => fail(err.code === undefined ? err.message : `${err.code}: ${err.message}`));
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      fail(err.code === undefined ? err.message : `${err.code}: ${err.message}`),
+    );
     req.on('close', () => clearTimeout(timer));
     req.on('response', (res) => {
       const status = res.statusCode ?? 0;

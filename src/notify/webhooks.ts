@@ -82,8 +82,11 @@ export class WebhookDispatcher {
     for (const hook of hooks) {
       const file = files.get(hook.deadLetterPath) ?? new DeadLetterFile(hook.deadLetterPath);
       files.set(hook.deadLetterPath, file);
-      const onDrop = (e: WardenEvent): void => this.#track(this.#deadLetter(hook, file, e, 0, { ok: false, error: 'dropped: the webhook queue was full' }));
-      this.#unsubscribe.push(opts.bus.subscribe(hook.events, (e) => this.#deliver(hook, file, e), { name: `webhook ${hook.label}`, onDrop }));
+      const onDrop = (e: WardenEvent): void =>
+        this.#track(this.#deadLetter(hook, file, e, 0, { ok: false, error: 'dropped: the webhook queue was full' }));
+      this.#unsubscribe.push(
+        opts.bus.subscribe(hook.events, (e) => this.#deliver(hook, file, e), { name: `webhook ${hook.label}`, onDrop }),
+      );
     }
   }
 
@@ -113,17 +116,35 @@ export class WebhookDispatcher {
     let attempts = 0;
     while (!signal.aborted) {
       attempts += 1;
-      const outcome = await postWebhook({ url: hook.url, headers: this.#headers(hook, e, body), body, timeoutMs: hook.timeoutMs, signal });
+      const outcome = await postWebhook({
+        url: hook.url,
+        headers: this.#headers(hook, e, body),
+        body,
+        timeoutMs: hook.timeoutMs,
+        signal,
+      });
       if (outcome.ok) {
         this.#count(hook, 'delivered');
-        this.#log.debug({ url: hook.label, event_id: e.id, event_type: e.type, attempts, status: outcome.status }, 'webhook delivered');
+        this.#log.debug(
+          { url: hook.label, event_id: e.id, event_type: e.type, attempts, status: outcome.status },
+          'webhook delivered',
+        );
         return;
       }
       last = outcome;
       if (attempts >= hook.maxAttempts || signal.aborted) break;
       const delayMs = backoff.next();
       this.#count(hook, 'retry');
-      const fields = { code: 'WEBHOOK_DELIVERY_FAILED', url: hook.label, event_id: e.id, event_type: e.type, attempt: attempts, status: last.status, err: last.error, delay_ms: delayMs };
+      const fields = {
+        code: 'WEBHOOK_DELIVERY_FAILED',
+        url: hook.label,
+        event_id: e.id,
+        event_type: e.type,
+        attempt: attempts,
+        status: last.status,
+        err: last.error,
+        delay_ms: delayMs,
+      };
       this.#log.warn(fields, 'webhook attempt failed; retrying');
       if (!(await pause(delayMs, signal))) break;
     }
@@ -141,17 +162,42 @@ export class WebhookDispatcher {
   }
 
   // Records an event given up on; never throws (a failed append is logged as IO_FAILED).
-  async #deadLetter(hook: ResolvedWebhook, file: DeadLetterFile, e: WardenEvent, attempts: number, last: Failure): Promise<void> {
+  async #deadLetter(
+    hook: ResolvedWebhook,
+    file: DeadLetterFile,
+    e: WardenEvent,
+    attempts: number,
+    last: Failure,
+  ): Promise<void> {
     this.#count(hook, 'dead_letter');
     const { status, error } = last;
-    const fields = { code: 'WEBHOOK_DELIVERY_FAILED', url: hook.label, event_id: e.id, event_type: e.type, attempts, status, err: error, dead_letter: file.path };
+    const fields = {
+      code: 'WEBHOOK_DELIVERY_FAILED',
+      url: hook.label,
+      event_id: e.id,
+      event_type: e.type,
+      attempts,
+      status,
+      err: error,
+      dead_letter: file.path,
+    };
     this.#log.error(fields, 'webhook delivery given up; event written to the dead-letter file');
     const time = new Date(this.#now()).toISOString();
-    const record = { time, url: hook.label, attempts, last_error: error, ...(status === undefined ? {} : { last_status: status }), event: e };
+    const record = {
+      time,
+      url: hook.label,
+      attempts,
+      last_error: error,
+      ...(status === undefined ? {} : { last_status: status }),
+      event: e,
+    };
     try {
       await file.append(record);
     } catch (err) {
-      this.#log.error({ code: 'IO_FAILED', url: hook.label, event_id: e.id, path: file.path, err: messageOf(err) }, 'cannot write the webhook dead-letter record');
+      this.#log.error(
+        { code: 'IO_FAILED', url: hook.label, event_id: e.id, path: file.path, err: messageOf(err) },
+        'cannot write the webhook dead-letter record',
+      );
     }
   }
 

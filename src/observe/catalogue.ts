@@ -29,7 +29,11 @@ export const CATALOGUE = {
     labels: ['pack', 'source', 'result'],
     buckets: FETCH_BUCKETS,
   },
-  policy_fetch_failure_total: { type: 'counter', help: 'Fetches that failed, by error code.', labels: ['pack', 'source', 'code'] },
+  policy_fetch_failure_total: {
+    type: 'counter',
+    help: 'Fetches that failed, by error code.',
+    labels: ['pack', 'source', 'code'],
+  },
   policy_digest_age_seconds: {
     type: 'gauge',
     help: "Seconds since the source last confirmed the active pack's digest is current (grows while the source is down).",
@@ -41,7 +45,11 @@ export const CATALOGUE = {
     labels: ['pack', 'source'],
   },
   policy_reload_success_total: { type: 'counter', help: 'Packs activated.', labels: ['pack', 'source'] },
-  policy_reload_failure_total: { type: 'counter', help: 'Packs refused at verify, store or activate, by error code; the active pack stayed.', labels: ['pack', 'source', 'code'] },
+  policy_reload_failure_total: {
+    type: 'counter',
+    help: 'Packs refused at verify, store or activate, by error code; the active pack stayed.',
+    labels: ['pack', 'source', 'code'],
+  },
   policy_reload_duration_seconds: {
     type: 'histogram',
     help: 'Time from receiving a pack to its activation (verify, store, engine build, golden, swap).',
@@ -53,9 +61,21 @@ export const CATALOGUE = {
     help: 'Packs refused by a validation step (signature, digest, downgrade, golden decisions), by error code.',
     labels: ['pack', 'code'],
   },
-  policy_active_info: { type: 'gauge', help: 'The active pack (value 1) with its revision and digest as labels.', labels: ['pack', 'source', 'revision', 'digest'] },
-  policy_active_sequence: { type: 'gauge', help: "The active pack's signed monotonic marker (sequence).", labels: ['pack'] },
-  policy_active_version: { type: 'gauge', help: "The active pack's version number in Warden's history (1, 2, 3 …).", labels: ['pack'] },
+  policy_active_info: {
+    type: 'gauge',
+    help: 'The active pack (value 1) with its revision and digest as labels.',
+    labels: ['pack', 'source', 'revision', 'digest'],
+  },
+  policy_active_sequence: {
+    type: 'gauge',
+    help: "The active pack's signed monotonic marker (sequence).",
+    labels: ['pack'],
+  },
+  policy_active_version: {
+    type: 'gauge',
+    help: "The active pack's version number in Warden's history (1, 2, 3 …).",
+    labels: ['pack'],
+  },
   policy_rollback_total: { type: 'counter', help: 'Operator rollbacks.', labels: ['pack'] },
   policy_pinned: {
     type: 'gauge',
@@ -76,7 +96,12 @@ export const CATALOGUE = {
 
   // ---------------------------------------------------------------- decisions and the agent's HTTP server
   /** Observed on every decision: registered as a FastHistogram. */
-  opa_client_latency_seconds: { type: 'histogram', help: 'Time spent evaluating a decision in the policy engine.', labels: ['pack', 'engine'], buckets: DECISION_BUCKETS },
+  opa_client_latency_seconds: {
+    type: 'histogram',
+    help: 'Time spent evaluating a decision in the policy engine.',
+    labels: ['pack', 'engine'],
+    buckets: DECISION_BUCKETS,
+  },
   http_request_duration_seconds: {
     type: 'histogram',
     help: "Agent HTTP request time by route, status and middleware ('data' for the decision API, 'governance' for verdicts).",
@@ -95,9 +120,21 @@ export const CATALOGUE = {
   },
 
   // ---------------------------------------------------------------- events and webhooks (src/notify)
-  warden_event_delivered_total: { type: 'counter', help: 'Events a subscriber handled without error.', labels: ['subscriber'] },
-  warden_event_handler_failure_total: { type: 'counter', help: 'Events whose handler threw or rejected.', labels: ['subscriber'] },
-  warden_event_dropped_total: { type: 'counter', help: "Events dropped (oldest first) from a subscriber's full queue.", labels: ['subscriber'] },
+  warden_event_delivered_total: {
+    type: 'counter',
+    help: 'Events a subscriber handled without error.',
+    labels: ['subscriber'],
+  },
+  warden_event_handler_failure_total: {
+    type: 'counter',
+    help: 'Events whose handler threw or rejected.',
+    labels: ['subscriber'],
+  },
+  warden_event_dropped_total: {
+    type: 'counter',
+    help: "Events dropped (oldest first) from a subscriber's full queue.",
+    labels: ['subscriber'],
+  },
   warden_webhook_delivery_total: {
     type: 'counter',
     help: 'Webhook attempts by outcome: delivered, retry (an attempt failed, another follows) or dead_letter (given up).',
@@ -132,8 +169,16 @@ export const CATALOGUE = {
     labels: ['reason'],
   },
   /** Counted on every cached verdict: registered as a scraped counter. */
-  warden_decision_cache_total: { type: 'counter', help: 'Decision cache lookups, by result: hit or miss (absent or expired).', labels: ['result'] },
-  warden_decision_cache_flush_total: { type: 'counter', help: 'Times the decision cache was emptied, by reason.', labels: ['reason'] },
+  warden_decision_cache_total: {
+    type: 'counter',
+    help: 'Decision cache lookups, by result: hit or miss (absent or expired).',
+    labels: ['result'],
+  },
+  warden_decision_cache_flush_total: {
+    type: 'counter',
+    help: 'Times the decision cache was emptied, by reason.',
+    labels: ['reason'],
+  },
   /** Counted on every logged decision: registered as a scraped counter. */
   warden_decision_log_dropped_total: {
     type: 'counter',
@@ -141,7 +186,11 @@ export const CATALOGUE = {
     labels: ['reason'],
   },
   warden_decision_log_written_total: { type: 'counter', help: 'Decision-log events written to disk.', labels: [] },
-  warden_decision_log_write_failure_total: { type: 'counter', help: 'Decision-log batch writes that failed (the batch is retried).', labels: [] },
+  warden_decision_log_write_failure_total: {
+    type: 'counter',
+    help: 'Decision-log batch writes that failed (the batch is retried).',
+    labels: [],
+  },
 } as const satisfies Record<string, MetricDefinition>;
 
 type Catalogue = typeof CATALOGUE;
@@ -150,13 +199,17 @@ type Catalogue = typeof CATALOGUE;
 export type MetricName = keyof Catalogue;
 
 /** The names of the catalogued metrics of type `T`. */
-export type NameOf<T extends MetricType> = { [N in MetricName]: Catalogue[N]['type'] extends T ? N : never }[MetricName];
+export type NameOf<T extends MetricType> = {
+  [N in MetricName]: Catalogue[N]['type'] extends T ? N : never;
+}[MetricName];
 
 /** The label names of metric `N`, as a union (never for an unlabelled one). */
 export type LabelOf<N extends MetricName> = Catalogue[N]['labels'][number];
 
 /** The catalogued metric names whose label list is at most one name long (the shape a scraped counter supports). */
-export type SingleLabelCounter = { [N in NameOf<'counter'>]: Catalogue[N]['labels'] extends readonly [] | readonly [string] ? N : never }[NameOf<'counter'>];
+export type SingleLabelCounter = {
+  [N in NameOf<'counter'>]: Catalogue[N]['labels'] extends readonly [] | readonly [string] ? N : never;
+}[NameOf<'counter'>];
 
 /** The definition of `name`. */
 export function definitionOf(name: MetricName): MetricDefinition {

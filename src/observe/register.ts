@@ -17,7 +17,12 @@ export function counter<N extends NameOf<'counter'>>(registry: Registry | undefi
   const existing = reusable(registry, name);
   if (existing instanceof Counter) return existing;
   const { help, labels } = CATALOGUE[name];
-  return new Counter<LabelOf<N>>({ name, help, labelNames: labels, registers: registry === undefined ? [] : [registry] });
+  return new Counter<LabelOf<N>>({
+    name,
+    help,
+    labelNames: labels,
+    registers: registry === undefined ? [] : [registry],
+  });
 }
 
 /** The prom-client Gauge `name` in `registry`: the one already there, else a new one. */
@@ -29,11 +34,20 @@ export function gauge<N extends NameOf<'gauge'>>(registry: Registry | undefined,
 }
 
 /** The prom-client Histogram `name` in `registry`: the one already there, else a new one. */
-export function histogram<N extends NameOf<'histogram'>>(registry: Registry | undefined, name: N): Histogram<LabelOf<N>> {
+export function histogram<N extends NameOf<'histogram'>>(
+  registry: Registry | undefined,
+  name: N,
+): Histogram<LabelOf<N>> {
   const existing = reusable(registry, name);
   if (existing instanceof Histogram) return existing;
   const { help, labels, buckets } = CATALOGUE[name];
-  return new Histogram<LabelOf<N>>({ name, help, labelNames: labels, buckets: [...buckets], registers: registry === undefined ? [] : [registry] });
+  return new Histogram<LabelOf<N>>({
+    name,
+    help,
+    labelNames: labels,
+    buckets: [...buckets],
+    registers: registry === undefined ? [] : [registry],
+  });
 }
 
 /** The FastHistogram `name` in `registry` (for a metric observed on every decision): the one already there, else a new one. */
@@ -46,14 +60,24 @@ export function fastHistogram(registry: Registry, name: NameOf<'histogram'>): Fa
 }
 
 // The metric `name` already in `registry`, if any; throws if it is not of its catalogue type.
-function reusable<N extends MetricName>(registry: Registry | undefined, name: N): Counter<LabelOf<N>> | Gauge<LabelOf<N>> | Histogram<LabelOf<N>> | undefined {
+function reusable<N extends MetricName>(
+  registry: Registry | undefined,
+  name: N,
+): Counter<LabelOf<N>> | Gauge<LabelOf<N>> | Histogram<LabelOf<N>> | undefined {
   const existing = registry?.getSingleMetric<LabelOf<N>>(name);
   if (existing === undefined) return undefined;
   const type = CATALOGUE[name].type;
-  if ((type === 'counter' && existing instanceof Counter) || (type === 'gauge' && existing instanceof Gauge) || (type === 'histogram' && existing instanceof Histogram)) return existing;
+  if (
+    (type === 'counter' && existing instanceof Counter) ||
+    (type === 'gauge' && existing instanceof Gauge) ||
+    (type === 'histogram' && existing instanceof Histogram)
+  )
+    return existing;
   throw mismatch(name);
 }
 
 function mismatch(name: MetricName): Error {
-  return new TypeError(`metric ${name} is already registered in this registry as another kind of metric than its catalogue ${CATALOGUE[name].type}`);
+  return new TypeError(
+    `metric ${name} is already registered in this registry as another kind of metric than its catalogue ${CATALOGUE[name].type}`,
+  );
 }

@@ -18,8 +18,13 @@ const shared = new WeakMap<Registry, Map<string, Record<string, number>>>();
  * in `values` (one entry for an unlabelled counter), to increment on the hot
  * path; registered in `registry` (created there once, shared after) when given.
  */
-export function scrapedCounter<V extends string>(registry: Registry | undefined, name: SingleLabelCounter, values: readonly V[]): Record<V, number> {
-  const byName = registry === undefined ? undefined : (shared.get(registry) ?? new Map<string, Record<string, number>>());
+export function scrapedCounter<V extends string>(
+  registry: Registry | undefined,
+  name: SingleLabelCounter,
+  values: readonly V[],
+): Record<V, number> {
+  const byName =
+    registry === undefined ? undefined : (shared.get(registry) ?? new Map<string, Record<string, number>>());
   const existing = byName?.get(name);
   if (existing !== undefined) return existing;
   const counts = Object.fromEntries(values.map((v) => [v, 0])) as Record<V, number>;

@@ -27,13 +27,20 @@ interface OpaTestResult {
 const v0Flag = (v: RegoVersion): string[] => (v === 'v0' ? ['--v0-compatible'] : []);
 
 /** `opa check` on dir; parse and type errors → PACK_COMPILE_FAILED listing each file:line:col. */
-export async function opaCheck(opa: string, dir: string, version: RegoVersion, rel: (f: string) => string): Promise<void> {
+export async function opaCheck(
+  opa: string,
+  dir: string,
+  version: RegoVersion,
+  rel: (f: string) => string,
+): Promise<void> {
   const res = await runOpa(opa, ['check', '--format', 'json', ...v0Flag(version), '.'], { cwd: dir });
   if (res.status === 0) return;
   const errors = parseErrors(res.stdout + res.stderr);
   if (errors.length === 0) throw new WardenError('PACK_COMPILE_FAILED', `opa check failed: ${res.stderr.trim()}`);
   const lines = errors.map((e) =>
-    e.location ? `${rel(e.location.file)}:${e.location.row}:${e.location.col}: ${e.code}: ${e.message}` : `${e.code}: ${e.message}`,
+    e.location
+      ? `${rel(e.location.file)}:${e.location.row}:${e.location.col}: ${e.code}: ${e.message}`
+      : `${e.code}: ${e.message}`,
   );
   const first = errors[0]?.location;
   throw new WardenError('PACK_COMPILE_FAILED', lines.join('\n'), {
@@ -42,9 +49,24 @@ export async function opaCheck(opa: string, dir: string, version: RegoVersion, r
 }
 
 /** `opa build -t wasm` of the bundle folder dir; returns the tarball opa wrote (beside dir, not in it). */
-export async function opaBuildWasm(opa: string, dir: string, entrypoints: readonly string[], version: RegoVersion): Promise<Buffer> {
+export async function opaBuildWasm(
+  opa: string,
+  dir: string,
+  entrypoints: readonly string[],
+  version: RegoVersion,
+): Promise<Buffer> {
   const out = `${dir}.opa-build.tar.gz`;
-  const args = ['build', '-b', '.', '-t', 'wasm', ...entrypoints.flatMap((e) => ['-e', e]), ...v0Flag(version), '-o', out];
+  const args = [
+    'build',
+    '-b',
+    '.',
+    '-t',
+    'wasm',
+    ...entrypoints.flatMap((e) => ['-e', e]),
+    ...v0Flag(version),
+    '-o',
+    out,
+  ];
   const res = await runOpa(opa, args, { cwd: dir });
   if (res.status !== 0) {
     const why = (res.stderr.trim() || res.stdout.trim()).replace(/^error:\s*/, '');
@@ -58,22 +80,37 @@ export async function opaBuildWasm(opa: string, dir: string, entrypoints: readon
 }
 
 /** `opa test` over the given paths; any failing or erroring test → PACK_TEST_FAILED naming it. */
-export async function opaTest(opa: string, cwd: string, paths: readonly string[], version: RegoVersion, rel: (f: string) => string): Promise<number> {
+export async function opaTest(
+  opa: string,
+  cwd: string,
+  paths: readonly string[],
+  version: RegoVersion,
+  rel: (f: string) => string,
+): Promise<number> {
   const res = await runOpa(opa, ['test', '--format', 'json', ...v0Flag(version), ...paths], { cwd });
   let results: OpaTestResult[];
   try {
     results = JSON.parse(res.stdout) as OpaTestResult[];
   } catch {
     const errors = parseErrors(res.stdout + res.stderr);
-    const what = errors.map((e) => (e.location ? `${rel(e.location.file)}:${e.location.row}:${e.location.col}: ${e.message}` : e.message));
+    const what = errors.map((e) =>
+      e.location ? `${rel(e.location.file)}:${e.location.row}:${e.location.col}: ${e.message}` : e.message,
+    );
     throw new WardenError('PACK_TEST_FAILED', `opa test could not run: ${what.join('; ') || res.stderr.trim()}`);
   }
   const failed = results.filter((r) => r.fail === true || r.error !== undefined);
   if (failed.length > 0) {
-    const names = failed.map((r) => `${r.package}.${r.name}${r.location ? ` (${rel(r.location.file)}:${r.location.row})` : ''}${r.error?.message ? `: ${r.error.message}` : ''}`);
-    throw new WardenError('PACK_TEST_FAILED', `${failed.length} of ${results.length} Rego tests failed: ${names.join('; ')}`, {
-      details: { failed: names },
-    });
+    const names = failed.map(
+      (r) =>
+        `${r.package}.${r.name}${r.location ? ` (${rel(r.location.file)}:${r.location.row})` : ''}${r.error?.message ? `: ${r.error.message}` : ''}`,
+    );
+    throw new WardenError(
+      'PACK_TEST_FAILED',
+      `${failed.length} of ${results.length} Rego tests failed: ${names.join('; ')}`,
+      {
+        details: { failed: names },
+      },
+    );
   }
   return results.length;
 }

@@ -42,12 +42,26 @@ export async function opaEval(
   rel: (f: string) => string = (f) => f,
 ): Promise<OpaEvalOutcome> {
   const query = `data.${entrypoint.replaceAll('/', '.')}`;
-  const args = ['eval', '--format', 'json', ...(version === 'v0' ? ['--v0-compatible'] : []), '-d', '.', '--stdin-input', query];
+  const args = [
+    'eval',
+    '--format',
+    'json',
+    ...(version === 'v0' ? ['--v0-compatible'] : []),
+    '-d',
+    '.',
+    '--stdin-input',
+    query,
+  ];
   const res = await runOpa(opa, args, { cwd: dir, stdin: JSON.stringify(input ?? null), timeoutMs: 30_000 });
   const out = parseOutput(res.stdout) ?? parseOutput(res.stderr);
   if (out?.errors && out.errors.length > 0) return { kind: 'errors', errors: out.errors.map((e) => located(e, rel)) };
   if (res.status !== 0 || !out) {
-    return { kind: 'errors', errors: [{ code: 'opa_eval_failed', message: oneLine(res.stderr || res.stdout || `opa eval exited ${res.status}`) }] };
+    return {
+      kind: 'errors',
+      errors: [
+        { code: 'opa_eval_failed', message: oneLine(res.stderr || res.stdout || `opa eval exited ${res.status}`) },
+      ],
+    };
   }
   const first = out.result?.[0]?.expressions?.[0];
   return first && 'value' in first ? { kind: 'defined', value: first.value } : { kind: 'undefined' };
@@ -68,7 +82,9 @@ function parseOutput(text: string): EvalOutput | undefined {
 function located(e: NonNullable<EvalOutput['errors']>[number], rel: (f: string) => string): OpaEvalError {
   const loc = e.location;
   const message = oneLine(e.message ?? 'unknown error').replace(/(?<=\bat )(\S+?)(?=:\d)/g, (f) => rel(f));
-  const where = loc?.file ? { file: rel(loc.file), ...(loc.row ? { line: loc.row } : {}), ...(loc.col ? { col: loc.col } : {}) } : {};
+  const where = loc?.file
+    ? { file: rel(loc.file), ...(loc.row ? { line: loc.row } : {}), ...(loc.col ? { col: loc.col } : {}) }
+    : {};
   return { code: e.code ?? 'opa_error', message, ...where };
 }
 

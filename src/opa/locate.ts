@@ -56,11 +56,16 @@ function checkVersion(path: string, origin: string): OpaBinary {
   try {
     out = execFileSync(path, ['version'], { encoding: 'utf8', timeout: 10_000 });
   } catch (err) {
-    throw new WardenError('OPA_NOT_FOUND', `opa from ${origin} (${path}) does not run: ${messageOf(err)}`, { cause: err });
+    throw new WardenError('OPA_NOT_FOUND', `opa from ${origin} (${path}) does not run: ${messageOf(err)}`, {
+      cause: err,
+    });
   }
   const version = /^Version:\s*(\S+)/m.exec(out)?.[1] ?? 'unknown';
   if (version !== OPA_VERSION_PIN) {
-    throw new WardenError('OPA_VERSION_MISMATCH', `opa from ${origin} (${path}) is ${version}, Warden needs ${OPA_VERSION_PIN}`);
+    throw new WardenError(
+      'OPA_VERSION_MISMATCH',
+      `opa from ${origin} (${path}) is ${version}, Warden needs ${OPA_VERSION_PIN}`,
+    );
   }
   const found: OpaBinary = { path, version, wasm: /^WebAssembly:\s*available/m.test(out) };
   checked.set(path, found);

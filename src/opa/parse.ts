@@ -69,12 +69,28 @@ export const MAX_AST_BYTES = 64 * 1024 * 1024;
  * its AST is larger than MAX_AST_BYTES. A file opa cannot parse →
  * PACK_COMPILE_FAILED with opa's message.
  */
-export async function opaParse(opa: string, cwd: string, file: string, version: RegoVersion): Promise<AstModule | undefined> {
-  const args = ['parse', '--format', 'json', '--json-include', 'locations,-comments', ...(version === 'v0' ? ['--v0-compatible'] : []), file];
+export async function opaParse(
+  opa: string,
+  cwd: string,
+  file: string,
+  version: RegoVersion,
+): Promise<AstModule | undefined> {
+  const args = [
+    'parse',
+    '--format',
+    'json',
+    '--json-include',
+    'locations,-comments',
+    ...(version === 'v0' ? ['--v0-compatible'] : []),
+    file,
+  ];
   const res = await runOpa(opa, args, { cwd, maxOutputBytes: MAX_AST_BYTES });
   if (res.truncated) return undefined;
   if (res.status !== 0) {
-    throw new WardenError('PACK_COMPILE_FAILED', `opa parse ${file}: ${(res.stderr.trim() || res.stdout.trim()).replace(/\s*\n\s*/g, ' ')}`);
+    throw new WardenError(
+      'PACK_COMPILE_FAILED',
+      `opa parse ${file}: ${(res.stderr.trim() || res.stdout.trim()).replace(/\s*\n\s*/g, ' ')}`,
+    );
   }
   let module: AstModule;
   try {
@@ -82,6 +98,7 @@ export async function opaParse(opa: string, cwd: string, file: string, version: 
   } catch (err) {
     throw new WardenError('OPA_FAILED', `opa parse ${file} printed no JSON AST`, { cause: err });
   }
-  if (!Array.isArray(module.package?.path)) throw new WardenError('OPA_FAILED', `opa parse ${file} printed an AST without a package`);
+  if (!Array.isArray(module.package?.path))
+    throw new WardenError('OPA_FAILED', `opa parse ${file} printed an AST without a package`);
   return module;
 }

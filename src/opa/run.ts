@@ -46,7 +46,12 @@ export function runOpa(
         reject(new WardenError('OPA_FAILED', `opa ${args[0] ?? ''} was killed by ${signal} (time limit?)`));
         return;
       }
-      resolve({ status: code ?? 1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), truncated });
+      resolve({
+        status: code ?? 1,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+        truncated,
+      });
     });
     child.stdin.end(options.stdin ?? '');
   });

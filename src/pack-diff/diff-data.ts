@@ -55,7 +55,8 @@ export function stableJson(value: unknown): string {
     // The replacer re-creates each object with sorted keys (3x faster than printing by hand).
     return `${JSON.stringify(value, (_key, v: unknown) => (isObject(v) ? sortedCopy(v) : v), 2)}\n`;
   } catch (err) {
-    if (err instanceof RangeError) throw new WardenError('PACK_DATA_INVALID', 'the data document nests too deep to print', { cause: err });
+    if (err instanceof RangeError)
+      throw new WardenError('PACK_DATA_INVALID', 'the data document nests too deep to print', { cause: err });
     throw err;
   }
 }
@@ -102,7 +103,11 @@ function compare(a: unknown, b: unknown, path: string, depth: number, out: PathL
 
 // The object with its own keys inserted in sorted order.
 function sortedCopy(object: JsonObject): JsonObject {
-  return Object.fromEntries(Object.keys(object).sort().map((key) => [key, object[key]]));
+  return Object.fromEntries(
+    Object.keys(object)
+      .sort()
+      .map((key) => [key, object[key]]),
+  );
 }
 
 // True for a plain JSON object (not an array, not null).
@@ -112,7 +117,11 @@ function isObject(value: unknown): value is JsonObject {
 
 // The refusal for data nested past the limit.
 function tooDeep(path: string): WardenError {
-  return new WardenError('PACK_DATA_INVALID', `the data document nests deeper than ${MAX_DATA_DEPTH} levels at ${path}`, {
-    details: { limit: MAX_DATA_DEPTH, path },
-  });
+  return new WardenError(
+    'PACK_DATA_INVALID',
+    `the data document nests deeper than ${MAX_DATA_DEPTH} levels at ${path}`,
+    {
+      details: { limit: MAX_DATA_DEPTH, path },
+    },
+  );
 }

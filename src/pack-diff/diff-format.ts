@@ -13,13 +13,30 @@ export interface TerminalFormatOptions {
   readonly color?: boolean;
 }
 
-const ANSI = { red: '\u001b[31m', green: '\u001b[32m', cyan: '\u001b[36m', bold: '\u001b[1m', reset: '\u001b[0m' } as const;
+const ANSI = {
+  red: '\u001b[31m',
+  green: '\u001b[32m',
+  cyan: '\u001b[36m',
+  bold: '\u001b[1m',
+  reset: '\u001b[0m',
+} as const;
 
 /** The diff as lines for a terminal, ending in a newline. */
 export function formatDiffForTerminal(diff: PackDiff, options: TerminalFormatOptions = {}): string {
   const colour = options.color === true;
-  const head = summary(diff).map((line) => escapeControls(line)).map((line) => (colour ? paintSummary(line) : line));
-  const body = diff.unified === '' ? [] : ['', ...diff.unified.replace(/\n$/, '').split('\n').map((line) => escapeControls(line))];
+  const head = summary(diff)
+    .map((line) => escapeControls(line))
+    .map((line) => (colour ? paintSummary(line) : line));
+  const body =
+    diff.unified === ''
+      ? []
+      : [
+          '',
+          ...diff.unified
+            .replace(/\n$/, '')
+            .split('\n')
+            .map((line) => escapeControls(line)),
+        ];
   return [...head, ...body.map((line) => (colour ? paintUnified(line) : line))].join('\n') + '\n';
 }
 
@@ -27,9 +44,16 @@ export function formatDiffForTerminal(diff: PackDiff, options: TerminalFormatOpt
 function summary(diff: PackDiff): string[] {
   const m = diff.manifest;
   if (diff.identical) return [`no differences (revision ${m.revisionFrom}, sequence ${m.sequenceFrom})`];
-  const lines = [change('revision', m.revisionFrom, m.revisionTo), change('sequence', String(m.sequenceFrom), String(m.sequenceTo))];
+  const lines = [
+    change('revision', m.revisionFrom, m.revisionTo),
+    change('sequence', String(m.sequenceFrom), String(m.sequenceTo)),
+  ];
   if (m.entrypointsAdded.length + m.entrypointsRemoved.length > 0) {
-    lines.push('entrypoints:', ...m.entrypointsAdded.map((e) => `  + ${e}`), ...m.entrypointsRemoved.map((e) => `  - ${e}`));
+    lines.push(
+      'entrypoints:',
+      ...m.entrypointsAdded.map((e) => `  + ${e}`),
+      ...m.entrypointsRemoved.map((e) => `  - ${e}`),
+    );
   }
   lines.push(...section('modules', diff.modules), ...section('data', diff.data));
   return lines;
@@ -42,7 +66,11 @@ function change(name: string, from: string, to: string): string {
 
 // A heading with counts, then one line per added (+), removed (-) and changed (~) entry.
 function section(name: string, changes: PathChanges): string[] {
-  const counts = [`${countPaths(changes.added)} added`, `${countPaths(changes.removed)} removed`, `${countPaths(changes.changed)} changed`];
+  const counts = [
+    `${countPaths(changes.added)} added`,
+    `${countPaths(changes.removed)} removed`,
+    `${countPaths(changes.changed)} changed`,
+  ];
   return [
     `${name}: ${counts.join(', ')}`,
     ...changes.added.map((p) => `  + ${p}`),
@@ -79,7 +107,13 @@ function escapeControls(line: string): string {
     else if (code < 0x20) out += `^${String.fromCharCode(code + 0x40)}`;
     else if (code === 0x7f) out += '^?';
     else if (code < 0xa0 && code > 0x7f) out += unicodeName(code);
-    else if (code === 0x200e || code === 0x200f || (code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069)) out += unicodeName(code);
+    else if (
+      code === 0x200e ||
+      code === 0x200f ||
+      (code >= 0x202a && code <= 0x202e) ||
+      (code >= 0x2066 && code <= 0x2069)
+    )
+      out += unicodeName(code);
     else out += ch;
   }
   return out;

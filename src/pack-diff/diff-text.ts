@@ -114,7 +114,10 @@ function replacement(from: readonly string[], to: readonly string[], budget: num
   const lines: string[] = [];
   const result = [{ oldStart: 1, oldLines: from.length, newStart: 1, newLines: to.length, lines }];
   let size = 0;
-  for (const [sign, side] of [['-', from], ['+', to]] as const) {
+  for (const [sign, side] of [
+    ['-', from],
+    ['+', to],
+  ] as const) {
     for (const line of side) {
       if (size > budget) return result;
       const bare = line.endsWith('\n') ? line.slice(0, -1) : line;
@@ -129,7 +132,7 @@ function replacement(from: readonly string[], to: readonly string[], budget: num
 // The lines of a text, each with its newline (the last may lack one).
 function splitLines(text: string): string[] {
   const lines: string[] = [];
-  for (let at = 0; at < text.length; ) {
+  for (let at = 0; at < text.length;) {
     const end = text.indexOf('\n', at);
     const next = end === -1 ? text.length : end + 1;
     lines.push(text.slice(at, next));

@@ -117,9 +117,17 @@ export class PackIndex {
   #startWatching(rescanMs: number, useWatch: boolean): void {
     try {
       this.#watcher = useWatch ? watch(this.#dir, { persistent: false }, () => void this.rescan()) : undefined;
-      this.#watcher?.on('error', (err) => this.#log({ code: 'IO_FAILED', dir: this.#dir, err: err.message }, 'pack folder watch failed; rescanning on the interval only'));
+      this.#watcher?.on('error', (err) =>
+        this.#log(
+          { code: 'IO_FAILED', dir: this.#dir, err: err.message },
+          'pack folder watch failed; rescanning on the interval only',
+        ),
+      );
     } catch (err) {
-      this.#log({ code: 'IO_FAILED', dir: this.#dir, err: messageOf(err) }, 'cannot watch pack folder; rescanning on the interval only');
+      this.#log(
+        { code: 'IO_FAILED', dir: this.#dir, err: messageOf(err) },
+        'cannot watch pack folder; rescanning on the interval only',
+      );
     }
     this.#timer = setInterval(() => void this.rescan(), rescanMs);
     this.#timer.unref();
@@ -134,7 +142,11 @@ export class PackIndex {
         this.#lastScanError = '';
       } catch (err) {
         const message = messageOf(err);
-        if (message !== this.#lastScanError) this.#log({ code: 'IO_FAILED', dir: this.#dir, err: message }, 'pack folder scan failed; serving the files held');
+        if (message !== this.#lastScanError)
+          this.#log(
+            { code: 'IO_FAILED', dir: this.#dir, err: message },
+            'pack folder scan failed; serving the files held',
+          );
         this.#lastScanError = message;
       }
     }
@@ -172,7 +184,10 @@ export class PackIndex {
     } catch (err) {
       // Gone between readdir and open (a rename in flight): the next scan settles it.
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return this.#set(name, undefined);
-      this.#log({ code: 'IO_FAILED', file: path, err: messageOf(err) }, 'cannot read served file; keeping the version held');
+      this.#log(
+        { code: 'IO_FAILED', file: path, err: messageOf(err) },
+        'cannot read served file; keeping the version held',
+      );
     }
   }
 
@@ -180,7 +195,10 @@ export class PackIndex {
   #skip(name: string, stamp: string, size: number): void {
     this.#skipped.set(name, stamp);
     this.#set(name, undefined);
-    this.#log({ code: 'PACK_TOO_LARGE', file: join(this.#dir, name), size, limit: this.#maxBytes }, 'file over the size limit; not served');
+    this.#log(
+      { code: 'PACK_TOO_LARGE', file: join(this.#dir, name), size, limit: this.#maxBytes },
+      'file over the size limit; not served',
+    );
   }
 
   // Stores a version (or removal) and tells listeners when the content really changed.

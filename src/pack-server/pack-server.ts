@@ -63,7 +63,11 @@ export async function startPackServer(opts: PackServerOptions): Promise<PackServ
     await listen(server, opts.host, opts.port);
   } catch (err) {
     await index.close();
-    throw new WardenError('LISTEN_FAILED', `cannot listen on ${hostForUrl(opts.host)}:${opts.port}: ${messageOf(err)}`, { cause: err });
+    throw new WardenError(
+      'LISTEN_FAILED',
+      `cannot listen on ${hostForUrl(opts.host)}:${opts.port}: ${messageOf(err)}`,
+      { cause: err },
+    );
   }
   server.on('error', (err) => log({ code: 'IO_FAILED', err: err.message }, 'pack server error'));
   const port = (server.address() as AddressInfo).port;
@@ -153,7 +157,11 @@ function notFound(res: ServerResponse, url: string): void {
 // A coded JSON error body (errors become data at the boundary).
 function sendError(res: ServerResponse, status: number, code: ErrorCode, message: string): void {
   const body = JSON.stringify(new WardenError(code, message).toJSON());
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-cache' });
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-cache',
+  });
   res.end(body);
 }
 

@@ -77,7 +77,13 @@ export async function buildPack(options: BuildOptions): Promise<BuiltPack> {
       roots: spec.roots ?? defaultRoots(sources, dataDoc),
       ...(spec.rego_version === 'v0' ? { rego_version: 0 } : {}),
       metadata: {
-        warden: { format: MARKER_FORMAT, pack: options.packName ?? spec.name, sequence, created_at: now.toISOString(), builder: `warden ${WARDEN_VERSION}` },
+        warden: {
+          format: MARKER_FORMAT,
+          pack: options.packName ?? spec.name,
+          sequence,
+          created_at: now.toISOString(),
+          builder: `warden ${WARDEN_VERSION}`,
+        },
       },
     };
     await stageFiles(stage, sources, manifest);
@@ -87,10 +93,12 @@ export async function buildPack(options: BuildOptions): Promise<BuiltPack> {
     const conflicts = checkRuleConflicts(opa, stage, [...sources.modules.keys()], spec.rego_version, rel);
     conflicts.catch(() => undefined);
     // One opa run on the success path; `opa check` only to turn a failure into file:line:col errors.
-    const opaBundle = await opaBuildWasm(opa, stage, spec.entrypoints, spec.rego_version).catch(async (err: unknown) => {
-      await opaCheck(opa, stage, spec.rego_version, rel);
-      throw err;
-    });
+    const opaBundle = await opaBuildWasm(opa, stage, spec.entrypoints, spec.rego_version).catch(
+      async (err: unknown) => {
+        await opaCheck(opa, stage, spec.rego_version, rel);
+        throw err;
+      },
+    );
     await conflicts;
     const testsRun = await runTests(opa, stage, sources, spec, rel);
     const built = await repack(opaBundle, sources, spec);
@@ -116,7 +124,13 @@ async function stageFiles(stage: string, sources: PolicySources, manifest: objec
 }
 
 // Adds the `_test.rego` files to the (already compiled) stage and runs `opa test` there.
-async function runTests(opa: string, stage: string, sources: PolicySources, spec: PackSpec, rel: (f: string) => string): Promise<number> {
+async function runTests(
+  opa: string,
+  stage: string,
+  sources: PolicySources,
+  spec: PackSpec,
+  rel: (f: string) => string,
+): Promise<number> {
   if (sources.tests.size === 0) return 0;
   for (const [path, bytes] of sources.tests) {
     await mkdir(dirname(join(stage, path)), { recursive: true });
@@ -126,12 +140,19 @@ async function runTests(opa: string, stage: string, sources: PolicySources, spec
 }
 
 // Takes policy.wasm and opa's manifest from opa's bundle; re-packs with sources and golden cases.
-async function repack(opaBundle: Buffer, sources: PolicySources, spec: PackSpec): Promise<Omit<BuiltPack, 'spec' | 'testsRun' | 'goldenRun'>> {
+async function repack(
+  opaBundle: Buffer,
+  sources: PolicySources,
+  spec: PackSpec,
+): Promise<Omit<BuiltPack, 'spec' | 'testsRun' | 'goldenRun'>> {
   const opaFiles = await readPack(opaBundle, undefined, { opaOutput: true });
   const wasm = opaFiles.get('policy.wasm');
   const manifestBytes = opaFiles.get(MANIFEST_PATH);
   if (!wasm || !manifestBytes) throw new WardenError('OPA_FAILED', 'opa build produced no policy.wasm or .manifest');
-  const files = new Map<string, Buffer>([[MANIFEST_PATH, unrootManifest(manifestBytes)], ['policy.wasm', wasm]]);
+  const files = new Map<string, Buffer>([
+    [MANIFEST_PATH, unrootManifest(manifestBytes)],
+    ['policy.wasm', wasm],
+  ]);
   for (const [rel, bytes] of [...sources.modules, ...sources.data]) files.set(rel, bytes);
   if (spec.golden.length > 0) files.set(GOLDEN_PATH, Buffer.from(JSON.stringify(spec.golden, null, 2)));
   const bytes = writeTarGz([...files].map(([path, data]) => ({ path, data })));
@@ -148,7 +169,13 @@ function unrootManifest(bytes: Buffer): Buffer {
 
 // Runs the golden cases on the wasm engine, one at a time so a failure names its case. Only
 // then is the real opa spawned: topdown names the file:line of a conflict that opa-wasm does not.
-async function runGoldenExplained(engine: WasmEngine, spec: PackSpec, opa: string, stage: string, rel: (f: string) => string): Promise<void> {
+async function runGoldenExplained(
+  engine: WasmEngine,
+  spec: PackSpec,
+  opa: string,
+  stage: string,
+  rel: (f: string) => string,
+): Promise<void> {
   for (const c of spec.golden) {
     try {
       runGolden(engine, [c]);
@@ -174,7 +201,10 @@ async function explainGolden(
   }
   const first = outcome.kind === 'errors' ? outcome.errors[0] : undefined;
   if (outcome.kind !== 'errors' || !first) return err;
-  const lines = outcome.errors.map((e) => `${[e.file, e.line, e.col].filter((p) => p !== undefined).join(':')}${e.file ? ': ' : ''}${e.code}: ${e.message}`);
+  const lines = outcome.errors.map(
+    (e) =>
+      `${[e.file, e.line, e.col].filter((p) => p !== undefined).join(':')}${e.file ? ': ' : ''}${e.code}: ${e.message}`,
+  );
   return new WardenError('PACK_GOLDEN_FAILED', `${err.message}; opa eval: ${lines.join('; ')}`, {
     cause: err,
     details: {

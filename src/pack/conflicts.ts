@@ -43,7 +43,13 @@ export interface RuleConflict {
 }
 
 /** Parses the modules (paths relative to dir) with the real opa and throws PACK_RULE_CONFLICT for any certain conflict. */
-export async function checkRuleConflicts(opa: string, dir: string, files: readonly string[], version: RegoVersion, rel: (f: string) => string): Promise<void> {
+export async function checkRuleConflicts(
+  opa: string,
+  dir: string,
+  files: readonly string[],
+  version: RegoVersion,
+  rel: (f: string) => string,
+): Promise<void> {
   const modules: AstModule[] = [];
   const sorted = [...files].sort();
   for (let i = 0; i < sorted.length; i += PARSE_CONCURRENCY) {
@@ -58,7 +64,10 @@ export async function checkRuleConflicts(opa: string, dir: string, files: readon
 const PARSE_CONCURRENCY = 4;
 
 /** The certain conflicts among the modules' rules, in file and line order. */
-export function findRuleConflicts(modules: readonly AstModule[], rel: (f: string) => string = (f) => f): RuleConflict[] {
+export function findRuleConflicts(
+  modules: readonly AstModule[],
+  rel: (f: string) => string = (f) => f,
+): RuleConflict[] {
   const byPath = new Map<string, { rule: string; name: string; values: RuleValue[] }>();
   for (const module of modules) {
     const pkg = pathStrings(module.package.path.slice(1));
@@ -79,7 +88,8 @@ export function findRuleConflicts(modules: readonly AstModule[], rel: (f: string
     const always = ordered.find((v) => v.unconditional);
     if (!always) continue;
     const others = ordered.filter((v) => v !== always && v.key !== always.key);
-    if (others.length > 0) conflicts.push({ rule, unconditional: always, others, fix: `default ${name} := ${always.text}` });
+    if (others.length > 0)
+      conflicts.push({ rule, unconditional: always, others, fix: `default ${name} := ${always.text}` });
   }
   return conflicts.sort((a, b) => byPlace(a.unconditional, b.unconditional));
 }
@@ -146,7 +156,14 @@ function constantValue(link: AstRule, unconditional: boolean, rel: (f: string) =
   const key = constantKey(link.head.value);
   const loc: AstLocation | undefined = link.location ?? link.head.location;
   if (key === undefined || loc?.file === undefined || loc.row === undefined) return undefined;
-  return { file: rel(loc.file), line: loc.row, col: loc.col ?? 1, key, text: sourceText(link.head.value, key), unconditional };
+  return {
+    file: rel(loc.file),
+    line: loc.row,
+    col: loc.col ?? 1,
+    key,
+    text: sourceText(link.head.value, key),
+    unconditional,
+  };
 }
 
 // True when every expression of the body is a plain `true` (opa writes `p := 1` with the body `true`).
@@ -157,7 +174,12 @@ function isUnconditional(body: readonly AstExpr[] | undefined): boolean {
 
 // A lone `true` term.
 function isTrue(terms: AstExpr['terms']): boolean {
-  return terms !== undefined && !Array.isArray(terms) && (terms as AstTerm).type === 'boolean' && (terms as AstTerm).value === true;
+  return (
+    terms !== undefined &&
+    !Array.isArray(terms) &&
+    (terms as AstTerm).type === 'boolean' &&
+    (terms as AstTerm).value === true
+  );
 }
 
 // The strings of a list of string terms, or undefined if one is not a string.
@@ -178,7 +200,12 @@ function segment(s: string): string {
 // The term's source text on one line (at most 80 characters), else its canonical key.
 function sourceText(term: AstTerm | undefined, key: string): string {
   const raw = term?.location?.text;
-  const text = raw ? Buffer.from(raw, 'base64').toString('utf8').replace(/\s*\n\s*/g, ' ').trim() : key;
+  const text = raw
+    ? Buffer.from(raw, 'base64')
+        .toString('utf8')
+        .replace(/\s*\n\s*/g, ' ')
+        .trim()
+    : key;
   return text.length > 80 ? `${text.slice(0, 79)}…` : text;
 }
 

@@ -57,7 +57,8 @@ function mountPoint(root: JsonObject, segments: string[], path: string): JsonObj
 // Adds every key of src to dst; the same key from two files is a conflict, as in OPA.
 function mergeInto(dst: JsonObject, src: JsonObject, path: string): void {
   for (const [k, v] of Object.entries(src)) {
-    if (k in dst) throw new WardenError('PACK_DATA_INVALID', `${path}: key "${k}" is also defined by another data file`);
+    if (k in dst)
+      throw new WardenError('PACK_DATA_INVALID', `${path}: key "${k}" is also defined by another data file`);
     dst[k] = v;
   }
 }

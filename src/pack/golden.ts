@@ -14,16 +14,22 @@ export function runGolden(engine: WasmEngine, cases: readonly GoldenCase[]): voi
     try {
       got = engine.evaluate(c.entrypoint, c.input ?? null);
     } catch (err) {
-      throw new WardenError('PACK_GOLDEN_FAILED', `golden case "${c.name}": evaluation failed: ${messageOf(err)}`, { cause: err });
+      throw new WardenError('PACK_GOLDEN_FAILED', `golden case "${c.name}": evaluation failed: ${messageOf(err)}`, {
+        cause: err,
+      });
     }
     const wantUndefined = c.undefined === true || !('expect' in c);
     const ok = wantUndefined ? !got.defined : got.defined && isDeepStrictEqual(got.result, c.expect);
     if (!ok) {
       const want = wantUndefined ? 'undefined' : JSON.stringify(c.expect);
       const have = got.defined ? JSON.stringify(got.result) : 'undefined';
-      throw new WardenError('PACK_GOLDEN_FAILED', `golden case "${c.name}" (${c.entrypoint}): expected ${want}, got ${have}`, {
-        details: { case: c.name, entrypoint: c.entrypoint },
-      });
+      throw new WardenError(
+        'PACK_GOLDEN_FAILED',
+        `golden case "${c.name}" (${c.entrypoint}): expected ${want}, got ${have}`,
+        {
+          details: { case: c.name, entrypoint: c.entrypoint },
+        },
+      );
     }
   }
 }

@@ -33,12 +33,20 @@ const INPUT_CHUNK = 1024 * 1024;
  * (not gzip, corrupt or truncated gzip or tar, data after the end of archive),
  * or USAGE for invalid `limits`.
  */
-export async function readPack(bytes: Uint8Array, limits?: Partial<PackLimits>, options: ReadOptions = {}): Promise<PackFiles> {
+export async function readPack(
+  bytes: Uint8Array,
+  limits?: Partial<PackLimits>,
+  options: ReadOptions = {},
+): Promise<PackFiles> {
   const resolved = resolveLimits(limits);
   if (bytes.length > resolved.maxCompressedBytes) {
-    throw new WardenError('PACK_TOO_LARGE', `the pack is ${bytes.length} bytes, over the ${resolved.maxCompressedBytes} limit`, {
-      details: { size: bytes.length, limit: resolved.maxCompressedBytes },
-    });
+    throw new WardenError(
+      'PACK_TOO_LARGE',
+      `the pack is ${bytes.length} bytes, over the ${resolved.maxCompressedBytes} limit`,
+      {
+        details: { size: bytes.length, limit: resolved.maxCompressedBytes },
+      },
+    );
   }
   const tar = new TarReader(resolved, { rootSlash: options.opaOutput === true });
   try {
@@ -65,9 +73,13 @@ function countInto(tar: TarReader, limits: PackLimits): Writable {
       inflated += chunk.length;
       if (inflated > limits.maxUncompressedBytes) {
         done(
-          new WardenError('PACK_UNCOMPRESSED_TOO_LARGE', `the pack inflates past the ${limits.maxUncompressedBytes} byte limit`, {
-            details: { limit: limits.maxUncompressedBytes },
-          }),
+          new WardenError(
+            'PACK_UNCOMPRESSED_TOO_LARGE',
+            `the pack inflates past the ${limits.maxUncompressedBytes} byte limit`,
+            {
+              details: { limit: limits.maxUncompressedBytes },
+            },
+          ),
         );
         return;
       }
@@ -85,7 +97,10 @@ function countInto(tar: TarReader, limits: PackLimits): Writable {
 function asPackError(err: unknown): WardenError {
   const code: unknown = err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
   if (typeof code === 'string' && code.startsWith('Z_')) {
-    return new WardenError('PACK_MALFORMED', `the pack is not valid gzip: ${messageOf(err)}`, { cause: err, details: { zlibCode: code } });
+    return new WardenError('PACK_MALFORMED', `the pack is not valid gzip: ${messageOf(err)}`, {
+      cause: err,
+      details: { zlibCode: code },
+    });
   }
   return toWardenError(err);
 }

@@ -46,8 +46,10 @@ export async function collectSources(dir: string): Promise<PolicySources> {
       if (!target) continue;
       const st = await stat(childAbs);
       if (!st.isFile()) continue;
-      if (++count > MAX_FILES) throw new WardenError('PACK_SPEC_INVALID', `${dir}: more than ${MAX_FILES} policy files`);
-      if (st.size > MAX_FILE_BYTES) throw new WardenError('PACK_SPEC_INVALID', `${childRel}: larger than ${MAX_FILE_BYTES} bytes`);
+      if (++count > MAX_FILES)
+        throw new WardenError('PACK_SPEC_INVALID', `${dir}: more than ${MAX_FILES} policy files`);
+      if (st.size > MAX_FILE_BYTES)
+        throw new WardenError('PACK_SPEC_INVALID', `${childRel}: larger than ${MAX_FILE_BYTES} bytes`);
       target.set(childRel, await readFile(childAbs));
     }
   }

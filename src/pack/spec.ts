@@ -15,7 +15,10 @@ export const PACK_SPEC_FILE = 'warden.yaml';
 
 const entrypoint = z
   .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/, 'an entrypoint is a slash-separated rule path like "authz/allow"');
+  .regex(
+    /^[A-Za-z_][A-Za-z0-9_]*(\/[A-Za-z_][A-Za-z0-9_]*)*$/,
+    'an entrypoint is a slash-separated rule path like "authz/allow"',
+  );
 
 /** One golden decision: evaluating `entrypoint` on `input` must give `expect`. */
 export const goldenCaseSchema = z.strictObject({
@@ -32,7 +35,10 @@ const specSchema = z.strictObject({
   name: z.string().regex(PACK_NAME_PATTERN, PACK_NAME_RULE),
   revision: z.string().min(1).max(128).optional(),
   entrypoints: z.array(entrypoint).min(1).max(64),
-  roots: z.array(z.string().regex(/^[A-Za-z0-9_/]*$/)).max(64).optional(),
+  roots: z
+    .array(z.string().regex(/^[A-Za-z0-9_/]*$/))
+    .max(64)
+    .optional(),
   rego_version: z.enum(['v0', 'v1']).default('v1'),
   golden: z.array(goldenCaseSchema).max(10_000).default([]),
 });
@@ -41,9 +47,13 @@ const specSchema = z.strictObject({
 export type PackSpec = Readonly<z.infer<typeof specSchema>>;
 
 /** A spec from parts (the agent's directory source configuration), validated like a file. */
-export function packSpecFrom(fields: { name: string; entrypoints: readonly string[]; rego_version?: 'v0' | 'v1' }, where: string): PackSpec {
+export function packSpecFrom(
+  fields: { name: string; entrypoints: readonly string[]; rego_version?: 'v0' | 'v1' },
+  where: string,
+): PackSpec {
   const parsed = specSchema.safeParse({ ...fields, entrypoints: [...fields.entrypoints] });
-  if (!parsed.success) throw new WardenError('PACK_SPEC_INVALID', `${where}: ${formatIssues(parsed.error.issues).join('; ')}`);
+  if (!parsed.success)
+    throw new WardenError('PACK_SPEC_INVALID', `${where}: ${formatIssues(parsed.error.issues).join('; ')}`);
   return Object.freeze(parsed.data);
 }
 
@@ -58,7 +68,9 @@ export async function readPackSpec(dir: string, fallback?: PackSpec): Promise<Pa
     text = await readFile(path, 'utf8');
   } catch (err) {
     if (fallback && (err as NodeJS.ErrnoException).code === 'ENOENT') return fallback;
-    throw new WardenError('PACK_SPEC_INVALID', `cannot read ${PACK_SPEC_FILE} in ${dir}: ${messageOf(err)}`, { cause: err });
+    throw new WardenError('PACK_SPEC_INVALID', `cannot read ${PACK_SPEC_FILE} in ${dir}: ${messageOf(err)}`, {
+      cause: err,
+    });
   }
   return parsePackSpec(text, path);
 }
@@ -78,7 +90,10 @@ export function parsePackSpec(text: string, where: string): PackSpec {
   }
   for (const c of parsed.data.golden) {
     if (!parsed.data.entrypoints.includes(c.entrypoint)) {
-      throw new WardenError('PACK_SPEC_INVALID', `${where}: golden case "${c.name}" uses entrypoint ${c.entrypoint}, which is not in entrypoints`);
+      throw new WardenError(
+        'PACK_SPEC_INVALID',
+        `${where}: golden case "${c.name}" uses entrypoint ${c.entrypoint}, which is not in entrypoints`,
+      );
     }
   }
   return Object.freeze(parsed.data);

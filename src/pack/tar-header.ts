@@ -89,11 +89,13 @@ function applyPaxRecord(key: string, value: string, into: PaxOverrides): void {
     throw new WardenError('PACK_UNSAFE_ENTRY', 'the pack holds a GNU sparse file', { details: { key } });
   }
   if (key === 'path') {
-    if (value === '') delete into.path; // an empty value unsets the keyword (POSIX pax)
+    if (value === '')
+      delete into.path; // an empty value unsets the keyword (POSIX pax)
     else into.path = value;
   } else if (key === 'size') {
     const size = Number(value);
-    if (!/^\d{1,16}$/.test(value) || !Number.isSafeInteger(size)) throw malformed(`a pax size "${value}" is not a valid size`);
+    if (!/^\d{1,16}$/.test(value) || !Number.isSafeInteger(size))
+      throw malformed(`a pax size "${value}" is not a valid size`);
     into.size = size;
   }
 }
@@ -144,7 +146,9 @@ export function quote(path: string): string {
  */
 export function normalisePackPath(raw: string, isDirectory: boolean, maxPathLength: number): string {
   const refuse = (why: string): WardenError =>
-    new WardenError('PACK_UNSAFE_PATH', `unsafe path ${quote(raw)} in pack: ${why}`, { details: { path: raw, reason: why } });
+    new WardenError('PACK_UNSAFE_PATH', `unsafe path ${quote(raw)} in pack: ${why}`, {
+      details: { path: raw, reason: why },
+    });
   if (raw.startsWith('/')) throw refuse('absolute path');
   if (raw.includes('\\')) throw refuse('backslash');
   // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused here
@@ -182,7 +186,11 @@ export class PathClaims {
 
 // A PACK_DUPLICATE_ENTRY error for `path`.
 function duplicate(path: string): WardenError {
-  return new WardenError('PACK_DUPLICATE_ENTRY', `the pack holds ${quote(path)} more than once (as a file or a directory)`, {
-    details: { path },
-  });
+  return new WardenError(
+    'PACK_DUPLICATE_ENTRY',
+    `the pack holds ${quote(path)} more than once (as a file or a directory)`,
+    {
+      details: { path },
+    },
+  );
 }

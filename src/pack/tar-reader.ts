@@ -7,7 +7,16 @@
  */
 import { WardenError } from '../errors.js';
 import type { PackLimits } from './limits.js';
-import { BLOCK, PathClaims, normalisePackPath, parseHeader, parsePax, quote, type PaxOverrides, type TarHeader } from './tar-header.js';
+import {
+  BLOCK,
+  PathClaims,
+  normalisePackPath,
+  parseHeader,
+  parsePax,
+  quote,
+  type PaxOverrides,
+  type TarHeader,
+} from './tar-header.js';
 
 // Pax and long-name bodies above this are refused: real ones are well under 1 KiB.
 const MAX_META_BYTES = 64 * 1024;
@@ -109,7 +118,10 @@ export class TarReader {
     const header = parseHeader(block);
     if (header.type === 'x' || header.type === 'L') {
       if (header.size > MAX_META_BYTES) {
-        throw new WardenError('PACK_MALFORMED', `a ${header.type} header body of ${header.size} bytes is over ${MAX_META_BYTES}`);
+        throw new WardenError(
+          'PACK_MALFORMED',
+          `a ${header.type} header body of ${header.size} bytes is over ${MAX_META_BYTES}`,
+        );
       }
       this.#startBody(header.size, header.type === 'x' ? { kind: 'pax' } : { kind: 'long-name' });
     } else if (header.type === 'g') {
@@ -129,7 +141,9 @@ export class TarReader {
     const isDirectory = header.type === '5';
     if (!isDirectory && header.type !== '0' && header.type !== '\0') {
       const what = REFUSED_TYPES[header.type] ?? `an entry of unknown type ${JSON.stringify(header.type)}`;
-      throw new WardenError('PACK_UNSAFE_ENTRY', `pack entry ${quote(raw)} is ${what}`, { details: { path: raw, type: header.type } });
+      throw new WardenError('PACK_UNSAFE_ENTRY', `pack entry ${quote(raw)} is ${what}`, {
+        details: { path: raw, type: header.type },
+      });
     }
     this.#entries += 1;
     if (this.#entries > this.#limits.maxFiles) {
@@ -142,13 +156,18 @@ export class TarReader {
     this.#claims.claim(path, isDirectory);
     if (isDirectory) {
       // Directory bodies are ignored by some tools and read by others: refuse the ambiguity.
-      if (size !== 0) throw new WardenError('PACK_MALFORMED', `directory ${quote(path)} declares ${size} bytes of content`);
+      if (size !== 0)
+        throw new WardenError('PACK_MALFORMED', `directory ${quote(path)} declares ${size} bytes of content`);
       return;
     }
     if (size > this.#limits.maxFileBytes) {
-      throw new WardenError('PACK_FILE_TOO_LARGE', `pack file ${quote(path)} is ${size} bytes, over the ${this.#limits.maxFileBytes} limit`, {
-        details: { path, size, limit: this.#limits.maxFileBytes },
-      });
+      throw new WardenError(
+        'PACK_FILE_TOO_LARGE',
+        `pack file ${quote(path)} is ${size} bytes, over the ${this.#limits.maxFileBytes} limit`,
+        {
+          details: { path, size, limit: this.#limits.maxFileBytes },
+        },
+      );
     }
     this.#startBody(size, { kind: 'file', path });
   }

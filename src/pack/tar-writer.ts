@@ -37,7 +37,9 @@ export function writeTarGz(entries: ReadonlyArray<TarEntry>): Buffer {
   const parts: Uint8Array[] = [];
   for (const file of files) {
     if (file.data.length > MAX_USTAR_SIZE) {
-      throw new WardenError('PACK_FILE_TOO_LARGE', `${file.path} is too large for a ustar entry`, { details: { path: file.path } });
+      throw new WardenError('PACK_FILE_TOO_LARGE', `${file.path} is too large for a ustar entry`, {
+        details: { path: file.path },
+      });
     }
     parts.push(...fileHeaders(file.pathBytes, file.data.length), file.data, padding(file.data.length));
   }

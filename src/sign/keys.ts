@@ -24,7 +24,9 @@ export function parsePrivateKey(pem: string | Buffer, where = 'private key'): Ke
   try {
     key = createPrivateKey(pem);
   } catch (err) {
-    throw new WardenError('KEY_INVALID', `${where}: not an unencrypted PEM private key (${messageOf(err)})`, { cause: err });
+    throw new WardenError('KEY_INVALID', `${where}: not an unencrypted PEM private key (${messageOf(err)})`, {
+      cause: err,
+    });
   }
   assertP256(key, where);
   return key;
@@ -32,13 +34,18 @@ export function parsePrivateKey(pem: string | Buffer, where = 'private key'): Ke
 
 /** The hint for a public key: base64 of SHA-256 over its DER SubjectPublicKeyInfo. */
 export function keyHint(publicKey: KeyObject): string {
-  return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+  return createHash('sha256')
+    .update(publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('base64');
 }
 
 // Refuses keys of any other type or curve.
 function assertP256(key: KeyObject, where: string): void {
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-    const what = key.asymmetricKeyType === 'ec' ? `EC ${key.asymmetricKeyDetails?.namedCurve ?? '?'}` : String(key.asymmetricKeyType);
+    const what =
+      key.asymmetricKeyType === 'ec'
+        ? `EC ${key.asymmetricKeyDetails?.namedCurve ?? '?'}`
+        : String(key.asymmetricKeyType);
     throw new WardenError('KEY_INVALID', `${where}: is ${what}, Warden needs ECDSA P-256`);
   }
 }

@@ -16,7 +16,11 @@ class LocalKeySigner implements Signer {
     const publicKey = createPublicKey(this.privateKey);
     return Promise.resolve({
       signature: cryptoSign('sha256', data, this.privateKey),
-      key: { $case: 'publicKey', publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(), hint: keyHint(publicKey) },
+      key: {
+        $case: 'publicKey',
+        publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+        hint: keyHint(publicKey),
+      },
     });
   }
 }

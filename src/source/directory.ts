@@ -100,7 +100,10 @@ export class DirectorySource implements PackSource {
         // watch then goes silent without an error, so drop it; the next look or rescan re-creates it.
         if (name === self) this.#unwatch();
         clearTimeout(this.#debounce);
-        this.#debounce = setTimeout(() => void this.#queue(handler, 'watch').catch(() => undefined), this.config.debounceMs);
+        this.#debounce = setTimeout(
+          () => void this.#queue(handler, 'watch').catch(() => undefined),
+          this.config.debounceMs,
+        );
       });
       this.#watcher.on('error', () => this.#unwatch()); // the rescan re-creates the watch
     } catch {
@@ -138,13 +141,22 @@ export class DirectorySource implements PackSource {
       const e = toWardenError(err, 'FETCH_FAILED');
       this.ctx.metrics.fetchFailures.inc({ ...labels, code: e.code });
       this.ctx.metrics.fetchDuration.observe({ ...labels, result: 'error' }, ms() / 1000);
-      log.warn({ code: e.code, err: e.message, path: this.config.path }, 'policy folder unreadable; keeping the active policy');
+      log.warn(
+        { code: e.code, err: e.message, path: this.config.path },
+        'policy folder unreadable; keeping the active policy',
+      );
       this.ctx.onFetchError(e);
       throw e;
     }
     if (sources instanceof WardenError) {
       const key = `unusable:${sources.message}`;
-      if (key === this.#refused) return skippedRefused(this.ctx, 'directory', { error: sources }, { correlation_id: correlationId, path: this.config.path });
+      if (key === this.#refused)
+        return skippedRefused(
+          this.ctx,
+          'directory',
+          { error: sources },
+          { correlation_id: correlationId, path: this.config.path },
+        );
       this.#refuse(sources, correlationId, key, undefined, ms());
       return { status: 'refused', error: sources };
     }
@@ -157,13 +169,23 @@ export class DirectorySource implements PackSource {
     if (contentDigest === this.#refused && this.#refusedError) {
       this.ctx.metrics.fetchDuration.observe({ ...labels, result: 'unchanged' }, ms() / 1000);
       // Still the refused content: say why again (boot reports it), without a second log line.
-      return skippedRefused(this.ctx, 'directory', { error: this.#refusedError }, { correlation_id: correlationId, content_sha256: contentDigest, path: this.config.path });
+      return skippedRefused(
+        this.ctx,
+        'directory',
+        { error: this.#refusedError },
+        { correlation_id: correlationId, content_sha256: contentDigest, path: this.config.path },
+      );
     }
-    log.info({ content_sha256: contentDigest, path: this.config.path, trigger, watching: this.#watcher !== undefined }, 'policy folder changed; building');
+    log.info(
+      { content_sha256: contentDigest, path: this.config.path, trigger, watching: this.#watcher !== undefined },
+      'policy folder changed; building',
+    );
     let built;
     try {
       // The spec read with the sources, not re-read: the kubelet may have removed this snapshot since.
-      const spec = specBytes ? parsePackSpec(specBytes.toString('utf8'), join(this.config.path, PACK_SPEC_FILE)) : this.config.fallbackSpec;
+      const spec = specBytes
+        ? parsePackSpec(specBytes.toString('utf8'), join(this.config.path, PACK_SPEC_FILE))
+        : this.config.fallbackSpec;
       built = await buildPack({
         dir: snapshot,
         sources,
@@ -179,7 +201,13 @@ export class DirectorySource implements PackSource {
     }
     // For a folder, obtaining the pack includes building it.
     this.ctx.metrics.fetchDuration.observe({ ...labels, result: 'changed' }, ms() / 1000);
-    const outcome = await handler({ pack: built.bytes, signature: undefined, etag: contentDigest, origin: this.config.path, correlationId });
+    const outcome = await handler({
+      pack: built.bytes,
+      signature: undefined,
+      etag: contentDigest,
+      origin: this.config.path,
+      correlationId,
+    });
     if (outcome.status === 'refused') {
       this.#refused = isContentError(outcome.error) ? contentDigest : undefined;
       this.#refusedError = outcome.error;
@@ -192,10 +220,21 @@ export class DirectorySource implements PackSource {
   }
 
   // Remembers content refused for what it is (not rebuilt until it changes) and reports every refusal to the activator.
-  #refuse(e: WardenError, correlationId: string, key: string, contentDigest: string | undefined, durationMs: number): void {
+  #refuse(
+    e: WardenError,
+    correlationId: string,
+    key: string,
+    contentDigest: string | undefined,
+    durationMs: number,
+  ): void {
     this.#refused = isContentError(e) ? key : undefined;
     this.#refusedError = e;
-    this.ctx.onRefused?.(e, { correlationId, origin: this.config.path, ...(contentDigest ? { contentDigest } : {}), durationMs });
+    this.ctx.onRefused?.(e, {
+      correlationId,
+      origin: this.config.path,
+      ...(contentDigest ? { contentDigest } : {}),
+      durationMs,
+    });
   }
 
   // The folder to read: a ConfigMap's resolved `..data` (one consistent version), else the folder itself.

@@ -63,7 +63,11 @@ export class FileSource implements PackSource {
       }
       if (isRefusedPair(this.#refused, pack, signature)) {
         this.ctx.metrics.fetchDuration.observe({ pack: this.ctx.pack, source: 'file', result: 'unchanged' }, seconds());
-        return skippedRefused(this.ctx, 'file', this.#refused, { correlation_id: correlationId, digest, path: this.config.path });
+        return skippedRefused(this.ctx, 'file', this.#refused, {
+          correlation_id: correlationId,
+          digest,
+          path: this.config.path,
+        });
       }
       this.ctx.metrics.fetchDuration.observe({ pack: this.ctx.pack, source: 'file', result: 'changed' }, seconds());
       log.info({ digest, path: this.config.path }, 'policy pack changed on disk');
@@ -97,7 +101,12 @@ export class FileSource implements PackSource {
     };
     try {
       this.#watcher = watch(dirname(this.config.path), { persistent: false }, (_event, name) => {
-        const names = [basename(this.config.path), this.config.signaturePath ? basename(this.config.signaturePath) : `${basename(this.config.path)}.sigstore.json`];
+        const names = [
+          basename(this.config.path),
+          this.config.signaturePath
+            ? basename(this.config.signaturePath)
+            : `${basename(this.config.path)}.sigstore.json`,
+        ];
         if (name === null || names.includes(name.toString())) check();
       });
       this.#watcher.on('error', () => undefined); // the poll below keeps working without the watch
@@ -137,7 +146,8 @@ export class FileSource implements PackSource {
     } catch (err) {
       throw new WardenError('FETCH_FAILED', `cannot read ${path}: ${messageOf(err)}`, { cause: err });
     }
-    if (size > this.config.maxBytes) throw new WardenError('FETCH_TOO_LARGE', `${path} is ${size} bytes, over the ${this.config.maxBytes} limit`);
+    if (size > this.config.maxBytes)
+      throw new WardenError('FETCH_TOO_LARGE', `${path} is ${size} bytes, over the ${this.config.maxBytes} limit`);
     return readFile(path);
   }
 

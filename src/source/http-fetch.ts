@@ -72,7 +72,9 @@ export function signatureUrlFor(packUrl: string, configured?: string): string {
  * conditional when `ifNoneMatch` is given (the refused pack's signature ETag).
  * Any failure, or a 304 to an unconditional request, → SIGNATURE_FETCH_FAILED wrapping the cause.
  */
-export async function fetchSignature(opts: Omit<FetchOptions, 'waitSeconds' | 'maxBytes'> & { readonly maxBytes?: number }): Promise<FetchResult> {
+export async function fetchSignature(
+  opts: Omit<FetchOptions, 'waitSeconds' | 'maxBytes'> & { readonly maxBytes?: number },
+): Promise<FetchResult> {
   const maxBytes = Math.min(opts.maxBytes ?? SIGNATURE_MAX_BYTES, SIGNATURE_MAX_BYTES);
   try {
     const res = await fetchPack({ ...opts, maxBytes, waitSeconds: 0 });
@@ -93,9 +95,15 @@ function get(opts: FetchOptions, headers: Record<string, string>, deadlineMs: nu
     let url: URL;
     try {
       url = new URL(opts.url);
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`unsupported protocol ${url.protocol}`);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        throw new Error(`unsupported protocol ${url.protocol}`);
     } catch (err) {
-      reject(new WardenError('FETCH_FAILED', `bad pack URL ${opts.url}: ${messageOf(err)}`, { cause: err, details: { url: opts.url } }));
+      reject(
+        new WardenError('FETCH_FAILED', `bad pack URL ${opts.url}: ${messageOf(err)}`, {
+          cause: err,
+          details: { url: opts.url },
+        }),
+      );
       return;
     }
     if (opts.signal?.aborted === true) {
@@ -115,7 +123,12 @@ function get(opts: FetchOptions, headers: Record<string, string>, deadlineMs: nu
     };
     const onAbort = (): void => settle(aborted(opts.url));
     const timer = setTimeout(
-      () => settle(new WardenError('FETCH_TIMEOUT', `no complete answer from ${opts.url} within ${deadlineMs} ms`, { details: { url: opts.url, timeout_ms: deadlineMs } })),
+      () =>
+        settle(
+          new WardenError('FETCH_TIMEOUT', `no complete answer from ${opts.url} within ${deadlineMs} ms`, {
+            details: { url: opts.url, timeout_ms: deadlineMs },
+          }),
+        ),
       deadlineMs,
     );
     // A fresh connection per fetch (agent: false): a keep-alive socket the server
@@ -125,7 +138,12 @@ function get(opts: FetchOptions, headers: Record<string, string>, deadlineMs: nu
     const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { ...options, ...tls });
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     req.on('error', (err: NodeJS.ErrnoException) => {
-      settle(new WardenError('FETCH_FAILED', `cannot fetch ${opts.url}: ${err.message}`, { cause: err, details: { url: opts.url, system_code: err.code } }));
+      settle(
+        new WardenError('FETCH_FAILED', `cannot fetch ${opts.url}: ${err.message}`, {
+          cause: err,
+          details: { url: opts.url, system_code: err.code },
+        }),
+      );
     });
     req.on('response', (res) => onResponse(res, opts, settle));
     req.end();
@@ -133,7 +151,11 @@ function get(opts: FetchOptions, headers: Record<string, string>, deadlineMs: nu
 }
 
 // Checks status and size at the headers, then reads the body up to the limit.
-function onResponse(res: IncomingMessage, opts: FetchOptions, settle: (err: WardenError | undefined, result?: FetchResult) => void): void {
+function onResponse(
+  res: IncomingMessage,
+  opts: FetchOptions,
+  settle: (err: WardenError | undefined, result?: FetchResult) => void,
+): void {
   const status = res.statusCode ?? 0;
   const etag = typeof res.headers.etag === 'string' ? res.headers.etag : undefined;
   const details = { url: opts.url, status };
@@ -169,20 +191,31 @@ function onResponse(res: IncomingMessage, opts: FetchOptions, settle: (err: Ward
     settle(undefined, etag === undefined ? { status: 200, body } : { status: 200, body, etag });
   });
   // 'close' without 'end': the server cut the body short.
-  const cut = (): void => settle(new WardenError('FETCH_FAILED', `${opts.url} closed the connection before the body was complete`, { details: { ...details, received_bytes: received } }));
+  const cut = (): void =>
+    settle(
+      new WardenError('FETCH_FAILED', `${opts.url} closed the connection before the body was complete`, {
+        details: { ...details, received_bytes: received },
+      }),
+    );
   res.on('error', cut);
   res.on('close', cut);
 }
 
 /** A 304 to a request that sent no entity tag: the server is broken (or a cache in between is). */
 export function unexpected304(url: string): WardenError {
-  return new WardenError('FETCH_HTTP_STATUS', `unexpected HTTP 304 for ${url}: the request was not conditional`, { details: { status: 304, url } });
+  return new WardenError('FETCH_HTTP_STATUS', `unexpected HTTP 304 for ${url}: the request was not conditional`, {
+    details: { status: 304, url },
+  });
 }
 
 function tooLarge(opts: FetchOptions, extra: Record<string, number>): WardenError {
-  return new WardenError('FETCH_TOO_LARGE', `${opts.url}: response body is over the ${opts.maxBytes}-byte limit`, { details: { url: opts.url, limit_bytes: opts.maxBytes, ...extra } });
+  return new WardenError('FETCH_TOO_LARGE', `${opts.url}: response body is over the ${opts.maxBytes}-byte limit`, {
+    details: { url: opts.url, limit_bytes: opts.maxBytes, ...extra },
+  });
 }
 
 function aborted(url: string): WardenError {
-  return new WardenError('FETCH_FAILED', `fetch of ${url} aborted: the source is stopping`, { details: { url, aborted: true } });
+  return new WardenError('FETCH_FAILED', `fetch of ${url} aborted: the source is stopping`, {
+    details: { url, aborted: true },
+  });
 }

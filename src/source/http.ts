@@ -25,7 +25,14 @@ import type { Logger } from '../observe/logger.js';
 import { Backoff, nextPollDelayMs } from '../util/backoff.js';
 import { pairLooksConsistent } from './pairing.js';
 import { fetchPack, fetchSignature, signatureUrlFor, unexpected304, type TlsMaterial } from './http-fetch.js';
-import { answersRefused, digestOrNone, isRefusedPair, rememberRefusal, skippedRefused, type RefusedPack } from './refused.js';
+import {
+  answersRefused,
+  digestOrNone,
+  isRefusedPair,
+  rememberRefusal,
+  skippedRefused,
+  type RefusedPack,
+} from './refused.js';
 import type { FetchOnceOptions, PackSource, SourceContext, UpdateHandler, UpdateOutcome } from './types.js';
 
 /** The `source.http` settings of one pack (TLS material as contents, not paths). */
@@ -178,7 +185,10 @@ export class HttpSource implements PackSource {
       throw e;
     }
     const elapsedMs = this.#now() - started;
-    metrics.fetchDuration.observe({ pack, source: 'http', result: found.kind === 'pair' ? 'changed' : 'unchanged' }, elapsedMs / 1000);
+    metrics.fetchDuration.observe(
+      { pack, source: 'http', result: found.kind === 'pair' ? 'changed' : 'unchanged' },
+      elapsedMs / 1000,
+    );
     if (found.kind === 'current') {
       log.debug({ etag: this.#active }, 'policy pack unchanged (304)');
       this.#refused = undefined; // the server serves the active pack again, not the refused one
@@ -186,14 +196,25 @@ export class HttpSource implements PackSource {
       return { outcome: undefined, notModified: true, elapsedMs, held: hold };
     }
     if (found.kind === 'refused') {
-      const outcome = skippedRefused(this.#ctx, 'http', found.refused, { correlation_id: correlationId, etag: found.refused.etag, digest: found.refused.digest, how: found.how });
+      const outcome = skippedRefused(this.#ctx, 'http', found.refused, {
+        correlation_id: correlationId,
+        etag: found.refused.etag,
+        digest: found.refused.digest,
+        how: found.how,
+      });
       return { outcome, notModified: true, elapsedMs, held: hold };
     }
     const pair = found.pair;
     log.info({ url, etag: pair.etag, bytes: pair.pack.length }, 'policy pack fetched');
     let outcome: UpdateOutcome;
     try {
-      outcome = await handler({ pack: pair.pack, signature: pair.signature, etag: pair.etag, origin: url, correlationId });
+      outcome = await handler({
+        pack: pair.pack,
+        signature: pair.signature,
+        etag: pair.etag,
+        origin: url,
+        correlationId,
+      });
     } catch (err) {
       log.error({ code: toWardenError(err).code, err: messageOf(err) }, 'update handler failed');
       throw err;
@@ -211,15 +232,31 @@ export class HttpSource implements PackSource {
   async #download(common: Common, log: Logger, hold: boolean): Promise<Found> {
     const { url, maxBytes, longPollSeconds } = this.#config;
     const refused = this.#refused;
-    const sent = [this.#active, refused?.etag].filter((t, i, all): t is string => t !== undefined && all.indexOf(t) === i);
-    const res = await fetchPack({ ...common, url, ifNoneMatch: sent, waitSeconds: hold ? longPollSeconds : 0, maxBytes });
+    const sent = [this.#active, refused?.etag].filter(
+      (t, i, all): t is string => t !== undefined && all.indexOf(t) === i,
+    );
+    const res = await fetchPack({
+      ...common,
+      url,
+      ifNoneMatch: sent,
+      waitSeconds: hold ? longPollSeconds : 0,
+      maxBytes,
+    });
     let pair: FetchedPair;
     if (res.status === 304) {
       if (refused === undefined || !answersRefused(res.etag, sent, refused.etag)) return { kind: 'current' };
       // The refused pack is still served; its signature may have been fixed on its own (a small, conditional GET).
-      const sig = await fetchSignature({ ...common, url: this.#signatureUrl, ifNoneMatch: refused.signatureEtag === undefined ? [] : [refused.signatureEtag] });
-      if (sig.status === 304 || digestOrNone(sig.body) === refused.signatureDigest) return { kind: 'refused', refused, how: 'not_modified' };
-      log.info({ url: this.#signatureUrl, etag: sig.etag }, 'the signature of the refused pack changed; fetching the pack again');
+      const sig = await fetchSignature({
+        ...common,
+        url: this.#signatureUrl,
+        ifNoneMatch: refused.signatureEtag === undefined ? [] : [refused.signatureEtag],
+      });
+      if (sig.status === 304 || digestOrNone(sig.body) === refused.signatureDigest)
+        return { kind: 'refused', refused, how: 'not_modified' };
+      log.info(
+        { url: this.#signatureUrl, etag: sig.etag },
+        'the signature of the refused pack changed; fetching the pack again',
+      );
       pair = { ...(await this.#fetchFull(common)), signature: sig.body, signatureEtag: sig.etag };
     } else {
       pair = { pack: res.body, etag: res.etag, ...(await this.#fetchSignatureFull(common)) };
@@ -231,7 +268,11 @@ export class HttpSource implements PackSource {
     }
     // A server without ETags (or one ignoring If-None-Match) sends the refused bytes again: not verified again.
     if (isRefusedPair(refused, pair.pack, pair.signature)) {
-      this.#refused = { ...refused, etag: pair.etag ?? refused.etag, signatureEtag: pair.signatureEtag ?? refused.signatureEtag };
+      this.#refused = {
+        ...refused,
+        etag: pair.etag ?? refused.etag,
+        signatureEtag: pair.signatureEtag ?? refused.signatureEtag,
+      };
       return { kind: 'refused', refused, how: 'same_digest' };
     }
     return { kind: 'pair', pair };
@@ -289,7 +330,8 @@ export class HttpSource implements PackSource {
     const held = f.notModified && f.elapsedMs >= (longPollSeconds * 1000) / 2;
     // Just refused and remembered by ETag: the next request is a conditional long poll on it, which the server holds.
     const waitsOnRefused = !f.notModified && f.outcome?.status === 'refused' && this.#refused?.etag !== undefined;
-    if (held || waitsOnRefused || f.outcome?.status === 'activated') return Math.round(this.#random() * LONG_POLL_FLOOR_MS);
+    if (held || waitsOnRefused || f.outcome?.status === 'activated')
+      return Math.round(this.#random() * LONG_POLL_FLOOR_MS);
     return poll();
   }
 

@@ -18,7 +18,9 @@ export function pairLooksConsistent(pack: Buffer, signature: Buffer | undefined)
 function signedDigestHex(signature: Buffer | undefined): string | undefined {
   if (!signature) return undefined;
   try {
-    const json = JSON.parse(signature.toString('utf8')) as { messageSignature?: { messageDigest?: { digest?: unknown } } };
+    const json = JSON.parse(signature.toString('utf8')) as {
+      messageSignature?: { messageDigest?: { digest?: unknown } };
+    };
     const digest = json.messageSignature?.messageDigest?.digest;
     return typeof digest === 'string' ? Buffer.from(digest, 'base64').toString('hex') : undefined;
   } catch {

@@ -54,8 +54,16 @@ export function rememberRefusal(outcome: UpdateOutcome, pair: HandedPair): Refus
 }
 
 /** True when the pack and signature are byte for byte the refused pair. */
-export function isRefusedPair(refused: RefusedPack | undefined, pack: Buffer, signature: Buffer | undefined): refused is RefusedPack {
-  return refused !== undefined && refused.digest === sha256Digest(pack) && refused.signatureDigest === digestOrNone(signature);
+export function isRefusedPair(
+  refused: RefusedPack | undefined,
+  pack: Buffer,
+  signature: Buffer | undefined,
+): refused is RefusedPack {
+  return (
+    refused !== undefined &&
+    refused.digest === sha256Digest(pack) &&
+    refused.signatureDigest === digestOrNone(signature)
+  );
 }
 
 /**
@@ -65,7 +73,11 @@ export function isRefusedPair(refused: RefusedPack | undefined, pack: Buffer, si
  * sent) is ambiguous when both were sent, and is then taken as the refused
  * one: a 304 never confirms an active pack the server may not serve.
  */
-export function answersRefused(etag: string | undefined, sent: readonly string[], refusedEtag: string | undefined): boolean {
+export function answersRefused(
+  etag: string | undefined,
+  sent: readonly string[],
+  refusedEtag: string | undefined,
+): boolean {
   if (refusedEtag === undefined) return false;
   const opaque = (t: string): string => t.replace(/^W\//, '');
   const matched = etag === undefined ? undefined : sent.find((t) => opaque(t) === opaque(etag));
@@ -85,6 +97,9 @@ export function skippedRefused(
   fields: Record<string, unknown>,
 ): UpdateOutcome {
   ctx.metrics.refusedUnchanged.inc({ pack: ctx.pack, source });
-  ctx.log.debug({ pack: ctx.pack, source, code: refused.error.code, ...fields }, 'refused policy pack still served; skipped');
+  ctx.log.debug(
+    { pack: ctx.pack, source, code: refused.error.code, ...fields },
+    'refused policy pack still served; skipped',
+  );
   return { status: 'refused', error: refused.error };
 }

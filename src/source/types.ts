@@ -55,7 +55,10 @@ export interface SourceContext {
   /** Called on every fetch failure (already logged and counted by the source). */
   readonly onFetchError: (error: WardenError) => void;
   /** Called when the source's content was read but could not become a pack (a directory whose Rego does not build). */
-  readonly onRefused?: (error: WardenError, info: { correlationId: string; origin: string; contentDigest?: string; durationMs: number }) => void;
+  readonly onRefused?: (
+    error: WardenError,
+    info: { correlationId: string; origin: string; contentDigest?: string; durationMs: number },
+  ) => void;
 }
 
 /** A pack source: polls (or watches), and hands changed content to the handler. */

@@ -25,7 +25,12 @@ export function blobPaths(dir: string, digest: string): { pack: string; signatur
  * Writes a digest's files atomically, skipping any already present with the same
  * bytes. Returns true if the pack file was newly written (so a failed commit may remove it).
  */
-export async function writeBlob(dir: string, digest: string, pack: Buffer, signature: Buffer | undefined): Promise<boolean> {
+export async function writeBlob(
+  dir: string,
+  digest: string,
+  pack: Buffer,
+  signature: Buffer | undefined,
+): Promise<boolean> {
   const paths = blobPaths(dir, digest);
   if (signature !== undefined) await writeIfChanged(paths.signature, signature);
   return writeIfChanged(paths.pack, pack);
@@ -35,10 +40,15 @@ export async function writeBlob(dir: string, digest: string, pack: Buffer, signa
 export async function readBlob(dir: string, digest: string): Promise<{ pack: Buffer; signature: Buffer | undefined }> {
   const paths = blobPaths(dir, digest);
   const pack = await readOptional(paths.pack);
-  if (pack === undefined) throw new WardenError('STORE_CORRUPT', `stored pack ${digest} is missing (${paths.pack})`, { details: { digest, path: paths.pack } });
+  if (pack === undefined)
+    throw new WardenError('STORE_CORRUPT', `stored pack ${digest} is missing (${paths.pack})`, {
+      details: { digest, path: paths.pack },
+    });
   const actual = sha256Digest(pack);
   if (actual !== digest) {
-    throw new WardenError('STORE_CORRUPT', `stored pack ${paths.pack} hashes to ${actual}, not ${digest}`, { details: { digest, actual, path: paths.pack } });
+    throw new WardenError('STORE_CORRUPT', `stored pack ${paths.pack} hashes to ${actual}, not ${digest}`, {
+      details: { digest, actual, path: paths.pack },
+    });
   }
   return { pack, signature: await readOptional(paths.signature) };
 }

@@ -41,7 +41,11 @@ export function applyCommit(
     origin,
     storedAt: existing?.storedAt ?? now,
     number: existing?.number ?? prev.nextNumber,
-    ...(activate ? { activatedAt: now } : existing?.activatedAt === undefined ? {} : { activatedAt: existing.activatedAt }),
+    ...(activate
+      ? { activatedAt: now }
+      : existing?.activatedAt === undefined
+        ? {}
+        : { activatedAt: existing.activatedAt }),
   };
   const versions = [stored, ...prev.versions.filter((v) => v.digest !== version.digest)];
   const next = activate ? { ...prev, ...promote(prev, version.digest) } : prev;
@@ -49,18 +53,33 @@ export function applyCommit(
 }
 
 /** Makes an already-stored version active (unpin, boot); order is kept. A manual action is recorded on the version. */
-export function applyActivate(prev: PackState, digest: string, now: string, limit: number, manual?: ManualAction): Transition {
+export function applyActivate(
+  prev: PackState,
+  digest: string,
+  now: string,
+  limit: number,
+  manual?: ManualAction,
+): Transition {
   const by = manual ? { actor: manual.actor, reason: manual.reason } : {};
   const versions = prev.versions.map((v) => (v.digest === digest ? { ...v, activatedAt: now, ...by } : v));
   return bound({ ...prev, ...promote(prev, digest), versions }, limit);
 }
 
 /** An operator rollback: activate `digest`, pin the pack to it, and record who, why, from and to. */
-export function applyRollback(prev: PackState, digest: string, now: string, limit: number, manual: ManualAction): Transition {
+export function applyRollback(
+  prev: PackState,
+  digest: string,
+  now: string,
+  limit: number,
+  manual: ManualAction,
+): Transition {
   const { state, evicted } = applyActivate(prev, digest, now, limit, manual);
   const record = { at: now, from: prev.active, to: digest, actor: manual.actor, reason: manual.reason };
   const pinned: Pin = { digest, at: now, actor: manual.actor, reason: manual.reason };
-  return { state: { ...state, pinned, rollbacks: [record, ...prev.rollbacks].slice(0, ROLLBACK_HISTORY_LIMIT) }, evicted };
+  return {
+    state: { ...state, pinned, rollbacks: [record, ...prev.rollbacks].slice(0, ROLLBACK_HISTORY_LIMIT) },
+    evicted,
+  };
 }
 
 /** Sets or clears the pin. */
@@ -73,7 +92,9 @@ export function applyPin(prev: PackState, pin: Pin | undefined): PackState {
  * and last-known-good ones (so with limit < 2 both of those may still stay).
  */
 export function bound(state: PackState, limit: number): Transition {
-  const keep = new Set([state.active, state.lastKnownGood, state.pinned?.digest].filter((d): d is string => d !== undefined));
+  const keep = new Set(
+    [state.active, state.lastKnownGood, state.pinned?.digest].filter((d): d is string => d !== undefined),
+  );
   const versions = [...state.versions];
   const evicted: string[] = [];
   for (let i = versions.length - 1; i >= 0 && versions.length > limit; i--) {

@@ -60,7 +60,12 @@ const liveTokens = new Set<string>();
 /** Takes `data_dir/LOCK`, taking over a stale one; STORE_LOCKED if a live agent holds it. */
 export async function acquireLock(dataDir: string): Promise<StoreLock> {
   const path = join(dataDir, LOCK_FILE);
-  const mine: LockRecord = { pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString(), token: randomBytes(16).toString('hex') };
+  const mine: LockRecord = {
+    pid: process.pid,
+    hostname: hostname(),
+    startedAt: new Date().toISOString(),
+    token: randomBytes(16).toString('hex'),
+  };
   liveTokens.add(mine.token);
   const tmp = await writeTemp(dataDir, mine);
   try {
@@ -75,7 +80,9 @@ export async function acquireLock(dataDir: string): Promise<StoreLock> {
       if (current.record !== undefined && isAlive(current.record)) throw lockedBy(path, current.record);
       await removeStale(dataDir, path, current, mine, 0);
     }
-    throw new WardenError('STORE_LOCKED', `could not take over the stale lock ${path} after ${MAX_ATTEMPTS} attempts`, { details: { path } });
+    throw new WardenError('STORE_LOCKED', `could not take over the stale lock ${path} after ${MAX_ATTEMPTS} attempts`, {
+      details: { path },
+    });
   } catch (err) {
     liveTokens.delete(mine.token);
     throw err;
@@ -91,7 +98,13 @@ export function claimPath(dataDir: string, stale: { readonly bytes: Buffer; read
 }
 
 // Removes `path` if it still is the stale file `stale`, under that file's claim (see the file comment).
-async function removeStale(dataDir: string, path: string, stale: Snapshot, mine: LockRecord, depth: number): Promise<void> {
+async function removeStale(
+  dataDir: string,
+  path: string,
+  stale: Snapshot,
+  mine: LockRecord,
+  depth: number,
+): Promise<void> {
   const claim = claimPath(dataDir, stale);
   const tmp = await writeTemp(dataDir, mine);
   try {
@@ -99,7 +112,12 @@ async function removeStale(dataDir: string, path: string, stale: Snapshot, mine:
       const holder = await readSnapshot(claim);
       if (holder === undefined) return; // released meanwhile: the caller looks again
       if (holder.record !== undefined && isAlive(holder.record)) return sleep(BUSY_WAIT_MS); // another starter is on it
-      if (depth >= MAX_CLAIM_DEPTH) throw new WardenError('STORE_LOCKED', `stale takeover files in ${dataDir}; stop every agent and remove ${path} and ${TEMP_PREFIX}* files`, { details: { path } });
+      if (depth >= MAX_CLAIM_DEPTH)
+        throw new WardenError(
+          'STORE_LOCKED',
+          `stale takeover files in ${dataDir}; stop every agent and remove ${path} and ${TEMP_PREFIX}* files`,
+          { details: { path } },
+        );
       return removeStale(dataDir, claim, holder, mine, depth + 1);
     }
     try {
@@ -124,11 +142,15 @@ async function tryLink(tmp: string, target: string, mine: LockRecord): Promise<b
     if (code === 'ENOENT') {
       // Our temp was swept by a holder's start-up sweep: write it again and let the caller look again.
       await writeFile(tmp, JSON.stringify(mine), { flag: 'wx', mode: 0o644 }).catch((e: NodeJS.ErrnoException) => {
-        if (e.code !== 'EEXIST') throw new WardenError('IO_FAILED', `cannot write ${tmp}: ${e.message}`, { cause: e, details: { path: tmp } });
+        if (e.code !== 'EEXIST')
+          throw new WardenError('IO_FAILED', `cannot write ${tmp}: ${e.message}`, { cause: e, details: { path: tmp } });
       });
       return false;
     }
-    throw new WardenError('IO_FAILED', `cannot create ${target}: ${messageOf(err)}`, { cause: err, details: { path: target } });
+    throw new WardenError('IO_FAILED', `cannot create ${target}: ${messageOf(err)}`, {
+      cause: err,
+      details: { path: target },
+    });
   }
 }
 
@@ -144,7 +166,10 @@ async function writeTemp(dataDir: string, record: LockRecord): Promise<string> {
       await fh.close();
     }
   } catch (err) {
-    throw new WardenError('IO_FAILED', `cannot write ${tmp}: ${messageOf(err)}`, { cause: err, details: { path: tmp } });
+    throw new WardenError('IO_FAILED', `cannot write ${tmp}: ${messageOf(err)}`, {
+      cause: err,
+      details: { path: tmp },
+    });
   }
   return tmp;
 }
@@ -191,7 +216,10 @@ function isAlive(rec: LockRecord): boolean {
 
 // The STORE_LOCKED error naming the live holder.
 function lockedBy(path: string, rec: LockRecord): WardenError {
-  const where = rec.hostname === hostname() ? '' : ` on host ${rec.hostname} (cannot be checked from here; delete ${path} if no agent runs there)`;
+  const where =
+    rec.hostname === hostname()
+      ? ''
+      : ` on host ${rec.hostname} (cannot be checked from here; delete ${path} if no agent runs there)`;
   return new WardenError('STORE_LOCKED', `${path} is held by pid ${rec.pid}${where}, since ${rec.startedAt}`, {
     details: { path, pid: rec.pid, hostname: rec.hostname, startedAt: rec.startedAt },
   });

@@ -24,8 +24,14 @@ export function markerInspector(pack: string): BlobInspector {
   return async ({ pack: bytes }) => {
     const manifest = parseManifest((await readPack(bytes)).get(MANIFEST_PATH));
     const marker = manifest.metadata.warden;
-    if (marker.pack !== pack) throw new WardenError('PACK_NAME_MISMATCH', `stored pack names "${marker.pack}", not "${pack}"`);
-    return { revision: manifest.revision, sequence: marker.sequence, signer: RECOVERED_SIGNER, origin: RECOVERED_ORIGIN };
+    if (marker.pack !== pack)
+      throw new WardenError('PACK_NAME_MISMATCH', `stored pack names "${marker.pack}", not "${pack}"`);
+    return {
+      revision: manifest.revision,
+      sequence: marker.sequence,
+      signer: RECOVERED_SIGNER,
+      origin: RECOVERED_ORIGIN,
+    };
   };
 }
 
@@ -52,7 +58,10 @@ export async function rebuildFromBlobs(dir: string, inspect: BlobInspector): Pro
     }
   }
   // Newest sequence first; equal sequences by newest file, then digest, so the order is stable.
-  found.sort((a, b) => b.version.sequence - a.version.sequence || b.mtime - a.mtime || a.version.digest.localeCompare(b.version.digest));
+  found.sort(
+    (a, b) =>
+      b.version.sequence - a.version.sequence || b.mtime - a.mtime || a.version.digest.localeCompare(b.version.digest),
+  );
   const versions = found.map((f, i) => ({ ...f.version, number: found.length - i }));
   const state: PackState = {
     active: versions[0]?.digest,

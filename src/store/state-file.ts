@@ -32,8 +32,19 @@ const versionSchema = z.strictObject({
   reason: z.string().max(2000).optional(),
 });
 
-const pinSchema = z.strictObject({ digest, at: z.iso.datetime(), actor: z.string().max(200), reason: z.string().max(2000) });
-const rollbackSchema = z.strictObject({ at: z.iso.datetime(), from: digest.nullable(), to: digest, actor: z.string().max(200), reason: z.string().max(2000) });
+const pinSchema = z.strictObject({
+  digest,
+  at: z.iso.datetime(),
+  actor: z.string().max(200),
+  reason: z.string().max(2000),
+});
+const rollbackSchema = z.strictObject({
+  at: z.iso.datetime(),
+  from: digest.nullable(),
+  to: digest,
+  actor: z.string().max(200),
+  reason: z.string().max(2000),
+});
 
 const stateSchema = z
   .strictObject({
@@ -53,7 +64,8 @@ const stateSchema = z
     }
     for (const key of ['active', 'lastKnownGood'] as const) {
       const d = s[key];
-      if (d !== null && !seen.has(d)) ctx.addIssue({ code: 'custom', path: [key], message: `${d} is not among the versions` });
+      if (d !== null && !seen.has(d))
+        ctx.addIssue({ code: 'custom', path: [key], message: `${d} is not among the versions` });
     }
   });
 
@@ -94,7 +106,10 @@ export function parseState(bytes: Buffer, path: string): PackState {
   // Format 1 had no numbers: number the versions oldest-first (the list is newest-first).
   const highest = Math.max(0, ...s.versions.map((v) => v.number ?? 0));
   let next = highest;
-  const numbered = [...s.versions].reverse().map((v) => ({ ...v, number: v.number ?? ++next })).reverse();
+  const numbered = [...s.versions]
+    .reverse()
+    .map((v) => ({ ...v, number: v.number ?? ++next }))
+    .reverse();
   return deepFreeze({
     active: s.active ?? undefined,
     lastKnownGood: s.lastKnownGood ?? undefined,

@@ -100,7 +100,8 @@ export class PackStore {
   load(pack: string, digest: string): Promise<StoredPack> {
     return this.#run(pack, async () => {
       const version = (await readStateFile(this.#statePath(pack))).versions.find((v) => v.digest === digest);
-      if (version === undefined) throw new WardenError('USAGE', `pack "${pack}" has no stored version ${digest}`, { details: { pack, digest } });
+      if (version === undefined)
+        throw new WardenError('USAGE', `pack "${pack}" has no stored version ${digest}`, { details: { pack, digest } });
       const blob = await readBlob(this.#blobsDir(pack), digest);
       return { version, pack: blob.pack, signature: blob.signature };
     });
@@ -115,17 +116,27 @@ export class PackStore {
     return this.#run(pack, async () => {
       const { digest } = stored.version;
       const actual = sha256Digest(stored.pack);
-      if (actual !== digest) throw new WardenError('DIGEST_MISMATCH', `commit of ${digest} with bytes that hash to ${actual}`, { details: { digest, actual } });
+      if (actual !== digest)
+        throw new WardenError('DIGEST_MISMATCH', `commit of ${digest} with bytes that hash to ${actual}`, {
+          details: { digest, actual },
+        });
       const path = this.#statePath(pack);
       const prev = await readStateFile(path);
       await this.#ensureDirs(pack);
       const fresh = await writeBlob(this.#blobsDir(pack), digest, stored.pack, stored.signature);
-      const { state, evicted } = applyCommit(prev, stored.version, activate, new Date().toISOString(), this.historyLimit);
+      const { state, evicted } = applyCommit(
+        prev,
+        stored.version,
+        activate,
+        new Date().toISOString(),
+        this.historyLimit,
+      );
       try {
         await writeStateFile(path, state);
       } catch (err) {
         // The old state.json is intact; a blob only this commit wrote is garbage now.
-        if (fresh && !prev.versions.some((v) => v.digest === digest)) await deleteBlob(this.#blobsDir(pack), digest).catch(() => undefined);
+        if (fresh && !prev.versions.some((v) => v.digest === digest))
+          await deleteBlob(this.#blobsDir(pack), digest).catch(() => undefined);
         throw err;
       }
       await this.#evict(pack, evicted);
@@ -138,7 +149,8 @@ export class PackStore {
     return this.#run(pack, async () => {
       const path = this.#statePath(pack);
       const prev = await readStateFile(path);
-      if (!prev.versions.some((v) => v.digest === digest)) throw new WardenError('USAGE', `pack "${pack}" has no stored version ${digest}`, { details: { pack, digest } });
+      if (!prev.versions.some((v) => v.digest === digest))
+        throw new WardenError('USAGE', `pack "${pack}" has no stored version ${digest}`, { details: { pack, digest } });
       const { state, evicted } = applyActivate(prev, digest, new Date().toISOString(), this.historyLimit);
       await writeStateFile(path, state);
       await this.#evict(pack, evicted);
@@ -155,7 +167,8 @@ export class PackStore {
     return this.#run(pack, async () => {
       const path = this.#statePath(pack);
       const prev = await readStateFile(path);
-      if (!prev.versions.some((v) => v.digest === digest)) throw new WardenError('USAGE', `pack "${pack}" has no stored version ${digest}`, { details: { pack, digest } });
+      if (!prev.versions.some((v) => v.digest === digest))
+        throw new WardenError('USAGE', `pack "${pack}" has no stored version ${digest}`, { details: { pack, digest } });
       const { state, evicted } = applyRollback(prev, digest, new Date().toISOString(), this.historyLimit, manual);
       await writeStateFile(path, state);
       await this.#evict(pack, evicted);
@@ -185,9 +198,13 @@ export class PackStore {
   // Runs `work` after every earlier operation on the same pack; raw fs errors become IO_FAILED.
   #run<T>(pack: string, work: () => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new WardenError('USAGE', `the store at ${this.dataDir} is closed`));
-    if (!isPackName(pack)) return Promise.reject(new WardenError('USAGE', `invalid pack name "${pack}" (${PACK_NAME_RULE})`));
+    if (!isPackName(pack))
+      return Promise.reject(new WardenError('USAGE', `invalid pack name "${pack}" (${PACK_NAME_RULE})`));
     const next = (this.#chains.get(pack) ?? Promise.resolve()).then(() => guard(work));
-    this.#chains.set(pack, next.catch(() => undefined));
+    this.#chains.set(
+      pack,
+      next.catch(() => undefined),
+    );
     return next;
   }
 

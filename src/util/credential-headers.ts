@@ -8,7 +8,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 
 /** Request headers as credential checks read them: a repeated Authorization stays a list. */
-export type CredentialHeaders = Omit<IncomingHttpHeaders, 'authorization'> & { authorization?: string | readonly string[] | undefined };
+export type CredentialHeaders = Omit<IncomingHttpHeaders, 'authorization'> & {
+  authorization?: string | readonly string[] | undefined;
+};
 
 /** What is read of a request: Node's IncomingMessage fits (Fastify's `request.raw`, Express's `req`). */
 export interface RawRequest {

@@ -13,13 +13,18 @@ export const MAX_BUNDLE_BYTES = 1024 * 1024;
 /** Parses and validates a bundle's bytes. */
 export function parseSignatureBundle(bytes: Uint8Array): BundleWithMessageSignature {
   if (bytes.length > MAX_BUNDLE_BYTES) {
-    throw new WardenError('SIGNATURE_BUNDLE_MALFORMED', `signature bundle is ${bytes.length} bytes, over the ${MAX_BUNDLE_BYTES} limit`);
+    throw new WardenError(
+      'SIGNATURE_BUNDLE_MALFORMED',
+      `signature bundle is ${bytes.length} bytes, over the ${MAX_BUNDLE_BYTES} limit`,
+    );
   }
   let json: unknown;
   try {
     json = JSON.parse(Buffer.from(bytes).toString('utf8'));
   } catch (err) {
-    throw new WardenError('SIGNATURE_BUNDLE_MALFORMED', `signature bundle is not JSON: ${messageOf(err)}`, { cause: err });
+    throw new WardenError('SIGNATURE_BUNDLE_MALFORMED', `signature bundle is not JSON: ${messageOf(err)}`, {
+      cause: err,
+    });
   }
   let bundle;
   try {
@@ -28,7 +33,10 @@ export function parseSignatureBundle(bytes: Uint8Array): BundleWithMessageSignat
     throw new WardenError('SIGNATURE_BUNDLE_MALFORMED', `not a Sigstore bundle: ${messageOf(err)}`, { cause: err });
   }
   if (!isBundleWithMessageSignature(bundle)) {
-    throw new WardenError('SIGNATURE_BUNDLE_MALFORMED', 'the bundle holds a DSSE envelope; Warden expects a message signature over the pack bytes');
+    throw new WardenError(
+      'SIGNATURE_BUNDLE_MALFORMED',
+      'the bundle holds a DSSE envelope; Warden expects a message signature over the pack bytes',
+    );
   }
   return bundle;
 }

@@ -25,7 +25,10 @@ export interface KeylessTrustInput {
 
 /** Compiled, immutable trust the verifier uses. */
 export type Trust =
-  | { readonly kind: 'keys'; readonly keys: ReadonlyArray<{ readonly hint: string; readonly name: string; readonly key: KeyObject }> }
+  | {
+      readonly kind: 'keys';
+      readonly keys: ReadonlyArray<{ readonly hint: string; readonly name: string; readonly key: KeyObject }>;
+    }
   | { readonly kind: 'keyless'; readonly material: TrustMaterial; readonly issuer: string; readonly subject: RegExp };
 
 /** Compiles key-based trust; a bad or non-P-256 key → KEY_INVALID. */
@@ -42,7 +45,10 @@ export function keyTrust(input: KeyTrustInput): Trust {
 export function keylessTrust(input: KeylessTrustInput): Trust {
   if (!input.issuer) throw new WardenError('TRUST_CONFIG_INVALID', 'keyless trust needs an exact issuer');
   if (!input.subjectRegex.startsWith('^') || !input.subjectRegex.endsWith('$') || input.subjectRegex.endsWith('\\$')) {
-    throw new WardenError('TRUST_CONFIG_INVALID', `subject_regex ${JSON.stringify(input.subjectRegex)} must be anchored: start with ^ and end with $`);
+    throw new WardenError(
+      'TRUST_CONFIG_INVALID',
+      `subject_regex ${JSON.stringify(input.subjectRegex)} must be anchored: start with ^ and end with $`,
+    );
   }
   let subject: RegExp;
   try {
@@ -56,7 +62,9 @@ export function keylessTrust(input: KeylessTrustInput): Trust {
   try {
     material = toTrustMaterial(TrustedRoot.fromJSON(JSON.parse(input.trustedRootJson)));
   } catch (err) {
-    throw new WardenError('TRUST_CONFIG_INVALID', `trusted root is not a valid trusted_root.json: ${messageOf(err)}`, { cause: err });
+    throw new WardenError('TRUST_CONFIG_INVALID', `trusted root is not a valid trusted_root.json: ${messageOf(err)}`, {
+      cause: err,
+    });
   }
   if (material.certificateAuthorities.length === 0 || material.tlogs.length === 0) {
     throw new WardenError('TRUST_CONFIG_INVALID', 'trusted root names no certificate authority or no transparency log');

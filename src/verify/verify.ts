@@ -34,7 +34,12 @@ export interface VerifyOptions {
 const EMPTY_ROOT = { mediaType: '', tlogs: [], certificateAuthorities: [], ctlogs: [], timestampAuthorities: [] };
 
 /** Verifies pack bytes against their bundle; throws a coded WardenError on any failure. */
-export function verifyPack(pack: Uint8Array, signature: Uint8Array | undefined, trust: Trust, options: VerifyOptions = {}): VerifiedPack {
+export function verifyPack(
+  pack: Uint8Array,
+  signature: Uint8Array | undefined,
+  trust: Trust,
+  options: VerifyOptions = {},
+): VerifiedPack {
   const digest = sha256Digest(pack);
   if (options.expectedDigest !== undefined && options.expectedDigest !== digest) {
     throw new WardenError('DIGEST_MISMATCH', `pack digest is ${digest}, expected ${options.expectedDigest}`);
@@ -44,7 +49,8 @@ export function verifyPack(pack: Uint8Array, signature: Uint8Array | undefined, 
   }
   const bundle = parseSignatureBundle(signature);
   const signed = signedDigestHex(bundle);
-  if (signed === undefined) throw new WardenError('SIGNATURE_BUNDLE_MALFORMED', 'the bundle carries no SHA-256 message digest');
+  if (signed === undefined)
+    throw new WardenError('SIGNATURE_BUNDLE_MALFORMED', 'the bundle carries no SHA-256 message digest');
   if (`sha256:${signed}` !== digest) {
     throw new WardenError('DIGEST_MISMATCH', `the bundle signs sha256:${signed}, the pack is ${digest}`);
   }
@@ -65,7 +71,10 @@ function toEntity(bundle: BundleWithMessageSignature, pack: Uint8Array): SignedE
 // Tries the key the hint names first, then every other trusted key (rotation, hint-less bundles).
 function verifyWithKeys(entity: SignedEntity, trust: Extract<Trust, { kind: 'keys' }>): SignerIdentity {
   if (entity.key.$case !== 'public-key') {
-    throw new WardenError('SIGNATURE_KEY_UNKNOWN', 'the pack is signed with a certificate (keyless); this pack is configured for public keys');
+    throw new WardenError(
+      'SIGNATURE_KEY_UNKNOWN',
+      'the pack is signed with a certificate (keyless); this pack is configured for public keys',
+    );
   }
   const hint = entity.key.hint;
   const named = trust.keys.find((k) => k.hint === hint);
@@ -80,9 +89,13 @@ function verifyWithKeys(entity: SignedEntity, trust: Extract<Trust, { kind: 'key
     }
   }
   if (named || !hint) throw new WardenError('SIGNATURE_INVALID', 'the signature does not verify with any trusted key');
-  throw new WardenError('SIGNATURE_KEY_UNKNOWN', `signed by key ${hint}, which is not trusted (and no trusted key verifies it)`, {
-    details: { hint },
-  });
+  throw new WardenError(
+    'SIGNATURE_KEY_UNKNOWN',
+    `signed by key ${hint}, which is not trusted (and no trusted key verifies it)`,
+    {
+      details: { hint },
+    },
+  );
 }
 
 // A verifier that trusts exactly this key, with no log or timestamp required (offline, key-based).
@@ -94,7 +107,10 @@ function keyVerifier(key: KeyObject): Verifier {
 // Full keyless check: chain, SCT, tlog inclusion, timestamp, signature; then the identity policy.
 function verifyKeyless(entity: SignedEntity, trust: Extract<Trust, { kind: 'keyless' }>): SignerIdentity {
   if (entity.key.$case !== 'certificate') {
-    throw new WardenError('CERTIFICATE_UNTRUSTED', 'the pack is signed with a bare key; keyless trust needs a Fulcio certificate');
+    throw new WardenError(
+      'CERTIFICATE_UNTRUSTED',
+      'the pack is signed with a bare key; keyless trust needs a Fulcio certificate',
+    );
   }
   let identity;
   try {
@@ -106,10 +122,18 @@ function verifyKeyless(entity: SignedEntity, trust: Extract<Trust, { kind: 'keyl
   const issuer = identity?.extensions?.issuer ?? '';
   const subject = identity?.subjectAlternativeName ?? '';
   if (issuer !== trust.issuer) {
-    throw new WardenError('IDENTITY_UNTRUSTED', `signer issuer ${JSON.stringify(issuer)} is not ${JSON.stringify(trust.issuer)}`, { details: { issuer, subject } });
+    throw new WardenError(
+      'IDENTITY_UNTRUSTED',
+      `signer issuer ${JSON.stringify(issuer)} is not ${JSON.stringify(trust.issuer)}`,
+      { details: { issuer, subject } },
+    );
   }
   if (!trust.subject.test(subject)) {
-    throw new WardenError('IDENTITY_UNTRUSTED', `signer subject ${JSON.stringify(subject)} does not match ${trust.subject.source}`, { details: { issuer, subject } });
+    throw new WardenError(
+      'IDENTITY_UNTRUSTED',
+      `signer subject ${JSON.stringify(subject)} does not match ${trust.subject.source}`,
+      { details: { issuer, subject } },
+    );
   }
   return { kind: 'keyless', issuer, subject };
 }

@@ -42,7 +42,13 @@ function activator(store: MemoryStore): { a: Activator; events: NewEvent[]; metr
 // A signed update carrying version n (marker sequence n unless given).
 async function update(n: number, sequence = n): Promise<PackUpdate> {
   const pack = await variant(n, { sequence });
-  return { pack, signature: await signedBundle(pack, key.privateKey), etag: undefined, origin: `test/v${n}`, correlationId: `c${n}` };
+  return {
+    pack,
+    signature: await signedBundle(pack, key.privateKey),
+    etag: undefined,
+    origin: `test/v${n}`,
+    correlationId: `c${n}`,
+  };
 }
 
 // Digests of versions 1..n, stored and activated in order through a first activator.

@@ -45,9 +45,17 @@ describe('policy integrity', () => {
   }
 
   // A signed update of version n.
-  async function update(n: number): Promise<{ pack: Buffer; signature: Buffer; etag: undefined; origin: string; correlationId: string }> {
+  async function update(
+    n: number,
+  ): Promise<{ pack: Buffer; signature: Buffer; etag: undefined; origin: string; correlationId: string }> {
     const pack = await variant(n);
-    return { pack, signature: Buffer.from(JSON.stringify(await signPack(pack, key.privateKey))), etag: undefined, origin: 'test', correlationId: `c${n}` };
+    return {
+      pack,
+      signature: Buffer.from(JSON.stringify(await signPack(pack, key.privateKey))),
+      etag: undefined,
+      origin: 'test',
+      correlationId: `c${n}`,
+    };
   }
 
   it('refuses an update whose SHA-256 cannot be computed; the last-known-good stays active', async () => {

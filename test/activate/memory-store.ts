@@ -40,13 +40,16 @@ export class MemoryStore implements ActivationStore {
   load(pack: string, digest: string): Promise<StoredPack> {
     const version = this.#state.versions.find((v) => v.digest === digest);
     const blob = this.#blobs.get(digest);
-    if (!version || !blob) return Promise.reject(new WardenError('USAGE', `pack "${pack}" has no stored version ${digest}`));
+    if (!version || !blob)
+      return Promise.reject(new WardenError('USAGE', `pack "${pack}" has no stored version ${digest}`));
     return Promise.resolve({ version, pack: blob.pack, signature: blob.signature });
   }
 
   commit(_pack: string, stored: CommitInput, activate: boolean): Promise<PackState> {
     this.#blobs.set(stored.version.digest, { pack: stored.pack, signature: stored.signature });
-    return this.#apply(applyCommit(this.#state, stored.version, activate, new Date().toISOString(), HISTORY_LIMIT).state);
+    return this.#apply(
+      applyCommit(this.#state, stored.version, activate, new Date().toISOString(), HISTORY_LIMIT).state,
+    );
   }
 
   markActive(_pack: string, digest: string): Promise<PackState> {

@@ -36,7 +36,10 @@ async function sseIds(res: Response, count: number): Promise<number[]> {
   const deadline = Date.now() + 2000;
   const ids = (): number[] => [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
   while (ids().length < count && Date.now() < deadline) {
-    const chunk = await Promise.race([reader.read(), new Promise<undefined>((r) => setTimeout(() => r(undefined), 200))]);
+    const chunk = await Promise.race([
+      reader.read(),
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), 200)),
+    ]);
     if (chunk?.done) break;
     if (chunk?.value) text += Buffer.from(chunk.value).toString();
   }
@@ -54,7 +57,11 @@ describe('admin API, history, rollback, pin and notifications', () => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      hooks.push({ body: Buffer.concat(chunks).toString(), signature: req.headers['x-warden-signature'] as string | undefined, type: req.headers['x-warden-event'] as string | undefined });
+      hooks.push({
+        body: Buffer.concat(chunks).toString(),
+        signature: req.headers['x-warden-signature'] as string | undefined,
+        type: req.headers['x-warden-event'] as string | undefined,
+      });
       setTimeout(() => res.end('ok'), slow ? 8000 : 0);
     });
   });
@@ -62,10 +69,16 @@ describe('admin API, history, rollback, pin and notifications', () => {
   const admin = (path: string, init: RequestInit = {}, token: string | null = TOKEN) =>
     fetch(`${url}${path}`, {
       ...init,
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), 'x-warden-actor': 'alice', ...(init.headers as Record<string, string> | undefined) },
+      headers: {
+        'content-type': 'application/json',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        'x-warden-actor': 'alice',
+        ...(init.headers as Record<string, string> | undefined),
+      },
     });
   const version = async (): Promise<number> =>
-    ((await (await fetch(`${url}/v1/data/app/version`, { method: 'POST', body: '{}' })).json()) as { result: number }).result;
+    ((await (await fetch(`${url}/v1/data/app/version`, { method: 'POST', body: '{}' })).json()) as { result: number })
+      .result;
   const cli = (...args: string[]) => warden([...args, '--url', url, '--token-file', join(dir, 'admin.token')]);
 
   before(async () => {
@@ -107,25 +120,41 @@ describe('admin API, history, rollback, pin and notifications', () => {
     assert.equal(wrong.status, 401);
     assert.equal(((await wrong.json()) as { code: string }).code, 'ADMIN_UNAUTHORIZED');
     // The right token and a wrong one: ambiguous, refused whatever the order (Node alone would keep the first).
-    for (const pair of [[`Bearer ${TOKEN}`, 'Bearer not-the-token-at-all'], [`Bearer ${TOKEN}`, `Bearer ${TOKEN}`]]) {
+    for (const pair of [
+      [`Bearer ${TOKEN}`, 'Bearer not-the-token-at-all'],
+      [`Bearer ${TOKEN}`, `Bearer ${TOKEN}`],
+    ]) {
       const twice = await rawRequest(`${url}/v1/admin/status`, { headers: { authorization: pair } });
       assert.equal(twice.status, 401, twice.text);
       assert.equal(twice.body.code, 'ADMIN_UNAUTHORIZED');
     }
     // The audit line travels over the agent's stdout pipe and may trail the HTTP answer.
-    await eventually(() => Promise.resolve(proc.logs().some((l) => l.audit === 'admin' && l.status === 401)), { timeoutMs: 5000 });
+    await eventually(() => Promise.resolve(proc.logs().some((l) => l.audit === 'admin' && l.status === 401)), {
+      timeoutMs: 5000,
+    });
   });
 
   it('lists every activated pack as a numbered version', async () => {
-    const res = (await (await admin('/v1/admin/packs/app/versions')).json()) as { versions: Array<{ number: number; revision: string; active: boolean }> };
-    assert.deepEqual(res.versions.map((v) => [v.number, v.revision, v.active]), [[3, 'v3', true], [2, 'v2', false], [1, 'v1', false]]);
+    const res = (await (await admin('/v1/admin/packs/app/versions')).json()) as {
+      versions: Array<{ number: number; revision: string; active: boolean }>;
+    };
+    assert.deepEqual(
+      res.versions.map((v) => [v.number, v.revision, v.active]),
+      [
+        [3, 'v3', true],
+        [2, 'v2', false],
+        [1, 'v1', false],
+      ],
+    );
     const listed = cli('versions');
     assert.equal(listed.status, 0, listed.stderr);
     assert.match(listed.stdout, /^v3\tv3\t.*active/m);
   });
 
   it('diffs two versions: the data path that changed, with a unified diff', async () => {
-    const res = (await (await admin('/v1/admin/packs/app/diff?from=1&to=3')).json()) as { diff: { data: { changed: string[] }; modules: { changed: string[] } } };
+    const res = (await (await admin('/v1/admin/packs/app/diff?from=1&to=3')).json()) as {
+      diff: { data: { changed: string[] }; modules: { changed: string[] } };
+    };
     assert.deepEqual(res.diff.data.changed, ['settings.version']);
     assert.deepEqual(res.diff.modules.changed, []);
     const text = cli('diff', '1', '3');
@@ -146,18 +175,24 @@ describe('admin API, history, rollback, pin and notifications', () => {
     const rolled = cli('rollback', '--reason', 'v3 breaks checkout');
     assert.equal(rolled.status, 0, rolled.stderr);
     assert.equal(await version(), 2);
-    const health = (await (await fetch(`${url}/healthz`)).json()) as { packs: { app: { pinned: boolean; pin: { actor: string; reason: string } } } };
+    const health = (await (await fetch(`${url}/healthz`)).json()) as {
+      packs: { app: { pinned: boolean; pin: { actor: string; reason: string } } };
+    };
     assert.equal(health.packs.app.pinned, true);
     assert.equal(health.packs.app.pin.reason, 'v3 breaks checkout');
     assert.match(await (await fetch(`${url}/metrics`)).text(), /^policy_pinned\{pack="app"\} 1$/m);
-    const res = (await (await admin('/v1/admin/packs/app/versions')).json()) as { rollbacks: Array<{ reason: string; to: string }> };
+    const res = (await (await admin('/v1/admin/packs/app/versions')).json()) as {
+      rollbacks: Array<{ reason: string; to: string }>;
+    };
     assert.equal(res.rollbacks[0]?.reason, 'v3 breaks checkout');
   });
 
   it('records but does not activate new packs while pinned; unpin activates the newest verified one', async () => {
     await publishFile(dir, 4);
     await eventually(async () => {
-      const res = (await (await admin('/v1/admin/packs/app/versions')).json()) as { versions: Array<{ revision: string }> };
+      const res = (await (await admin('/v1/admin/packs/app/versions')).json()) as {
+        versions: Array<{ revision: string }>;
+      };
       return res.versions.some((v) => v.revision === 'v4');
     });
     assert.equal(await version(), 2, 'still on the pinned version');
@@ -175,20 +210,38 @@ describe('admin API, history, rollback, pin and notifications', () => {
     const workers = [worker(), worker(), worker(), worker()];
     for (let i = 0; i < 6; i++) {
       const to = i % 2 === 0 ? 2 : 4;
-      const res = await admin('/v1/admin/packs/app/rollback', { method: 'POST', body: JSON.stringify({ version: to, reason: `drill ${i}` }) });
+      const res = await admin('/v1/admin/packs/app/rollback', {
+        method: 'POST',
+        body: JSON.stringify({ version: to, reason: `drill ${i}` }),
+      });
       assert.equal(res.status, 200);
     }
     running = false;
     await Promise.all(workers);
     assert.ok(statuses.length > 50, `${statuses.length} decisions`);
-    assert.deepEqual(statuses.filter((s) => s !== 200), []);
+    assert.deepEqual(
+      statuses.filter((s) => s !== 200),
+      [],
+    );
     assert.equal((await admin('/v1/admin/packs/app/unpin', { method: 'POST', body: '{}' })).status, 200);
   });
 
   it('delivers events to the webhook signed with HMAC-SHA256, and a slow receiver does not slow reloads or decisions', async () => {
     await eventually(() => Promise.resolve(hooks.some((h) => h.type === 'policy.rolled_back')));
-    for (const h of hooks) assert.ok(verifyWebhookSignature(Buffer.from(SECRET), h.signature, h.body, Math.floor(Date.now() / 1000)), 'signature checks out');
-    assert.ok(!verifyWebhookSignature(Buffer.from(SECRET), hooks[0]?.signature, `${hooks[0]?.body ?? ''} `, Math.floor(Date.now() / 1000)), 'a changed body does not');
+    for (const h of hooks)
+      assert.ok(
+        verifyWebhookSignature(Buffer.from(SECRET), h.signature, h.body, Math.floor(Date.now() / 1000)),
+        'signature checks out',
+      );
+    assert.ok(
+      !verifyWebhookSignature(
+        Buffer.from(SECRET),
+        hooks[0]?.signature,
+        `${hooks[0]?.body ?? ''} `,
+        Math.floor(Date.now() / 1000),
+      ),
+      'a changed body does not',
+    );
     slow = true;
     const updates = (): number => proc.logs().filter((l) => l.msg === 'event' && l.event === 'policy.updated').length;
     const updatesBefore = updates();
@@ -198,7 +251,10 @@ describe('admin API, history, rollback, pin and notifications', () => {
     assert.ok(Date.now() - started < 5000, 'the reload did not wait for the 8 s receiver');
     // The new version answers before its events are recorded (off the request path): wait for them, so the
     // event log the next test reads is settled.
-    await eventually(() => updates() > updatesBefore, { timeoutMs: 5000, what: 'the policy.updated event of version 5' });
+    await eventually(() => updates() > updatesBefore, {
+      timeoutMs: 5000,
+      what: 'the policy.updated event of version 5',
+    });
     slow = false;
   });
 
@@ -213,8 +269,14 @@ describe('admin API, history, rollback, pin and notifications', () => {
   it('keeps history, numbers and rollbacks across a restart', async () => {
     await proc.stop();
     ({ proc, url } = await startAgentProcess(join(dir, 'agent.yaml')));
-    const res = (await (await admin('/v1/admin/packs/app/versions')).json()) as { versions: Array<{ number: number }>; rollbacks: unknown[] };
-    assert.deepEqual(res.versions.map((v) => v.number).sort((a, b) => a - b), [1, 2, 3, 4, 5]);
+    const res = (await (await admin('/v1/admin/packs/app/versions')).json()) as {
+      versions: Array<{ number: number }>;
+      rollbacks: unknown[];
+    };
+    assert.deepEqual(
+      res.versions.map((v) => v.number).sort((a, b) => a - b),
+      [1, 2, 3, 4, 5],
+    );
     assert.ok(res.rollbacks.length >= 7);
     assert.equal(await version(), 5);
   });
@@ -227,7 +289,10 @@ describe('admin API off by default', () => {
     const dir = tempDir();
     await writeFile(join(dir, 'policy.pub'), key.publicPem);
     await publishFile(dir, 1);
-    await writeFile(join(dir, 'agent.yaml'), 'listen: 127.0.0.1:0\ndata_dir: data\npacks:\n  - name: app\n    source: { file: { path: app.tar.gz } }\n    verify: { public_keys: [policy.pub] }\n');
+    await writeFile(
+      join(dir, 'agent.yaml'),
+      'listen: 127.0.0.1:0\ndata_dir: data\npacks:\n  - name: app\n    source: { file: { path: app.tar.gz } }\n    verify: { public_keys: [policy.pub] }\n',
+    );
     const { url } = await startAgentProcess(join(dir, 'agent.yaml'));
     const res = await fetch(`${url}/v1/admin/status`, { headers: { authorization: `Bearer ${TOKEN}` } });
     assert.equal(res.status, 404);

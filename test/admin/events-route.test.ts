@@ -45,7 +45,9 @@ class SseClient {
 
   static connect(port: number, query = '', headers: Record<string, string> = {}): Promise<SseClient> {
     return new Promise((resolve, reject) => {
-      get({ host: '127.0.0.1', port, path: `/v1/admin/events${query}`, headers }, (res) => resolve(new SseClient(res))).on('error', reject);
+      get({ host: '127.0.0.1', port, path: `/v1/admin/events${query}`, headers }, (res) =>
+        resolve(new SseClient(res)),
+      ).on('error', reject);
     });
   }
 
@@ -56,12 +58,18 @@ class SseClient {
 
   /** Waits until `done()` holds, failing after a second with the frames received. */
   until(done: () => boolean, what: string): Promise<void> {
-    return eventually(done, { timeoutMs: 1000, everyMs: 5, what: () => `${what}; frames: ${JSON.stringify(this.frames)}` });
+    return eventually(done, {
+      timeoutMs: 1000,
+      everyMs: 5,
+      what: () => `${what}; frames: ${JSON.stringify(this.frames)}`,
+    });
   }
 
   /** Ids of the received events. */
   ids(): number[] {
-    return this.events().filter((f) => f.event !== 'gap').map((f) => Number(f.id));
+    return this.events()
+      .filter((f) => f.event !== 'gap')
+      .map((f) => Number(f.id));
   }
 
   close(): void {
@@ -84,7 +92,12 @@ function parseBlock(block: string): Frame {
 }
 
 // A distinct event numbered n.
-const ev = (n: number): NewEvent => ({ type: 'policy.updated', pack: 'authz', at: new Date().toISOString(), data: { n } });
+const ev = (n: number): NewEvent => ({
+  type: 'policy.updated',
+  pack: 'authz',
+  at: new Date().toISOString(),
+  data: { n },
+});
 
 const apps: FastifyInstance[] = [];
 const logs: EventLog[] = [];
@@ -105,7 +118,12 @@ async function serve(
     void reply.code(e.kind === 'usage' ? 400 : 500).send({ code: e.code, message: e.message });
   });
   await app.register((scope, _o, done) => {
-    if (opts.auth === true) scope.addHook('preHandler', async (req, reply) => (req.headers.authorization === 'Bearer ok' ? undefined : reply.code(401).send({ code: 'UNAUTHORIZED', message: 'no' })));
+    if (opts.auth === true)
+      scope.addHook('preHandler', async (req, reply) =>
+        req.headers.authorization === 'Bearer ok'
+          ? undefined
+          : reply.code(401).send({ code: 'UNAUTHORIZED', message: 'no' }),
+      );
     registerEventStream(scope, log, { heartbeatSeconds: opts.heartbeatSeconds ?? 60 });
     done();
   });
@@ -123,12 +141,19 @@ describe('GET /v1/admin/events', () => {
     assert.equal(c.res.headers['content-type'], 'text/event-stream');
     assert.equal(c.res.headers['cache-control'], 'no-cache');
     await c.until(() => c.frames.length >= 1, 'the opening id');
-    assert.deepEqual(c.frames[0], { id: '1', event: undefined, data: undefined, comments: [] }, 'a bare id marks where a reconnect resumes');
+    assert.deepEqual(
+      c.frames[0],
+      { id: '1', event: undefined, data: undefined, comments: [] },
+      'a bare id marks where a reconnect resumes',
+    );
     const sent = [await log.append(ev(1)), await log.append(ev(2))];
     await c.until(() => c.events().length >= 2, 'two events');
     assert.deepEqual(c.ids(), [2, 3]);
     assert.equal(c.events()[0]?.event, 'policy.updated');
-    assert.deepEqual(c.events().map((f) => JSON.parse(f.data ?? '') as WardenEvent), sent);
+    assert.deepEqual(
+      c.events().map((f) => JSON.parse(f.data ?? '') as WardenEvent),
+      sent,
+    );
     c.close();
   });
 
@@ -161,7 +186,10 @@ describe('GET /v1/admin/events', () => {
     const c = await SseClient.connect(port, '?last_event_id=2');
     await appending;
     await c.until(() => c.ids().at(-1) === 40, 'event 40');
-    assert.deepEqual(c.ids(), Array.from({ length: 38 }, (_, i) => i + 3));
+    assert.deepEqual(
+      c.ids(),
+      Array.from({ length: 38 }, (_, i) => i + 3),
+    );
     c.close();
   });
 
@@ -175,7 +203,10 @@ describe('GET /v1/admin/events', () => {
     assert.equal(gap?.id, undefined, 'a gap does not move the client’s Last-Event-ID');
     const body = JSON.parse(gap?.data ?? '') as GapMessage;
     assert.deepEqual({ ...body, message: '' }, { reason: 'expired', requested: 2, oldest: 8, last: 10, message: '' });
-    assert.deepEqual(rest.map((f) => Number(f.id)), [8, 9, 10]);
+    assert.deepEqual(
+      rest.map((f) => Number(f.id)),
+      [8, 9, 10],
+    );
     c.close();
   });
 

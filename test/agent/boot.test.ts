@@ -126,9 +126,22 @@ describe('agent boot', () => {
     const { dir } = await storedPack();
     const hanging = await hangingServer();
     try {
-      const config = await agentConfig(dir, hanging.url, ['timeout_seconds: 600'], ['boot: { source_wait_seconds: 0.5 }']);
+      const config = await agentConfig(
+        dir,
+        hanging.url,
+        ['timeout_seconds: 600'],
+        ['boot: { source_wait_seconds: 0.5 }'],
+      );
       const { proc } = await startAgentProcess(config);
-      assert.ok(proc.logs().some((l) => l.msg === 'source did not answer within boot.source_wait_seconds; serving the stored pack' && l.pack === 'app'));
+      assert.ok(
+        proc
+          .logs()
+          .some(
+            (l) =>
+              l.msg === 'source did not answer within boot.source_wait_seconds; serving the stored pack' &&
+              l.pack === 'app',
+          ),
+      );
       await proc.stop();
     } finally {
       hanging.close();
@@ -158,7 +171,9 @@ describe('agent boot', () => {
         '    verify: { unsigned: true }',
       ].join('\n'),
     );
-    const answer = async (url: string, path: string): Promise<unknown> => ((await (await fetch(`${url}/v1/data/${path}`, { method: 'POST', body: '{}' })).json()) as { result: unknown }).result;
+    const answer = async (url: string, path: string): Promise<unknown> =>
+      ((await (await fetch(`${url}/v1/data/${path}`, { method: 'POST', body: '{}' })).json()) as { result: unknown })
+        .result;
     const first = await startAgentProcess(config);
     assert.equal(await answer(first.url, 'app/version'), 1);
     assert.equal(await answer(first.url, 'rules/answer'), 1);
@@ -177,10 +192,17 @@ describe('agent boot', () => {
     await writeFile(join(dir, 'policy.pub'), key.publicPem);
     const hanging = await hangingServer();
     try {
-      const proc = WardenProcess.spawn(['agent', '--config', await agentConfig(dir, hanging.url, ['timeout_seconds: 600'])]);
+      const proc = WardenProcess.spawn([
+        'agent',
+        '--config',
+        await agentConfig(dir, hanging.url, ['timeout_seconds: 600']),
+      ]);
       await hanging.connected; // boot's fetch is in flight, and would wait 600 s
       proc.child.kill('SIGTERM');
-      const code = await Promise.race([proc.exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running after 10 s'), 10_000).unref())]);
+      const code = await Promise.race([
+        proc.exited,
+        new Promise<string>((resolve) => setTimeout(() => resolve('still running after 10 s'), 10_000).unref()),
+      ]);
       assert.equal(code, 0, proc.output.join('\n'));
       assert.ok(proc.logs().some((l) => l.msg === 'stopped while starting'));
     } finally {
@@ -192,12 +214,20 @@ describe('agent boot', () => {
     const { dir } = await storedPack();
     const hanging = await hangingServer();
     try {
-      const config = await agentConfig(dir, hanging.url, ['timeout_seconds: 600'], ['boot: { source_wait_seconds: 60 }']);
+      const config = await agentConfig(
+        dir,
+        hanging.url,
+        ['timeout_seconds: 600'],
+        ['boot: { source_wait_seconds: 60 }'],
+      );
       const proc = WardenProcess.spawn(['agent', '--config', config]);
       await hanging.connected;
       await proc.waitFor(/policy loaded from store/);
       proc.child.kill('SIGTERM');
-      const code = await Promise.race([proc.exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running after 10 s'), 10_000).unref())]);
+      const code = await Promise.race([
+        proc.exited,
+        new Promise<string>((resolve) => setTimeout(() => resolve('still running after 10 s'), 10_000).unref()),
+      ]);
       assert.equal(code, 0, proc.output.join('\n'));
     } finally {
       hanging.close();

@@ -63,7 +63,11 @@ async function agentConfig(
 
 // POSTs input to /v1/data/<path>; returns the result (undefined if none).
 async function decide(url: string, path: string, input: unknown = {}): Promise<unknown> {
-  const res = await fetch(`${url}/v1/data/${path}`, { method: 'POST', body: JSON.stringify({ input }), headers: { 'content-type': 'application/json' } });
+  const res = await fetch(`${url}/v1/data/${path}`, {
+    method: 'POST',
+    body: JSON.stringify({ input }),
+    headers: { 'content-type': 'application/json' },
+  });
   assert.equal(res.status, 200, `POST /v1/data/${path} answered ${res.status}`);
   return ((await res.json()) as { result?: unknown }).result;
 }
@@ -75,7 +79,10 @@ async function version(url: string): Promise<unknown> {
 
 // /healthz: overall status and one pack's state.
 async function health(url: string, pack = 'cm'): Promise<{ status: string; pack: PackHealth }> {
-  const body = (await (await fetch(`${url}/healthz`)).json()) as { status: string; packs: Record<string, PackHealth | undefined> };
+  const body = (await (await fetch(`${url}/healthz`)).json()) as {
+    status: string;
+    packs: Record<string, PackHealth | undefined>;
+  };
   const p = body.packs[pack];
   assert.ok(p, `/healthz lists pack ${pack}`);
   return { status: body.status, pack: p };
@@ -96,7 +103,13 @@ function logsSince(proc: WardenProcess, mark: number): LogLine[] {
 }
 
 // Waits for a log line after `mark` with message msg (and matching fields); returns it.
-async function waitForLog(proc: WardenProcess, mark: number, msg: string, fields: LogLine = {}, timeoutMs = 10_000): Promise<LogLine> {
+async function waitForLog(
+  proc: WardenProcess,
+  mark: number,
+  msg: string,
+  fields: LogLine = {},
+  timeoutMs = 10_000,
+): Promise<LogLine> {
   let found: LogLine | undefined;
   const matches = (l: LogLine): boolean => l.msg === msg && Object.entries(fields).every(([k, v]) => l[k] === v);
   await eventually(
@@ -148,12 +161,17 @@ describe('agent with a directory source on a ConfigMap volume', () => {
     }
     const totalMs = performance.now() - started;
     current = 51;
-    assert.deepEqual(seen, Array.from({ length: 50 }, (_, i) => i + 2));
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 50 }, (_, i) => i + 2),
+    );
     const logs = logsSince(agent.proc, mark);
     assert.equal(logs.filter((l) => l.msg === 'policy reloaded').length, 50, 'one reload per update');
     assert.equal(logs.filter((l) => l.msg === 'policy reload failed').length, 0);
     const sorted = [...each].sort((a, b) => a - b);
-    t.diagnostic(`50 updates in ${(totalMs / 1000).toFixed(1)} s; per update p50 ${sorted[24]?.toFixed(0)} ms, max ${sorted[49]?.toFixed(0)} ms`);
+    t.diagnostic(
+      `50 updates in ${(totalMs / 1000).toFixed(1)} s; per update p50 ${sorted[24]?.toFixed(0)} ms, max ${sorted[49]?.toFixed(0)} ms`,
+    );
   });
 
   it('refuses an update that does not parse, keeps answering from the last good one, and takes the next good one', async () => {
@@ -189,7 +207,9 @@ describe('agent with a directory source on a ConfigMap volume', () => {
     const burstCm = join(burstDir, 'cm');
     await mkdir(burstCm);
     await writeConfigMap(burstCm, { 'cm.rego': cmPolicy(100) });
-    const burstAgent = await startAgentProcess(await agentConfig(burstDir, burstCm, { entrypoints: ['cm/version', 'cm/allow'], debounceMs: 200 }));
+    const burstAgent = await startAgentProcess(
+      await agentConfig(burstDir, burstCm, { entrypoints: ['cm/version', 'cm/allow'], debounceMs: 200 }),
+    );
     const mark = burstAgent.proc.output.length;
     const started = performance.now();
     let gap = 0;
@@ -201,12 +221,16 @@ describe('agent with a directory source on a ConfigMap volume', () => {
       last = performance.now();
     }
     const burstMs = performance.now() - started;
-    await eventually(async () => (await version(burstAgent.url)) === 110, { what: 'the last update of the burst answered' });
+    await eventually(async () => (await version(burstAgent.url)) === 110, {
+      what: 'the last update of the burst answered',
+    });
     // Nothing else may follow: wait until the source looks again (the 1 s rescan, or a late watch event) and finds
     // the content it last built unchanged. Looks run one after another, so every look still due has then been made.
     const unchanged = 'policy_fetch_duration_seconds_count{pack="cm",source="directory",result="unchanged"}';
     const looked = await metric(burstAgent.url, unchanged);
-    await eventually(async () => (await metric(burstAgent.url, unchanged)) > looked, { what: 'a look that finds the last content of the burst unchanged' });
+    await eventually(async () => (await metric(burstAgent.url, unchanged)) > looked, {
+      what: 'a look that finds the last content of the burst unchanged',
+    });
     const reloads = logsSince(burstAgent.proc, mark).filter((l) => l.msg === 'policy reloaded').length;
     t.diagnostic(`burst of 10 in ${burstMs.toFixed(0)} ms (longest gap ${gap.toFixed(0)} ms) → ${reloads} reload(s)`);
     assert.ok(reloads >= 1 && reloads <= 2, `${reloads} reloads`);
@@ -230,7 +254,9 @@ describe('agent with a directory source on a ConfigMap volume', () => {
 
     current = 120;
     await update(current);
-    await eventually(async () => (await version(agent.url)) === current, { what: 'the content after the empty ConfigMap answered' });
+    await eventually(async () => (await version(agent.url)) === current, {
+      what: 'the content after the empty ConfigMap answered',
+    });
     assert.equal((await health(agent.url)).status, 'ok');
   });
 
@@ -249,7 +275,9 @@ describe('agent with a directory source on a ConfigMap volume', () => {
 
     current = 130;
     await update(current);
-    await eventually(async () => (await version(agent.url)) === current, { what: 'the content in the re-created folder answered' });
+    await eventually(async () => (await version(agent.url)) === current, {
+      what: 'the content in the re-created folder answered',
+    });
     assert.equal((await health(agent.url)).pack.stale, false);
 
     await assertWatched(t, 131);
@@ -259,7 +287,9 @@ describe('agent with a directory source on a ConfigMap volume', () => {
     await removeConfigMap(cm);
     current = 140;
     await update(current); // before any rescan: the new folder may even reuse the old one's inode number
-    await eventually(async () => (await version(agent.url)) === current, { what: 'the content in the re-created folder answered' });
+    await eventually(async () => (await version(agent.url)) === current, {
+      what: 'the content in the re-created folder answered',
+    });
     await assertWatched(t, 141);
   });
 
@@ -374,7 +404,8 @@ describe("agent on the guide's SignalProcessing ConfigMap (rego_version v1)", ()
       'priority := "P3" if input.severity == "info"',
       '',
     ].join('\n'),
-    'environment.rego': 'package environment\n\ndefault environment := "unknown"\n\nenvironment := "production" if startswith(input.namespace.name, "prod-")\n',
+    'environment.rego':
+      'package environment\n\ndefault environment := "unknown"\n\nenvironment := "production" if startswith(input.namespace.name, "prod-")\n',
     'labels.rego': 'package labels\n\ndefault custom_labels := {}\n',
   };
   // The guide's priority.rego, verbatim: pre-1.0 syntax (`{` bodies without `if`) and an unconditional fallback.
@@ -424,7 +455,9 @@ describe('agent on a pre-1.0 ConfigMap whose fallback is a rule, not a default (
     const dir = tempDir();
     const cm = join(dir, 'policies');
     await writeConfigMap(cm, { 'priority.rego': fixed });
-    const agent = await startAgentProcess(await agentConfig(dir, cm, { name: 'signalprocessing', entrypoints, regoVersion: 'v0' }));
+    const agent = await startAgentProcess(
+      await agentConfig(dir, cm, { name: 'signalprocessing', entrypoints, regoVersion: 'v0' }),
+    );
     try {
       assert.equal(await decide(agent.url, 'signalprocessing/priority/priority', critical), 'P0');
       const kept = (await health(agent.url, 'signalprocessing')).pack.active?.digest;
@@ -438,7 +471,10 @@ describe('agent on a pre-1.0 ConfigMap whose fallback is a rule, not a default (
       assert.equal(h.status, 'degraded');
       assert.equal(h.pack.last_reload?.result, 'refused');
       assert.equal(h.pack.last_reload?.error?.code, 'PACK_RULE_CONFLICT');
-      assert.match(h.pack.last_reload?.error?.message ?? '', /^priority\.rego:3: rule data\.signalprocessing\.priority\.priority always gives "P2", but priority\.rego:5 gives "P0"/);
+      assert.match(
+        h.pack.last_reload?.error?.message ?? '',
+        /^priority\.rego:3: rule data\.signalprocessing\.priority\.priority always gives "P2", but priority\.rego:5 gives "P0"/,
+      );
       assert.equal(h.pack.active?.digest, kept);
       assert.equal(await decide(agent.url, 'signalprocessing/priority/priority', critical), 'P0');
       assert.equal(await decide(agent.url, 'signalprocessing/priority/priority', { severity: 'info' }), 'P2');
@@ -451,9 +487,19 @@ describe('agent on a pre-1.0 ConfigMap whose fallback is a rule, not a default (
     const dir = tempDir();
     const cm = join(dir, 'policies');
     await writeConfigMap(cm, { 'priority.rego': conflicting });
-    const proc = WardenProcess.spawn(['agent', '--config', await agentConfig(dir, cm, { name: 'signalprocessing', entrypoints, regoVersion: 'v0' })]);
+    const proc = WardenProcess.spawn([
+      'agent',
+      '--config',
+      await agentConfig(dir, cm, { name: 'signalprocessing', entrypoints, regoVersion: 'v0' }),
+    ]);
     // Exits, or (before the check existed) starts listening and answers 500 for critical/production.
-    const first = await Promise.race([proc.exited, proc.waitFor(/^warden agent listening on/, 60_000).then(() => 'listening' as const, () => proc.exited)]);
+    const first = await Promise.race([
+      proc.exited,
+      proc.waitFor(/^warden agent listening on/, 60_000).then(
+        () => 'listening' as const,
+        () => proc.exited,
+      ),
+    ]);
     if (first === 'listening') await proc.stop();
     assert.equal(first, 1, proc.output.join('\n'));
     assert.match(
@@ -468,10 +514,18 @@ describe('agent start-up on a ConfigMap volume', () => {
     const dir = tempDir();
     const cm = join(dir, 'policies');
     await writeConfigMap(cm, { 'cm.rego': UNPARSABLE });
-    const proc = WardenProcess.spawn(['agent', '--config', await agentConfig(dir, cm, { entrypoints: ['cm/version', 'cm/allow'] })]);
+    const proc = WardenProcess.spawn([
+      'agent',
+      '--config',
+      await agentConfig(dir, cm, { entrypoints: ['cm/version', 'cm/allow'] }),
+    ]);
     assert.equal(await proc.exited, 1);
     const out = proc.output.join('\n');
     assert.match(out, /^warden: BOOT_NO_VALID_PACK: pack "cm": .*PACK_COMPILE_FAILED: .*cm\.rego:9:1/m);
-    assert.equal(proc.logs().filter((l) => l.msg === 'policy reload failed').length, 1, 'retries do not log the same refusal again');
+    assert.equal(
+      proc.logs().filter((l) => l.msg === 'policy reload failed').length,
+      1,
+      'retries do not log the same refusal again',
+    );
   });
 });

@@ -26,13 +26,21 @@ interface Setup {
 
 // A folder with the signed governance pack published and an agent config over it; `lines` are added at the end.
 async function setup(
-  opts: { killSwitchUrl?: string; evidence?: string; strict?: boolean; lines?: string[]; dataDir?: string; dir?: string } = {},
+  opts: {
+    killSwitchUrl?: string;
+    evidence?: string;
+    strict?: boolean;
+    lines?: string[];
+    dataDir?: string;
+    dir?: string;
+  } = {},
 ): Promise<Setup> {
   const dir = opts.dir ?? tempDir();
   const packs = join(dir, 'packs');
   await mkdir(packs, { recursive: true });
   await writeFile(join(dir, 'policy.pub'), key.publicPem);
-  if (!existsSync(join(packs, 'governance.tar.gz'))) await publish(packs, 'governance', await governancePack(1), key.privateKey);
+  if (!existsSync(join(packs, 'governance.tar.gz')))
+    await publish(packs, 'governance', await governancePack(1), key.privateKey);
   const config = join(dir, `agent-${Math.random().toString(36).slice(2)}.yaml`);
   await writeFile(
     config,
@@ -40,7 +48,9 @@ async function setup(
       dataDir: opts.dataDir,
       evidence: opts.evidence,
       strict: opts.strict,
-      killSwitchSource: opts.killSwitchUrl && `{ http: { url: ${opts.killSwitchUrl}, poll_min_seconds: 0.05, poll_max_seconds: 0.1, timeout_seconds: 1, backoff_max_seconds: 0.2 } }`,
+      killSwitchSource:
+        opts.killSwitchUrl &&
+        `{ http: { url: ${opts.killSwitchUrl}, poll_min_seconds: 0.05, poll_max_seconds: 0.1, timeout_seconds: 1, backoff_max_seconds: 0.2 } }`,
       extra: opts.lines,
     }),
   );
@@ -53,7 +63,11 @@ async function verdict(
   context: unknown,
   headers: Record<string, string> = {},
 ): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
-  const res = await fetch(`${url}/v1/verdict`, { method: 'POST', body: JSON.stringify(context), headers: { 'content-type': 'application/json', ...headers } });
+  const res = await fetch(`${url}/v1/verdict`, {
+    method: 'POST',
+    body: JSON.stringify(context),
+    headers: { 'content-type': 'application/json', ...headers },
+  });
   return { status: res.status, body: (await res.json()) as Record<string, unknown>, headers: res.headers };
 }
 
@@ -71,13 +85,19 @@ describe('governance reliability model', () => {
     await writeFile(join(s.packs, 'governance.tar.gz'), Buffer.from('not a gzip archive, a corrupt pack'));
     const corrupt = WardenProcess.spawn(['agent', '--config', s.config]);
     assert.notEqual(await corrupt.exited, 0);
-    assert.ok(corrupt.output.some((l) => l.includes('BOOT_NO_VALID_PACK')), corrupt.output.join('\n'));
+    assert.ok(
+      corrupt.output.some((l) => l.includes('BOOT_NO_VALID_PACK')),
+      corrupt.output.join('\n'),
+    );
 
     const empty = await setup();
     await rm(join(empty.packs, 'governance.tar.gz'));
     const missing = WardenProcess.spawn(['agent', '--config', empty.config]);
     assert.notEqual(await missing.exited, 0);
-    assert.ok(missing.output.some((l) => l.includes('BOOT_NO_VALID_PACK')), missing.output.join('\n'));
+    assert.ok(
+      missing.output.some((l) => l.includes('BOOT_NO_VALID_PACK')),
+      missing.output.join('\n'),
+    );
   });
 
   it('B1 runtime: a corrupt update is refused with POLICY_UPDATE_FAILED and the last-known-good keeps answering', async () => {
@@ -109,27 +129,43 @@ describe('governance reliability model', () => {
     assert.equal(ai.body.code, 'KILL_SWITCH_ACTIVE');
     assert.equal((ai.body.details as { source: string }).source, 'cold_start');
     assert.equal((await verdict(url, ALLOW_CORE)).status, 200, 'core modules stay open');
-    const health = (await (await fetch(`${url}/healthz`)).json()) as { status: string; governance: { kill_switches_loaded: boolean } };
+    const health = (await (await fetch(`${url}/healthz`)).json()) as {
+      status: string;
+      governance: { kill_switches_loaded: boolean };
+    };
     assert.equal(health.status, 'degraded');
     assert.equal(health.governance.kill_switches_loaded, false);
     assert.equal((await fetch(`${url}/readyz`)).status, 200, 'the agent is ready: verdicts are answered, safely');
     assert.equal(await metric(url, 'governance_kill_switch_state_loaded'), 0);
     const text = await (await fetch(`${url}/metrics`)).text();
-    assert.doesNotMatch(text, /^policy_stale\{pack="killswitches"\}/m, 'a kill-switch pack never activated is not a missing policy (WardenNoActivePolicy)');
+    assert.doesNotMatch(
+      text,
+      /^policy_stale\{pack="killswitches"\}/m,
+      'a kill-switch pack never activated is not a missing policy (WardenNoActivePolicy)',
+    );
     assert.match(text, /^policy_count 1$/m);
     await proc.stop();
   });
 
   it('B3 kill-switch source fails after a good fetch: the last-known-good state stays, also across a restart', async () => {
     const serverDir = tempDir();
-    await publish(serverDir, 'killswitches', await killSwitchPack(1, { ai_inference: { active: false } }), key.privateKey);
+    await publish(
+      serverDir,
+      'killswitches',
+      await killSwitchPack(1, { ai_inference: { active: false } }),
+      key.privateKey,
+    );
     const server = await startPackServerProcess(serverDir);
     const s = await setup({ killSwitchUrl: `${server.url}/v1/policy/packs/killswitches` });
     const first = await startAgentProcess(s.config);
     assert.equal((await verdict(first.url, ALLOW_AI)).body.allow, true, 'loaded state: ai_inference open');
     await server.proc.stop('SIGKILL');
     await eventually(async () => (await metric(first.url, 'policy_stale{pack="killswitches"}')) === 1);
-    assert.equal((await verdict(first.url, ALLOW_AI)).body.allow, true, 'source down: the last-known-good state answers');
+    assert.equal(
+      (await verdict(first.url, ALLOW_AI)).body.allow,
+      true,
+      'source down: the last-known-good state answers',
+    );
     await first.proc.stop();
 
     const second = await startAgentProcess(s.config); // same data_dir, source still down
@@ -143,13 +179,28 @@ describe('governance reliability model', () => {
   it('B4 tenant derivation fails: 401 without a valid token, 403 without a usable tenant or on another tenant; each counted', async () => {
     const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
     const dir = tempDir();
-    await writeFile(join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] }));
+    await writeFile(
+      join(dir, 'jwks.json'),
+      JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] }),
+    );
     const s = await setup({
       dir,
-      lines: ['  tenants:', '    issuer: https://idp.test', '    audience: warden', '    algorithms: [ES256]', '    jwks_file: jwks.json'],
+      lines: [
+        '  tenants:',
+        '    issuer: https://idp.test',
+        '    audience: warden',
+        '    algorithms: [ES256]',
+        '    jwks_file: jwks.json',
+      ],
     });
     const mint = (claims: Record<string, unknown>): Promise<string> =>
-      new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer('https://idp.test').setAudience('warden').setExpirationTime('5m').setSubject('alice').sign(privateKey);
+      new SignJWT(claims)
+        .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+        .setIssuer('https://idp.test')
+        .setAudience('warden')
+        .setExpirationTime('5m')
+        .setSubject('alice')
+        .sign(privateKey);
     const { proc, url } = await startAgentProcess(s.config);
     const { tenant: _t, subject: _s, ...context } = ALLOW_CORE;
 
@@ -167,10 +218,17 @@ describe('governance reliability model', () => {
     const malformed = await verdict(url, context, { authorization: `Bearer ${await mint({ tenant: ['acme'] })}` });
     assert.equal(malformed.status, 403);
     assert.equal(malformed.body.code, 'TENANT_MALFORMED');
-    const other = await verdict(url, context, { authorization: `Bearer ${await mint({ tenant: 'acme' })}`, 'x-tenant-id': 'globex' });
+    const other = await verdict(url, context, {
+      authorization: `Bearer ${await mint({ tenant: 'acme' })}`,
+      'x-tenant-id': 'globex',
+    });
     assert.equal(other.status, 403);
     assert.equal(other.body.code, 'TENANT_MISMATCH');
-    const bodyOther = await verdict(url, { ...context, tenant: 'globex' }, { authorization: `Bearer ${await mint({ tenant: 'acme' })}` });
+    const bodyOther = await verdict(
+      url,
+      { ...context, tenant: 'globex' },
+      { authorization: `Bearer ${await mint({ tenant: 'acme' })}` },
+    );
     assert.equal(bodyOther.body.code, 'TENANT_MISMATCH', 'a body naming another tenant than the token is refused too');
 
     for (const reason of ['no_token', 'tenant_missing', 'tenant_malformed', 'tenant_mismatch']) {
@@ -183,10 +241,19 @@ describe('governance reliability model', () => {
     const good = await setup();
     const a = await startAgentProcess(good.config);
     const digest = (await verdict(a.url, ALLOW_CORE)).body.digest as string;
-    assert.equal((await verdict(a.url, ALLOW_AI)).body.allow, true, 'no kill_switches configured: no switches, high-risk modules are not held back');
+    assert.equal(
+      (await verdict(a.url, ALLOW_AI)).body.allow,
+      true,
+      'no kill_switches configured: no switches, high-risk modules are not held back',
+    );
     const bootJson = join(good.dir, 'evidence', digest.slice('sha256:'.length), 'boot.json');
     await eventually(() => Promise.resolve(existsSync(bootJson)));
-    const doc = JSON.parse(await readFile(bootJson, 'utf8')) as { policy: { digest: string }; environment: { name: string }; config_digest: string; time: string };
+    const doc = JSON.parse(await readFile(bootJson, 'utf8')) as {
+      policy: { digest: string };
+      environment: { name: string };
+      config_digest: string;
+      time: string;
+    };
     assert.equal(doc.policy.digest, digest);
     assert.match(doc.config_digest, /^sha256:[0-9a-f]{64}$/);
     assert.ok(!Number.isNaN(Date.parse(doc.time)));
@@ -203,15 +270,23 @@ describe('governance reliability model', () => {
   });
 
   it('decision log: SIGTERM drains every queued verdict to disk (nothing lost at shutdown)', async () => {
-    const s = await setup({ lines: ['decision_log: { dir: decisions, flush_interval_ms: 600000, batch_size: 100000 }'] });
+    const s = await setup({
+      lines: ['decision_log: { dir: decisions, flush_interval_ms: 600000, batch_size: 100000 }'],
+    });
     const { proc, url } = await startAgentProcess(s.config);
     const ids = new Set<string>();
-    for (let i = 0; i < 200; i++) ids.add((await verdict(url, { ...ALLOW_CORE, subject: `user-${i}` })).body.decision_id as string);
-    assert.equal(await metric(url, 'warden_decision_log_written_total'), 0, 'nothing written yet: the timer is 10 minutes away');
+    for (let i = 0; i < 200; i++)
+      ids.add((await verdict(url, { ...ALLOW_CORE, subject: `user-${i}` })).body.decision_id as string);
+    assert.equal(
+      await metric(url, 'warden_decision_log_written_total'),
+      0,
+      'nothing written yet: the timer is 10 minutes away',
+    );
     assert.equal(await proc.stop('SIGTERM'), 0);
     const lines: Array<{ decision_id: string; path: string; result: { allow: boolean } }> = [];
     for (const name of await readdir(join(s.dir, 'decisions'))) {
-      for (const line of (await readFile(join(s.dir, 'decisions', name), 'utf8')).split('\n').filter(Boolean)) lines.push(JSON.parse(line) as (typeof lines)[number]);
+      for (const line of (await readFile(join(s.dir, 'decisions', name), 'utf8')).split('\n').filter(Boolean))
+        lines.push(JSON.parse(line) as (typeof lines)[number]);
     }
     assert.deepEqual(new Set(lines.map((l) => l.decision_id)), ids);
     assert.ok(lines.every((l) => l.path === 'governance/verdict' && l.result.allow));
@@ -223,7 +298,10 @@ describe('governance reliability model', () => {
     const strict = await setup({ dir: s.dir, evidence: 'not-a-folder/runtime', strict: true, dataDir: 'data3' });
     const proc = WardenProcess.spawn(['agent', '--config', strict.config]);
     assert.notEqual(await proc.exited, 0);
-    assert.ok(proc.output.some((l) => l.includes('EVIDENCE_WRITE_FAILED')), proc.output.join('\n'));
+    assert.ok(
+      proc.output.some((l) => l.includes('EVIDENCE_WRITE_FAILED')),
+      proc.output.join('\n'),
+    );
     assert.ok(!proc.output.some((l) => l.includes('warden agent listening')), 'never listened');
   });
 });

@@ -23,12 +23,18 @@ import { eventually } from '../helpers/wait.js';
 const PROBE = {
   'warden.yaml': 'name: probe\nentrypoints: [probe/allow, probe/echo, probe/clash]\n',
   // clash: two rules that conflict only when both bodies hold — a genuine policy failure at decision time.
-  'probe.rego': 'package probe\n\ndefault allow := false\n\nallow if input.a == "x"\n\necho := input\n\nclash := 1 if input.one\n\nclash := 2 if input.two\n',
+  'probe.rego':
+    'package probe\n\ndefault allow := false\n\nallow if input.a == "x"\n\necho := input\n\nclash := 1 if input.one\n\nclash := 2 if input.two\n',
 };
 const DEPTH_LIMIT = 1500;
 
 // POSTs a raw body (escapes reach the agent verbatim) with optional repeated headers.
-const post = (url: string, path: string, body: string, headers: Record<string, string | string[]> = {}): Promise<RawAnswer> =>
+const post = (
+  url: string,
+  path: string,
+  body: string,
+  headers: Record<string, string | string[]> = {},
+): Promise<RawAnswer> =>
   rawRequest(`${url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
 
 // `[[…1…]]`, `depth` arrays deep, as JSON text.
@@ -51,7 +57,10 @@ describe('hostile decision input', () => {
     await publish(dir, 'governance', await governancePack(1), key.privateKey);
     await writeFile(join(dir, 'policy.pub'), key.publicPem);
     const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
-    await writeFile(join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] }));
+    await writeFile(
+      join(dir, 'jwks.json'),
+      JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] }),
+    );
     mint = (claims, sub = 'alice') => signToken(privateKey, claims, sub);
     const config = join(dir, 'agent.yaml');
     await writeFile(
@@ -75,19 +84,32 @@ describe('hostile decision input', () => {
       ].join('\n'),
     );
     ({ proc, url } = await startAgentProcess(config));
-    digest = ((await (await fetch(`${url}/healthz`)).json()) as { packs: { probe: { active: { digest: string } } } }).packs.probe.active.digest;
+    digest = ((await (await fetch(`${url}/healthz`)).json()) as { packs: { probe: { active: { digest: string } } } })
+      .packs.probe.active.digest;
   });
 
   after(() => WardenProcess.killAll());
 
   it('reads a lone UTF-16 surrogate as U+FFFD, as OPA does: the same answers as opa eval, never a 5xx', async () => {
     const opa = locateOpa().path;
-    for (const input of ['{"a":"\\ud800"}', '{"a":"x\\udfff"}', '{"\\udbff":"\\ud800\\ud800"}', '{"a":"\\\\ud800"}', '{"a":"\\ud83d\\ude00"}', '[false,"\\udc00"]']) {
+    for (const input of [
+      '{"a":"\\ud800"}',
+      '{"a":"x\\udfff"}',
+      '{"\\udbff":"\\ud800\\ud800"}',
+      '{"a":"\\\\ud800"}',
+      '{"a":"\\ud83d\\ude00"}',
+      '[false,"\\udc00"]',
+    ]) {
       const got = await post(url, '/v1/data/probe/echo', `{"input":${input}}`);
       assert.equal(got.status, 200, `${input}: ${JSON.stringify(got.body)}`);
-      const expected = spawnSync(opa, ['eval', '--format', 'json', '--stdin-input', '-b', packPath, 'data.probe.echo'], { input, encoding: 'utf8' });
+      const expected = spawnSync(
+        opa,
+        ['eval', '--format', 'json', '--stdin-input', '-b', packPath, 'data.probe.echo'],
+        { input, encoding: 'utf8' },
+      );
       assert.equal(expected.status, 0, expected.stderr);
-      const opaResult = (JSON.parse(expected.stdout) as { result: Array<{ expressions: Array<{ value: unknown }> }> }).result[0]?.expressions[0]?.value;
+      const opaResult = (JSON.parse(expected.stdout) as { result: Array<{ expressions: Array<{ value: unknown }> }> })
+        .result[0]?.expressions[0]?.value;
       assert.deepEqual(got.body.result, opaResult, `${input}: Warden and opa eval agree`);
     }
     const allow = await post(url, '/v1/data/probe/allow', '{"input":{"a":"\\ud800"}}');
@@ -106,12 +128,18 @@ describe('hostile decision input', () => {
 
   it('answers verdicts whose purpose, resource or token subject hold lone surrogates (no 5xx), for an authenticated caller', async () => {
     const { tenant: _t, subject: _s, ...context } = ALLOW_CORE;
-    const bodies = [`{"module":"billing","action":"read","resource":"acme/\\udfff","purpose":"\\ud800"}`, JSON.stringify(context)];
+    const bodies = [
+      `{"module":"billing","action":"read","resource":"acme/\\udfff","purpose":"\\ud800"}`,
+      JSON.stringify(context),
+    ];
     for (const sub of ['alice', '\ud800', 'x\udc00y']) {
       const auth = `Bearer ${await mint({ tenant: 'acme' }, sub)}`;
       for (const body of bodies) {
         const got = await post(url, '/v1/verdict', body, { authorization: auth });
-        assert.ok(got.status < 500, `sub ${JSON.stringify(sub)}, body ${body}: ${got.status} ${JSON.stringify(got.body)}`);
+        assert.ok(
+          got.status < 500,
+          `sub ${JSON.stringify(sub)}, body ${body}: ${got.status} ${JSON.stringify(got.body)}`,
+        );
         assert.equal(got.status, 200, JSON.stringify(got.body));
       }
     }
@@ -130,9 +158,15 @@ describe('hostile decision input', () => {
     const objects = `${'{"k":'.repeat(10_000)}1${'}'.repeat(10_000)}`;
     assert.equal((await post(url, '/v1/data/probe/allow', `{"input":${objects}}`)).body.code, 'INPUT_TOO_DEEP');
     // Brackets inside strings are text, not nesting.
-    const inString = await post(url, '/v1/data/probe/echo', `{"input":{"a":"${'['.repeat(5_000)}\\"${'{'.repeat(5_000)}"}}`);
+    const inString = await post(
+      url,
+      '/v1/data/probe/echo',
+      `{"input":{"a":"${'['.repeat(5_000)}\\"${'{'.repeat(5_000)}"}}`,
+    );
     assert.equal(inString.status, 200);
-    const verdict = await post(url, '/v1/verdict', `{"module":"billing","action":"read","extra":${nested(5_000)}}`, { authorization: `Bearer ${await mint({ tenant: 'acme' })}` });
+    const verdict = await post(url, '/v1/verdict', `{"module":"billing","action":"read","extra":${nested(5_000)}}`, {
+      authorization: `Bearer ${await mint({ tenant: 'acme' })}`,
+    });
     assert.deepEqual([verdict.status, verdict.body.code], [400, 'INPUT_TOO_DEEP']);
   });
 
@@ -141,7 +175,8 @@ describe('hostile decision input', () => {
     const first = await failing();
     assert.equal(first.status, 500);
     assert.equal(first.body.code, 'DECISION_FAILED');
-    const failures = (): Array<Record<string, unknown>> => proc.logs().filter((l) => l.msg === 'request failed' && l.code === 'DECISION_FAILED');
+    const failures = (): Array<Record<string, unknown>> =>
+      proc.logs().filter((l) => l.msg === 'request failed' && l.code === 'DECISION_FAILED');
     await proc.waitFor(/"msg":"request failed"/);
     const line = failures()[0] ?? {};
     assert.equal(line.entrypoint, 'probe/clash');
@@ -163,8 +198,14 @@ describe('hostile decision input', () => {
     await eventually(() => Promise.resolve(failures().length + suppressed === burst + 1));
     const logged = failures().length;
     assert.ok(suppressed > 0, 'a burst past the rate is not logged line by line');
-    assert.ok(failures().some((l) => typeof l.suppressed_since_last === 'number') || logged <= 10, 'a line after suppressed ones says how many');
-    assert.ok(logged <= 10 + Math.ceil(seconds) + 1, `at most a burst of 10 plus 1 a second: ${logged} lines in ${seconds} s`);
+    assert.ok(
+      failures().some((l) => typeof l.suppressed_since_last === 'number') || logged <= 10,
+      'a line after suppressed ones says how many',
+    );
+    assert.ok(
+      logged <= 10 + Math.ceil(seconds) + 1,
+      `at most a burst of 10 plus 1 a second: ${logged} lines in ${seconds} s`,
+    );
   });
 
   it("answers a request Node's HTTP parser refuses (headers over 16 KiB) with a coded body, not Fastify's own", async () => {
@@ -197,5 +238,11 @@ describe('hostile decision input', () => {
 
 // A token from the test IdP.
 function signToken(key: CryptoKey, claims: Record<string, unknown>, sub: string): Promise<string> {
-  return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer('https://idp.test').setAudience('warden').setExpirationTime('5m').setSubject(sub).sign(key);
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+    .setIssuer('https://idp.test')
+    .setAudience('warden')
+    .setExpirationTime('5m')
+    .setSubject(sub)
+    .sign(key);
 }

@@ -46,8 +46,23 @@ import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWTPayload } 
 import { ERROR_CODES } from '../../src/errors.js';
 import { buildPack } from '../../src/pack/build.js';
 import { tempDir } from '../helpers/fs.js';
-import { DEFAULT_JSON, RawBody, caseRng, showBytes, writeDeep, writeString, writeValue, type Rng } from '../helpers/fuzz.js';
-import { KILLSWITCH_DIR, governancePack, governanceYaml, killSwitchPack, type Switches } from '../helpers/governance.js';
+import {
+  DEFAULT_JSON,
+  RawBody,
+  caseRng,
+  showBytes,
+  writeDeep,
+  writeString,
+  writeValue,
+  type Rng,
+} from '../helpers/fuzz.js';
+import {
+  KILLSWITCH_DIR,
+  governancePack,
+  governanceYaml,
+  killSwitchPack,
+  type Switches,
+} from '../helpers/governance.js';
 import { p256 } from '../helpers/packs.js';
 import { WardenProcess, startAgentProcess } from '../helpers/processes.js';
 import { publish } from '../helpers/variants.js';
@@ -88,7 +103,10 @@ const ISSUER = 'https://idp.fuzz.test';
 const AUDIENCE = 'warden';
 
 /** How a case authenticates: a token of the pool (possibly mangled), a raw Authorization value, or nothing. */
-type Auth = { readonly token: number; readonly mangle?: 'suffix' | 'lower' | 'tab' | 'trailing' } | { readonly raw: string } | undefined;
+type Auth =
+  | { readonly token: number; readonly mangle?: 'suffix' | 'lower' | 'tab' | 'trailing' }
+  | { readonly raw: string }
+  | undefined;
 
 /** One request: everything but the token bytes is a function of (seed, index). */
 interface Case {
@@ -127,25 +145,106 @@ function seedFromEnv(): number {
   const raw = process.env.WARDEN_FUZZ_SEED?.trim();
   if (!raw) return DEFAULT_SEED;
   const n = Number(raw);
-  assert.ok(Number.isSafeInteger(n) && n >= 0 && n <= 0xffffffff, `WARDEN_FUZZ_SEED must be an integer from 0 to 2^32-1, got ${raw}`);
+  assert.ok(
+    Number.isSafeInteger(n) && n >= 0 && n <= 0xffffffff,
+    `WARDEN_FUZZ_SEED must be an integer from 0 to 2^32-1, got ${raw}`,
+  );
   return n;
 }
 const SEED = seedFromEnv();
 const SEED_TEXT = `0x${SEED.toString(16)}`;
 const ONLY_CASE = process.env.WARDEN_FUZZ_CASE === undefined ? undefined : Number(process.env.WARDEN_FUZZ_CASE);
-assert.ok(ONLY_CASE === undefined || (Number.isSafeInteger(ONLY_CASE) && ONLY_CASE >= 0), `WARDEN_FUZZ_CASE must be a case index, got ${process.env.WARDEN_FUZZ_CASE}`);
+assert.ok(
+  ONLY_CASE === undefined || (Number.isSafeInteger(ONLY_CASE) && ONLY_CASE >= 0),
+  `WARDEN_FUZZ_CASE must be a case index, got ${process.env.WARDEN_FUZZ_CASE}`,
+);
 
 const examples = fileURLToPath(new URL('../../examples/', import.meta.url));
 /** The example kill-switch state: its blocked modules are never sent (a 503 KILL_SWITCH_ACTIVE for them is by design). */
-const EXAMPLE_SWITCHES = (JSON.parse(await readFile(join(KILLSWITCH_DIR, 'data.json'), 'utf8')) as { killswitch: { modules: Switches } }).killswitch.modules;
-const BLOCKED = new Set(Object.entries(EXAMPLE_SWITCHES).filter(([, s]) => s.active).map(([m]) => m));
-const MODULES = ['billing', 'identity', 'reporting', 'ai_inference', 'ai_training', 'crm', 'Billing', 'billing ', 'ai-inference', 'a', 'x'.repeat(128), 'x'.repeat(129), '\\ud800', '😀', '../billing', 'billing\\u0000'].filter(
-  (m) => !BLOCKED.has(m),
+const EXAMPLE_SWITCHES = (
+  JSON.parse(await readFile(join(KILLSWITCH_DIR, 'data.json'), 'utf8')) as { killswitch: { modules: Switches } }
+).killswitch.modules;
+const BLOCKED = new Set(
+  Object.entries(EXAMPLE_SWITCHES)
+    .filter(([, s]) => s.active)
+    .map(([m]) => m),
 );
-const TENANTS = ['acme', 'globex', 'initech', 'umbrella', 'ACME', '', ' ', 'acme\\u0000', '\\ud800', 'acme\\udfff', 'a'.repeat(63), 'a'.repeat(64), '-acme', 'acme/x', '😀'];
-const SUBJECTS = ['alice', 'svc-fraud', 'ml-pipeline', '', ' ', '\\ud800', 'a\\udfff', '😀', 'x'.repeat(256), 'x'.repeat(257), '\\u0000', 'robert\\"); DROP'];
-const ACTIONS = ['read', 'create', 'refund', 'update', 'delete', 'export', 'invoke', 'train', 'evaluate', 'write', 'READ', '', '\\udfff', 'x'.repeat(129)];
-const PURPOSES = ['fraud_detection', 'support_assistant', 'personalisation', 'model_improvement', 'marketing', '', '\\ud83d', 'x'.repeat(128), 'x'.repeat(129)];
+const MODULES = [
+  'billing',
+  'identity',
+  'reporting',
+  'ai_inference',
+  'ai_training',
+  'crm',
+  'Billing',
+  'billing ',
+  'ai-inference',
+  'a',
+  'x'.repeat(128),
+  'x'.repeat(129),
+  '\\ud800',
+  '😀',
+  '../billing',
+  'billing\\u0000',
+].filter((m) => !BLOCKED.has(m));
+const TENANTS = [
+  'acme',
+  'globex',
+  'initech',
+  'umbrella',
+  'ACME',
+  '',
+  ' ',
+  'acme\\u0000',
+  '\\ud800',
+  'acme\\udfff',
+  'a'.repeat(63),
+  'a'.repeat(64),
+  '-acme',
+  'acme/x',
+  '😀',
+];
+const SUBJECTS = [
+  'alice',
+  'svc-fraud',
+  'ml-pipeline',
+  '',
+  ' ',
+  '\\ud800',
+  'a\\udfff',
+  '😀',
+  'x'.repeat(256),
+  'x'.repeat(257),
+  '\\u0000',
+  'robert\\"); DROP',
+];
+const ACTIONS = [
+  'read',
+  'create',
+  'refund',
+  'update',
+  'delete',
+  'export',
+  'invoke',
+  'train',
+  'evaluate',
+  'write',
+  'READ',
+  '',
+  '\\udfff',
+  'x'.repeat(129),
+];
+const PURPOSES = [
+  'fraud_detection',
+  'support_assistant',
+  'personalisation',
+  'model_improvement',
+  'marketing',
+  '',
+  '\\ud83d',
+  'x'.repeat(128),
+  'x'.repeat(129),
+];
 const ROLES = ['admin', 'editor', 'viewer', 'Admin', 'admin ', '', '\\ud800', 'role %s %v', '😀'];
 
 /** Claims of the token pool: good callers with odd subjects, then odd tenants, then tokens that must not verify. */
@@ -155,9 +254,27 @@ interface TokenSpec {
 }
 const ODD_STRINGS = ['', ' ', '\ud800', 'a\udfff', '\ud83d', '😀', '\u0000', 'x'.repeat(257), 'ａｃｍｅ', 'acme\n'];
 const TOKEN_SPECS: readonly TokenSpec[] = [
-  ...['alice', 'svc-fraud', undefined, ...ODD_STRINGS, 42, ['alice'], null, { id: 'alice' }].map((sub) => ({ claims: { tenant: 'acme', ...(sub === undefined ? {} : { sub }) } as JWTPayload })),
+  ...['alice', 'svc-fraud', undefined, ...ODD_STRINGS, 42, ['alice'], null, { id: 'alice' }].map((sub) => ({
+    claims: { tenant: 'acme', ...(sub === undefined ? {} : { sub }) } as JWTPayload,
+  })),
   ...['ml-pipeline', 'svc-ml', '\ud800'].map((sub) => ({ claims: { tenant: 'globex', sub } })),
-  ...['initech', 'umbrella', ...ODD_STRINGS, 'ACME', 'a'.repeat(63), 'a'.repeat(64), '-acme', 'acme/x', 123, 0, ['acme'], { id: 'acme' }, null, true, undefined].map((tenant) => ({
+  ...[
+    'initech',
+    'umbrella',
+    ...ODD_STRINGS,
+    'ACME',
+    'a'.repeat(63),
+    'a'.repeat(64),
+    '-acme',
+    'acme/x',
+    123,
+    0,
+    ['acme'],
+    { id: 'acme' },
+    null,
+    true,
+    undefined,
+  ].map((tenant) => ({
     claims: { sub: 'alice', ...(tenant === undefined ? {} : { tenant }) },
   })),
   { claims: { tenant: 'acme', sub: 'alice', pad: 'p'.repeat(8000) } },
@@ -172,9 +289,13 @@ const tenantOf = (i: number): string | undefined => {
   const t = TOKEN_SPECS[i]?.claims['tenant'];
   return typeof t === 'string' && /^[a-z0-9][a-z0-9_-]{0,62}$/.test(t) ? t : undefined;
 };
-const GOOD_TOKENS = TOKEN_SPECS.map((_, i) => i).filter((i) => tenantOf(i) !== undefined && TOKEN_SPECS[i]?.special === undefined);
+const GOOD_TOKENS = TOKEN_SPECS.map((_, i) => i).filter(
+  (i) => tenantOf(i) !== undefined && TOKEN_SPECS[i]?.special === undefined,
+);
 /** Good tokens with an ordinary subject (or none): their verdicts get as far as the policy. */
-const PLAIN_TOKENS = GOOD_TOKENS.filter((i) => [undefined, 'alice', 'svc-fraud', 'ml-pipeline', 'svc-ml'].includes(TOKEN_SPECS[i]?.claims.sub));
+const PLAIN_TOKENS = GOOD_TOKENS.filter((i) =>
+  [undefined, 'alice', 'svc-fraud', 'ml-pipeline', 'svc-ml'].includes(TOKEN_SPECS[i]?.claims.sub),
+);
 
 const RAW_AUTH = [
   'Bearer',
@@ -187,7 +308,18 @@ const RAW_AUTH = [
   `Bearer ${'eyJ'.repeat(100)}.${'e30'.repeat(100)}.${'A'.repeat(86)}`,
   `Bearer ${'x'.repeat(17_000)}`, // past Node's 16 KiB header limit
 ] as const;
-const TENANT_HEADERS = ['acme', 'globex', 'ACME', '', ' ', 'acme,globex', 'a'.repeat(64), '../acme', 'acm\té', 'initech'];
+const TENANT_HEADERS = [
+  'acme',
+  'globex',
+  'ACME',
+  '',
+  ' ',
+  'acme,globex',
+  'a'.repeat(64),
+  '../acme',
+  'acm\té',
+  'initech',
+];
 const CONTENT_TYPES = { json: 85, text: 4, form: 4, none: 4, utf16: 3 } as const;
 const CONTENT_TYPE_VALUES: Readonly<Record<keyof typeof CONTENT_TYPES, string | undefined>> = {
   json: 'application/json',
@@ -199,10 +331,48 @@ const CONTENT_TYPE_VALUES: Readonly<Record<keyof typeof CONTENT_TYPES, string | 
 
 /** Bodies that are not a JSON object, or not JSON at all. */
 const MALFORMED: readonly Buffer[] = [
-  '', ' ', '\r\n\t', '{', '}', '[', '{"input":', '{"input":1', '{"input":1}}', '{"input":1} x', '{"input":1}{}', '{"input":1}\u0000', '{"input":1,}', '{,}', "{'input':1}",
-  '{input:1}', '{"input":NaN}', '{"input":undefined}', '{"input":01}', '{"input":"\\x41"}', '{"input":"\\u12"}', '{"input":"a', '{"input":"\\', 'null', 'true', '0', '-0', '1e400',
-  '-1e400', '12345678901234567891', '"text"', '"\\ud800"', '[]', '[1,2]', '[{"input":1}]', '\ufeff{"input":1}', `{"input":1}${' '.repeat(1000)}`, '['.repeat(10), '{"a":'.repeat(100),
-  '{"input":{"user":{"roles":["admin"]},"action":"read"}', '{"tenant":"acme","module":"billing","action":"read"', '{"tenant":"acme","module":"billing","action":"read"}}',
+  '',
+  ' ',
+  '\r\n\t',
+  '{',
+  '}',
+  '[',
+  '{"input":',
+  '{"input":1',
+  '{"input":1}}',
+  '{"input":1} x',
+  '{"input":1}{}',
+  '{"input":1}\u0000',
+  '{"input":1,}',
+  '{,}',
+  "{'input':1}",
+  '{input:1}',
+  '{"input":NaN}',
+  '{"input":undefined}',
+  '{"input":01}',
+  '{"input":"\\x41"}',
+  '{"input":"\\u12"}',
+  '{"input":"a',
+  '{"input":"\\',
+  'null',
+  'true',
+  '0',
+  '-0',
+  '1e400',
+  '-1e400',
+  '12345678901234567891',
+  '"text"',
+  '"\\ud800"',
+  '[]',
+  '[1,2]',
+  '[{"input":1}]',
+  '\ufeff{"input":1}',
+  `{"input":1}${' '.repeat(1000)}`,
+  '['.repeat(10),
+  '{"a":'.repeat(100),
+  '{"input":{"user":{"roles":["admin"]},"action":"read"}',
+  '{"tenant":"acme","module":"billing","action":"read"',
+  '{"tenant":"acme","module":"billing","action":"read"}}',
 ]
   .map((s) => Buffer.from(s, 'utf8'))
   .concat([
@@ -218,11 +388,32 @@ const MALFORMED: readonly Buffer[] = [
 // Case generation: case i is a pure function of (SEED, i).
 
 /** The fixed corner cases, first in every run: every depth, every size, every malformed body, on every route. */
-type Corner = { readonly kind: 'deep'; readonly depth: number; readonly shape: 'array' | 'object' | 'mixed'; readonly route: Route } | { readonly kind: 'size'; readonly size: number; readonly fill: (typeof FILLS)[number]; readonly route: Route } | { readonly kind: 'malformed'; readonly body: Buffer; readonly route: Route };
+type Corner =
+  | {
+      readonly kind: 'deep';
+      readonly depth: number;
+      readonly shape: 'array' | 'object' | 'mixed';
+      readonly route: Route;
+    }
+  | { readonly kind: 'size'; readonly size: number; readonly fill: (typeof FILLS)[number]; readonly route: Route }
+  | { readonly kind: 'malformed'; readonly body: Buffer; readonly route: Route };
 const CORNERS: readonly Corner[] = [
-  ...DEPTHS.flatMap((depth) => (['array', 'object', 'mixed'] as const).flatMap((shape) => ROUTES.map((route) => ({ kind: 'deep' as const, depth, shape, route })))),
-  ...LIMIT_SIZES.flatMap((size) => (['authz/allow', 'verdict'] as const).map((route) => ({ kind: 'size' as const, size, fill: 'string' as const, route }))),
-  ...FILL_SIZES.flatMap((size) => FILLS.map((fill) => ({ kind: 'size' as const, size, fill, route: 'authz/allow' as const }))),
+  ...DEPTHS.flatMap((depth) =>
+    (['array', 'object', 'mixed'] as const).flatMap((shape) =>
+      ROUTES.map((route) => ({ kind: 'deep' as const, depth, shape, route })),
+    ),
+  ),
+  ...LIMIT_SIZES.flatMap((size) =>
+    (['authz/allow', 'verdict'] as const).map((route) => ({
+      kind: 'size' as const,
+      size,
+      fill: 'string' as const,
+      route,
+    })),
+  ),
+  ...FILL_SIZES.flatMap((size) =>
+    FILLS.map((fill) => ({ kind: 'size' as const, size, fill, route: 'authz/allow' as const })),
+  ),
   ...MALFORMED.flatMap((body) => ROUTES.map((route) => ({ kind: 'malformed' as const, body, route }))),
 ];
 
@@ -232,7 +423,12 @@ function caseAt(index: number): Case {
   const corner = CORNERS[index];
   if (corner) return finish(rng, index, corner.kind, corner.route, cornerBody(rng, corner));
   const kind = rng.weighted({ data: 40, authz: 14, verdict: 35, malformed: 7, deep: 3, size: 1 });
-  const route: Route = kind === 'verdict' ? 'verdict' : kind === 'data' || kind === 'authz' ? rng.pick(['authz/allow', 'authz/reasons'] as const) : rng.pick(ROUTES);
+  const route: Route =
+    kind === 'verdict'
+      ? 'verdict'
+      : kind === 'data' || kind === 'authz'
+        ? rng.pick(['authz/allow', 'authz/reasons'] as const)
+        : rng.pick(ROUTES);
   switch (kind) {
     case 'data':
       return finish(rng, index, kind, route, dataBody(rng));
@@ -245,9 +441,26 @@ function caseAt(index: number): Case {
     case 'malformed':
       return finish(rng, index, kind, route, rng.chance(0.5) ? rng.pick(MALFORMED) : mangled(rng, route));
     case 'deep':
-      return finish(rng, index, kind, route, cornerBody(rng, { kind, route, depth: rng.pick(DEPTHS.filter((d) => d <= 6000)), shape: rng.pick(['array', 'object', 'mixed'] as const) }));
+      return finish(
+        rng,
+        index,
+        kind,
+        route,
+        cornerBody(rng, {
+          kind,
+          route,
+          depth: rng.pick(DEPTHS.filter((d) => d <= 6000)),
+          shape: rng.pick(['array', 'object', 'mixed'] as const),
+        }),
+      );
     case 'size':
-      return finish(rng, index, kind, route, cornerBody(rng, { kind, route, size: rng.pick(FILL_SIZES.slice(0, 2)), fill: rng.pick(FILLS) }));
+      return finish(
+        rng,
+        index,
+        kind,
+        route,
+        cornerBody(rng, { kind, route, size: rng.pick(FILL_SIZES.slice(0, 2)), fill: rng.pick(FILLS) }),
+      );
     default: {
       const unreachable: never = kind;
       throw new Error(`no case kind ${String(unreachable)}`);
@@ -265,10 +478,14 @@ function finish(rng: Rng, index: number, kind: string, route: Route, body: RawBo
     const how = kind === 'verdict' ? rng.weighted({ good: 70, pool: 18, mangled: 4, raw: 5, none: 3 }) : 'good';
     if (how === 'good') auth = { token: rng.pick(rng.chance(0.6) ? PLAIN_TOKENS : GOOD_TOKENS) };
     else if (how === 'pool') auth = { token: rng.int(TOKEN_SPECS.length) };
-    else if (how === 'mangled') auth = { token: rng.pick(GOOD_TOKENS), mangle: rng.pick(['suffix', 'lower', 'tab', 'trailing'] as const) };
+    else if (how === 'mangled')
+      auth = { token: rng.pick(GOOD_TOKENS), mangle: rng.pick(['suffix', 'lower', 'tab', 'trailing'] as const) };
     else if (how === 'raw') auth = { raw: rng.pick(RAW_AUTH) };
-    if (kind === 'verdict' && rng.chance(0.12)) headers['x-tenant-id'] = rng.chance(0.5) && auth && 'token' in auth ? (tenantOf(auth.token) ?? 'acme') : rng.pick(TENANT_HEADERS);
-    if (kind === 'verdict' && rng.chance(0.08)) headers['x-purpose'] = rng.pick(['fraud_detection', 'marketing', '', 'x'.repeat(200)]);
+    if (kind === 'verdict' && rng.chance(0.12))
+      headers['x-tenant-id'] =
+        rng.chance(0.5) && auth && 'token' in auth ? (tenantOf(auth.token) ?? 'acme') : rng.pick(TENANT_HEADERS);
+    if (kind === 'verdict' && rng.chance(0.08))
+      headers['x-purpose'] = rng.pick(['fraud_detection', 'marketing', '', 'x'.repeat(200)]);
   }
   return { index, kind, route, auth, headers, body: Buffer.isBuffer(body) ? body : body.toBuffer() };
 }
@@ -399,17 +616,28 @@ function verdictBody(rng: Rng, auth: Auth): RawBody {
   const tokenTenant = auth && 'token' in auth ? tenantOf(auth.token) : undefined;
   const plausible = rng.chance(0.5);
   const odd = plausible ? 0.03 : 0.15;
-  const ordinary = (pool: readonly string[], n: number): readonly string[] => (plausible && rng.chance(0.8) ? pool.slice(0, n) : pool);
+  const ordinary = (pool: readonly string[], n: number): readonly string[] =>
+    plausible && rng.chance(0.8) ? pool.slice(0, n) : pool;
   out.text('{');
   members(
     rng,
     out,
     [
-      ['tenant', () => (tokenTenant !== undefined && rng.chance(0.6) ? out.text(`"${tokenTenant}"`) : field(rng, out, TENANTS, odd))],
+      [
+        'tenant',
+        () =>
+          tokenTenant !== undefined && rng.chance(0.6) ? out.text(`"${tokenTenant}"`) : field(rng, out, TENANTS, odd),
+      ],
       ...(plausible && rng.chance(0.7) ? [] : [['subject', () => field(rng, out, SUBJECTS, odd)] as const]),
       ['module', () => field(rng, out, ordinary(MODULES, 4), odd)],
       ['action', () => field(rng, out, ordinary(ACTIONS, 9), odd)],
-      ['resource', () => (rng.chance(0.5) ? out.text(`"${tokenTenant ?? 'acme'}/invoices/${rng.int(100)}"`) : field(rng, out, ['globex/x/1', 'acme-corp/1', '', 'x'.repeat(1024), 'x'.repeat(1025), '\\ud800/1'], odd))],
+      [
+        'resource',
+        () =>
+          rng.chance(0.5)
+            ? out.text(`"${tokenTenant ?? 'acme'}/invoices/${rng.int(100)}"`)
+            : field(rng, out, ['globex/x/1', 'acme-corp/1', '', 'x'.repeat(1024), 'x'.repeat(1025), '\\ud800/1'], odd),
+      ],
       ['purpose', () => field(rng, out, ordinary(PURPOSES, 4), odd)],
     ],
     plausible ? 0.9 : 0.7,
@@ -419,7 +647,12 @@ function verdictBody(rng: Rng, auth: Auth): RawBody {
 
 // A valid body cut short, or with one byte changed.
 function mangled(rng: Rng, route: Route): Buffer {
-  const whole = route === 'verdict' ? verdictBody(rng, { token: 0 }).toBuffer() : rng.chance(0.5) ? dataBody(rng).toBuffer() : authzBody(rng).toBuffer();
+  const whole =
+    route === 'verdict'
+      ? verdictBody(rng, { token: 0 }).toBuffer()
+      : rng.chance(0.5)
+        ? dataBody(rng).toBuffer()
+        : authzBody(rng).toBuffer();
   if (whole.length === 0) return whole;
   if (rng.chance(0.5)) return whole.subarray(0, rng.int(whole.length));
   const copy = Buffer.from(whole);
@@ -432,7 +665,8 @@ function cornerBody(rng: Rng, c: Corner): Buffer {
   if (c.kind === 'malformed') return c.body;
   const out = new RawBody();
   // Where the value goes: `input` of the data API, a context field (`resource`) of a verdict.
-  const [head, tail] = c.route === 'verdict' ? ['{"module":"billing","action":"read","resource":', '}'] : ['{"input":', '}'];
+  const [head, tail] =
+    c.route === 'verdict' ? ['{"module":"billing","action":"read","resource":', '}'] : ['{"input":', '}'];
   out.text(head);
   if (c.kind === 'deep') {
     writeDeep(out, c.depth, c.shape, rng.pick(['1', '"\\ud800"', 'null', '{}', '[]']));
@@ -520,12 +754,16 @@ async function send(url: string, c: Case, tokens: readonly string[]): Promise<Ou
   if (auth !== undefined) headers['authorization'] = auth;
   const once = (agent: Agent | false): Promise<{ status: number; text: string }> =>
     new Promise((resolve, reject) => {
-      const req = request(target, { method: 'POST', headers, agent, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      });
+      const req = request(
+        target,
+        { method: 'POST', headers, agent, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+        },
+      );
       req.on('error', reject);
       req.end(c.body);
     });
@@ -563,17 +801,24 @@ function judge(o: Outcome): { status: number; code: string; message: string } | 
   } catch {
     parsed = undefined;
   }
-  const obj = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  const obj =
+    typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : undefined;
   const code = typeof obj?.code === 'string' ? obj.code : undefined;
   const message = typeof obj?.message === 'string' ? obj.message : o.text.slice(0, 200);
   if (o.status >= 500) return { status: o.status, code: code ?? '(no code)', message };
   if (o.status >= 400) {
-    if (obj === undefined) return { status: o.status, code: '(body not a JSON object)', message: o.text.slice(0, 200) || '(empty body)' };
+    if (obj === undefined)
+      return { status: o.status, code: '(body not a JSON object)', message: o.text.slice(0, 200) || '(empty body)' };
     if (code === undefined) return { status: o.status, code: '(no code)', message };
     if (!Object.hasOwn(ERROR_CODES, code)) return { status: o.status, code: `(unregistered) ${code}`, message };
     return undefined;
   }
-  if (o.status >= 200 && o.status < 300) return obj === undefined ? { status: o.status, code: '(2xx body not a JSON object)', message: o.text.slice(0, 200) } : undefined;
+  if (o.status >= 200 && o.status < 300)
+    return obj === undefined
+      ? { status: o.status, code: '(2xx body not a JSON object)', message: o.text.slice(0, 200) }
+      : undefined;
   return { status: o.status, code: '(unexpected status)', message };
 }
 
@@ -621,7 +866,10 @@ async function cpuSeconds(pid: number): Promise<number> {
  * RSS once it stops moving: sampled every 100 ms until the last second of
  * samples spans less than 2 %, or `timeoutMs` passed (then the last sample).
  */
-async function settledRss(pid: number, timeoutMs: number): Promise<{ kib: number; settled: boolean; samples: number[] }> {
+async function settledRss(
+  pid: number,
+  timeoutMs: number,
+): Promise<{ kib: number; settled: boolean; samples: number[] }> {
   const samples: number[] = [];
   const end = Date.now() + timeoutMs;
   for (;;) {
@@ -635,7 +883,11 @@ async function settledRss(pid: number, timeoutMs: number): Promise<{ kib: number
 }
 
 /** Samples RSS every 100 ms (a sampling interval, not a wait for an event) until it is at most `limit` KiB (true) or `timeoutMs` passed (false). */
-async function rssReturnsTo(pid: number, limit: number, timeoutMs: number): Promise<{ ok: boolean; samples: number[]; ms: number }> {
+async function rssReturnsTo(
+  pid: number,
+  limit: number,
+  timeoutMs: number,
+): Promise<{ ok: boolean; samples: number[]; ms: number }> {
   const started = Date.now();
   const samples: number[] = [];
   for (;;) {
@@ -669,16 +921,32 @@ describe('agent HTTP API input fuzz', { timeout: 120_000 }, () => {
     // Tenant JWTs: one signing key in the JWKS, another one outside it.
     const signing = await generateKeyPair('ES256', { extractable: true });
     const stranger = await generateKeyPair('ES256', { extractable: true });
-    await writeFile(join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(signing.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] }));
-    tokens = await Promise.all(TOKEN_SPECS.map((spec) => mint(spec, spec.special === 'other-key' ? stranger.privateKey : signing.privateKey)));
+    await writeFile(
+      join(dir, 'jwks.json'),
+      JSON.stringify({ keys: [{ ...(await exportJWK(signing.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] }),
+    );
+    tokens = await Promise.all(
+      TOKEN_SPECS.map((spec) => mint(spec, spec.special === 'other-key' ? stranger.privateKey : signing.privateKey)),
+    );
 
     const config = join(dir, 'agent.yaml');
     await writeFile(
       config,
       governanceYaml({
-        packs: ['  - name: authz', '    source: { file: { path: packs/authz.tar.gz, poll_seconds: 1 } }', '    verify: { public_keys: [policy.pub] }'],
+        packs: [
+          '  - name: authz',
+          '    source: { file: { path: packs/authz.tar.gz, poll_seconds: 1 } }',
+          '    verify: { public_keys: [policy.pub] }',
+        ],
         killSwitchSource: '{ file: { path: packs/killswitches.tar.gz, poll_seconds: 1 } }',
-        extra: ['  tenants:', `    issuer: ${ISSUER}`, `    audience: ${AUDIENCE}`, '    algorithms: [ES256]', '    jwks_file: jwks.json', 'decision_log: { dir: decisions }'],
+        extra: [
+          '  tenants:',
+          `    issuer: ${ISSUER}`,
+          `    audience: ${AUDIENCE}`,
+          '    algorithms: [ES256]',
+          '    jwks_file: jwks.json',
+          'decision_log: { dir: decisions }',
+        ],
       }),
     );
     ({ proc, url } = await startAgentProcess(config));
@@ -686,7 +954,11 @@ describe('agent HTTP API input fuzz', { timeout: 120_000 }, () => {
       exitedWith = code;
     });
     const health = (await (await fetch(`${url}/healthz`)).json()) as { governance: { kill_switches_loaded: boolean } };
-    assert.equal(health.governance.kill_switches_loaded, true, 'the example kill-switch state is loaded, so only its blocked modules are blocked');
+    assert.equal(
+      health.governance.kill_switches_loaded,
+      true,
+      'the example kill-switch state is loaded, so only its blocked modules are blocked',
+    );
   });
 
   after(async () => {
@@ -696,7 +968,8 @@ describe('agent HTTP API input fuzz', { timeout: 120_000 }, () => {
 
   it('builds the same cases from the same seed, and other cases from another', () => {
     const show = (c: Case): string => JSON.stringify({ ...c, body: c.body.toString('hex') });
-    for (const i of [0, 1, CORNERS.length, CORNERS.length + 1, WARM_UP, CASES - 1]) assert.equal(show(caseAt(i)), show(caseAt(i)), `case ${i}`);
+    for (const i of [0, 1, CORNERS.length, CORNERS.length + 1, WARM_UP, CASES - 1])
+      assert.equal(show(caseAt(i)), show(caseAt(i)), `case ${i}`);
     const other = caseRng(SEED + 1, CORNERS.length);
     assert.notEqual(caseRng(SEED, CORNERS.length).next(), other.next());
   });
@@ -720,7 +993,9 @@ describe('agent HTTP API input fuzz', { timeout: 120_000 }, () => {
   }
 
   it(`${CASES} seeded cases: no 5xx, every 4xx a registered code, the agent alive, memory back within ${RSS_TOLERANCE * 100} % of the warm-up`, async (t) => {
-    console.log(`input fuzz: seed ${SEED_TEXT} (WARDEN_FUZZ_SEED overrides), ${CASES} cases (${CORNERS.length} fixed corner cases first), ${IN_FLIGHT} in flight`);
+    console.log(
+      `input fuzz: seed ${SEED_TEXT} (WARDEN_FUZZ_SEED overrides), ${CASES} cases (${CORNERS.length} fixed corner cases first), ${IN_FLIGHT} in flight`,
+    );
     const classes = new Map<string, FailureClass>();
     let retries = 0;
     const dropped: Case[] = []; // bodies over the limit whose connection was closed before the 413 was read
@@ -743,7 +1018,15 @@ describe('agent HTTP API input fuzz', { timeout: 120_000 }, () => {
           timeByKind.set(c.kind, { n: spent.n + 1, ms: spent.ms + o.ms });
           const label = `${c.route === 'verdict' ? 'verdict' : 'data'} ${o.status}`;
           statuses.set(label, (statuses.get(label) ?? 0) + 1);
-          if (o.ms > SLOW_MS) slow.push({ index: c.index, ms: o.ms, kind: c.kind, route: c.route, bytes: c.body.length, status: o.status });
+          if (o.ms > SLOW_MS)
+            slow.push({
+              index: c.index,
+              ms: o.ms,
+              kind: c.kind,
+              route: c.route,
+              bytes: c.body.length,
+              status: o.status,
+            });
           if (o.error !== undefined && c.body.length > MAX_BODY_BYTES) {
             dropped.push(c);
             continue;
@@ -753,7 +1036,14 @@ describe('agent HTTP API input fuzz', { timeout: 120_000 }, () => {
           const key = `${bad.status} ${bad.code} ${shapeOf(bad.message)}`;
           const f = classes.get(key);
           if (!f) {
-            classes.set(key, { ...bad, count: 1, routes: new Set([c.route]), kinds: new Set([c.kind]), cases: [c.index], smallest: c });
+            classes.set(key, {
+              ...bad,
+              count: 1,
+              routes: new Set([c.route]),
+              kinds: new Set([c.kind]),
+              cases: [c.index],
+              smallest: c,
+            });
             continue;
           }
           f.count++;
@@ -781,25 +1071,45 @@ describe('agent HTTP API input fuzz', { timeout: 120_000 }, () => {
     const ownCpu = process.cpuUsage(ownCpuBefore);
     const peak = exitedWith === undefined ? await rssKiB(pid) : Number.NaN;
     const limit = Math.round(baseline.kib * (1 + RSS_TOLERANCE));
-    const back = exitedWith === undefined ? await rssReturnsTo(pid, limit, RSS_RETURN_MS) : { ok: false, samples: [], ms: 0 };
+    const back =
+      exitedWith === undefined ? await rssReturnsTo(pid, limit, RSS_RETURN_MS) : { ok: false, samples: [], ms: 0 };
 
     const sorted = [...classes.values()].sort((a, b) => b.count - a.count);
     const failed = sorted.reduce((n, f) => n + f.count, 0);
     const report = [
       `input fuzz: seed ${SEED_TEXT}: ${ran} of ${CASES} cases ran (warm-up ${Math.round((warmedAt - started) / 1000)} s, fuzz ${Math.round(fuzzMs / 1000)} s, CPU in the fuzz: agent ${agentCpu.toFixed(1)} s, this test ${((ownCpu.user + ownCpu.system) / 1e6).toFixed(1)} s); ${failed} broke the contract in ${sorted.length} classes`,
       `time by kind (requests, summed latency): ${[...timeByKind].map(([k, v]) => `${k} ${v.n} ${Math.round(v.ms)} ms`).join(', ')}`,
-      `answers: ${[...statuses].sort().map(([k, n]) => `${k} ×${n}`).join(', ')}`,
+      `answers: ${[...statuses]
+        .sort()
+        .map(([k, n]) => `${k} ×${n}`)
+        .join(', ')}`,
       ...sorted.map(describeClass),
-      `bodies over ${MAX_BODY_BYTES} bytes refused by a closed connection instead of a readable 413 (reported, not failed): ${dropped.length}${dropped.length ? ` (cases ${dropped.slice(0, 8).map((c) => `#${c.index} ${c.body.length} B`).join(', ')})` : ''}`,
+      `bodies over ${MAX_BODY_BYTES} bytes refused by a closed connection instead of a readable 413 (reported, not failed): ${dropped.length}${
+        dropped.length
+          ? ` (cases ${dropped
+              .slice(0, 8)
+              .map((c) => `#${c.index} ${c.body.length} B`)
+              .join(', ')})`
+          : ''
+      }`,
       `requests reset before an answer and answered when retried on a new connection (not failed): ${retries}`,
-      `slow answers (> ${SLOW_MS} ms): ${slow.length === 0 ? 'none' : slow.sort((a, b) => b.ms - a.ms).slice(0, 10).map((s) => `#${s.index} ${s.kind} ${s.route} ${s.bytes} B → ${s.status} in ${Math.round(s.ms)} ms`).join('; ')}`,
+      `slow answers (> ${SLOW_MS} ms): ${
+        slow.length === 0
+          ? 'none'
+          : slow
+              .sort((a, b) => b.ms - a.ms)
+              .slice(0, 10)
+              .map((s) => `#${s.index} ${s.kind} ${s.route} ${s.bytes} B → ${s.status} in ${Math.round(s.ms)} ms`)
+              .join('; ')
+      }`,
       `RSS: ${baseline.kib} KiB after the warm-up (${baseline.settled ? 'settled' : 'not settled'} after ${baseline.samples.length} samples), ${peak} KiB at the end of the fuzz, ` +
         `bound ${limit} KiB: ${back.ok ? `back under it after ${back.ms} ms` : `still ${back.samples[back.samples.length - 1] ?? '?'} KiB after ${back.ms} ms`}`,
       `agent: ${exitedWith === undefined ? 'running' : `EXITED with ${exitedWith}; last output:\n${proc.output.slice(-20).join('\n')}`}`,
     ].join('\n');
     console.log(report);
     const errorLogs = proc.logs().filter((l) => typeof l.level === 'number' && l.level >= 50);
-    if (errorLogs.length > 0) t.diagnostic(`agent error log lines: ${errorLogs.length}, first: ${JSON.stringify(errorLogs[0]).slice(0, 300)}`);
+    if (errorLogs.length > 0)
+      t.diagnostic(`agent error log lines: ${errorLogs.length}, first: ${JSON.stringify(errorLogs[0]).slice(0, 300)}`);
 
     assert.equal(exitedWith, undefined, `the agent exited during the fuzz\n${report}`);
     assert.equal(ran, CASES, `only ${ran} of ${CASES} cases ran within ${FUZZ_BUDGET_MS} ms\n${report}`);
@@ -808,22 +1118,39 @@ describe('agent HTTP API input fuzz', { timeout: 120_000 }, () => {
       [],
       `answers broke the contract (no 5xx, an answer to every body within the limit, every 4xx a JSON body with a registered code)\n${report}`,
     );
-    assert.ok(back.ok, `RSS did not come back within ${RSS_TOLERANCE * 100} % of ${baseline.kib} KiB in ${RSS_RETURN_MS} ms: ${back.samples.join(', ')}`);
+    assert.ok(
+      back.ok,
+      `RSS did not come back within ${RSS_TOLERANCE * 100} % of ${baseline.kib} KiB in ${RSS_RETURN_MS} ms: ${back.samples.join(', ')}`,
+    );
   });
 
   it('still answers the example decisions correctly afterwards', async () => {
     assert.equal(exitedWith, undefined, 'the agent exited');
     const allow = await fetch(`${url}/v1/data/authz/allow`, {
       method: 'POST',
-      body: JSON.stringify({ input: { user: { name: 'ada', roles: ['admin'] }, action: 'delete', resource: { tenant: 'acme' } } }),
+      body: JSON.stringify({
+        input: { user: { name: 'ada', roles: ['admin'] }, action: 'delete', resource: { tenant: 'acme' } },
+      }),
     });
     assert.deepEqual(((await allow.json()) as { result: unknown }).result, true);
     const reasons = await fetch(`${url}/v1/data/authz/reasons`, {
       method: 'POST',
-      body: JSON.stringify({ input: { user: { name: 'vic', roles: ['viewer'], tenant: 'acme' }, action: 'delete', resource: { tenant: 'acme' } } }),
+      body: JSON.stringify({
+        input: {
+          user: { name: 'vic', roles: ['viewer'], tenant: 'acme' },
+          action: 'delete',
+          resource: { tenant: 'acme' },
+        },
+      }),
     });
     assert.deepEqual(((await reasons.json()) as { result: unknown }).result, ['role viewer may not delete']);
-    const acmeAlice = TOKEN_SPECS.findIndex((s) => s.claims['tenant'] === 'acme' && s.claims.sub === 'alice' && s.special === undefined && Object.keys(s.claims).length === 2);
+    const acmeAlice = TOKEN_SPECS.findIndex(
+      (s) =>
+        s.claims['tenant'] === 'acme' &&
+        s.claims.sub === 'alice' &&
+        s.special === undefined &&
+        Object.keys(s.claims).length === 2,
+    );
     const verdict = await fetch(`${url}/v1/verdict`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[acmeAlice] ?? ''}` },
@@ -839,7 +1166,11 @@ describe('agent HTTP API input fuzz', { timeout: 120_000 }, () => {
 function mint(spec: TokenSpec, key: CryptoKey): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   const times =
-    spec.special === 'expired' ? { iat: now - 600, exp: now - 300 } : spec.special === 'not-before' ? { iat: now, nbf: now + 3600, exp: now + 7200 } : { iat: now, exp: now + 3600 };
+    spec.special === 'expired'
+      ? { iat: now - 600, exp: now - 300 }
+      : spec.special === 'not-before'
+        ? { iat: now, nbf: now + 3600, exp: now + 7200 }
+        : { iat: now, exp: now + 3600 };
   return new SignJWT({ ...spec.claims, ...times })
     .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
     .setIssuer(spec.special === 'issuer' ? 'https://other.test' : ISSUER)

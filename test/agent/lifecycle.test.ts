@@ -6,7 +6,12 @@ import { after, before, describe, it } from 'node:test';
 import { signPack } from '../../src/sign/sign.js';
 import { tempDir } from '../helpers/fs.js';
 import { p256 } from '../helpers/packs.js';
-import { WardenProcess, agentMetric as metric, startAgentProcess, startPackServerProcess } from '../helpers/processes.js';
+import {
+  WardenProcess,
+  agentMetric as metric,
+  startAgentProcess,
+  startPackServerProcess,
+} from '../helpers/processes.js';
 import { publish, variant } from '../helpers/variants.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -41,7 +46,11 @@ async function agentConfig(dir: string, serverUrl: string, dataDir = join(dir, '
 
 // Asks the agent for app/version; returns the version number the active pack answers.
 async function version(url: string): Promise<number> {
-  const res = await fetch(`${url}/v1/data/app/version`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+  const res = await fetch(`${url}/v1/data/app/version`, {
+    method: 'POST',
+    body: '{}',
+    headers: { 'content-type': 'application/json' },
+  });
   assert.equal(res.status, 200);
   return ((await res.json()) as { result: number }).result;
 }
@@ -66,7 +75,10 @@ describe('agent lifecycle against a real pack server', () => {
     assert.equal(await version(agent.url), 1);
     await publish(packs, 'app', await variant(2), key.privateKey);
     await eventually(async () => (await version(agent.url)) === 2);
-    const health = (await (await fetch(`${agent.url}/healthz`)).json()) as { status: string; packs: { app: { active: { revision: string } } } };
+    const health = (await (await fetch(`${agent.url}/healthz`)).json()) as {
+      status: string;
+      packs: { app: { active: { revision: string } } };
+    };
     assert.equal(health.packs.app.active.revision, 'v2');
   });
 
@@ -74,10 +86,15 @@ describe('agent lifecycle against a real pack server', () => {
     const before = await metric(agent.url, 'policy_reload_failure_total', 'code="SIGNATURE_KEY_UNKNOWN"');
     const v3 = await variant(3);
     await publish(packs, 'app', v3, { signature: Buffer.from(JSON.stringify(await signPack(v3, rogue.privateKey))) });
-    await eventually(async () => (await metric(agent.url, 'policy_reload_failure_total', 'code="SIGNATURE_KEY_UNKNOWN"')) > before);
+    await eventually(
+      async () => (await metric(agent.url, 'policy_reload_failure_total', 'code="SIGNATURE_KEY_UNKNOWN"')) > before,
+    );
     assert.equal(await version(agent.url), 2);
     const res = await fetch(`${agent.url}/healthz`);
-    const health = (await res.json()) as { status: string; packs: { app: { last_error: { code: string }; last_reload: { result: string } } } };
+    const health = (await res.json()) as {
+      status: string;
+      packs: { app: { last_error: { code: string }; last_reload: { result: string } } };
+    };
     assert.equal(res.status, 200);
     assert.equal(health.status, 'degraded');
     assert.equal(health.packs.app.last_error.code, 'SIGNATURE_KEY_UNKNOWN');
@@ -110,7 +127,9 @@ describe('agent lifecycle against a real pack server', () => {
     await agent.proc.stop();
     agent = await startAgentProcess(join(dir, 'agent.yaml'));
     assert.equal(await version(agent.url), 5);
-    const h = (await (await fetch(`${agent.url}/healthz`)).json()) as { packs: { app: { stale: boolean; last_error: { code: string } } } };
+    const h = (await (await fetch(`${agent.url}/healthz`)).json()) as {
+      packs: { app: { stale: boolean; last_error: { code: string } } };
+    };
     assert.equal(h.packs.app.stale, true);
     assert.equal(h.packs.app.last_error.code, 'FETCH_FAILED');
   });
@@ -118,15 +137,24 @@ describe('agent lifecycle against a real pack server', () => {
   it('refuses to start a second agent on the same data_dir', async () => {
     const second = WardenProcess.spawn(['agent', '--config', join(dir, 'agent.yaml')]);
     assert.equal(await second.exited, 1);
-    assert.ok(second.output.some((l) => /^warden: STORE_LOCKED: /.test(l)), second.output.join('\n'));
+    assert.ok(
+      second.output.some((l) => /^warden: STORE_LOCKED: /.test(l)),
+      second.output.join('\n'),
+    );
   });
 
   it('exits non-zero with BOOT_NO_VALID_PACK on an empty data_dir with the server down', async () => {
     const emptyDir = tempDir();
     const proc = WardenProcess.spawn(['agent', '--config', await agentConfig(emptyDir, server.url)]);
     assert.equal(await proc.exited, 1);
-    assert.ok(proc.output.some((l) => /^warden: BOOT_NO_VALID_PACK: pack "app"/.test(l)), proc.output.join('\n'));
-    assert.deepEqual(readdirSync(join(emptyDir, 'data')).filter((f) => f.startsWith('.warden-tmp')), []);
+    assert.ok(
+      proc.output.some((l) => /^warden: BOOT_NO_VALID_PACK: pack "app"/.test(l)),
+      proc.output.join('\n'),
+    );
+    assert.deepEqual(
+      readdirSync(join(emptyDir, 'data')).filter((f) => f.startsWith('.warden-tmp')),
+      [],
+    );
   });
 });
 
@@ -142,11 +170,17 @@ describe('agent start-up', () => {
     await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
     const port = (holder.address() as { port: number }).port;
     const path = join(dir, 'agent.yaml');
-    await writeFile(path, `listen: 127.0.0.1:${port}\ndata_dir: data\npacks:\n  - name: app\n    source: { file: { path: app.tar.gz } }\n    verify: { public_keys: [policy.pub] }\n`);
+    await writeFile(
+      path,
+      `listen: 127.0.0.1:${port}\ndata_dir: data\npacks:\n  - name: app\n    source: { file: { path: app.tar.gz } }\n    verify: { public_keys: [policy.pub] }\n`,
+    );
     const proc = WardenProcess.spawn(['agent', '--config', path]);
     try {
       assert.equal(await proc.exited, 1);
-      assert.ok(proc.output.some((l) => new RegExp(`^warden: LISTEN_FAILED: cannot listen on 127.0.0.1:${port}`).test(l)), proc.output.join('\n'));
+      assert.ok(
+        proc.output.some((l) => new RegExp(`^warden: LISTEN_FAILED: cannot listen on 127.0.0.1:${port}`).test(l)),
+        proc.output.join('\n'),
+      );
     } finally {
       holder.close();
     }
@@ -157,11 +191,15 @@ describe('agent configuration', () => {
   it('exits non-zero listing every bad key with its path', async () => {
     const dir = tempDir();
     const path = join(dir, 'bad.yaml');
-    await writeFile(path, 'listen: nowhere\ncolour: blue\npacks:\n  - name: App\n    source: { http: { url: ftp://x } }\n    verify: {}\n');
+    await writeFile(
+      path,
+      'listen: nowhere\ncolour: blue\npacks:\n  - name: App\n    source: { http: { url: ftp://x } }\n    verify: {}\n',
+    );
     const proc = WardenProcess.spawn(['agent', '--config', path]);
     assert.equal(await proc.exited, 1);
     const out = proc.output.join('\n');
     assert.match(out, /^warden: CONFIG_INVALID: /m);
-    for (const key of ['listen', 'colour', 'packs.0.name', 'packs.0.source.http.url', 'packs.0.verify']) assert.ok(out.includes(key), `${key} is listed:\n${out}`);
+    for (const key of ['listen', 'colour', 'packs.0.name', 'packs.0.source.http.url', 'packs.0.verify'])
+      assert.ok(out.includes(key), `${key} is listed:\n${out}`);
   });
 });

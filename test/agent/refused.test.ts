@@ -26,8 +26,25 @@ async function agentConfig(dir: string, url: string): Promise<string> {
   await writeFile(join(dir, 'policy.pub'), key.publicPem);
   await writeFile(join(dir, 'admin.token'), `${TOKEN}\n`);
   const path = join(dir, 'agent.yaml');
-  const http = [`        url: ${url}`, '        poll_min_seconds: 0.05', '        poll_max_seconds: 0.1', '        timeout_seconds: 2', '        backoff_max_seconds: 0.5'];
-  const lines = ['listen: 127.0.0.1:0', 'data_dir: data', 'log_level: info', 'admin:', '  token_file: admin.token', 'packs:', '  - name: app', '    source:', '      http:', ...http];
+  const http = [
+    `        url: ${url}`,
+    '        poll_min_seconds: 0.05',
+    '        poll_max_seconds: 0.1',
+    '        timeout_seconds: 2',
+    '        backoff_max_seconds: 0.5',
+  ];
+  const lines = [
+    'listen: 127.0.0.1:0',
+    'data_dir: data',
+    'log_level: info',
+    'admin:',
+    '  token_file: admin.token',
+    'packs:',
+    '  - name: app',
+    '    source:',
+    '      http:',
+    ...http,
+  ];
   await writeFile(path, [...lines, '    verify:', '      public_keys: [policy.pub]'].join('\n'));
   return path;
 }
@@ -45,7 +62,11 @@ async function fixSignature(dir: string, pack: Buffer): Promise<void> {
 }
 
 async function version(url: string): Promise<number> {
-  const res = await fetch(`${url}/v1/data/app/version`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+  const res = await fetch(`${url}/v1/data/app/version`, {
+    method: 'POST',
+    body: '{}',
+    headers: { 'content-type': 'application/json' },
+  });
   return ((await res.json()) as { result: number }).result;
 }
 
@@ -55,7 +76,8 @@ interface Health {
 }
 const health = async (url: string): Promise<Health> => (await (await fetch(`${url}/healthz`)).json()) as Health;
 const count = (url: string, name: string, labels = 'pack="app"'): Promise<number> => agentMetric(url, name, labels);
-const atLeast = (url: string, name: string, labels: string, n: number) => eventually(async () => (await count(url, name, labels)) >= n);
+const atLeast = (url: string, name: string, labels: string, n: number) =>
+  eventually(async () => (await count(url, name, labels)) >= n);
 
 describe('a refused pack on the reference pack server', () => {
   const dir = tempDir();
@@ -69,7 +91,12 @@ describe('a refused pack on the reference pack server', () => {
   before(async () => {
     await mkdir(packs);
     await publish(packs, 'app', await variant(1), key.privateKey);
-    server = await startPackServer({ dir: packs, host: '127.0.0.1', port: 0, log: (obj) => void requests.push({ ...obj }) });
+    server = await startPackServer({
+      dir: packs,
+      host: '127.0.0.1',
+      port: 0,
+      log: (obj) => void requests.push({ ...obj }),
+    });
     agent = await startAgentProcess(await agentConfig(dir, `${server.url}/v1/policy/packs/app`));
   });
   after(async () => {
@@ -92,7 +119,11 @@ describe('a refused pack on the reference pack server', () => {
       assert.equal(r.status, 304);
       assert.match(String(r.if_none_match), new RegExp(etagOf(v2)), 'the refused ETag is in If-None-Match');
     }
-    assert.equal(await count(agent.url, 'policy_reload_failure_total', 'code="SIGNATURE_KEY_UNKNOWN"'), 1, 'refused once, not once per poll');
+    assert.equal(
+      await count(agent.url, 'policy_reload_failure_total', 'code="SIGNATURE_KEY_UNKNOWN"'),
+      1,
+      'refused once, not once per poll',
+    );
     const h = await health(agent.url);
     assert.equal(h.status, 'degraded');
     assert.equal(h.packs.app.last_reload?.result, 'refused');
@@ -115,7 +146,11 @@ describe('a refused pack on the reference pack server', () => {
     assert.equal(await count(agent.url, 'policy_reload_failure_total', 'code="SIGNATURE_KEY_UNKNOWN"'), 2);
     await fixSignature(packs, v4);
     await eventually(async () => (await version(agent.url)) === 4);
-    assert.equal(packRequests(from).filter((r) => r.status === 200).length, 2, 'downloaded when refused, and once more with the fixed signature');
+    assert.equal(
+      packRequests(from).filter((r) => r.status === 200).length,
+      2,
+      'downloaded when refused, and once more with the fixed signature',
+    );
   });
 
   it("an operator's forced reload downloads the refused pack in full and verifies it again", async () => {
@@ -124,12 +159,18 @@ describe('a refused pack on the reference pack server', () => {
     await publish(packs, 'app', v5, await rogueSignature(v5));
     await atLeast(agent.url, SKIPPED, 'pack="app"', skippedBefore + 2);
     const from = requests.length;
-    const res = await fetch(`${agent.url}/v1/admin/packs/app/reload`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+    const res = await fetch(`${agent.url}/v1/admin/packs/app/reload`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
     const body = (await res.json()) as { outcome: { status: string; error?: { code: string } } };
     assert.equal(body.outcome.status, 'refused');
     assert.equal(body.outcome.error?.code, 'SIGNATURE_KEY_UNKNOWN');
     assert.equal(await count(agent.url, 'policy_reload_failure_total', 'code="SIGNATURE_KEY_UNKNOWN"'), 4);
-    assert.ok(packRequests(from).some((r) => r.status === 200), 'downloaded in full');
+    assert.ok(
+      packRequests(from).some((r) => r.status === 200),
+      'downloaded in full',
+    );
     assert.equal(await version(agent.url), 4);
   });
 });
@@ -156,12 +197,23 @@ describe('a refused pack on a static server without ETags', () => {
     const from = server.seen.length;
     await publish(packs, 'app', v2, await rogueSignature(v2));
     await atLeast(agent.url, SKIPPED, 'pack="app",source="http"', 3);
-    assert.ok(server.seen.slice(from).filter((r) => r.path === '/app.tar.gz' && r.status === 200).length >= 4, 'downloaded each poll');
+    assert.ok(
+      server.seen.slice(from).filter((r) => r.path === '/app.tar.gz' && r.status === 200).length >= 4,
+      'downloaded each poll',
+    );
     assert.equal(await count(agent.url, 'policy_reload_failure_total', 'code="SIGNATURE_KEY_UNKNOWN"'), 1);
     assert.equal(await count(agent.url, 'policy_validation_failure_total', 'code="SIGNATURE_KEY_UNKNOWN"'), 1);
     const logs = agent.proc.logs();
-    assert.equal(logs.filter((l) => l.msg === 'policy reload failed').length, 1, 'one refusal logged, not one per poll');
-    assert.equal(logs.filter((l) => l.msg === 'event' && l.event === 'policy.validation_failed').length, 1, 'one validation-failed event');
+    assert.equal(
+      logs.filter((l) => l.msg === 'policy reload failed').length,
+      1,
+      'one refusal logged, not one per poll',
+    );
+    assert.equal(
+      logs.filter((l) => l.msg === 'event' && l.event === 'policy.validation_failed').length,
+      1,
+      'one validation-failed event',
+    );
     assert.equal((await health(agent.url)).packs.app.last_reload?.result, 'refused');
     await fixSignature(packs, v2);
     await eventually(async () => (await version(agent.url)) === 2);

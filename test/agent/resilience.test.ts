@@ -15,15 +15,37 @@ const key = p256();
 async function config(dir: string, serverUrl: string, extra: string[] = []): Promise<string> {
   await writeFile(join(dir, 'policy.pub'), key.publicPem);
   const path = join(dir, 'agent.yaml');
-  const http = [`        url: ${serverUrl}/v1/policy/packs/app`, '        poll_min_seconds: 0.02', '        poll_max_seconds: 0.05', '        timeout_seconds: 2', ...extra];
-  await writeFile(path, ['listen: 127.0.0.1:0', 'data_dir: data', 'log_level: warn', 'packs:', '  - name: app', '    source:', '      http:', ...http, '    verify:', '      public_keys: [policy.pub]'].join('\n'));
+  const http = [
+    `        url: ${serverUrl}/v1/policy/packs/app`,
+    '        poll_min_seconds: 0.02',
+    '        poll_max_seconds: 0.05',
+    '        timeout_seconds: 2',
+    ...extra,
+  ];
+  await writeFile(
+    path,
+    [
+      'listen: 127.0.0.1:0',
+      'data_dir: data',
+      'log_level: warn',
+      'packs:',
+      '  - name: app',
+      '    source:',
+      '      http:',
+      ...http,
+      '    verify:',
+      '      public_keys: [policy.pub]',
+    ].join('\n'),
+  );
   return path;
 }
 
 // Every file below dir (recursively) whose name marks it as a temp file.
 function tempFiles(dir: string): string[] {
   // A commit may rename a temp file between the listing and the stat: gone means not left behind.
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => /(^|\/)\.warden-tmp-/.test(f) && statSync(join(dir, f), { throwIfNoEntry: false })?.isFile() === true);
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter(
+    (f) => /(^|\/)\.warden-tmp-/.test(f) && statSync(join(dir, f), { throwIfNoEntry: false })?.isFile() === true,
+  );
 }
 
 describe('agent resilience', () => {
@@ -57,17 +79,27 @@ describe('agent resilience', () => {
     try {
       for (let round = 0; round < 30; round++) {
         const { proc, url } = await startAgentProcess(path);
-        const health = (await (await fetch(`${url}/healthz`)).json()) as { packs: { app: { active: { digest: string } } } };
+        const health = (await (await fetch(`${url}/healthz`)).json()) as {
+          packs: { app: { active: { digest: string } } };
+        };
         const digest = health.packs.app.active.digest;
         assert.ok(published.has(digest), `round ${round}: active ${digest} is a pack that was published`);
         // No content-type, as `curl -d` would send: OPA reads any body as JSON, so does Warden.
         const res = await fetch(`${url}/v1/data/app/version`, { method: 'POST', body: '{}' });
         const answer = (await res.json()) as { result: number };
         const answeredBy = res.headers.get('x-warden-digest') ?? '';
-        assert.equal(answer.result, published.get(answeredBy), `round ${round}: the answer comes from the pack that says it answered`);
+        assert.equal(
+          answer.result,
+          published.get(answeredBy),
+          `round ${round}: the answer comes from the pack that says it answered`,
+        );
         // A commit may be in flight now; what must be gone are the temp files the last kill left.
         const current = new Set(tempFiles(join(dir, 'data')));
-        assert.deepEqual(stale.filter((f) => current.has(f)), [], `round ${round}: the temp files of the previous kill were swept`);
+        assert.deepEqual(
+          stale.filter((f) => current.has(f)),
+          [],
+          `round ${round}: the temp files of the previous kill were swept`,
+        );
         // A random moment to kill at is the input of this test, not a wait for something.
         await new Promise((r) => setTimeout(r, Math.random() * 400));
         proc.child.kill('SIGKILL');
@@ -103,9 +135,19 @@ describe('agent resilience', () => {
     const worker = async (): Promise<void> => {
       while (running) {
         const start = Date.now();
-        const res = await fetch(`${url}/v1/data/app/version`, { method: 'POST', body: '{"input":{}}', headers: { 'content-type': 'application/json' } });
+        const res = await fetch(`${url}/v1/data/app/version`, {
+          method: 'POST',
+          body: '{"input":{}}',
+          headers: { 'content-type': 'application/json' },
+        });
         const body = (await res.json()) as { result: number };
-        results.push({ status: res.status, version: body.result, revision: res.headers.get('x-warden-revision'), start, end: Date.now() });
+        results.push({
+          status: res.status,
+          version: body.result,
+          revision: res.headers.get('x-warden-revision'),
+          start,
+          end: Date.now(),
+        });
       }
     };
     const workers = Array.from({ length: 8 }, () => worker());
@@ -125,12 +167,19 @@ describe('agent resilience', () => {
     }
 
     assert.ok(results.length > 1000, `a steady stream: ${results.length} decisions`);
-    assert.deepEqual(results.filter((r) => r.status !== 200), [], 'every response is 200');
+    assert.deepEqual(
+      results.filter((r) => r.status !== 200),
+      [],
+      'every response is 200',
+    );
     // Live at a request: the newest pack published before it ended, and the one before that.
     const newestBefore = (t: number): number => publishedAt.filter((p) => p.at <= t).at(-1)?.version ?? 1;
     const stray = results.filter((r) => r.version !== newestBefore(r.end) && r.version !== newestBefore(r.end) - 1);
     assert.deepEqual(stray.slice(0, 5), [], 'every answer comes from one of the two packs live at that moment');
-    assert.ok(results.every((r) => r.revision === `v${r.version}`), 'the answer and the revision header name the same pack');
+    assert.ok(
+      results.every((r) => r.revision === `v${r.version}`),
+      'the answer and the revision header name the same pack',
+    );
     const seen = new Set(results.map((r) => r.version));
     assert.ok(seen.has(21) && seen.size >= 18, `decisions followed the publishes (saw ${seen.size} versions)`);
   });

@@ -38,7 +38,9 @@ function unitOf(file: string): string {
 
 /** Relative module specifiers of a source text: import/export ... from, side-effect and dynamic imports. */
 function relativeImports(text: string): string[] {
-  return [...text.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|\bimport\s+)['"](\.{1,2}\/[^'"]+)['"]/g)].map((m) => m[1] ?? '');
+  return [...text.matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*|\bimport\s+)['"](\.{1,2}\/[^'"]+)['"]/g)].map(
+    (m) => m[1] ?? '',
+  );
 }
 
 /** Unit -> unit it imports -> one file-to-file import that makes the edge (for the message). */
@@ -128,7 +130,13 @@ describe('src/ folder dependencies', () => {
     const g: Graph = new Map([
       ['a', new Map([['b', 'a imports b']])],
       ['b', new Map([['c', 'b imports c']])],
-      ['c', new Map([['a', 'c imports a'], ['d', 'c imports d']])],
+      [
+        'c',
+        new Map([
+          ['a', 'c imports a'],
+          ['d', 'c imports d'],
+        ]),
+      ],
       ['d', new Map<string, string>()],
     ]);
     assert.deepEqual(cycles(g), [['a', 'b', 'c', 'a']]);

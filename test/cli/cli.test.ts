@@ -18,7 +18,10 @@ describe('warden CLI: keygen → pack build → sign → verify', () => {
     assert.equal(warden(['keygen', '--out', join(dir, 'release')]).status, 0);
     const built = warden(['pack', 'build', example, '--out', pack, '--sequence', '5']);
     assert.equal(built.status, 0, built.stderr);
-    assert.match(built.stdout, /^built .* sha256:[0-9a-f]{64} pack=authz revision=1\.0\.0 sequence=5 .*tests=2 golden=4$/m);
+    assert.match(
+      built.stdout,
+      /^built .* sha256:[0-9a-f]{64} pack=authz revision=1\.0\.0 sequence=5 .*tests=2 golden=4$/m,
+    );
   });
 
   it('writes the private key with mode 0600 and refuses to overwrite it', () => {
@@ -32,7 +35,13 @@ describe('warden CLI: keygen → pack build → sign → verify', () => {
     assert.equal(warden(['pack', 'sign', pack, '--key', join(dir, 'release.key')]).status, 0);
     const res = warden(['pack', 'verify', pack, '--public-key', join(dir, 'release.pub'), '--json']);
     assert.equal(res.status, 0, res.stderr);
-    const report = JSON.parse(res.stdout) as { digest: string; pack: string; sequence: number; signer: { kind: string }; entrypoints: string[] };
+    const report = JSON.parse(res.stdout) as {
+      digest: string;
+      pack: string;
+      sequence: number;
+      signer: { kind: string };
+      entrypoints: string[];
+    };
     assert.equal(report.pack, 'authz');
     assert.equal(report.sequence, 5);
     assert.equal(report.signer.kind, 'key');
@@ -61,7 +70,17 @@ describe('warden CLI: keygen → pack build → sign → verify', () => {
   it('refuses an unanchored subject pattern before looking at the pack', () => {
     const root = join(dir, 'root.json');
     writeFileSync(root, '{}');
-    const res = warden(['pack', 'verify', pack, '--trusted-root', root, '--issuer', 'https://issuer', '--subject-regex', 'acme']);
+    const res = warden([
+      'pack',
+      'verify',
+      pack,
+      '--trusted-root',
+      root,
+      '--issuer',
+      'https://issuer',
+      '--subject-regex',
+      'acme',
+    ]);
     assert.equal(res.status, 1);
     assert.match(res.stderr, /^warden: TRUST_CONFIG_INVALID: subject_regex "acme" must be anchored/);
   });
@@ -70,7 +89,21 @@ describe('warden CLI: keygen → pack build → sign → verify', () => {
     const env = { ...process.env, COSIGN_PASSWORD: 'test-only' };
     execFileSync(cosign, ['generate-key-pair', '--output-key-prefix', join(dir, 'cosign')], { env, stdio: 'pipe' });
     const bundle = join(dir, 'cosign.sigstore.json');
-    execFileSync(cosign, ['sign-blob', '--key', join(dir, 'cosign.key'), '--bundle', bundle, '--use-signing-config=false', '--tlog-upload=false', '--yes', pack], { env, stdio: 'pipe' });
+    execFileSync(
+      cosign,
+      [
+        'sign-blob',
+        '--key',
+        join(dir, 'cosign.key'),
+        '--bundle',
+        bundle,
+        '--use-signing-config=false',
+        '--tlog-upload=false',
+        '--yes',
+        pack,
+      ],
+      { env, stdio: 'pipe' },
+    );
     const res = warden(['pack', 'verify', pack, '--public-key', join(dir, 'cosign.pub'), '--bundle', bundle]);
     assert.equal(res.status, 0, res.stderr);
     const wrongKey = warden(['pack', 'verify', pack, '--public-key', join(dir, 'release.pub'), '--bundle', bundle]);
@@ -81,14 +114,33 @@ describe('warden CLI: keygen → pack build → sign → verify', () => {
   it('makes bundles that cosign verify-blob accepts', () => {
     const bundle = join(dir, 'for-cosign.sigstore.json');
     assert.equal(warden(['pack', 'sign', pack, '--key', join(dir, 'release.key'), '--bundle', bundle]).status, 0);
-    const out = execFileSync(cosign, ['verify-blob', '--key', join(dir, 'release.pub'), '--bundle', bundle, '--insecure-ignore-tlog=true', '--use-signed-timestamps=false', pack], { stdio: 'pipe' });
+    const out = execFileSync(
+      cosign,
+      [
+        'verify-blob',
+        '--key',
+        join(dir, 'release.pub'),
+        '--bundle',
+        bundle,
+        '--insecure-ignore-tlog=true',
+        '--use-signed-timestamps=false',
+        pack,
+      ],
+      { stdio: 'pipe' },
+    );
     assert.equal(out.toString(), '');
   });
 });
 
 describe('warden CLI: usage and errors', () => {
   it('prints help for every command and exits 0', () => {
-    for (const args of [['--help'], ['keygen', '--help'], ['pack', 'build', '--help'], ['pack', 'sign', '--help'], ['pack', 'verify', '--help']]) {
+    for (const args of [
+      ['--help'],
+      ['keygen', '--help'],
+      ['pack', 'build', '--help'],
+      ['pack', 'sign', '--help'],
+      ['pack', 'verify', '--help'],
+    ]) {
       const res = warden(args);
       assert.equal(res.status, 0, args.join(' '));
       assert.match(res.stdout, /usage: warden/);
@@ -96,7 +148,12 @@ describe('warden CLI: usage and errors', () => {
   });
 
   it('exits 2 with USAGE on an unknown command, an unknown flag or a missing argument', () => {
-    for (const args of [['frobnicate'], ['pack', 'build', example, '--bogus'], ['pack', 'sign', 'x.tar.gz'], ['pack', 'build']]) {
+    for (const args of [
+      ['frobnicate'],
+      ['pack', 'build', example, '--bogus'],
+      ['pack', 'sign', 'x.tar.gz'],
+      ['pack', 'build'],
+    ]) {
       const res = warden(args);
       assert.equal(res.status, 2, args.join(' '));
       assert.match(res.stderr, /^warden: USAGE: /);

@@ -13,8 +13,23 @@ describe('warden pack serve', () => {
     assert.deepEqual(parseListen('127.0.0.1:8282'), { host: '127.0.0.1', port: 8282 });
     assert.deepEqual(parseListen('localhost:0'), { host: 'localhost', port: 0 });
     assert.deepEqual(parseListen('[::1]:8282'), { host: '::1', port: 8282 });
-    for (const bad of ['8282', ':8282', '127.0.0.1:', '127.0.0.1:65536', '127.0.0.1:80x', '::1:8282', '[nope]:1', '999.1.1.1:80', 'a b:80', 'host:-1']) {
-      assert.throws(() => parseListen(bad), (err) => isWardenError(err, 'USAGE'), bad);
+    for (const bad of [
+      '8282',
+      ':8282',
+      '127.0.0.1:',
+      '127.0.0.1:65536',
+      '127.0.0.1:80x',
+      '::1:8282',
+      '[nope]:1',
+      '999.1.1.1:80',
+      'a b:80',
+      'host:-1',
+    ]) {
+      assert.throws(
+        () => parseListen(bad),
+        (err) => isWardenError(err, 'USAGE'),
+        bad,
+      );
     }
   });
 
@@ -25,7 +40,11 @@ describe('warden pack serve', () => {
     const err: string[] = [];
     let stop = (): void => undefined;
     const stopped = new Promise<void>((resolve) => (stop = resolve));
-    const running = servePacks([dir, '--listen', '127.0.0.1:0', '--max-wait', '2'], { out: (l) => out.push(l), err: (l) => err.push(l) }, () => stopped);
+    const running = servePacks(
+      [dir, '--listen', '127.0.0.1:0', '--max-wait', '2'],
+      { out: (l) => out.push(l), err: (l) => err.push(l) },
+      () => stopped,
+    );
     await eventually(() => out.length > 0);
     const url = /^serving .* on (http:\/\/127\.0\.0\.1:\d+\/v1\/policy\/packs\/)$/.exec(out[0] ?? '')?.[1];
     assert.ok(url, out[0]);
@@ -40,6 +59,8 @@ describe('warden pack serve', () => {
     const io = { out: () => undefined, err: () => undefined };
     const never = (): Promise<void> => new Promise(() => undefined);
     await assert.rejects(servePacks(['.', '--listen', 'nowhere'], io, never), (e) => isWardenError(e, 'USAGE'));
-    await assert.rejects(servePacks(['.', '--listen', '127.0.0.1:0', '--max-wait', 'soon'], io, never), (e) => isWardenError(e, 'USAGE'));
+    await assert.rejects(servePacks(['.', '--listen', '127.0.0.1:0', '--max-wait', 'soon'], io, never), (e) =>
+      isWardenError(e, 'USAGE'),
+    );
   });
 });

@@ -16,7 +16,8 @@ function issues(text: string): string[] {
   assert.fail('expected CONFIG_INVALID');
 }
 
-const minimal = 'packs:\n  - name: authz\n    source: { http: { url: "http://127.0.0.1:8282/v1/policy/packs/authz" } }\n    verify: { public_keys: [keys/policy.pub] }\n';
+const minimal =
+  'packs:\n  - name: authz\n    source: { http: { url: "http://127.0.0.1:8282/v1/policy/packs/authz" } }\n    verify: { public_keys: [keys/policy.pub] }\n';
 
 describe('agent configuration', () => {
   it('applies the documented defaults', () => {
@@ -25,7 +26,13 @@ describe('agent configuration', () => {
     assert.equal(c.history_limit, 10);
     const http = c.packs[0]?.source.http;
     assert.deepEqual(
-      [http?.poll_min_seconds, http?.poll_max_seconds, http?.long_poll_seconds, http?.timeout_seconds, http?.backoff_max_seconds],
+      [
+        http?.poll_min_seconds,
+        http?.poll_max_seconds,
+        http?.long_poll_seconds,
+        http?.timeout_seconds,
+        http?.backoff_max_seconds,
+      ],
       [10, 20, 0, 10, 300],
     );
     assert.equal(c.limits.max_files, 10_000);
@@ -35,8 +42,15 @@ describe('agent configuration', () => {
     const c = parseConfig(`data_dir: state\n${minimal}`, where);
     assert.equal(c.data_dir, '/etc/warden/state');
     assert.deepEqual(c.packs[0]?.verify.public_keys, ['/etc/warden/keys/policy.pub']);
-    const withTls = parseConfig(minimal.replace('authz" }', 'authz", tls: { ca_file: ca.pem, cert_file: /abs/c.pem, key_file: k.pem } }'), where);
-    assert.deepEqual(withTls.packs[0]?.source.http?.tls, { ca_file: '/etc/warden/ca.pem', cert_file: '/abs/c.pem', key_file: '/etc/warden/k.pem' });
+    const withTls = parseConfig(
+      minimal.replace('authz" }', 'authz", tls: { ca_file: ca.pem, cert_file: /abs/c.pem, key_file: k.pem } }'),
+      where,
+    );
+    assert.deepEqual(withTls.packs[0]?.source.http?.tls, {
+      ca_file: '/etc/warden/ca.pem',
+      cert_file: '/abs/c.pem',
+      key_file: '/etc/warden/k.pem',
+    });
   });
 
   it('is frozen all the way down', () => {
@@ -48,19 +62,43 @@ describe('agent configuration', () => {
   });
 
   it('lists every bad key with its path at once', () => {
-    const found = issues('listen: nowhere\nhistory_limit: 0\nextra: 1\npacks:\n  - name: A\n    source: {}\n    verify: { public_keys: [] }\n');
-    for (const key of ['listen', 'history_limit', 'extra', 'packs.0.name', 'packs.0.source', 'packs.0.verify.public_keys']) {
-      assert.ok(found.some((l) => l.startsWith(key) || l.includes(`"${key}"`) || l.includes(key)), `${key} in ${found.join(' | ')}`);
+    const found = issues(
+      'listen: nowhere\nhistory_limit: 0\nextra: 1\npacks:\n  - name: A\n    source: {}\n    verify: { public_keys: [] }\n',
+    );
+    for (const key of [
+      'listen',
+      'history_limit',
+      'extra',
+      'packs.0.name',
+      'packs.0.source',
+      'packs.0.verify.public_keys',
+    ]) {
+      assert.ok(
+        found.some((l) => l.startsWith(key) || l.includes(`"${key}"`) || l.includes(key)),
+        `${key} in ${found.join(' | ')}`,
+      );
     }
   });
 
   it('wants exactly one source and one kind of trust', () => {
-    assert.ok(issues(minimal.replace('source: {', 'source: { file: { path: p }, ')).some((l) => l.includes('exactly one of http, file')));
-    assert.ok(issues(minimal.replace('verify: {', 'verify: { unsigned: true, ')).some((l) => l.includes('exactly one of public_keys, keyless, unsigned')));
+    assert.ok(
+      issues(minimal.replace('source: {', 'source: { file: { path: p }, ')).some((l) =>
+        l.includes('exactly one of http, file'),
+      ),
+    );
+    assert.ok(
+      issues(minimal.replace('verify: {', 'verify: { unsigned: true, ')).some((l) =>
+        l.includes('exactly one of public_keys, keyless, unsigned'),
+      ),
+    );
   });
 
   it('refuses unsigned packs from http and file sources', () => {
-    assert.ok(issues(minimal.replace('public_keys: [keys/policy.pub]', 'unsigned: true')).some((l) => l.startsWith('packs.0.verify.unsigned')));
+    assert.ok(
+      issues(minimal.replace('public_keys: [keys/policy.pub]', 'unsigned: true')).some((l) =>
+        l.startsWith('packs.0.verify.unsigned'),
+      ),
+    );
   });
 
   it('refuses duplicate pack names and a poll window that runs backwards', () => {
@@ -71,6 +109,9 @@ describe('agent configuration', () => {
   });
 
   it('refuses text that is not YAML', () => {
-    assert.throws(() => parseConfig('packs: [unclosed', where), (e: unknown) => e instanceof WardenError && e.code === 'CONFIG_INVALID');
+    assert.throws(
+      () => parseConfig('packs: [unclosed', where),
+      (e: unknown) => e instanceof WardenError && e.code === 'CONFIG_INVALID',
+    );
   });
 });

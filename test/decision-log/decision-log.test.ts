@@ -6,7 +6,12 @@ import { describe, it } from 'node:test';
 import { Registry } from 'prom-client';
 import type { Decision } from '../../src/decide/decider.js';
 import { lineFormatter } from '../../src/decision-log/decision-log-event.js';
-import { DecisionLog, decisionEvent, type DecisionLogEvent, type DecisionLogOptions } from '../../src/decision-log/decision-log.js';
+import {
+  DecisionLog,
+  decisionEvent,
+  type DecisionLogEvent,
+  type DecisionLogOptions,
+} from '../../src/decision-log/decision-log.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { tempDir } from '../helpers/fs.js';
 import { spyIo } from '../helpers/io-spy.js';
@@ -14,12 +19,24 @@ import { eventually } from '../helpers/wait.js';
 
 // Event n: decision `d<n>` of pack authz at revision 7, allowed when n is even.
 function ev(n: number): DecisionLogEvent {
-  const decision: Decision = { defined: true, result: n % 2 === 0, decisionId: `d${n}`, pack: 'authz', revision: '7', digest: 'sha256:00' };
+  const decision: Decision = {
+    defined: true,
+    result: n % 2 === 0,
+    decisionId: `d${n}`,
+    pack: 'authz',
+    revision: '7',
+    digest: 'sha256:00',
+  };
   return decisionEvent('authz/allow', { user: { name: `u${n}` }, action: 'read' }, decision);
 }
 
 /** A decision log on a fresh registry whose logger lines the test can read. */
-function setup(opts: Partial<DecisionLogOptions> = {}): { log: DecisionLog; registry: Registry; logLines: string[]; dir: string } {
+function setup(opts: Partial<DecisionLogOptions> = {}): {
+  log: DecisionLog;
+  registry: Registry;
+  logLines: string[];
+  dir: string;
+} {
   const logLines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done): void {
@@ -42,7 +59,12 @@ async function writtenIds(dir: string): Promise<string[]> {
 async function readLines(dir: string): Promise<Array<Record<string, unknown>>> {
   const names = (await readdir(dir)).filter((n) => n.endsWith('.ndjson')).sort();
   const texts = await Promise.all(names.map((n) => readFile(join(dir, n), 'utf8')));
-  return texts.flatMap((t) => t.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>));
+  return texts.flatMap((t) =>
+    t
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>),
+  );
 }
 
 // The value of one series in the registry's exposition (0 if absent).
@@ -78,7 +100,15 @@ describe('decision log', () => {
       events.map((e) => e.decision_id),
     );
     const first = lines[0] ?? {};
-    assert.deepEqual(Object.keys(first).sort(), ['bundles', 'decision_id', 'input', 'labels', 'path', 'result', 'timestamp']);
+    assert.deepEqual(Object.keys(first).sort(), [
+      'bundles',
+      'decision_id',
+      'input',
+      'labels',
+      'path',
+      'result',
+      'timestamp',
+    ]);
     assert.equal(first.path, 'authz/allow');
     assert.deepEqual(first.input, { user: { name: 'u1' }, action: 'read' });
     assert.equal(first.result, false);
@@ -99,14 +129,29 @@ describe('decision log', () => {
     assert.equal(await metric(registry, 'warden_decision_log_dropped_total{reason="overflow"}'), 3);
     await log.drain(5_000);
     assert.deepEqual(await writtenIds(dir), ['d4', 'd5', 'd6', 'd7', 'd8']);
-    assert.ok(logLines.some((l) => l.includes('"code":"DECISION_LOG_OVERFLOW"') && l.includes('"dropped":3')), 'the writer reports the drops');
+    assert.ok(
+      logLines.some((l) => l.includes('"code":"DECISION_LOG_OVERFLOW"') && l.includes('"dropped":3')),
+      'the writer reports the drops',
+    );
     await log.close();
   });
 
   it('rotates by size and keeps only the newest maxFiles files', async () => {
-    const lineBytes = Buffer.byteLength(JSON.stringify({ ...ev(10), labels: { id: '00000000-0000-0000-0000-000000000000', version: '0.1.0' }, timestamp: new Date().toISOString() })) + 1;
+    const lineBytes =
+      Buffer.byteLength(
+        JSON.stringify({
+          ...ev(10),
+          labels: { id: '00000000-0000-0000-0000-000000000000', version: '0.1.0' },
+          timestamp: new Date().toISOString(),
+        }),
+      ) + 1;
     const maxFileBytes = lineBytes * 4 + 40;
-    const { log, dir } = setup({ batchSize: 2, maxFileBytes, maxFiles: 3, labels: { id: '00000000-0000-0000-0000-000000000000', version: '0.1.0' } });
+    const { log, dir } = setup({
+      batchSize: 2,
+      maxFileBytes,
+      maxFiles: 3,
+      labels: { id: '00000000-0000-0000-0000-000000000000', version: '0.1.0' },
+    });
     for (let n = 10; n < 40; n++) log.enqueue(ev(n));
     await log.drain(5_000);
     const names = (await readdir(dir)).sort();
@@ -117,7 +162,11 @@ describe('decision log', () => {
     }
     const ids = await writtenIds(dir);
     assert.ok(ids.length < 30, 'older files were removed');
-    assert.deepEqual(ids, Array.from({ length: ids.length }, (_, i) => `d${40 - ids.length + i}`), 'the kept lines are the newest, in order');
+    assert.deepEqual(
+      ids,
+      Array.from({ length: ids.length }, (_, i) => `d${40 - ids.length + i}`),
+      'the kept lines are the newest, in order',
+    );
     await log.close();
   });
 
@@ -125,12 +174,21 @@ describe('decision log', () => {
     const parent = tempDir();
     const blocker = join(parent, 'not-a-folder');
     await writeFile(blocker, 'x');
-    const { log, registry, logLines } = setup({ dir: join(blocker, 'decisions'), queueLimit: 4, batchSize: 2, flushIntervalMs: 20 });
+    const { log, registry, logLines } = setup({
+      dir: join(blocker, 'decisions'),
+      queueLimit: 4,
+      batchSize: 2,
+      flushIntervalMs: 20,
+    });
     log.start();
     for (let n = 1; n <= 3; n++) log.enqueue(ev(n));
     await log.drain(150);
     assert.ok((await metric(registry, 'warden_decision_log_write_failure_total')) >= 1);
-    assert.equal(logLines.filter((l) => l.includes('"code":"DECISION_LOG_WRITE_FAILED"') && l.includes('retrying')).length, 1, 'logged once per episode');
+    assert.equal(
+      logLines.filter((l) => l.includes('"code":"DECISION_LOG_WRITE_FAILED"') && l.includes('retrying')).length,
+      1,
+      'logged once per episode',
+    );
     for (let n = 4; n <= 13; n++) assert.doesNotThrow(() => log.enqueue(ev(n)));
     assert.ok(log.queued <= 4, 'memory stays bounded by queueLimit');
     // Three flush ticks (20 ms) of failing retries: that they drop nothing more is what is tested, so the wait is real.
@@ -142,15 +200,19 @@ describe('decision log', () => {
     await log.close();
   });
 
-  it('counts a failure on a read-only folder', { skip: process.getuid?.() === 0 ? 'root writes to read-only folders' : false }, async () => {
-    const dir = join(tempDir(), 'ro');
-    await mkdir(dir, { mode: 0o500 });
-    const { log, registry } = setup({ dir });
-    log.enqueue(ev(1));
-    await log.drain(100);
-    assert.ok((await metric(registry, 'warden_decision_log_write_failure_total')) >= 1);
-    await log.close(100);
-  });
+  it(
+    'counts a failure on a read-only folder',
+    { skip: process.getuid?.() === 0 ? 'root writes to read-only folders' : false },
+    async () => {
+      const dir = join(tempDir(), 'ro');
+      await mkdir(dir, { mode: 0o500 });
+      const { log, registry } = setup({ dir });
+      log.enqueue(ev(1));
+      await log.drain(100);
+      assert.ok((await metric(registry, 'warden_decision_log_write_failure_total')) >= 1);
+      await log.close(100);
+    },
+  );
 
   it('writes a full batch at once and a partial one on the timer', async () => {
     const full = setup({ batchSize: 10, flushIntervalMs: 60_000 });
@@ -204,8 +266,15 @@ describe('decision-log lines', () => {
       bundles: { authz: { revision: '7' } },
       timestamp: '2026-11-22T12:00:00.005Z',
     });
-    assert.equal((JSON.parse(b) as { timestamp: string }).timestamp, '2026-11-22T12:00:00.006Z', 'a new millisecond, a new stamp');
-    const stamped = JSON.parse(format({ ...event, timestamp: '2020-01-01T00:00:00Z' }, 0)) as { timestamp: string; labels: unknown };
+    assert.equal(
+      (JSON.parse(b) as { timestamp: string }).timestamp,
+      '2026-11-22T12:00:00.006Z',
+      'a new millisecond, a new stamp',
+    );
+    const stamped = JSON.parse(format({ ...event, timestamp: '2020-01-01T00:00:00Z' }, 0)) as {
+      timestamp: string;
+      labels: unknown;
+    };
     assert.equal(stamped.timestamp, '2020-01-01T00:00:00Z');
     assert.deepEqual(stamped.labels, { id: 'i-1', version: '9.9.9', env: 'test' });
     assert.throws(() => format({ ...event, input: { n: 1n } }, 0), TypeError);

@@ -41,7 +41,8 @@ const OUTSIDE_REFERENCES: readonly { readonly pattern: RegExp; readonly what: st
 /** Tracked files under the scanned paths (every file when git is not there). */
 function scannedFiles(): string[] {
   const git = spawnSync('git', ['ls-files', '-z', '--', ...SCANNED], { cwd: PROJECT_ROOT, encoding: 'utf8' });
-  if (git.status === 0 && git.stdout.length > 0) return git.stdout.split('\0').filter((f) => f && existsSync(join(PROJECT_ROOT, f)));
+  if (git.status === 0 && git.stdout.length > 0)
+    return git.stdout.split('\0').filter((f) => f && existsSync(join(PROJECT_ROOT, f)));
   const walk = (path: string): string[] => {
     const abs = join(PROJECT_ROOT, path);
     if (!existsSync(abs)) return [];
@@ -60,10 +61,12 @@ function textOf(path: string): string | undefined {
 }
 
 const files = scannedFiles();
-const texts = new Map(files.flatMap((f) => {
-  const t = textOf(f);
-  return t === undefined ? [] : [[f, t] as const];
-}));
+const texts = new Map(
+  files.flatMap((f) => {
+    const t = textOf(f);
+    return t === undefined ? [] : [[f, t] as const];
+  }),
+);
 const allTracked = (() => {
   const git = spawnSync('git', ['ls-files', '-z'], { cwd: PROJECT_ROOT, encoding: 'utf8' });
   return git.status === 0 ? git.stdout.split('\0').filter(Boolean) : files;
@@ -135,17 +138,27 @@ const GENERATED = new Set(['load/results/summary.md', 'bench/results/summary.md'
 describe('references (the repository explains itself)', () => {
   it('scans the tracked text files', () => {
     assert.ok(texts.has('README.md'), 'README.md is scanned');
-    assert.ok([...texts.keys()].some((f) => f.startsWith('src/')), 'src/ is scanned');
-    assert.ok([...texts.keys()].some((f) => f.startsWith('docs/')), 'docs/ is scanned');
+    assert.ok(
+      [...texts.keys()].some((f) => f.startsWith('src/')),
+      'src/ is scanned',
+    );
+    assert.ok(
+      [...texts.keys()].some((f) => f.startsWith('docs/')),
+      'docs/ is scanned',
+    );
   });
 
   it('cites no document outside the repository', () => {
-    const problems = [...texts].filter(([path]) => path !== SELF).flatMap(([path, text]) => outsideReferences(path, text));
+    const problems = [...texts]
+      .filter(([path]) => path !== SELF)
+      .flatMap(([path, text]) => outsideReferences(path, text));
     assert.deepEqual(problems, []);
   });
 
   it('links only to files and headings that exist', () => {
-    const problems = [...texts].filter(([path]) => path.endsWith('.md')).flatMap(([path, text]) => brokenLinks(path, text));
+    const problems = [...texts]
+      .filter(([path]) => path.endsWith('.md'))
+      .flatMap(([path, text]) => brokenLinks(path, text));
     assert.deepEqual(problems, []);
   });
 
@@ -153,7 +166,12 @@ describe('references (the repository explains itself)', () => {
     const problems = [...texts]
       .filter(([path]) => path !== SELF)
       .flatMap(([path, text]) => missingMarkdownMentions(path, text))
-      .filter((p) => ![...GENERATED].some((g) => p.includes(`mentions ${g}`) || p.endsWith(`mentions ${basename(g)}, which is not in the repository`)));
+      .filter(
+        (p) =>
+          ![...GENERATED].some(
+            (g) => p.includes(`mentions ${g}`) || p.endsWith(`mentions ${basename(g)}, which is not in the repository`),
+          ),
+      );
     assert.deepEqual(problems, []);
   });
 

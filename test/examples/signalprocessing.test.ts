@@ -46,7 +46,8 @@ describe('the signalprocessing example', () => {
       assert.deepEqual(engine.evaluate(c.entrypoint, c.input ?? null), { defined: true, result: c.expect }, c.name);
       const query = `data.${c.entrypoint.replaceAll('/', '.')}`;
       const viaOpa = execFileSync(opa, ['eval', '-b', out, '--stdin-input', '--format', 'json', query], { input: JSON.stringify(c.input ?? null) });
-      const value = (JSON.parse(viaOpa.toString()) as { result?: Array<{ expressions: Array<{ value: unknown }> }> }).result?.[0]?.expressions[0]?.value;
+      type EvalOutput = { result?: Array<{ expressions: Array<{ value: unknown }> }> };
+      const value = (JSON.parse(viaOpa.toString()) as EvalOutput).result?.[0]?.expressions[0]?.value;
       assert.deepEqual(value, c.expect, `opa eval -b disagrees on ${c.name}`);
     }
   });

@@ -7,13 +7,29 @@ import { canonicalJson } from '../../src/govern/cache/decision-cache-key.js';
 import { DecisionCache } from '../../src/govern/cache/decision-cache.js';
 
 // A decision whose id tells tests apart.
-const decision = (id: string): Decision => ({ defined: true, result: true, decisionId: id, pack: 'authz', revision: '1', digest: 'sha256:00' });
+const decision = (id: string): Decision => ({
+  defined: true,
+  result: true,
+  decisionId: id,
+  pack: 'authz',
+  revision: '1',
+  digest: 'sha256:00',
+});
 
 // A cache on a fake clock the test moves by hand.
-function fakeClockCache(opts: { maxEntries?: number; ttlMs?: number } = {}): { cache: DecisionCache; clock: { now: number }; registry: Registry } {
+function fakeClockCache(opts: { maxEntries?: number; ttlMs?: number } = {}): {
+  cache: DecisionCache;
+  clock: { now: number };
+  registry: Registry;
+} {
   const clock = { now: 1000 };
   const registry = new Registry();
-  const cache = new DecisionCache({ maxEntries: opts.maxEntries ?? 100, ttlMs: opts.ttlMs ?? 30_000, registry, now: () => clock.now });
+  const cache = new DecisionCache({
+    maxEntries: opts.maxEntries ?? 100,
+    ttlMs: opts.ttlMs ?? 30_000,
+    registry,
+    now: () => clock.now,
+  });
   return { cache, clock, registry };
 }
 
@@ -35,7 +51,11 @@ describe('decision cache', () => {
     assert.equal(await metric(registry, 'warden_decision_cache_total{result="hit"}'), 2);
     assert.equal(await metric(registry, 'warden_decision_cache_total{result="miss"}'), 1);
     cache.get('absent');
-    assert.equal(await metric(registry, 'warden_decision_cache_total{result="miss"}'), 2, 'later lookups are added at the next scrape');
+    assert.equal(
+      await metric(registry, 'warden_decision_cache_total{result="miss"}'),
+      2,
+      'later lookups are added at the next scrape',
+    );
   });
 
   it('expires an entry ttlMs after it was set, counting the lookup as a miss', async () => {
@@ -58,7 +78,10 @@ describe('decision cache', () => {
     cache.set('d', decision('d'));
     assert.equal(cache.size, 3);
     assert.equal(cache.get('b'), undefined, 'b was least recently used');
-    assert.deepEqual(['a', 'c', 'd'].map((k) => cache.get(k)?.decisionId), ['a', 'c', 'd']);
+    assert.deepEqual(
+      ['a', 'c', 'd'].map((k) => cache.get(k)?.decisionId),
+      ['a', 'c', 'd'],
+    );
     cache.set('c', decision('c2'));
     cache.set('e', decision('e'));
     assert.equal(cache.get('a'), undefined, 'then a, the oldest use');
@@ -105,8 +128,24 @@ describe('decision cache', () => {
   });
 
   it('writes canonical JSON as JSON.stringify would, with keys sorted', () => {
-    const input = { b: [1, undefined, () => 1, 'x"\n\u2028'], a: { z: undefined, y: new Date(0), x: NaN }, c: -0, d: 1e21, é: 'ü', [Symbol('s')]: 1 };
-    const sorted = (v: unknown): unknown => (Array.isArray(v) ? v.map(sorted) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])])) : v);
+    const input = {
+      b: [1, undefined, () => 1, 'x"\n\u2028'],
+      a: { z: undefined, y: new Date(0), x: NaN },
+      c: -0,
+      d: 1e21,
+      é: 'ü',
+      [Symbol('s')]: 1,
+    };
+    const sorted = (v: unknown): unknown =>
+      Array.isArray(v)
+        ? v.map(sorted)
+        : v !== null && typeof v === 'object'
+          ? Object.fromEntries(
+              Object.keys(v)
+                .sort()
+                .map((k) => [k, sorted((v as Record<string, unknown>)[k])]),
+            )
+          : v;
     const viaJson = JSON.stringify(sorted(JSON.parse(JSON.stringify(input))));
     assert.equal(canonicalJson(input), viaJson);
     const long = { s: `${'a'.repeat(200)}"` };
@@ -117,11 +156,20 @@ describe('decision cache', () => {
   it('refuses input nested past the depth limit, cyclic, or holding a BigInt, with a coded error', () => {
     const cache = new DecisionCache({ maxEntries: 10, ttlMs: 1000, maxDepth: 4 });
     assert.doesNotThrow(() => cache.key('p', { a: { b: { c: [1] } } }));
-    assert.throws(() => cache.key('p', { a: { b: { c: [[1]] } } }), (e) => isWardenError(e, 'DECISION_INPUT_INVALID'));
+    assert.throws(
+      () => cache.key('p', { a: { b: { c: [[1]] } } }),
+      (e) => isWardenError(e, 'DECISION_INPUT_INVALID'),
+    );
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
-    assert.throws(() => cache.key('p', cyclic), (e) => isWardenError(e, 'DECISION_INPUT_INVALID'));
-    assert.throws(() => cache.key('p', { n: 1n }), (e) => isWardenError(e, 'DECISION_INPUT_INVALID'));
+    assert.throws(
+      () => cache.key('p', cyclic),
+      (e) => isWardenError(e, 'DECISION_INPUT_INVALID'),
+    );
+    assert.throws(
+      () => cache.key('p', { n: 1n }),
+      (e) => isWardenError(e, 'DECISION_INPUT_INVALID'),
+    );
   });
 
   it('sorts objects with many keys too', () => {

@@ -12,7 +12,13 @@ import { rejectsCode } from '../helpers/errors.js';
 import { tempDir } from '../helpers/fs.js';
 
 const HEX = 'ab'.repeat(32);
-const GOVERNANCE: EvidencePolicy = { pack: 'governance', digest: `sha256:${HEX}`, revision: 'r12', sequence: 12, number: 3 };
+const GOVERNANCE: EvidencePolicy = {
+  pack: 'governance',
+  digest: `sha256:${HEX}`,
+  revision: 'r12',
+  sequence: 12,
+  number: 3,
+};
 const AUTHZ: EvidencePolicy = { pack: 'authz', digest: `sha256:${'cd'.repeat(32)}`, revision: '7', sequence: 7 };
 const CONFIG = 'listen: 127.0.0.1:8181\ngovernance:\n  pack: governance\n';
 
@@ -71,17 +77,27 @@ describe('writeBootEvidence', () => {
   });
 
   it('takes the digest parseConfig computed of the configuration text', async () => {
-    const config = parseConfig(`${CONFIG}packs:\n  - name: governance\n    source: { file: { path: g.tar.gz } }\n    verify: { public_keys: [k.pub] }\n`, '/etc/warden/agent.yaml');
+    const config = parseConfig(
+      `${CONFIG}packs:\n  - name: governance\n    source: { file: { path: g.tar.gz } }\n    verify: { public_keys: [k.pub] }\n`,
+      '/etc/warden/agent.yaml',
+    );
     const path = await writeBootEvidence(input({ configDigest: config.configDigest, mode: 'standard' }));
     const doc = JSON.parse(await readFile(path, 'utf8')) as { config_digest: string; mode: string };
     assert.match(doc.config_digest, /^sha256:[0-9a-f]{64}$/);
-    assert.notEqual(doc.config_digest, `sha256:${createHash('sha256').update(CONFIG, 'utf8').digest('hex')}`, 'the whole text counts');
+    assert.notEqual(
+      doc.config_digest,
+      `sha256:${createHash('sha256').update(CONFIG, 'utf8').digest('hex')}`,
+      'the whole text counts',
+    );
     assert.equal(doc.mode, 'standard');
   });
 
   it('refuses a malformed config digest and writes nothing', async () => {
     const dir = join(tempDir(), 'runtime');
-    await rejectsCode(writeBootEvidence(input({ dir, configDigest: 'sha256:nothex' })), 'POLICY_INTEGRITY_CHECK_FAILED');
+    await rejectsCode(
+      writeBootEvidence(input({ dir, configDigest: 'sha256:nothex' })),
+      'POLICY_INTEGRITY_CHECK_FAILED',
+    );
     assert.equal(existsSync(dir), false);
   });
 
@@ -95,7 +111,11 @@ describe('writeBootEvidence', () => {
   it('overwrites boot.json on a second boot of the same policy and leaves no temp files', async () => {
     const first = input();
     await writeBootEvidence(first);
-    const path = await writeBootEvidence({ ...first, now: () => new Date('2025-03-05T00:00:00.000Z'), environment: 'staging' });
+    const path = await writeBootEvidence({
+      ...first,
+      now: () => new Date('2025-03-05T00:00:00.000Z'),
+      environment: 'staging',
+    });
     const doc = JSON.parse(await readFile(path, 'utf8')) as { time: string; environment: { name: string } };
     assert.equal(doc.time, '2025-03-05T00:00:00.000Z');
     assert.equal(doc.environment.name, 'staging');
@@ -107,7 +127,10 @@ describe('writeBootEvidence', () => {
     await writeBootEvidence(first);
     const other: EvidencePolicy = { ...GOVERNANCE, digest: `sha256:${'ef'.repeat(32)}`, revision: 'r13', sequence: 13 };
     await writeBootEvidence({ ...first, policy: other, packs: [other] });
-    assert.deepEqual(await listAll(first.dir), [HEX, join(HEX, 'boot.json'), 'ef'.repeat(32), join('ef'.repeat(32), 'boot.json')].sort());
+    assert.deepEqual(
+      await listAll(first.dir),
+      [HEX, join(HEX, 'boot.json'), 'ef'.repeat(32), join('ef'.repeat(32), 'boot.json')].sort(),
+    );
   });
 
   it('rejects with EVIDENCE_WRITE_FAILED naming the path when the root is a regular file', async () => {
@@ -144,7 +167,10 @@ describe('writeBootEvidence', () => {
     it(`refuses ${what} as the policy digest with POLICY_INTEGRITY_CHECK_FAILED and writes nothing`, async () => {
       const root = tempDir();
       const policy = { ...GOVERNANCE, digest };
-      await rejectsCode(writeBootEvidence(input({ dir: join(root, 'runtime'), policy, packs: [policy] })), 'POLICY_INTEGRITY_CHECK_FAILED');
+      await rejectsCode(
+        writeBootEvidence(input({ dir: join(root, 'runtime'), policy, packs: [policy] })),
+        'POLICY_INTEGRITY_CHECK_FAILED',
+      );
       assert.deepEqual(await listAll(root), []);
     });
   }
@@ -152,7 +178,10 @@ describe('writeBootEvidence', () => {
   it('refuses a malformed digest among the active packs and writes nothing', async () => {
     const root = tempDir();
     const bad = { ...AUTHZ, digest: 'sha256:00' };
-    await rejectsCode(writeBootEvidence(input({ dir: join(root, 'runtime'), packs: [GOVERNANCE, bad] })), 'POLICY_INTEGRITY_CHECK_FAILED');
+    await rejectsCode(
+      writeBootEvidence(input({ dir: join(root, 'runtime'), packs: [GOVERNANCE, bad] })),
+      'POLICY_INTEGRITY_CHECK_FAILED',
+    );
     assert.deepEqual(await listAll(root), []);
   });
 });

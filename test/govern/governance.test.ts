@@ -32,7 +32,12 @@ describe('governance verdicts in an agent', () => {
     dir = tempDir();
     await writeTree(dir, { 'policy.pub': key.publicPem, 'packs/.keep': '' });
     await publish(packs(), 'governance', await governancePack(1), key.privateKey);
-    await publish(packs(), 'killswitches', await killSwitchPack(1, { ai_training: { active: true, reason: 'paused for review' } }), key.privateKey);
+    await publish(
+      packs(),
+      'killswitches',
+      await killSwitchPack(1, { ai_training: { active: true, reason: 'paused for review' } }),
+      key.privateKey,
+    );
     const config = parseConfig(
       governanceYaml({
         killSwitchSource: '{ file: { path: packs/killswitches.tar.gz, poll_seconds: 0.05 } }',
@@ -48,8 +53,15 @@ describe('governance verdicts in an agent', () => {
   after(() => agent.close());
 
   // POSTs a context to /v1/verdict.
-  const post = async (body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> => {
-    const res = await fetch(`${agent.url}/v1/verdict`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+  const post = async (
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> => {
+    const res = await fetch(`${agent.url}/v1/verdict`, {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { 'content-type': 'application/json', ...headers },
+    });
     return { status: res.status, body: (await res.json()) as Record<string, unknown>, headers: res.headers };
   };
 
@@ -106,7 +118,13 @@ describe('governance verdicts in an agent', () => {
     assert.equal(deny.status, 200);
     assert.deepEqual(deny.body.reasons, ['purpose_not_consented', 'resource_other_tenant']);
 
-    const blocked = await post({ tenant: 'globex', subject: 's', module: 'ai_training', action: 'train', purpose: 'model_improvement' });
+    const blocked = await post({
+      tenant: 'globex',
+      subject: 's',
+      module: 'ai_training',
+      action: 'train',
+      purpose: 'model_improvement',
+    });
     assert.equal(blocked.status, 503);
     assert.equal(blocked.body.code, 'KILL_SWITCH_ACTIVE');
     assert.equal(blocked.body.result, 'blocked');
@@ -132,12 +150,20 @@ describe('governance verdicts in an agent', () => {
     assert.equal(await metric(agent, 'governance_decision_count{result="deny"}'), before + 1);
     assert.ok((await metric(agent, 'governance_decision_count{result="blocked"}')) >= 1);
     const text = await agent.metrics.registry.metrics();
-    assert.match(text, /http_request_duration_seconds_count\{route="\/v1\/verdict",method="POST",status_code="200",middleware="governance"\} [1-9]/);
+    assert.match(
+      text,
+      /http_request_duration_seconds_count\{route="\/v1\/verdict",method="POST",status_code="200",middleware="governance"\} [1-9]/,
+    );
     assert.match(text, /opa_client_latency_seconds_count\{pack="governance",engine="wasm"\} [1-9]/);
   });
 
   it('does no file or network I/O on the verdict path, decision log on; the log then holds every verdict', async () => {
-    const contexts = [ALLOW_CORE, ALLOW_AI, DENY, { tenant: 'globex', subject: 's', module: 'ai_training', action: 'train', purpose: 'model_improvement' }];
+    const contexts = [
+      ALLOW_CORE,
+      ALLOW_AI,
+      DENY,
+      { tenant: 'globex', subject: 's', module: 'ai_training', action: 'train', purpose: 'model_improvement' },
+    ];
     const logDir = join(dir, 'decisions');
     await agent.drainDecisionLog();
     const linesBefore = await countLines(logDir);
@@ -175,7 +201,9 @@ describe('governance verdicts in an agent', () => {
       }),
       key.privateKey,
     );
-    await eventually(() => Promise.resolve(agent.packs.find((p) => p.config.name === 'governance')?.activator.current?.revision === 'v2'));
+    await eventually(() =>
+      Promise.resolve(agent.packs.find((p) => p.config.name === 'governance')?.activator.current?.revision === 'v2'),
+    );
     const after = gov.verdict(context);
     assert.equal(after.cached, false);
     assert.equal(after.revision, 'v2');
@@ -185,18 +213,47 @@ describe('governance verdicts in an agent', () => {
 
   it('takes kill-switch updates through verify → store → activate, and keeps the last good state when one is bad', async () => {
     assert.equal(gov.verdict(ALLOW_AI).result, 'allow');
-    await publish(packs(), 'killswitches', await killSwitchPack(2, { ai_inference: { active: true, reason: 'model incident 42' } }), key.privateKey);
+    await publish(
+      packs(),
+      'killswitches',
+      await killSwitchPack(2, { ai_inference: { active: true, reason: 'model incident 42' } }),
+      key.privateKey,
+    );
     await eventually(() => Promise.resolve(gov.verdict(ALLOW_AI).result === 'blocked'));
     assert.equal(gov.verdict(ALLOW_AI).killSwitch?.reason, 'model incident 42');
-    assert.equal(gov.verdict({ tenant: 'globex', subject: 's', module: 'ai_training', action: 'train', purpose: 'model_improvement' }).result, 'allow', 'ai_training is no longer listed: open');
+    assert.equal(
+      gov.verdict({
+        tenant: 'globex',
+        subject: 's',
+        module: 'ai_training',
+        action: 'train',
+        purpose: 'model_improvement',
+      }).result,
+      'allow',
+      'ai_training is no longer listed: open',
+    );
 
     // Signed by someone else: refused; the switch stays as it was.
-    const refusedBefore = await metric(agent, 'policy_reload_failure_total{pack="killswitches",source="file",code="SIGNATURE_KEY_UNKNOWN"}');
+    const refusedBefore = await metric(
+      agent,
+      'policy_reload_failure_total{pack="killswitches",source="file",code="SIGNATURE_KEY_UNKNOWN"}',
+    );
     await publish(packs(), 'killswitches', await killSwitchPack(3, {}), p256().privateKey);
-    await eventually(async () => (await metric(agent, 'policy_reload_failure_total{pack="killswitches",source="file",code="SIGNATURE_KEY_UNKNOWN"}')) > refusedBefore);
+    await eventually(
+      async () =>
+        (await metric(
+          agent,
+          'policy_reload_failure_total{pack="killswitches",source="file",code="SIGNATURE_KEY_UNKNOWN"}',
+        )) > refusedBefore,
+    );
     assert.equal(gov.verdict(ALLOW_AI).result, 'blocked');
 
-    await publish(packs(), 'killswitches', await killSwitchPack(4, { ai_inference: { active: false } }), key.privateKey);
+    await publish(
+      packs(),
+      'killswitches',
+      await killSwitchPack(4, { ai_inference: { active: false } }),
+      key.privateKey,
+    );
     await eventually(() => Promise.resolve(gov.verdict(ALLOW_AI).result === 'allow'));
   });
 
@@ -209,7 +266,13 @@ describe('governance verdicts in an agent', () => {
     const active = agent.packs.find((p) => p.config.name === 'governance')?.activator;
     const digest = active?.current?.digest;
     await publish(packs(), 'governance', built.bytes, key.privateKey);
-    await eventually(async () => (await metric(agent, 'policy_reload_failure_total{pack="governance",source="file",code="GOVERNANCE_PACK_INVALID"}')) === 1);
+    await eventually(
+      async () =>
+        (await metric(
+          agent,
+          'policy_reload_failure_total{pack="governance",source="file",code="GOVERNANCE_PACK_INVALID"}',
+        )) === 1,
+    );
     assert.equal(active?.current?.digest, digest);
     assert.equal(gov.verdict(ALLOW_AI).allow, true);
   });
@@ -217,7 +280,11 @@ describe('governance verdicts in an agent', () => {
   it('wrote boot evidence for the governance pack it booted on', async () => {
     const path = await agent.evidence;
     assert.ok(path);
-    const doc = JSON.parse(await readFile(path, 'utf8')) as { policy: { pack: string; digest: string }; config_digest: string; packs: unknown[] };
+    const doc = JSON.parse(await readFile(path, 'utf8')) as {
+      policy: { pack: string; digest: string };
+      config_digest: string;
+      packs: unknown[];
+    };
     assert.equal(doc.policy.pack, 'governance');
     assert.equal(path, join(dir, 'evidence', doc.policy.digest.slice('sha256:'.length), 'boot.json'));
     assert.equal(doc.packs.length, 2, 'the governance and kill-switch packs');

@@ -21,7 +21,14 @@ describe('kill switches', () => {
     const ks = new KillSwitches();
     ks.setRisks(RISKS);
     assert.equal(ks.loaded, false);
-    assert.deepEqual({ ...ks.check('ai_inference') }, { active: true, reason: 'no kill-switch state has loaded yet: high-risk modules start blocked', source: 'cold_start' });
+    assert.deepEqual(
+      { ...ks.check('ai_inference') },
+      {
+        active: true,
+        reason: 'no kill-switch state has loaded yet: high-risk modules start blocked',
+        source: 'cold_start',
+      },
+    );
     assert.equal(ks.check('billing').active, false);
     assert.equal(ks.check('billing').source, 'cold_start');
     assert.equal(ks.check('unheard_of').active, true, 'a module without a declared risk is blocked until state loads');
@@ -30,7 +37,13 @@ describe('kill switches', () => {
   it('once a state loads it decides alone: listed switches apply, unlisted modules are open', () => {
     const ks = new KillSwitches();
     ks.setRisks(RISKS);
-    ks.load(parseSwitchState({ billing: { active: true, reason: 'ledger migration' }, ai_inference: { active: false, reason: '' } }, 'killswitch/state'), 'v2');
+    ks.load(
+      parseSwitchState(
+        { billing: { active: true, reason: 'ledger migration' }, ai_inference: { active: false, reason: '' } },
+        'killswitch/state',
+      ),
+      'v2',
+    );
     assert.equal(ks.loaded, true);
     assert.equal(ks.revision, 'v2');
     assert.deepEqual({ ...ks.check('billing') }, { active: true, reason: 'ledger migration', source: 'pack' });
@@ -67,11 +80,34 @@ describe('kill switches', () => {
   });
 
   it('refuses malformed states and risks with GOVERNANCE_PACK_INVALID', () => {
-    const bad: unknown[] = [undefined, null, [], 'on', { m: true }, { m: { active: 'yes' } }, { m: { active: true, reason: 7 } }, { 'bad name!': { active: true } }, { m: { active: true, reason: 'x'.repeat(2000) } }];
-    for (const value of bad) assert.equal(codeOf(() => parseSwitchState(value, 'killswitch/state')), 'GOVERNANCE_PACK_INVALID', JSON.stringify(value));
+    const bad: unknown[] = [
+      undefined,
+      null,
+      [],
+      'on',
+      { m: true },
+      { m: { active: 'yes' } },
+      { m: { active: true, reason: 7 } },
+      { 'bad name!': { active: true } },
+      { m: { active: true, reason: 'x'.repeat(2000) } },
+    ];
+    for (const value of bad)
+      assert.equal(
+        codeOf(() => parseSwitchState(value, 'killswitch/state')),
+        'GOVERNANCE_PACK_INVALID',
+        JSON.stringify(value),
+      );
     for (const value of [undefined, [], { m: {} }, { m: { risk: 'medium' } }]) {
-      assert.equal(codeOf(() => parseModuleRisks(value, 'governance/modules')), 'GOVERNANCE_PACK_INVALID', JSON.stringify(value));
+      assert.equal(
+        codeOf(() => parseModuleRisks(value, 'governance/modules')),
+        'GOVERNANCE_PACK_INVALID',
+        JSON.stringify(value),
+      );
     }
-    assert.equal(codeOf(() => parseSwitchState({}, 'killswitch/state')), undefined, 'an empty state is a valid state: nothing switched off');
+    assert.equal(
+      codeOf(() => parseSwitchState({}, 'killswitch/state')),
+      undefined,
+      'an empty state is a valid state: nothing switched off',
+    );
   });
 });

@@ -26,7 +26,9 @@ const AUDIENCE = 'orders-api';
 async function governedAgent(tenants?: { jwksFile: string }): Promise<RunningAgent> {
   const dir = tempDir('warden-middleware-');
   const yaml = await exampleGovernanceYaml(dir, {
-    tenants: tenants ? `{ issuer: "${ISSUER}", audience: ${AUDIENCE}, algorithms: [ES256], jwks_file: ${tenants.jwksFile} }` : undefined,
+    tenants: tenants
+      ? `{ issuer: "${ISSUER}", audience: ${AUDIENCE}, algorithms: [ES256], jwks_file: ${tenants.jwksFile} }`
+      : undefined,
   });
   return startAgent(parseConfig(yaml, join(dir, 'agent.yaml')), createLogger('silent'));
 }
@@ -36,7 +38,13 @@ function contextOf(url: string, subject?: string): RequestAction {
   const u = new URL(url, 'http://service.test');
   if (u.pathname === '/boom') throw new Error('context bug');
   const [, , module = '', action = ''] = u.pathname.split('/');
-  return { module, action, resource: u.searchParams.get('resource') ?? undefined, purpose: u.searchParams.get('purpose') ?? undefined, subject };
+  return {
+    module,
+    action,
+    resource: u.searchParams.get('resource') ?? undefined,
+    purpose: u.searchParams.get('purpose') ?? undefined,
+    subject,
+  };
 }
 
 /** A service with the governance step mounted, and how often its handler ran. */
@@ -60,24 +68,45 @@ async function fastifyService(agent: RunningAgent, subject?: string): Promise<Mo
   app.get('/m/:module/:action', (request) => {
     calls++;
     const g = request.governance;
-    return { tenant: g?.tenant, subject: g?.subject, decision_id: g?.verdict.decisionId, claims_tenant: g?.claims?.['tenant'] };
+    return {
+      tenant: g?.tenant,
+      subject: g?.subject,
+      decision_id: g?.verdict.decisionId,
+      claims_tenant: g?.claims?.['tenant'],
+    };
   });
   app.get('/boom', () => {
     calls++;
     return {};
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
-  return { name: 'fastify', url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, calls: () => calls, close: () => app.close() };
+  return {
+    name: 'fastify',
+    url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`,
+    calls: () => calls,
+    close: () => app.close(),
+  };
 }
 
 async function expressService(agent: RunningAgent, subject?: string): Promise<Mount> {
   let calls = 0;
   const app = express();
-  app.use(wardenExpress({ governance: governanceOf(agent), metrics: agent.metrics, context: (req: IncomingMessage) => contextOf(req.url ?? '/', subject) }));
+  app.use(
+    wardenExpress({
+      governance: governanceOf(agent),
+      metrics: agent.metrics,
+      context: (req: IncomingMessage) => contextOf(req.url ?? '/', subject),
+    }),
+  );
   app.get('/m/:module/:action', (req: Request, res: Response) => {
     calls++;
     const g = req.governance;
-    res.json({ tenant: g?.tenant, subject: g?.subject, decision_id: g?.verdict.decisionId, claims_tenant: g?.claims?.['tenant'] });
+    res.json({
+      tenant: g?.tenant,
+      subject: g?.subject,
+      decision_id: g?.verdict.decisionId,
+      claims_tenant: g?.claims?.['tenant'],
+    });
   });
   app.get('/boom', (_req: Request, res: Response) => {
     calls++;
@@ -105,7 +134,15 @@ function governanceOf(agent: RunningAgent): Governance {
 interface Answer {
   status: number;
   headers: Headers;
-  body: { code?: string; message?: string; details?: Record<string, unknown>; tenant?: string; subject?: string; decision_id?: string; claims_tenant?: string };
+  body: {
+    code?: string;
+    message?: string;
+    details?: Record<string, unknown>;
+    tenant?: string;
+    subject?: string;
+    decision_id?: string;
+    claims_tenant?: string;
+  };
 }
 async function get(mount: Mount, path: string, headers: Headers | Record<string, string> = {}): Promise<Answer> {
   const res = await fetch(`${mount.url}${path}`, { headers });
@@ -113,7 +150,13 @@ async function get(mount: Mount, path: string, headers: Headers | Record<string,
 }
 
 /** Asserts the request was refused with this status and code, without the handler running. */
-async function refused(mount: Mount, path: string, headers: Headers | Record<string, string>, status: number, code: string): Promise<Answer> {
+async function refused(
+  mount: Mount,
+  path: string,
+  headers: Headers | Record<string, string>,
+  status: number,
+  code: string,
+): Promise<Answer> {
   const before = mount.calls();
   const answer = await get(mount, path, headers);
   assert.equal(answer.status, status, `${mount.name} ${path}: ${JSON.stringify(answer.body)}`);
@@ -128,14 +171,27 @@ describe('governance middleware with verified tenants (JWT)', () => {
   let mounts: Mount[] = [];
   let privateKey: CryptoKey;
   const token = (tenant: string, sub = 'alice'): Promise<string> =>
-    new SignJWT({ tenant }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(ISSUER).setAudience(AUDIENCE).setSubject(sub).setIssuedAt().setExpirationTime('5m').sign(privateKey);
-  const as = async (tenant: string, extra: Record<string, string> = {}): Promise<Record<string, string>> => ({ authorization: `Bearer ${await token(tenant)}`, ...extra });
+    new SignJWT({ tenant })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setSubject(sub)
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(privateKey);
+  const as = async (tenant: string, extra: Record<string, string> = {}): Promise<Record<string, string>> => ({
+    authorization: `Bearer ${await token(tenant)}`,
+    ...extra,
+  });
 
   before(async () => {
     const keys = await generateKeyPair('ES256', { extractable: true });
     privateKey = keys.privateKey;
     const jwksFile = join(tempDir('warden-jwks-'), 'jwks.json');
-    await writeFile(jwksFile, JSON.stringify({ keys: [{ ...(await exportJWK(keys.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] }));
+    await writeFile(
+      jwksFile,
+      JSON.stringify({ keys: [{ ...(await exportJWK(keys.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] }),
+    );
     agent = await governedAgent({ jwksFile });
     mounts = [await fastifyService(agent), await expressService(agent)];
   });
@@ -179,7 +235,13 @@ describe('governance middleware with verified tenants (JWT)', () => {
 
   it('refuses a module behind an active kill switch with 503 KILL_SWITCH_ACTIVE', async () => {
     for (const m of mounts) {
-      const answer = await refused(m, '/m/ai_training/train', await as('globex', { 'x-purpose': 'model_improvement' }), 503, 'KILL_SWITCH_ACTIVE');
+      const answer = await refused(
+        m,
+        '/m/ai_training/train',
+        await as('globex', { 'x-purpose': 'model_improvement' }),
+        503,
+        'KILL_SWITCH_ACTIVE',
+      );
       assert.equal(answer.body.details?.['module'], 'ai_training');
       assert.equal(answer.body.details?.['reason'], 'training paused pending model review');
       assert.equal(typeof answer.body.details?.['source'], 'string');
@@ -202,7 +264,10 @@ describe('governance middleware with verified tenants (JWT)', () => {
     const globex = `Bearer ${await token('globex')}`;
     for (const m of mounts) {
       const before = m.calls();
-      for (const pair of [[acme, globex], [globex, acme]]) {
+      for (const pair of [
+        [acme, globex],
+        [globex, acme],
+      ]) {
         const answer = await rawRequest(`${m.url}/m/billing/read`, { headers: { authorization: pair } });
         assert.equal(answer.status, 401, `${m.name}: ${answer.text}`);
         assert.equal(answer.body.code, 'TOKEN_INVALID');
@@ -214,7 +279,13 @@ describe('governance middleware with verified tenants (JWT)', () => {
 
   it("refuses acme's token addressed to globex (X-Tenant-ID) with 403 TENANT_MISMATCH", async () => {
     for (const m of mounts) {
-      const answer = await refused(m, '/m/billing/read', await as('acme', { 'x-tenant-id': 'globex' }), 403, 'TENANT_MISMATCH');
+      const answer = await refused(
+        m,
+        '/m/billing/read',
+        await as('acme', { 'x-tenant-id': 'globex' }),
+        403,
+        'TENANT_MISMATCH',
+      );
       assert.equal(answer.body.details?.['reason'], 'tenant_mismatch');
       const same = await get(m, '/m/billing/read', await as('acme', { 'x-tenant-id': 'acme' }));
       assert.equal(same.status, 200, m.name);
@@ -236,14 +307,18 @@ describe('governance middleware with verified tenants (JWT)', () => {
 
   it('observes the governance step in http_request_duration_seconds{middleware="governance"}', async () => {
     const text = await agent.metrics.registry.metrics();
-    const count = (labels: string): number => Number(new RegExp(`^http_request_duration_seconds_count\\{${labels}\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    const count = (labels: string): number =>
+      Number(new RegExp(`^http_request_duration_seconds_count\\{${labels}\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
     assert.ok(count('route="/m/:module/:action",method="GET",status_code="200",middleware="governance"') >= 3, text);
     assert.ok(count('route="/m/:module/:action",method="GET",status_code="403",middleware="governance"') >= 3);
     assert.ok(count('route="/m/:module/:action",method="GET",status_code="503",middleware="governance"') >= 1);
     assert.ok(count('route="/m/:module/:action",method="GET",status_code="401",middleware="governance"') >= 2);
     assert.ok(count('route="governance",method="GET",status_code="200",middleware="governance"') >= 3);
     assert.ok(count('route="governance",method="GET",status_code="403",middleware="governance"') >= 3);
-    assert.ok(count('route="governance",method="GET",status_code="500",middleware="governance"') >= 1, 'a bug is observed as 500');
+    assert.ok(
+      count('route="governance",method="GET",status_code="500",middleware="governance"') >= 1,
+      'a bug is observed as 500',
+    );
   });
 });
 
@@ -290,15 +365,24 @@ describe('governance middleware without tenant verification (X-Tenant-ID)', () =
   });
 
   it('answers as data without a framework, and refuses bad options with CONFIG_INVALID', async () => {
-    const enforce = createEnforcer({ governance: governanceOf(agent), context: () => ({ module: 'identity', action: 'read', subject: 'svc' }) });
+    const enforce = createEnforcer({
+      governance: governanceOf(agent),
+      context: () => ({ module: 'identity', action: 'read', subject: 'svc' }),
+    });
     const pass = await enforce({ 'x-tenant-id': 'acme' }, { headers: {} });
     assert.ok(pass.ok);
     assert.equal(pass.governance.tenant, 'acme');
     assert.equal(pass.headers['x-warden-decision-id'], pass.governance.verdict.decisionId);
-    const noSubject = await createEnforcer({ governance: governanceOf(agent), context: () => ({ module: 'identity', action: 'read' }) })({ 'x-tenant-id': 'acme' }, { headers: {} });
+    const noSubject = await createEnforcer({
+      governance: governanceOf(agent),
+      context: () => ({ module: 'identity', action: 'read' }),
+    })({ 'x-tenant-id': 'acme' }, { headers: {} });
     assert.ok(!noSubject.ok);
     assert.equal(noSubject.status, 400);
     assert.equal(noSubject.body.code, 'DECISION_INPUT_INVALID');
-    assert.throws(() => createEnforcer({ governance: governanceOf(agent), context: 'billing' as never }), (err: unknown) => (err as { code?: string }).code === 'CONFIG_INVALID');
+    assert.throws(
+      () => createEnforcer({ governance: governanceOf(agent), context: 'billing' as never }),
+      (err: unknown) => (err as { code?: string }).code === 'CONFIG_INVALID',
+    );
   });
 });

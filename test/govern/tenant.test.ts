@@ -12,7 +12,12 @@ import { isWardenError, type ErrorCode } from '../../src/errors.js';
 import { jwksFromUrl } from '../../src/govern/tenant/jwks.js';
 import { jwksFromFile, type JwksFileSource } from '../../src/govern/tenant/jwks-file.js';
 import { TENANT_REFUSAL_METRIC, type RefusalReason } from '../../src/govern/tenant/tenant-refusal.js';
-import { createTenantValidator, type TenantHeaders, type TenantValidator, type TenantValidatorOptions } from '../../src/govern/tenant/tenant.js';
+import {
+  createTenantValidator,
+  type TenantHeaders,
+  type TenantValidator,
+  type TenantValidatorOptions,
+} from '../../src/govern/tenant/tenant.js';
 import { eventually } from '../helpers/wait.js';
 
 const ISSUER = 'https://idp.example.test';
@@ -20,7 +25,13 @@ const AUDIENCE = 'warden-api';
 const b64 = (v: unknown): string => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 const now = (): number => Math.floor(Date.now() / 1000);
 
-interface Signer { kid: string; alg: string; privateKey: CryptoKey; publicKey: CryptoKey; jwk: JWK }
+interface Signer {
+  kid: string;
+  alg: string;
+  privateKey: CryptoKey;
+  publicKey: CryptoKey;
+  jwk: JWK;
+}
 async function signer(kid: string, alg: 'RS256' | 'ES256'): Promise<Signer> {
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
   return { kid, alg, privateKey, publicKey, jwk: { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' } };
@@ -34,7 +45,9 @@ const writeAtomic = async (path: string, text: string): Promise<void> => {
 /** A signed token with good claims for tenant `acme`, `over` merged in (undefined drops a claim). */
 function token(by: Signer, over: Record<string, unknown> = {}, header: Record<string, unknown> = {}): Promise<string> {
   const payload = { iss: ISSUER, aud: AUDIENCE, sub: 'user-1', tenant: 'acme', iat: now(), exp: now() + 300, ...over };
-  return new CompactSign(Buffer.from(JSON.stringify(payload))).setProtectedHeader({ alg: by.alg, kid: by.kid, ...header }).sign(by.privateKey);
+  return new CompactSign(Buffer.from(JSON.stringify(payload)))
+    .setProtectedHeader({ alg: by.alg, kid: by.kid, ...header })
+    .sign(by.privateKey);
 }
 /** A token jose refuses to produce: the header and payload as given, signed with HMAC-SHA256 under `secret` (or unsigned). */
 function handmade(header: Record<string, unknown>, over: Record<string, unknown>, secret?: string | Buffer): string {
@@ -48,13 +61,24 @@ async function refusals(registry: Registry, reason: RefusalReason): Promise<numb
   return data?.values.find((v) => v.labels['reason'] === reason)?.value ?? 0;
 }
 /** Asserts `validate` refuses with this code, status and reason, and counts exactly one refusal for it. */
-async function refuses(v: TenantValidator, registry: Registry, headers: TenantHeaders, code: ErrorCode, status: number, reason: RefusalReason): Promise<void> {
+async function refuses(
+  v: TenantValidator,
+  registry: Registry,
+  headers: TenantHeaders,
+  code: ErrorCode,
+  status: number,
+  reason: RefusalReason,
+): Promise<void> {
   const before = await refusals(registry, reason);
   await assert.rejects(v.validate(headers), (err: unknown) => {
     assert.ok(isWardenError(err, code), `want ${code}, got ${String(err)}`);
     assert.equal(err.details['status'], status);
     assert.equal(err.details['reason'], reason);
-    if (status === 401) assert.match(String(err.details['wwwAuthenticate']), reason === 'no_token' ? /^Bearer$/ : /^Bearer error="invalid_token"/);
+    if (status === 401)
+      assert.match(
+        String(err.details['wwwAuthenticate']),
+        reason === 'no_token' ? /^Bearer$/ : /^Bearer error="invalid_token"/,
+      );
     return true;
   });
   assert.equal(await refusals(registry, reason), before + 1, `${reason} counted once`);
@@ -69,15 +93,27 @@ before(async () => {
 });
 after(() => rm(dir, { recursive: true, force: true }));
 
-function validator(keys: TenantValidatorOptions['keys'], registry: Registry, extra: Partial<TenantValidatorOptions> = {}): TenantValidator {
-  return createTenantValidator({ issuer: ISSUER, audience: [AUDIENCE, 'other-api'], algorithms: ['RS256', 'ES256'], keys, registry, ...extra });
+function validator(
+  keys: TenantValidatorOptions['keys'],
+  registry: Registry,
+  extra: Partial<TenantValidatorOptions> = {},
+): TenantValidator {
+  return createTenantValidator({
+    issuer: ISSUER,
+    audience: [AUDIENCE, 'other-api'],
+    algorithms: ['RS256', 'ES256'],
+    keys,
+    registry,
+    ...extra,
+  });
 }
 
 describe('tenant validator', () => {
   const registry = new Registry();
   let keys: JwksFileSource;
   let v: TenantValidator;
-  const no = (h: TenantHeaders, code: ErrorCode, status: number, reason: RefusalReason): Promise<void> => refuses(v, registry, h, code, status, reason);
+  const no = (h: TenantHeaders, code: ErrorCode, status: number, reason: RefusalReason): Promise<void> =>
+    refuses(v, registry, h, code, status, reason);
   before(async () => {
     await writeFile(join(dir, 'main.jwks.json'), jwks(rsa, ec));
     keys = await jwksFromFile(join(dir, 'main.jwks.json'), { watch: false });
@@ -96,7 +132,10 @@ describe('tenant validator', () => {
   it('with a token cache: a token verifies once, its tenant is still checked on every request, refusals are never cached', async () => {
     let lookups = 0;
     const counting = {
-      getKey: (h: Parameters<typeof keys.getKey>[0], t: Parameters<typeof keys.getKey>[1]) => ((lookups += 1), keys.getKey(h, t)),
+      getKey: (h: Parameters<typeof keys.getKey>[0], t: Parameters<typeof keys.getKey>[1]) => (
+        (lookups += 1),
+        keys.getKey(h, t)
+      ),
       close: () => undefined,
     };
     const reg = new Registry();
@@ -129,7 +168,12 @@ describe('tenant validator', () => {
     for (const s of [rsa, ec]) {
       const pem = await exportSPKI(s.publicKey);
       await no(bearer(handmade({ alg: 'HS256', kid: s.kid }, {}, pem)), 'TOKEN_INVALID', 401, 'alg_not_allowed');
-      await no(bearer(handmade({ alg: 'HS256', kid: s.kid }, {}, JSON.stringify(s.jwk))), 'TOKEN_INVALID', 401, 'alg_not_allowed');
+      await no(
+        bearer(handmade({ alg: 'HS256', kid: s.kid }, {}, JSON.stringify(s.jwk))),
+        'TOKEN_INVALID',
+        401,
+        'alg_not_allowed',
+      );
     }
   });
 
@@ -154,8 +198,11 @@ describe('tenant validator', () => {
     await no(bearer(await token(rsa, { tenant: undefined })), 'TENANT_MISSING', 403, 'tenant_missing');
     await no(bearer(await token(rsa, { tenant: '' })), 'TENANT_MISSING', 403, 'tenant_missing');
     await no(bearer(await token(rsa, { tenant: null })), 'TENANT_MISSING', 403, 'tenant_missing');
-    const polluted = await new CompactSign(Buffer.from(`{"iss":"${ISSUER}","aud":"${AUDIENCE}","exp":${now() + 60},"__proto__":{"tenant":"acme"}}`))
-      .setProtectedHeader({ alg: 'RS256', kid: 'rsa-1' }).sign(rsa.privateKey);
+    const polluted = await new CompactSign(
+      Buffer.from(`{"iss":"${ISSUER}","aud":"${AUDIENCE}","exp":${now() + 60},"__proto__":{"tenant":"acme"}}`),
+    )
+      .setProtectedHeader({ alg: 'RS256', kid: 'rsa-1' })
+      .sign(rsa.privateKey);
     await no(bearer(polluted), 'TENANT_MISSING', 403, 'tenant_missing');
   });
 
@@ -168,7 +215,12 @@ describe('tenant validator', () => {
   it("refuses a valid token for tenant A on tenant B's request with 403", async () => {
     await no(bearer(await token(rsa, { tenant: 'acme' }), 'globex'), 'TENANT_MISMATCH', 403, 'tenant_mismatch');
     await no(bearer(await token(rsa), 'ACME'), 'TENANT_MALFORMED', 403, 'tenant_header_malformed');
-    await no({ ...bearer(await token(rsa)), 'x-tenant-id': ['acme', 'acme'] }, 'TENANT_MALFORMED', 403, 'tenant_header_malformed');
+    await no(
+      { ...bearer(await token(rsa)), 'x-tenant-id': ['acme', 'acme'] },
+      'TENANT_MALFORMED',
+      403,
+      'tenant_header_malformed',
+    );
   });
 
   it('requires X-Tenant-ID when configured to', async () => {
@@ -184,11 +236,14 @@ describe('tenant validator', () => {
   });
 
   it('refuses at construction "none", HMAC and unknown algorithms, listing every problem', () => {
-    assert.throws(() => validator(keys, registry, { algorithms: ['RS256', 'none', 'HS256', 'hs512', 'RS1'], issuer: '' }), (err: unknown) => {
-      assert.ok(isWardenError(err, 'CONFIG_INVALID'));
-      assert.equal((err.details['problems'] as string[]).length, 5);
-      return true;
-    });
+    assert.throws(
+      () => validator(keys, registry, { algorithms: ['RS256', 'none', 'HS256', 'hs512', 'RS1'], issuer: '' }),
+      (err: unknown) => {
+        assert.ok(isWardenError(err, 'CONFIG_INVALID'));
+        assert.equal((err.details['problems'] as string[]).length, 5);
+        return true;
+      },
+    );
     assert.throws(() => validator(keys, registry, { algorithms: [] }), /pin at least one/);
   });
 });
@@ -204,7 +259,14 @@ describe('JWKS file source', () => {
     await writeAtomic(path, jwks(rsa, next));
     assert.equal((await v.validate(bearer(await token(next)))).tenant, 'acme');
     assert.equal(keys.stats().loads, 2);
-    await refuses(v, registry, bearer(await token(await signer('rsa-3', 'RS256'))), 'TOKEN_INVALID', 401, 'unknown_kid');
+    await refuses(
+      v,
+      registry,
+      bearer(await token(await signer('rsa-3', 'RS256'))),
+      'TOKEN_INVALID',
+      401,
+      'unknown_kid',
+    );
     assert.equal(keys.stats().loads, 2, 'a second unknown kid inside the cooldown reads nothing');
     keys.close();
   });
@@ -226,10 +288,16 @@ describe('JWKS file source', () => {
   });
 
   it('refuses to start on a missing file, non-JSON, a secret key or a private key', async () => {
-    const cases = { 'nojson.json': 'nope', 'oct.json': '{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}', 'priv.json': JSON.stringify({ keys: [{ ...rsa.jwk, d: 'AQAB' }] }) };
+    const cases = {
+      'nojson.json': 'nope',
+      'oct.json': '{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}',
+      'priv.json': JSON.stringify({ keys: [{ ...rsa.jwk, d: 'AQAB' }] }),
+    };
     for (const [name, text] of Object.entries(cases)) await writeFile(join(dir, name), text);
     for (const name of ['missing.json', ...Object.keys(cases)]) {
-      await assert.rejects(jwksFromFile(join(dir, name), { watch: false }), (err: unknown) => isWardenError(err, 'JWKS_UNAVAILABLE'));
+      await assert.rejects(jwksFromFile(join(dir, name), { watch: false }), (err: unknown) =>
+        isWardenError(err, 'JWKS_UNAVAILABLE'),
+      );
     }
   });
 });
@@ -267,6 +335,9 @@ describe('JWKS URL source', () => {
     const registry = new Registry();
     const v = validator(jwksFromUrl(`http://127.0.0.1:${port}/jwks.json`, { timeoutMs: 1_000 }), registry);
     await refuses(v, registry, bearer(await token(rsa)), 'JWKS_UNAVAILABLE', 503, 'jwks_unavailable');
-    assert.throws(() => jwksFromUrl('http://idp.example.test/jwks.json'), (err: unknown) => isWardenError(err, 'CONFIG_INVALID'));
+    assert.throws(
+      () => jwksFromUrl('http://idp.example.test/jwks.json'),
+      (err: unknown) => isWardenError(err, 'CONFIG_INVALID'),
+    );
   });
 });

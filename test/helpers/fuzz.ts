@@ -105,30 +105,116 @@ export class RawBody {
 
 /** JSON string escapes, including the ones a careless decoder trips on. */
 export const ESCAPES = [
-  '\\"', '\\\\', '\\/', '\\b', '\\f', '\\n', '\\r', '\\t',
-  '\\u0000', '\\u0001', '\\u001f', '\\u007f', '\\u0085', '\\u2028', '\\u2029', '\\ufeff', '\\ufffe', '\\uffff',
-  '\\ud800', '\\udbff', '\\udc00', '\\udfff', '\\uD83D\\uDE00', '\\udfff\\ud800', '\\ud800\\u0041', '\\ud800\\ud800',
+  '\\"',
+  '\\\\',
+  '\\/',
+  '\\b',
+  '\\f',
+  '\\n',
+  '\\r',
+  '\\t',
+  '\\u0000',
+  '\\u0001',
+  '\\u001f',
+  '\\u007f',
+  '\\u0085',
+  '\\u2028',
+  '\\u2029',
+  '\\ufeff',
+  '\\ufffe',
+  '\\uffff',
+  '\\ud800',
+  '\\udbff',
+  '\\udc00',
+  '\\udfff',
+  '\\uD83D\\uDE00',
+  '\\udfff\\ud800',
+  '\\ud800\\u0041',
+  '\\ud800\\ud800',
 ] as const;
 
 /** Raw characters written as UTF-8: multi-byte, non-BMP, separators JavaScript once treated as newlines. */
-export const RAW_CHARS = ['é', 'ß', '中文', '😀', '𝄞', '\u{10ffff}', '\u2028', '\u2029', '\u00a0', '\u200b', '\u0301', '\u007f'] as const;
+export const RAW_CHARS = [
+  'é',
+  'ß',
+  '中文',
+  '😀',
+  '𝄞',
+  '\u{10ffff}',
+  '\u2028',
+  '\u2029',
+  '\u00a0',
+  '\u200b',
+  '\u0301',
+  '\u007f',
+] as const;
 
 /** Byte sequences that are not UTF-8: stray continuation, overlong, CESU-8 surrogates, truncated, past U+10FFFF. */
 export const INVALID_UTF8: readonly Buffer[] = [
-  [0x80], [0xbf], [0xc0, 0xaf], [0xc1, 0xbf], [0xe0, 0x80, 0xaf], [0xed, 0xa0, 0x80], [0xed, 0xbf, 0xbf],
-  [0xed, 0xa0, 0xbd, 0xed, 0xb8, 0x80], [0xe2, 0x82], [0xf0, 0x9f, 0x98], [0xf4, 0x90, 0x80, 0x80],
-  [0xf8, 0x88, 0x80, 0x80, 0x80], [0xfe], [0xff], [0xc3, 0x28],
+  [0x80],
+  [0xbf],
+  [0xc0, 0xaf],
+  [0xc1, 0xbf],
+  [0xe0, 0x80, 0xaf],
+  [0xed, 0xa0, 0x80],
+  [0xed, 0xbf, 0xbf],
+  [0xed, 0xa0, 0xbd, 0xed, 0xb8, 0x80],
+  [0xe2, 0x82],
+  [0xf0, 0x9f, 0x98],
+  [0xf4, 0x90, 0x80, 0x80],
+  [0xf8, 0x88, 0x80, 0x80, 0x80],
+  [0xfe],
+  [0xff],
+  [0xc3, 0x28],
 ].map((b) => Buffer.from(b));
 
 /** Number texts: valid JSON at the edges of doubles and integers, then text JSON forbids. */
 export const NUMBERS = [
-  '0', '-0', '1', '-1', '42', '3.14', '-0.0', '1e400', '-1e400', '1e-400', '1E+2', '2e-7', '12345678901234567891', '-12345678901234567891',
-  '9007199254740993', '1.7976931348623157e308', '5e-324', '0.1', '123456789012345678901234567890e10', `${'9'.repeat(400)}`, `0.${'0'.repeat(400)}1`,
+  '0',
+  '-0',
+  '1',
+  '-1',
+  '42',
+  '3.14',
+  '-0.0',
+  '1e400',
+  '-1e400',
+  '1e-400',
+  '1E+2',
+  '2e-7',
+  '12345678901234567891',
+  '-12345678901234567891',
+  '9007199254740993',
+  '1.7976931348623157e308',
+  '5e-324',
+  '0.1',
+  '123456789012345678901234567890e10',
+  `${'9'.repeat(400)}`,
+  `0.${'0'.repeat(400)}1`,
 ] as const;
 const BAD_NUMBERS = ['01', '+1', '.5', '1.', 'NaN', 'Infinity', '-Infinity', '0x10', '1e', '--1', '1_000'] as const;
 
 /** Object keys: ordinary, ones the policies read, and ones with meaning to JavaScript. */
-export const KEYS = ['a', 'input', 'user', 'roles', 'tenant', 'action', 'resource', 'name', '', ' ', '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', '0', 'tenant ', 'Tenant'] as const;
+export const KEYS = [
+  'a',
+  'input',
+  'user',
+  'roles',
+  'tenant',
+  'action',
+  'resource',
+  'name',
+  '',
+  ' ',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  '0',
+  'tenant ',
+  'Tenant',
+] as const;
 
 /** Options of the JSON writer. */
 export interface JsonOptions {
@@ -156,7 +242,25 @@ export function writeString(rng: Rng, out: RawBody, o: JsonOptions = DEFAULT_JSO
     const kind = rng.weighted({ word: 6, escape: 3, raw: 2, invalid: 100 * o.invalidUtf8, control: 100 * o.notJson });
     switch (kind) {
       case 'word':
-        out.text(rng.pick(['acme', 'globex', 'admin', 'read', 'x', 'a b', 'billing', "it's", '%s', '%v', '{{', '$(', '<script>', 'DROP TABLE', '../..']));
+        out.text(
+          rng.pick([
+            'acme',
+            'globex',
+            'admin',
+            'read',
+            'x',
+            'a b',
+            'billing',
+            "it's",
+            '%s',
+            '%v',
+            '{{',
+            '$(',
+            '<script>',
+            'DROP TABLE',
+            '../..',
+          ]),
+        );
         break;
       case 'escape':
         out.text(rng.pick(ESCAPES));
@@ -168,7 +272,9 @@ export function writeString(rng: Rng, out: RawBody, o: JsonOptions = DEFAULT_JSO
         out.bytes(rng.pick(INVALID_UTF8));
         break;
       case 'control': // raw control characters are not allowed inside JSON strings, nor are unknown escapes
-        out.bytes(Buffer.from(rng.pick([[0x00], [0x01], [0x0a], [0x1f], [0x5c, 0x78, 0x34, 0x31], [0x5c, 0x75, 0x31, 0x32]])));
+        out.bytes(
+          Buffer.from(rng.pick([[0x00], [0x01], [0x0a], [0x1f], [0x5c, 0x78, 0x34, 0x31], [0x5c, 0x75, 0x31, 0x32]])),
+        );
         break;
       default: {
         const unreachable: never = kind;

@@ -31,9 +31,16 @@ function filesOf(dir: string): Promise<ReadonlyMap<string, Buffer>> {
 }
 
 // The example pack re-packed with `data` and marker sequence `sequence`.
-async function repack(dir: string, sequence: number, data: (current: Record<string, unknown>) => unknown): Promise<Buffer> {
+async function repack(
+  dir: string,
+  sequence: number,
+  data: (current: Record<string, unknown>) => unknown,
+): Promise<Buffer> {
   const files = new Map(await filesOf(dir));
-  const manifest = JSON.parse((files.get(MANIFEST_PATH) ?? Buffer.from('{}')).toString()) as { revision: string; metadata: { warden: { sequence: number } } };
+  const manifest = JSON.parse((files.get(MANIFEST_PATH) ?? Buffer.from('{}')).toString()) as {
+    revision: string;
+    metadata: { warden: { sequence: number } };
+  };
   manifest.revision = `v${sequence}`;
   manifest.metadata.warden.sequence = sequence;
   files.set(MANIFEST_PATH, Buffer.from(JSON.stringify(manifest)));
@@ -66,11 +73,31 @@ export interface GovernanceData {
 }
 
 /** A context the example allows: acme reads an invoice in billing (a core module). */
-export const ALLOW_CORE = Object.freeze({ tenant: 'acme', subject: 'alice', module: 'billing', action: 'read', resource: 'acme/invoices/1' });
+export const ALLOW_CORE = Object.freeze({
+  tenant: 'acme',
+  subject: 'alice',
+  module: 'billing',
+  action: 'read',
+  resource: 'acme/invoices/1',
+});
 /** A context the example allows on a high-risk module: acme invokes ai_inference for fraud detection. */
-export const ALLOW_AI = Object.freeze({ tenant: 'acme', subject: 'svc-fraud', module: 'ai_inference', action: 'invoke', resource: 'acme/tx/9', purpose: 'fraud_detection' });
+export const ALLOW_AI = Object.freeze({
+  tenant: 'acme',
+  subject: 'svc-fraud',
+  module: 'ai_inference',
+  action: 'invoke',
+  resource: 'acme/tx/9',
+  purpose: 'fraud_detection',
+});
 /** A context the example denies: acme reads globex's resource without consent. */
-export const DENY = Object.freeze({ tenant: 'acme', subject: 'svc-reco', module: 'ai_inference', action: 'invoke', resource: 'globex/users/7', purpose: 'personalisation' });
+export const DENY = Object.freeze({
+  tenant: 'acme',
+  subject: 'svc-reco',
+  module: 'ai_inference',
+  action: 'invoke',
+  resource: 'globex/users/7',
+  purpose: 'personalisation',
+});
 
 /**
  * An agent configuration over `packs/governance.tar.gz` (signed, checked by
@@ -100,7 +127,9 @@ export function governanceYaml(
     'governance:',
     '  pack: governance',
     `  evidence: { dir: ${opts.evidence ?? 'evidence'}, strict: ${opts.strict === true} }`,
-    ...(opts.killSwitchSource ? ['  kill_switches:', `    source: ${opts.killSwitchSource}`, '    verify: { public_keys: [policy.pub] }'] : []),
+    ...(opts.killSwitchSource
+      ? ['  kill_switches:', `    source: ${opts.killSwitchSource}`, '    verify: { public_keys: [policy.pub] }']
+      : []),
     ...(opts.extra ?? []),
   ].join('\n');
 }
@@ -111,7 +140,10 @@ export function governanceYaml(
  * `tenants` is the flow-style `governance.tenants` value (none: no tenant
  * verification), `extra` lines go at the end.
  */
-export async function exampleGovernanceYaml(dir: string, opts: { tenants?: string | undefined; extra?: readonly string[] | undefined } = {}): Promise<string> {
+export async function exampleGovernanceYaml(
+  dir: string,
+  opts: { tenants?: string | undefined; extra?: readonly string[] | undefined } = {},
+): Promise<string> {
   await cp(GOVERNANCE_DIR, join(dir, 'governance'), { recursive: true });
   await cp(KILLSWITCH_DIR, join(dir, 'killswitch'), { recursive: true });
   return [

@@ -36,7 +36,11 @@ export interface WriteHooks {
  * Projects `files` (name → content; names may hold `/`) into the ConfigMap
  * volume at dir, exactly in the kubelet's order. Creates dir if it is missing.
  */
-export async function writeConfigMap(dir: string, files: Readonly<Record<string, string>>, hooks: WriteHooks = {}): Promise<ConfigMapWrite> {
+export async function writeConfigMap(
+  dir: string,
+  files: Readonly<Record<string, string>>,
+  hooks: WriteHooks = {},
+): Promise<ConfigMapWrite> {
   for (const name of Object.keys(files)) validatePath(name);
   await mkdir(dir, { recursive: true });
   // (2) the current version, from the ..data link
@@ -134,7 +138,13 @@ async function walk(dir: string, rel: string): Promise<string[]> {
 async function payloadDiffers(oldDir: string, files: Readonly<Record<string, string>>): Promise<boolean> {
   for (const [name, content] of Object.entries(files)) {
     const path = join(oldDir, name);
-    if (!(await lstat(path).then(() => true, () => false))) return true;
+    if (
+      !(await lstat(path).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return true;
     if (!(await readFile(path)).equals(Buffer.from(content))) return true;
   }
   return false;

@@ -12,7 +12,10 @@ import { sha256Digest } from '../../src/verify/digest.js';
 
 /** A small but real pack; `n` makes each one distinct. */
 export function pack(n: number): Buffer {
-  return writeTarGz([{ path: '.manifest', data: Buffer.from(JSON.stringify({ revision: String(n) })) }, { path: 'data.json', data: Buffer.from(`{"n":${n}}`) }]);
+  return writeTarGz([
+    { path: '.manifest', data: Buffer.from(JSON.stringify({ revision: String(n) })) },
+    { path: 'data.json', data: Buffer.from(`{"n":${n}}`) },
+  ]);
 }
 
 /** Publishes the way operators are told to: a temp file in DIR, renamed over the old one. */

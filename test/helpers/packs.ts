@@ -7,7 +7,9 @@ import { signPack } from '../../src/sign/sign.js';
 import { tempDir, writeTree } from './fs.js';
 
 /** A minimal v1 policy folder: `allow` is true for input.user == "alice". */
-export function simplePolicy(overrides: Record<string, string> = {}): Record<string, string> & { 'warden.yaml': string } {
+export function simplePolicy(
+  overrides: Record<string, string> = {},
+): Record<string, string> & { 'warden.yaml': string } {
   return {
     'warden.yaml': [
       'name: simple',
@@ -23,9 +25,17 @@ export function simplePolicy(overrides: Record<string, string> = {}): Record<str
 }
 
 /** Writes the files to a temp folder and builds a pack from it. */
-export async function buildFrom(files: Record<string, string>, opts: { sequence?: number; out?: string } = {}): Promise<BuiltPack> {
+export async function buildFrom(
+  files: Record<string, string>,
+  opts: { sequence?: number; out?: string } = {},
+): Promise<BuiltPack> {
   const dir = await writeTree(tempDir('warden-pack-'), files);
-  return buildPack({ dir, sequence: opts.sequence ?? 1, now: new Date('2026-11-22T00:00:00Z'), ...(opts.out ? { out: opts.out } : {}) });
+  return buildPack({
+    dir,
+    sequence: opts.sequence ?? 1,
+    now: new Date('2026-11-22T00:00:00Z'),
+    ...(opts.out ? { out: opts.out } : {}),
+  });
 }
 
 /** A fresh ECDSA P-256 key pair, as KeyObjects and PEM. */

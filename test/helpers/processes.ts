@@ -101,7 +101,10 @@ export async function agentMetric(url: string, name: string, labels: string): Pr
 }
 
 /** Starts `warden pack serve dir` on a free port; returns its base URL. */
-export async function startPackServerProcess(dir: string, extra: string[] = []): Promise<{ proc: WardenProcess; url: string }> {
+export async function startPackServerProcess(
+  dir: string,
+  extra: string[] = [],
+): Promise<{ proc: WardenProcess; url: string }> {
   const proc = WardenProcess.spawn(['pack', 'serve', dir, '--listen', '127.0.0.1:0', ...extra]);
   const m = await proc.waitFor(/^serving .* on (http:\/\/[^/\s]+)/);
   return { proc, url: m[1] ?? '' };

@@ -4,7 +4,14 @@
 import { createHash, generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { bundleToJSON, type TransparencyLogEntry } from '@sigstore/bundle';
 import { initializeCA, initializeCTLog, initializeTLog, initializeTSA, rekorHandler, tsaHandler } from '@sigstore/mock';
-import { MessageSignatureBundleBuilder, type Signature, type SignatureBundle, type Signer, type VerificationMaterial, type Witness } from '@sigstore/sign';
+import {
+  MessageSignatureBundleBuilder,
+  type Signature,
+  type SignatureBundle,
+  type Signer,
+  type VerificationMaterial,
+  type Witness,
+} from '@sigstore/sign';
 
 type KeyPair = { publicKey: KeyObject; privateKey: KeyObject };
 export type MockCA = Awaited<ReturnType<typeof initializeCA>>;
@@ -68,7 +75,11 @@ function logInstance(baseUrl: string, spki: Buffer, validFrom: string): object {
   return {
     baseUrl,
     hashAlgorithm: 'SHA2_256',
-    publicKey: { rawBytes: spki.toString('base64'), keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: { start: validFrom } },
+    publicKey: {
+      rawBytes: spki.toString('base64'),
+      keyDetails: 'PKIX_ECDSA_P256_SHA_256',
+      validFor: { start: validFrom },
+    },
     logId: { keyId: createHash('sha256').update(spki).digest('base64') },
   };
 }
@@ -97,7 +108,12 @@ export function trustedRootJson(sigstore: MockSigstore): string {
       {
         subject: { organization: 'sigstore.mock', commonName: 'tsa' },
         uri: `https://tsa.${sigstore.name}.test`,
-        certChain: { certificates: [{ rawBytes: der(sigstore.tsa.intCertificate) }, { rawBytes: der(sigstore.tsa.rootCertificate) }] },
+        certChain: {
+          certificates: [
+            { rawBytes: der(sigstore.tsa.intCertificate) },
+            { rawBytes: der(sigstore.tsa.rootCertificate) },
+          ],
+        },
         validFor: { start: validFrom },
       },
     ],
@@ -154,7 +170,9 @@ class EphemeralCertSigner implements Signer {
 
 // A mock handler's reply body as text, for error messages.
 function replyText({ response }: { response: string | ArrayBufferView }): string {
-  return typeof response === 'string' ? response : Buffer.from(response.buffer, response.byteOffset, response.byteLength).toString('utf8');
+  return typeof response === 'string'
+    ? response
+    : Buffer.from(response.buffer, response.byteOffset, response.byteLength).toString('utf8');
 }
 
 /** The v1 Rekor answer for one entry, as the mock writes it. */
@@ -182,11 +200,15 @@ class MockRekorWitness implements Witness {
       kind: 'hashedrekord',
       spec: {
         data: { hash: { algorithm: 'sha256', value: messageDigest.digest.toString('hex') } },
-        signature: { content: signature.toString('base64'), publicKey: { content: Buffer.from(publicKey).toString('base64') } },
+        signature: {
+          content: signature.toString('base64'),
+          publicKey: { content: Buffer.from(publicKey).toString('base64') },
+        },
       },
     };
     const reply = await rekorHandler(this.tlog).fn(JSON.stringify(proposed));
-    if (reply.statusCode !== 201 || typeof reply.response !== 'string') throw new Error(`mock rekor refused the entry: ${replyText(reply)}`);
+    if (reply.statusCode !== 201 || typeof reply.response !== 'string')
+      throw new Error(`mock rekor refused the entry: ${replyText(reply)}`);
     const entries = Object.values(JSON.parse(reply.response) as Record<string, RekorEntry>);
     const entry = entries[0];
     if (entries.length !== 1 || !entry) throw new Error('mock rekor returned other than one entry');
@@ -229,7 +251,8 @@ class MockTSAWitness implements Witness {
     const artifactHash = createHash('sha256').update(content.messageSignature.signature).digest('base64');
     const tsa = await initializeTSA(this.keys, new Date(Math.floor(Date.now() / 1000) * 1000));
     const reply = await tsaHandler(tsa).fn(JSON.stringify({ artifactHash, hashAlgorithm: 'sha256' }));
-    if (reply.statusCode !== 201 || typeof reply.response === 'string') throw new Error(`mock TSA refused: ${replyText(reply)}`);
+    if (reply.statusCode !== 201 || typeof reply.response === 'string')
+      throw new Error(`mock TSA refused: ${replyText(reply)}`);
     const view = reply.response;
     return { rfc3161Timestamps: [{ signedTimestamp: Buffer.from(view.buffer, view.byteOffset, view.byteLength) }] };
   }

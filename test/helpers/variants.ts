@@ -28,7 +28,10 @@ export function baseFiles(): Promise<ReadonlyMap<string, Buffer>> {
 }
 
 /** Pack bytes for version n: data.settings.version = n, marker sequence = opts.sequence ?? n. */
-export async function variant(n: number, opts: { sequence?: number; name?: string; minLevel?: number } = {}): Promise<Buffer> {
+export async function variant(
+  n: number,
+  opts: { sequence?: number; name?: string; minLevel?: number } = {},
+): Promise<Buffer> {
   const files = new Map(await baseFiles());
   const manifest = JSON.parse((files.get(MANIFEST_PATH) ?? Buffer.from('{}')).toString()) as {
     revision: string;
@@ -43,7 +46,12 @@ export async function variant(n: number, opts: { sequence?: number; name?: strin
 }
 
 /** Publishes a pack into a pack-server folder the way an operator should: signature first, both atomically. */
-export async function publish(dir: string, name: string, pack: Buffer, key: KeyObject | { signature: Buffer }): Promise<void> {
+export async function publish(
+  dir: string,
+  name: string,
+  pack: Buffer,
+  key: KeyObject | { signature: Buffer },
+): Promise<void> {
   const signature = 'signature' in key ? key.signature : Buffer.from(JSON.stringify(await signPack(pack, key)));
   const target = join(dir, `${name}.tar.gz`);
   await writeFile(`${target}.sigstore.json.tmp`, signature);

@@ -34,6 +34,9 @@ export async function eventually(check: () => boolean | Promise<boolean>, opts: 
     await sleep(everyMs);
   }
   const what = typeof opts.what === 'function' ? opts.what() : (opts.what ?? 'condition');
-  const why = lastError === undefined ? '' : ` (last error: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)})`;
+  const why =
+    lastError === undefined
+      ? ''
+      : ` (last error: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)})`;
   assert.fail(`${what} not met within ${timeoutMs} ms${why}`);
 }

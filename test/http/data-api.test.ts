@@ -57,7 +57,9 @@ describe('OPA data API', () => {
   });
 
   it('reads the body as JSON whatever the content type (curl -d sends form encoding)', async () => {
-    const res = await post('app/allow', '{"input":{"level":9}}', { 'content-type': 'application/x-www-form-urlencoded' });
+    const res = await post('app/allow', '{"input":{"level":9}}', {
+      'content-type': 'application/x-www-form-urlencoded',
+    });
     assert.deepEqual(((await res.json()) as { result: boolean }).result, true);
   });
 

@@ -7,7 +7,8 @@ import { describe, it } from 'node:test';
 import { jsonDeeperThan } from '../../src/http/json-depth.js';
 import { engineJson } from '../../src/engine/json-text.js';
 
-const text = (b: ArrayBuffer | undefined): string | undefined => (b === undefined ? undefined : new TextDecoder().decode(b));
+const text = (b: ArrayBuffer | undefined): string | undefined =>
+  b === undefined ? undefined : new TextDecoder().decode(b);
 
 describe('request JSON for the engine', () => {
   it('measures nesting with brackets in strings and escaped quotes ignored', () => {

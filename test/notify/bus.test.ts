@@ -31,7 +31,10 @@ describe('EventBus', () => {
     bus.subscribe(['policy.pinned', 'policy.unpinned'], (e) => void pins.push(e.id));
     for (let i = 1; i <= 30; i++) bus.publish(event(i, i % 3 === 0 ? 'policy.pinned' : 'policy.updated'));
     await bus.drain();
-    assert.deepEqual(all, Array.from({ length: 30 }, (_, i) => i + 1));
+    assert.deepEqual(
+      all,
+      Array.from({ length: 30 }, (_, i) => i + 1),
+    );
     assert.deepEqual(pins, [3, 6, 9, 12, 15, 18, 21, 24, 27, 30]);
   });
 

@@ -11,7 +11,12 @@ import { tempDir } from '../helpers/fs.js';
 
 // A distinct event; `n` lands in the payload so tests can tell events apart.
 function ev(n: number): NewEvent {
-  return { type: 'policy.updated', pack: 'authz', at: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(), data: { n } };
+  return {
+    type: 'policy.updated',
+    pack: 'authz',
+    at: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString(),
+    data: { n },
+  };
 }
 
 // The ids of the events, in order.
@@ -20,7 +25,10 @@ const ids = (events: readonly WardenEvent[]): number[] => events.map((e) => e.id
 // The lines of the file at `path`, parsed.
 async function fileEvents(path: string): Promise<WardenEvent[]> {
   const text = await readFile(path, 'utf8');
-  return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as WardenEvent);
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as WardenEvent);
 }
 
 describe('event log', () => {
@@ -64,7 +72,10 @@ describe('event log', () => {
     await log.append(ev(8));
     assert.deepEqual(ids(await fileEvents(path)), [5, 6, 7, 8], 'appends go to the new file');
     await log.close();
-    assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith(TEMP_PREFIX)), []);
+    assert.deepEqual(
+      (await readdir(dir)).filter((n) => n.startsWith(TEMP_PREFIX)),
+      [],
+    );
     const again = await EventLog.open(path, { maxEvents: 3 });
     assert.equal(again.lastId(), 8);
     assert.equal((await again.append(ev(9))).id, 9);
@@ -117,11 +128,21 @@ describe('event log', () => {
     const heard: number[] = [];
     log.onAppend((e) => heard.push(e.id));
     const results = await Promise.all(Array.from({ length: 40 }, (_, i) => log.append(ev(i))));
-    assert.deepEqual(ids(results), Array.from({ length: 40 }, (_, i) => i + 1));
-    assert.deepEqual(results.map((e) => e.data.n), Array.from({ length: 40 }, (_, i) => i), 'ids follow call order');
+    assert.deepEqual(
+      ids(results),
+      Array.from({ length: 40 }, (_, i) => i + 1),
+    );
+    assert.deepEqual(
+      results.map((e) => e.data.n),
+      Array.from({ length: 40 }, (_, i) => i),
+      'ids follow call order',
+    );
     assert.deepEqual(heard, ids(results));
     const onDisk = ids(await fileEvents(path));
-    assert.deepEqual(onDisk, [...onDisk].sort((a, b) => a - b));
+    assert.deepEqual(
+      onDisk,
+      [...onDisk].sort((a, b) => a - b),
+    );
     assert.equal(onDisk.at(-1), 40);
     assert.ok(onDisk.length <= 16);
     await log.close();

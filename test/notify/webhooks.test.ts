@@ -9,7 +9,13 @@ import { Registry } from 'prom-client';
 import { isWardenError } from '../../src/errors.js';
 import { EventBus } from '../../src/notify/bus.js';
 import type { WardenEvent } from '../../src/notify/events.js';
-import { WebhookDispatcher, signWebhook, verifyWebhookSignature, type DeadLetterRecord, type WebhookConfig } from '../../src/notify/webhooks.js';
+import {
+  WebhookDispatcher,
+  signWebhook,
+  verifyWebhookSignature,
+  type DeadLetterRecord,
+  type WebhookConfig,
+} from '../../src/notify/webhooks.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { tempDir } from '../helpers/fs.js';
 import { eventually } from '../helpers/wait.js';
@@ -46,7 +52,13 @@ async function receiver(answer: (n: number) => number | Promise<number>): Promis
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
       const header = req.headers['x-warden-signature'];
-      const verified = verifyWebhookSignature(secret, typeof header === 'string' ? header : undefined, body, Date.now() / 1000, 300);
+      const verified = verifyWebhookSignature(
+        secret,
+        typeof header === 'string' ? header : undefined,
+        body,
+        Date.now() / 1000,
+        300,
+      );
       got.push({ headers: req.headers, body, at: performance.now(), verified });
       void Promise.resolve(answer(got.length)).then((status) => res.writeHead(status).end('ok'));
     });
@@ -57,11 +69,25 @@ async function receiver(answer: (n: number) => number | Promise<number>): Promis
 }
 
 function event(id: number): WardenEvent {
-  return { id, type: 'policy.updated', pack: 'gov', at: '2025-01-01T00:00:00.000Z', data: { revision: `r${id}`, digest: 'sha256:ab' } };
+  return {
+    id,
+    type: 'policy.updated',
+    pack: 'gov',
+    at: '2025-01-01T00:00:00.000Z',
+    data: { revision: `r${id}`, digest: 'sha256:ab' },
+  };
 }
 
 function hook(url: string, extra: Partial<WebhookConfig> = {}): WebhookConfig {
-  return { url, secret, timeoutSeconds: 2, maxAttempts: 3, backoff: { baseMs: 10, maxMs: 20 }, deadLetterPath: join(tempDir(), 'dead.ndjson'), ...extra };
+  return {
+    url,
+    secret,
+    timeoutSeconds: 2,
+    maxAttempts: 3,
+    backoff: { baseMs: 10, maxMs: 20 },
+    deadLetterPath: join(tempDir(), 'dead.ndjson'),
+    ...extra,
+  };
 }
 
 // The lines of a dead-letter file, waiting up to 2 s for `count` of them.
@@ -90,7 +116,11 @@ describe('webhook signatures', () => {
   it('verifies a fresh signature over the exact body', () => {
     assert.match(header, /^t=1750000000,v1=[0-9a-f]{64}$/);
     assert.equal(verifyWebhookSignature(secret, header, body, now + 10, 300), true);
-    assert.equal(verifyWebhookSignature(secret, `${header},v1=${'0'.repeat(64)}`, body, now, 300), true, 'one matching v1 among several');
+    assert.equal(
+      verifyWebhookSignature(secret, `${header},v1=${'0'.repeat(64)}`, body, now, 300),
+      true,
+      'one matching v1 among several',
+    );
   });
 
   it('refuses a tampered body, another secret, an old or future timestamp, and malformed headers', () => {
@@ -119,8 +149,16 @@ describe('WebhookDispatcher', () => {
     assert.equal(got.headers['x-warden-event'], 'policy.updated');
     assert.equal(got.headers['x-warden-delivery'], '7');
     const sig = String(got.headers['x-warden-signature']);
-    assert.equal(verifyWebhookSignature(secret, sig, got.body.replace('r7', 'r8'), Date.now() / 1000, 300), false, 'tampered body');
-    assert.equal(verifyWebhookSignature(secret, sig, got.body, Date.now() / 1000 + 600, 300), false, 'replayed 10 minutes later');
+    assert.equal(
+      verifyWebhookSignature(secret, sig, got.body.replace('r7', 'r8'), Date.now() / 1000, 300),
+      false,
+      'tampered body',
+    );
+    assert.equal(
+      verifyWebhookSignature(secret, sig, got.body, Date.now() / 1000 + 600, 300),
+      false,
+      'replayed 10 minutes later',
+    );
   });
 
   it('retries after 500s with growing delays and delivers on the third try', async () => {
@@ -149,7 +187,10 @@ describe('WebhookDispatcher', () => {
     new WebhookDispatcher({ bus, webhooks: [hook(r.url)], log });
     for (let i = 1; i <= 3; i++) bus.publish(event(i));
     await bus.drain();
-    assert.deepEqual(r.got.map((g) => g.headers['x-warden-delivery']), ['1', '1', '2', '3']);
+    assert.deepEqual(
+      r.got.map((g) => g.headers['x-warden-delivery']),
+      ['1', '1', '2', '3'],
+    );
   });
 
   it('writes a dead-letter record after the last attempt (error status, refused connection, timeout)', async () => {
@@ -161,18 +202,29 @@ describe('WebhookDispatcher', () => {
     await new Promise((resolve) => closed.close(resolve));
     const registry = new Registry();
     const bus = new EventBus({ log });
-    const webhooks = [hook(failing.url), hook(refusedUrl, { maxAttempts: 2 }), hook(hanging.url, { maxAttempts: 1, timeoutSeconds: 0.2 })];
+    const webhooks = [
+      hook(failing.url),
+      hook(refusedUrl, { maxAttempts: 2 }),
+      hook(hanging.url, { maxAttempts: 1, timeoutSeconds: 0.2 }),
+    ];
     new WebhookDispatcher({ bus, webhooks, log, registry });
     bus.publish(event(42));
     await bus.drain();
 
     assert.equal(failing.got.length, 3);
     const [statusRec] = await deadLetters(webhooks[0]?.deadLetterPath ?? '', 1);
-    assert.deepEqual({ ...statusRec, time: undefined }, { time: undefined, url: failing.url, attempts: 3, last_error: 'HTTP 500', last_status: 500, event: event(42) });
+    assert.deepEqual(
+      { ...statusRec, time: undefined },
+      { time: undefined, url: failing.url, attempts: 3, last_error: 'HTTP 500', last_status: 500, event: event(42) },
+    );
     assert.ok(Math.abs(Date.parse(statusRec?.time ?? '') - Date.now()) < 5000);
 
     const [refusedRec] = await deadLetters(webhooks[1]?.deadLetterPath ?? '', 1);
-    assert.equal(refusedRec?.url, refusedUrl.replace('user:pw@', '').replace('?token=x', ''), 'no credentials or query in records');
+    assert.equal(
+      refusedRec?.url,
+      refusedUrl.replace('user:pw@', '').replace('?token=x', ''),
+      'no credentials or query in records',
+    );
     assert.equal(refusedRec?.attempts, 2);
     assert.match(refusedRec?.last_error ?? '', /ECONNREFUSED/);
 
@@ -201,12 +253,18 @@ describe('WebhookDispatcher', () => {
     // Bounds stay well under the slow receiver's 2 s, and loose for a loaded machine.
     assert.ok(publishMs < 500, `publish took ${publishMs} ms`);
     await eventually(() => fast.got.length >= 2 && slow.got.length >= 1, { timeoutMs: 2000 });
-    assert.deepEqual(fast.got.map((g) => g.headers['x-warden-delivery']), ['1', '2']);
+    assert.deepEqual(
+      fast.got.map((g) => g.headers['x-warden-delivery']),
+      ['1', '2'],
+    );
     assert.ok((fast.got[1]?.at ?? Infinity) - t0 < 1000, 'fast receiver served before the slow one answered');
     assert.equal(slow.got.length, 1, 'slow receiver still on the first event');
     answerSlow();
     await bus.drain(6000);
-    assert.deepEqual(slow.got.map((g) => g.headers['x-warden-delivery']), ['1', '2']);
+    assert.deepEqual(
+      slow.got.map((g) => g.headers['x-warden-delivery']),
+      ['1', '2'],
+    );
   });
 
   it('dead-letters events dropped from a full queue, and what is left at close()', async () => {
@@ -222,12 +280,18 @@ describe('WebhookDispatcher', () => {
     await dispatcher.close(200); // 2 gets its first attempt, then waits 5 s to retry: cut short
     assert.ok(performance.now() - t0 < 2500, 'close() does not wait out the 5 s backoff');
     const text = await readFile(config.deadLetterPath, 'utf8');
-    const records = text.trimEnd().split('\n').map((l) => JSON.parse(l) as DeadLetterRecord);
-    assert.deepEqual(records.map((d) => [d.event.id, d.attempts, d.last_error]), [
-      [1, 0, 'dropped: the webhook queue was full'],
-      [2, 1, 'HTTP 500'],
-      [3, 0, 'stopped before the first attempt'],
-    ]);
+    const records = text
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as DeadLetterRecord);
+    assert.deepEqual(
+      records.map((d) => [d.event.id, d.attempts, d.last_error]),
+      [
+        [1, 0, 'dropped: the webhook queue was full'],
+        [2, 1, 'HTTP 500'],
+        [3, 0, 'stopped before the first attempt'],
+      ],
+    );
     assert.equal(r.got.length, 1, 'no attempt after close()');
     bus.publish(event(4));
     await bus.close();
@@ -235,12 +299,20 @@ describe('WebhookDispatcher', () => {
   });
 
   it('refuses bad settings, listing every bad field', () => {
-    const bad: WebhookConfig = { url: 'ftp://x', secret: Buffer.from('short'), events: [], maxAttempts: 0, timeoutSeconds: -1, deadLetterPath: '' };
+    const bad: WebhookConfig = {
+      url: 'ftp://x',
+      secret: Buffer.from('short'),
+      events: [],
+      maxAttempts: 0,
+      timeoutSeconds: -1,
+      deadLetterPath: '',
+    };
     assert.throws(
       () => new WebhookDispatcher({ bus: new EventBus({ log }), webhooks: [hook('http://127.0.0.1:1/'), bad], log }),
       (err: unknown) => {
         assert.ok(isWardenError(err, 'CONFIG_INVALID'));
-        for (const f of ['url', 'secret', 'events', 'maxAttempts', 'timeoutSeconds', 'deadLetterPath']) assert.match(err.message, new RegExp(`webhooks\\[1\\]\\.${f}:`));
+        for (const f of ['url', 'secret', 'events', 'maxAttempts', 'timeoutSeconds', 'deadLetterPath'])
+          assert.match(err.message, new RegExp(`webhooks\\[1\\]\\.${f}:`));
         assert.doesNotMatch(err.message, /webhooks\[0\]/);
         return true;
       },

@@ -59,13 +59,15 @@ function labelsOf(name: string): readonly string[] | undefined {
   if (exact) return [...exact.labels, ...TARGET_LABELS];
   for (const suffix of ['_bucket', '_sum', '_count']) {
     const base = FAMILY.metrics.get(name.slice(0, -suffix.length));
-    if (name.endsWith(suffix) && base?.type.startsWith('histogram')) return [...base.labels, ...TARGET_LABELS, ...(suffix === '_bucket' ? ['le'] : [])];
+    if (name.endsWith(suffix) && base?.type.startsWith('histogram'))
+      return [...base.labels, ...TARGET_LABELS, ...(suffix === '_bucket' ? ['le'] : [])];
   }
   if (FAMILY.prefixes.some((p) => name.startsWith(p))) return undefined;
   return undefined;
 }
 
-const inFamily = (name: string): boolean => labelsOf(name) !== undefined || FAMILY.prefixes.some((p) => name.startsWith(p));
+const inFamily = (name: string): boolean =>
+  labelsOf(name) !== undefined || FAMILY.prefixes.some((p) => name.startsWith(p));
 
 // ---------------------------------------------------------------- a small PromQL reader
 
@@ -74,7 +76,8 @@ interface Token {
   readonly text: string;
 }
 
-const TOKEN = /\s+|("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)|(\$\{[^}]*\}|\$\w+)|(\d+(?:\.\d+)?(?:e[+-]?\d+)?[a-z]*)|([a-zA-Z_:][a-zA-Z0-9_:]*)|(=~|!~|!=|==|>=|<=|[-+*/%^<>=(){}[\],:@])/gy;
+const TOKEN =
+  /\s+|("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)|(\$\{[^}]*\}|\$\w+)|(\d+(?:\.\d+)?(?:e[+-]?\d+)?[a-z]*)|([a-zA-Z_:][a-zA-Z0-9_:]*)|(=~|!~|!=|==|>=|<=|[-+*/%^<>=(){}[\],:@])/gy;
 
 function tokenize(expr: string): Token[] {
   const tokens: Token[] = [];
@@ -114,7 +117,7 @@ function readPromQL(expr: string): { selectors: Selector[]; grouping: string[] }
     }
     return j + 1;
   };
-  for (let i = 0; i < tokens.length; ) {
+  for (let i = 0; i < tokens.length;) {
     const t = tokens[i];
     const next = tokens[i + 1];
     if (!t) break;
@@ -133,7 +136,13 @@ function readPromQL(expr: string): { selectors: Selector[]; grouping: string[] }
         if (g?.kind === 'ident') grouping.push(g.text);
       }
       i += 1;
-    } else if (next?.text === '(' || next?.text === 'by' || next?.text === 'without' || KEYWORDS.has(t.text) || GROUPING.has(t.text)) {
+    } else if (
+      next?.text === '(' ||
+      next?.text === 'by' ||
+      next?.text === 'without' ||
+      KEYWORDS.has(t.text) ||
+      GROUPING.has(t.text)
+    ) {
       i += 1; // a function, an aggregation or a keyword
     } else {
       const labels: string[] = [];
@@ -162,9 +171,12 @@ function familyProblems(where: string, expr: string): string[] {
     const labels = labelsOf(s.name);
     if (labels === undefined) continue; // a documented prefix (process_*, nodejs_*): labels not listed
     for (const l of labels) known.add(l);
-    for (const l of s.labels) if (!labels.includes(l)) problems.push(`${where}: ${s.name} has no label ${l} (docs/metrics.md: ${labels.join(', ')})`);
+    for (const l of s.labels)
+      if (!labels.includes(l))
+        problems.push(`${where}: ${s.name} has no label ${l} (docs/metrics.md: ${labels.join(', ')})`);
   }
-  for (const g of grouping) if (!known.has(g)) problems.push(`${where}: groups by ${g}, which no metric of the expression carries`);
+  for (const g of grouping)
+    if (!known.has(g)) problems.push(`${where}: groups by ${g}, which no metric of the expression carries`);
   return problems;
 }
 
@@ -247,7 +259,9 @@ const Dashboard = z.object({
   schemaVersion: z.number(),
   panels: z.array(PanelSchema),
   templating: z.object({
-    list: z.array(z.object({ name: z.string(), type: z.string(), query: z.unknown(), definition: z.string().optional() })),
+    list: z.array(
+      z.object({ name: z.string(), type: z.string(), query: z.unknown(), definition: z.string().optional() }),
+    ),
   }),
   annotations: z.object({ list: z.array(z.object({ name: z.string(), expr: z.string().optional() })) }),
 });
@@ -259,7 +273,6 @@ const dashboard = Dashboard.parse(JSON.parse(read(DASHBOARD_FILE)));
 
 const allPanels = (panels: readonly Panel[]): Panel[] => panels.flatMap((p) => [p, ...allPanels(p.panels ?? [])]);
 const panels = allPanels(dashboard.panels);
-
 
 const runbooks = read('docs/runbooks.md');
 const runbookAnchors = anchorsOf(runbooks);
@@ -305,7 +318,9 @@ describe('alert rules (deploy/prometheus/warden-alerts.yml)', () => {
 
   it('names only documented error codes', () => {
     const documented = new Set([...read('docs/errors.md').matchAll(/^### ([A-Z][A-Z0-9_]+)$/gm)].map((m) => m[1]));
-    const named = alerts.flatMap((a) => [...a.expr.matchAll(/\bcode\s*=~?\s*"([^"]*)"/g)].flatMap((m) => (m[1] ?? '').split('|')));
+    const named = alerts.flatMap((a) =>
+      [...a.expr.matchAll(/\bcode\s*=~?\s*"([^"]*)"/g)].flatMap((m) => (m[1] ?? '').split('|')),
+    );
     assert.ok(named.length > 0);
     assert.deepEqual(
       named.filter((c) => !documented.has(c)),
@@ -318,12 +333,15 @@ describe('alert rules (deploy/prometheus/warden-alerts.yml)', () => {
     const sections = read('docs/errors.md')
       .split('\n## ')
       .filter((s) => s.startsWith('Verification') || s.startsWith('Activation'));
-    const security = sections.flatMap((s) => [...s.matchAll(/^### ([A-Z][A-Z0-9_]+)\nkind `(integrity|policy)`/gm)].map((m) => m[1] ?? ''));
+    const security = sections.flatMap((s) =>
+      [...s.matchAll(/^### ([A-Z][A-Z0-9_]+)\nkind `(integrity|policy)`/gm)].map((m) => m[1] ?? ''),
+    );
     assert.ok(security.length >= 10, `found only ${security.join(', ')}`);
     const rule = alerts.find((a) => a.alert === 'WardenSignatureRejected');
     assert.ok(rule);
     assert.equal(rule.labels.team, 'security');
-    for (const code of security) assert.match(rule.expr, new RegExp(`[|"]${code}[|"]`), `WardenSignatureRejected should cover ${code}`);
+    for (const code of security)
+      assert.match(rule.expr, new RegExp(`[|"]${code}[|"]`), `WardenSignatureRejected should cover ${code}`);
   });
 
   it('unit-tests every alert both firing and not firing', () => {
@@ -374,14 +392,18 @@ describe('runbooks (docs/runbooks.md)', () => {
   it('names only documented error codes and real commands', () => {
     const documented = new Set([...read('docs/errors.md').matchAll(/^### ([A-Z][A-Z0-9_]+)$/gm)].map((m) => m[1]));
     // Every `UPPER_CASE` name is an error code, except the CLI's environment variables.
-    const codes = [...runbooks.matchAll(/`([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)`/g)].map((m) => m[1] ?? '').filter((c) => !c.startsWith('WARDEN_'));
+    const codes = [...runbooks.matchAll(/`([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)`/g)]
+      .map((m) => m[1] ?? '')
+      .filter((c) => !c.startsWith('WARDEN_'));
     assert.deepEqual(
       codes.filter((c) => !documented.has(c)),
       [],
     );
     const commands = new Set([...read('src/cli/registry.ts').matchAll(/name: '([a-z ]+)'/g)].map((m) => m[1]));
     const used = [...runbooks.matchAll(/\bwarden ([a-z]+(?: (?:build|sign|verify|serve))?)\b/g)].map((m) => m[1] ?? '');
-    assert.ok(used.includes('rollback') && used.includes('unpin') && used.includes('status') && used.includes('versions'));
+    assert.ok(
+      used.includes('rollback') && used.includes('unpin') && used.includes('status') && used.includes('versions'),
+    );
     assert.deepEqual(
       used.filter((c) => !commands.has(c)),
       [],
@@ -391,8 +413,12 @@ describe('runbooks (docs/runbooks.md)', () => {
 
 describe('Grafana dashboard (deploy/grafana/warden-dashboard.json)', () => {
   const exprs = [
-    ...panels.flatMap((p) => (p.targets ?? []).map((t) => ({ where: `panel "${p.title}" ${t.refId}`, expr: t.expr ?? '' }))),
-    ...dashboard.annotations.list.filter((a) => a.expr !== undefined).map((a) => ({ where: `annotation "${a.name}"`, expr: a.expr ?? '' })),
+    ...panels.flatMap((p) =>
+      (p.targets ?? []).map((t) => ({ where: `panel "${p.title}" ${t.refId}`, expr: t.expr ?? '' })),
+    ),
+    ...dashboard.annotations.list
+      .filter((a) => a.expr !== undefined)
+      .map((a) => ({ where: `annotation "${a.name}"`, expr: a.expr ?? '' })),
   ];
 
   it('uses the ${DS_PROMETHEUS} data source variable and a pack variable from policy_active_info', () => {
@@ -401,18 +427,46 @@ describe('Grafana dashboard (deploy/grafana/warden-dashboard.json)', () => {
     assert.ok(vars.some((v) => v.name === 'DS_PROMETHEUS' && v.type === 'datasource' && v.query === 'prometheus'));
     const pack = vars.find((v) => v.name === 'pack');
     assert.equal(pack?.definition, 'label_values(policy_active_info, pack)');
-    for (const p of panels.filter((x) => x.type !== 'row')) assert.equal(p.datasource?.uid, '${DS_PROMETHEUS}', `panel "${p.title}" data source`);
+    for (const p of panels.filter((x) => x.type !== 'row'))
+      assert.equal(p.datasource?.uid, '${DS_PROMETHEUS}', `panel "${p.title}" data source`);
     const ids = panels.map((p) => p.id);
     assert.equal(new Set(ids).size, ids.length, 'panel ids are unique');
   });
 
   it('has the panels operations asks for', () => {
     const titles = panels.map((p) => p.title.toLowerCase()).join('\n');
-    for (const want of ['digest', 'digest age', 'reload', 'reload duration', 'validation', 'last-known-good', 'pinned', 'stale', 'decision latency', '5xx', 'webhook', 'fallback']) {
+    for (const want of [
+      'digest',
+      'digest age',
+      'reload',
+      'reload duration',
+      'validation',
+      'last-known-good',
+      'pinned',
+      'stale',
+      'decision latency',
+      '5xx',
+      'webhook',
+      'fallback',
+    ]) {
       assert.ok(titles.includes(want), `no panel about "${want}"`);
     }
     const used = new Set(exprs.flatMap((e) => readPromQL(e.expr).selectors.map((s) => s.name)));
-    for (const m of ['policy_active_info', 'policy_active_version', 'policy_digest_age_seconds', 'policy_reload_success_total', 'policy_reload_failure_total', 'policy_reload_duration_seconds_bucket', 'policy_validation_failure_total', 'policy_last_known_good_active', 'policy_pinned', 'policy_stale', 'opa_client_latency_seconds_bucket', 'http_request_duration_seconds_count', 'warden_webhook_delivery_total']) {
+    for (const m of [
+      'policy_active_info',
+      'policy_active_version',
+      'policy_digest_age_seconds',
+      'policy_reload_success_total',
+      'policy_reload_failure_total',
+      'policy_reload_duration_seconds_bucket',
+      'policy_validation_failure_total',
+      'policy_last_known_good_active',
+      'policy_pinned',
+      'policy_stale',
+      'opa_client_latency_seconds_bucket',
+      'http_request_duration_seconds_count',
+      'warden_webhook_delivery_total',
+    ]) {
       assert.ok(used.has(m), `no panel queries ${m}`);
     }
   });
@@ -438,7 +492,9 @@ function findPromtool(): string | undefined {
 }
 
 const promtool = findPromtool();
-const SKIP = promtool ? false : 'promtool is not installed: run `node scripts/install-tools.mjs promtool` (a Go build of several minutes, not part of npm test bootstrap) or put promtool on PATH';
+const SKIP = promtool
+  ? false
+  : 'promtool is not installed: run `node scripts/install-tools.mjs promtool` (a Go build of several minutes, not part of npm test bootstrap) or put promtool on PATH';
 
 /** Runs promtool in the project folder; its status and output. */
 function runPromtool(args: string[]): { status: number | null; output: string } {
@@ -458,12 +514,17 @@ describe('promtool', { skip: SKIP }, () => {
   });
 
   it("parses every dashboard query (as recording rules, Grafana's variables filled in)", () => {
-    const exprs = [...panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr ?? '')), ...dashboard.annotations.list.map((a) => a.expr ?? '')].filter(Boolean);
+    const exprs = [
+      ...panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr ?? '')),
+      ...dashboard.annotations.list.map((a) => a.expr ?? ''),
+    ].filter(Boolean);
     const filled = exprs.map((e) => e.replaceAll('$__rate_interval', '5m').replace(/\$\{?(\w+)\}?/g, '.*'));
     const dir = mkdtempSync(join(tmpdir(), 'warden-dashboard-'));
     try {
       const file = join(dir, 'dashboard-queries.yml');
-      const doc = { groups: [{ name: 'dashboard', rules: filled.map((expr, i) => ({ record: `dashboard:query_${i}`, expr })) }] };
+      const doc = {
+        groups: [{ name: 'dashboard', rules: filled.map((expr, i) => ({ record: `dashboard:query_${i}`, expr })) }],
+      };
       writeFileSync(file, JSON.stringify(doc));
       const res = runPromtool(['check', 'rules', '--lint=none', file]);
       assert.equal(res.status, 0, res.output);

@@ -9,10 +9,19 @@ const SAMPLES = [0.0005, 0.001, 0.002, 0.05, 0.05, 0.5, 3, 0.0001];
 describe('FastHistogram', () => {
   it("exposes exactly what prom-client's Histogram exposes for the same observations", async () => {
     const promRegistry = new Registry();
-    const prom = new Histogram({ name: 'x_seconds', help: 'h', labelNames: ['pack', 'engine'], buckets: BUCKETS, registers: [promRegistry] });
+    const prom = new Histogram({
+      name: 'x_seconds',
+      help: 'h',
+      labelNames: ['pack', 'engine'],
+      buckets: BUCKETS,
+      registers: [promRegistry],
+    });
     const fastRegistry = new Registry();
     const fast = new FastHistogram('x_seconds', 'h', BUCKETS, fastRegistry);
-    for (const [pack, values] of [['a', SAMPLES], ['b', SAMPLES.slice(2)]] as const) {
+    for (const [pack, values] of [
+      ['a', SAMPLES],
+      ['b', SAMPLES.slice(2)],
+    ] as const) {
       const series = fast.series({ pack, engine: 'wasm' });
       for (const v of values) {
         prom.observe({ pack, engine: 'wasm' }, v);

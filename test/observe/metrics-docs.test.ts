@@ -51,8 +51,16 @@ describe('docs/metrics.md and the metrics catalogue', () => {
     for (const name of METRIC_NAMES) {
       const row = rows.get(name);
       assert.ok(row, `${name} is in src/observe/catalogue.ts but not in docs/metrics.md's tables`);
-      assert.equal(row.type, CATALOGUE[name].type, `${name}: docs/metrics.md says ${row.type}, the catalogue ${CATALOGUE[name].type}`);
-      assert.deepEqual(row.labels, [...CATALOGUE[name].labels], `${name}: the labels in docs/metrics.md differ from the catalogue's`);
+      assert.equal(
+        row.type,
+        CATALOGUE[name].type,
+        `${name}: docs/metrics.md says ${row.type}, the catalogue ${CATALOGUE[name].type}`,
+      );
+      assert.deepEqual(
+        row.labels,
+        [...CATALOGUE[name].labels],
+        `${name}: the labels in docs/metrics.md differ from the catalogue's`,
+      );
     }
   });
 
@@ -78,10 +86,14 @@ describe('a fully started agent exposes exactly the catalogue', () => {
   before(async () => {
     const dir = tempDir('warden-metrics-docs-');
     const { publicKey } = await generateKeyPair('ES256');
-    await writeFile(join(dir, 'jwks.json'), JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] }));
+    await writeFile(
+      join(dir, 'jwks.json'),
+      JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] }),
+    );
     await writeFile(join(dir, 'webhook.secret'), 'a-webhook-secret-of-32-characters');
     const yaml = await exampleGovernanceYaml(dir, {
-      tenants: '{ issuer: "https://idp.example.test", audience: orders-api, algorithms: [ES256], jwks_file: jwks.json }',
+      tenants:
+        '{ issuer: "https://idp.example.test", audience: orders-api, algorithms: [ES256], jwks_file: jwks.json }',
       extra: [
         'decision_log: { dir: decisions, flush_interval_ms: 20 }',
         'events:',
@@ -101,10 +113,16 @@ describe('a fully started agent exposes exactly the catalogue', () => {
     const nodeMetrics = new Set((await defaults.getMetricsAsJSON()).map((m) => m.name));
     const text = await (await fetch(`${agent.url}/metrics`)).text();
     const exposed = new Map<string, string>();
-    for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) if (!nodeMetrics.has(m[1] ?? '')) exposed.set(m[1] ?? '', m[2] ?? '');
+    for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm))
+      if (!nodeMetrics.has(m[1] ?? '')) exposed.set(m[1] ?? '', m[2] ?? '');
     const uncatalogued = [...exposed.keys()].filter((name) => !isCatalogued(name));
     assert.deepEqual(uncatalogued, [], 'metrics served on /metrics that src/observe/catalogue.ts does not define');
-    assert.deepEqual(METRIC_NAMES.filter((name) => !exposed.has(name)), [], 'catalogued metrics an agent with every part configured does not serve');
-    for (const [name, type] of exposed) if (isCatalogued(name)) assert.equal(type, CATALOGUE[name].type, `${name} is served as a ${type}`);
+    assert.deepEqual(
+      METRIC_NAMES.filter((name) => !exposed.has(name)),
+      [],
+      'catalogued metrics an agent with every part configured does not serve',
+    );
+    for (const [name, type] of exposed)
+      if (isCatalogued(name)) assert.equal(type, CATALOGUE[name].type, `${name} is served as a ${type}`);
   });
 });

@@ -9,7 +9,12 @@ import { createLogger } from '../../src/observe/logger.js';
 import { WardenMetrics } from '../../src/observe/metrics.js';
 import { ServerErrorLog } from '../../src/observe/server-error-log.js';
 
-function setup(): { log: ServerErrorLog; lines: Array<Record<string, unknown>>; metrics: WardenMetrics; clock: { ms: number } } {
+function setup(): {
+  log: ServerErrorLog;
+  lines: Array<Record<string, unknown>>;
+  metrics: WardenMetrics;
+  clock: { ms: number };
+} {
   const lines: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -23,7 +28,14 @@ function setup(): { log: ServerErrorLog; lines: Array<Record<string, unknown>>; 
   return { log, lines, metrics, clock };
 }
 
-const failure = { status: 500, code: 'DECISION_FAILED' as const, message: 'evaluating p/q: var assignment conflict', route: '/v1/data/*', method: 'POST', details: { entrypoint: 'p/q', digest: 'sha256:ab' } };
+const failure = {
+  status: 500,
+  code: 'DECISION_FAILED' as const,
+  message: 'evaluating p/q: var assignment conflict',
+  route: '/v1/data/*',
+  method: 'POST',
+  details: { entrypoint: 'p/q', digest: 'sha256:ab' },
+};
 
 async function value(metrics: WardenMetrics, name: string, labels: Record<string, string>): Promise<number> {
   const m = (await metrics.registry.getSingleMetric(name)?.get())?.values ?? [];
@@ -37,8 +49,22 @@ describe('server error log', () => {
     await new Promise((r) => setImmediate(r));
     assert.equal(lines.length, 3, 'the burst');
     assert.deepEqual(
-      { code: lines[0]?.code, entrypoint: lines[0]?.entrypoint, digest: lines[0]?.digest, status: lines[0]?.status, err: lines[0]?.err, msg: lines[0]?.msg },
-      { code: 'DECISION_FAILED', entrypoint: 'p/q', digest: 'sha256:ab', status: 500, err: failure.message, msg: 'request failed' },
+      {
+        code: lines[0]?.code,
+        entrypoint: lines[0]?.entrypoint,
+        digest: lines[0]?.digest,
+        status: lines[0]?.status,
+        err: lines[0]?.err,
+        msg: lines[0]?.msg,
+      },
+      {
+        code: 'DECISION_FAILED',
+        entrypoint: 'p/q',
+        digest: 'sha256:ab',
+        status: 500,
+        err: failure.message,
+        msg: 'request failed',
+      },
     );
     assert.equal(await value(metrics, 'http_server_errors_total', { code: 'DECISION_FAILED' }), 10);
     assert.equal(await value(metrics, 'http_server_error_logs_suppressed_total', { code: 'DECISION_FAILED' }), 7);
@@ -52,6 +78,10 @@ describe('server error log', () => {
     assert.equal(lines.length, 5);
     assert.equal(lines[3]?.msg, 'request answered 503');
     assert.equal(lines[4]?.suppressed_since_last, 7, 'the next line says how many were not logged');
-    assert.equal(await value(metrics, 'http_server_error_logs_suppressed_total', { code: 'DECISION_FAILED' }), 8, 'one token a second');
+    assert.equal(
+      await value(metrics, 'http_server_error_logs_suppressed_total', { code: 'DECISION_FAILED' }),
+      8,
+      'one token a second',
+    );
   });
 });

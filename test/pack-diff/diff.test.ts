@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { applyPatch, parsePatch } from 'diff';
 import { WardenError } from '../../src/errors.js';
-import { diffPacks, formatDiffForTerminal, MAX_DATA_DEPTH, MAX_FILE_EDITS, MAX_REPORTED_PATHS, MAX_UNIFIED_BYTES } from '../../src/pack-diff/diff.js';
+import {
+  diffPacks,
+  formatDiffForTerminal,
+  MAX_DATA_DEPTH,
+  MAX_FILE_EDITS,
+  MAX_REPORTED_PATHS,
+  MAX_UNIFIED_BYTES,
+} from '../../src/pack-diff/diff.js';
 import { MANIFEST_PATH } from '../../src/pack/manifest.js';
 import { readPack, type PackFiles } from '../../src/pack/reader.js';
 import { writeTarGz } from '../../src/pack/tar-writer.js';
@@ -25,7 +32,8 @@ function pack(files: Record<string, string | object>, v: Version = {}): PackFile
     metadata: { warden: { format: 1, pack: 'app', sequence: v.sequence ?? 1, created_at: '2025-01-01T00:00:00.000Z' } },
   };
   const map = new Map<string, Buffer>([[MANIFEST_PATH, Buffer.from(JSON.stringify(manifest))]]);
-  for (const [path, content] of Object.entries(files)) map.set(path, Buffer.from(typeof content === 'string' ? content : JSON.stringify(content)));
+  for (const [path, content] of Object.entries(files))
+    map.set(path, Buffer.from(typeof content === 'string' ? content : JSON.stringify(content)));
   return map;
 }
 
@@ -46,7 +54,10 @@ describe('diffPacks', () => {
 
   it('shows a changed module as @@ hunks holding only the changed lines and their context', () => {
     const changed = APP.replace('input.level >= 3', 'input.level >= 5');
-    const diff = diffPacks(pack({ 'app.rego': APP }), pack({ 'app.rego': changed }, { revision: 'v2', sequence: 2 }), { from: 'v1', to: 'v2' });
+    const diff = diffPacks(pack({ 'app.rego': APP }), pack({ 'app.rego': changed }, { revision: 'v2', sequence: 2 }), {
+      from: 'v1',
+      to: 'v2',
+    });
     assert.deepEqual(diff.modules.changed, ['app.rego']);
     assert.equal(diff.identical, false);
     const expected = [
@@ -64,9 +75,15 @@ describe('diffPacks', () => {
   });
 
   it('lists added and removed modules and diffs them against /dev/null', () => {
-    const diff = diffPacks(pack({ 'app.rego': APP, 'old.rego': 'package old\n' }), pack({ 'app.rego': APP, 'lib/new.rego': 'package lib.new\n\nx := 1' }));
+    const diff = diffPacks(
+      pack({ 'app.rego': APP, 'old.rego': 'package old\n' }),
+      pack({ 'app.rego': APP, 'lib/new.rego': 'package lib.new\n\nx := 1' }),
+    );
     assert.deepEqual(diff.modules, { added: ['lib/new.rego'], removed: ['old.rego'], changed: [] });
-    assert.match(diff.unified, /^--- \/dev\/null\n\+\+\+ b\/lib\/new\.rego\n@@ -0,0 \+1,3 @@\n\+package lib\.new\n\+\n\+x := 1\n\\ No newline at end of file\n/);
+    assert.match(
+      diff.unified,
+      /^--- \/dev\/null\n\+\+\+ b\/lib\/new\.rego\n@@ -0,0 \+1,3 @@\n\+package lib\.new\n\+\n\+x := 1\n\\ No newline at end of file\n/,
+    );
     assert.match(diff.unified, /--- a\/old\.rego\n\+\+\+ \/dev\/null\n@@ -1,1 \+0,0 @@\n-package old\n$/);
   });
 
@@ -81,7 +98,10 @@ describe('diffPacks', () => {
     assert.match(diff.unified, /^--- a\/data\.json\n\+\+\+ b\/data\.json\n@@ /);
     assert.ok(diff.unified.includes('\n-    "limit": 10,\n'));
     assert.ok(diff.unified.includes('\n+    "limit": 20,\n'));
-    const retyped = diffPacks(pack({ 'data.json': { a: { b: 1 }, list: [1, 2, 3] } }), pack({ 'data.json': { a: [1], list: [1] } }));
+    const retyped = diffPacks(
+      pack({ 'data.json': { a: { b: 1 }, list: [1, 2, 3] } }),
+      pack({ 'data.json': { a: [1], list: [1] } }),
+    );
     assert.deepEqual(retyped.data, { added: [], removed: ['list[1]', 'list[2]'], changed: ['a'] });
   });
 
@@ -92,14 +112,20 @@ describe('diffPacks', () => {
   });
 
   it('prints the data document with sorted keys, so key order alone is no difference', () => {
-    const diff = diffPacks(pack({ 'data.json': '{"b":1,"a":{"y":2,"x":1}}' }), pack({ 'data.json': '{"a":{"x":1,"y":2},"b":1}' }));
+    const diff = diffPacks(
+      pack({ 'data.json': '{"b":1,"a":{"y":2,"x":1}}' }),
+      pack({ 'data.json': '{"a":{"x":1,"y":2},"b":1}' }),
+    );
     assert.equal(diff.identical, true);
     assert.equal(diff.unified, '');
   });
 
   it('reports revision, sequence and entrypoint changes, and counts them as differences', () => {
     const files = { 'app.rego': APP };
-    const diff = diffPacks(pack(files, { entrypoints: ['app/allow', 'app/old'] }), pack(files, { revision: 'v2', sequence: 7, entrypoints: ['app/allow', 'app/tier'] }));
+    const diff = diffPacks(
+      pack(files, { entrypoints: ['app/allow', 'app/old'] }),
+      pack(files, { revision: 'v2', sequence: 7, entrypoints: ['app/allow', 'app/tier'] }),
+    );
     assert.deepEqual(diff.manifest, {
       revisionFrom: 'v1',
       revisionTo: 'v2',
@@ -139,7 +165,10 @@ describe('diffPacks', () => {
       [long, `${long}tail\n`],
       [`top\n${long}`, long],
       [unrelated, lines(MAX_FILE_EDITS, 'new')],
-      [`${lines(50, 'head')}${unrelated}${lines(50, 'foot')}`, `${lines(50, 'head')}${lines(MAX_FILE_EDITS, 'new')}${lines(50, 'foot')}`],
+      [
+        `${lines(50, 'head')}${unrelated}${lines(50, 'foot')}`,
+        `${lines(50, 'head')}${lines(MAX_FILE_EDITS, 'new')}${lines(50, 'foot')}`,
+      ],
       ['a\nb', 'a\nc'],
       ['a\n', 'a'],
       ['', 'a\n'],
@@ -155,17 +184,22 @@ describe('diffPacks', () => {
   });
 
   it('reports at most MAX_REPORTED_PATHS data paths per list, then "… and N more"', () => {
-    const keys = (n: number): Record<string, number> => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]));
+    const keys = (n: number): Record<string, number> =>
+      Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]));
     const diff = diffPacks(pack({ 'data.json': {} }), pack({ 'data.json': keys(MAX_REPORTED_PATHS + 25) }));
     assert.equal(diff.data.added.length, MAX_REPORTED_PATHS + 1);
     assert.equal(diff.data.added.at(-1), '… and 25 more');
   });
 
   it('refuses a pack without a manifest, or data nested past the depth limit, with coded errors', () => {
-    const deep = (leaf: number): string => '{"a":'.repeat(MAX_DATA_DEPTH + 5) + String(leaf) + '}'.repeat(MAX_DATA_DEPTH + 5);
+    const deep = (leaf: number): string =>
+      '{"a":'.repeat(MAX_DATA_DEPTH + 5) + String(leaf) + '}'.repeat(MAX_DATA_DEPTH + 5);
     const code = (c: string) => (e: unknown) => e instanceof WardenError && e.code === c;
     assert.throws(() => diffPacks(new Map(), pack({})), code('PACK_MANIFEST_INVALID'));
-    assert.throws(() => diffPacks(pack({ 'data.json': deep(1) }), pack({ 'data.json': deep(2) })), code('PACK_DATA_INVALID'));
+    assert.throws(
+      () => diffPacks(pack({ 'data.json': deep(1) }), pack({ 'data.json': deep(2) })),
+      code('PACK_DATA_INVALID'),
+    );
   });
 
   it('compares packs read back from .tar.gz bytes', async () => {
@@ -180,7 +214,14 @@ describe('diffPacks', () => {
 
 describe('formatDiffForTerminal', () => {
   const from = pack({ 'app.rego': APP, 'old.rego': 'package old\n', 'data.json': DATA });
-  const to = pack({ 'app.rego': APP.replace('>= 3', '>= 4'), 'new.rego': 'package new\n', 'data.json': { authz: { ...DATA.authz, limit: 11 } } }, { revision: 'v2', sequence: 2 });
+  const to = pack(
+    {
+      'app.rego': APP.replace('>= 3', '>= 4'),
+      'new.rego': 'package new\n',
+      'data.json': { authz: { ...DATA.authz, limit: 11 } },
+    },
+    { revision: 'v2', sequence: 2 },
+  );
 
   it('prints a summary of manifest, modules and data, then the unified diff, without colour', () => {
     const diff = diffPacks(from, to);

@@ -22,11 +22,20 @@ describe('pack server', () => {
   before(async () => {
     mkdirSync(dir);
     await writeFile(join(dir, 'governance.tar.gz'), first);
-    await writeFile(join(dir, 'governance.tar.gz.sigstore.json'), JSON.stringify(await signPack(first, p256().privateKey)));
+    await writeFile(
+      join(dir, 'governance.tar.gz.sigstore.json'),
+      JSON.stringify(await signPack(first, p256().privateKey)),
+    );
     await writeFile(join(root, 'secret.tar.gz'), 'outside DIR');
     mkdirSync(join(dir, 'sub'));
     await writeFile(join(dir, 'sub', 'inner.tar.gz'), 'in a subfolder');
-    server = await startPackServer({ dir, host: '127.0.0.1', port: 0, maxWaitSeconds: 5, log: (obj) => logs.push({ ...obj }) });
+    server = await startPackServer({
+      dir,
+      host: '127.0.0.1',
+      port: 0,
+      maxWaitSeconds: 5,
+      log: (obj) => logs.push({ ...obj }),
+    });
     packs = `${server.url}/v1/policy/packs`;
   });
   after(() => server.close());
@@ -137,7 +146,10 @@ describe('pack server', () => {
     await publish(dir, 'replaced.tar.gz', pack(30));
     await eventually(async () => (await fetch(`${packs}/replaced`, { method: 'HEAD' })).status === 200);
     await publish(dir, 'replaced.tar.gz', next);
-    await eventually(async () => (await fetch(`${packs}/replaced`, { method: 'HEAD' })).headers.get('etag') === etagOf(next), { timeoutMs: 2500 });
+    await eventually(
+      async () => (await fetch(`${packs}/replaced`, { method: 'HEAD' })).headers.get('etag') === etagOf(next),
+      { timeoutMs: 2500 },
+    );
     const res = await fetch(`${packs}/replaced`);
     assert.deepEqual(Buffer.from(await res.arrayBuffer()), next);
   });
@@ -175,7 +187,9 @@ describe('pack server', () => {
     await publish(dir, 'listed.tar.gz', refused);
     await eventually(async () => (await fetch(`${packs}/listed`, { method: 'HEAD' })).status === 200);
     const started = Date.now();
-    const held = fetch(`${packs}/listed`, { headers: { 'If-None-Match': `${etagOf(active)}, ${etagOf(refused)}`, Prefer: 'wait=5' } });
+    const held = fetch(`${packs}/listed`, {
+      headers: { 'If-None-Match': `${etagOf(active)}, ${etagOf(refused)}`, Prefer: 'wait=5' },
+    });
     await eventually(() => server.waiting() === 1);
     await publish(dir, 'listed.tar.gz', active);
     const res = await held;
@@ -198,7 +212,9 @@ describe('pack server', () => {
     const capped = await startPackServer({ dir, host: '127.0.0.1', port: 0, maxWaitSeconds: 1 });
     try {
       const started = Date.now();
-      const res = await fetch(`${capped.url}/v1/policy/packs/governance`, { headers: { 'If-None-Match': etagOf(first), Prefer: 'wait=60' } });
+      const res = await fetch(`${capped.url}/v1/policy/packs/governance`, {
+        headers: { 'If-None-Match': etagOf(first), Prefer: 'wait=60' },
+      });
       assert.equal(res.status, 304);
       assert.ok(Date.now() - started < 3000);
     } finally {
@@ -208,7 +224,10 @@ describe('pack server', () => {
 
   it('drops the waiter when the client disconnects during a long poll', async () => {
     const abort = new AbortController();
-    const held = fetch(`${packs}/governance`, { headers: { 'If-None-Match': etagOf(first), Prefer: 'wait=5' }, signal: abort.signal });
+    const held = fetch(`${packs}/governance`, {
+      headers: { 'If-None-Match': etagOf(first), Prefer: 'wait=5' },
+      signal: abort.signal,
+    });
     await eventually(() => server.waiting() === 1);
     abort.abort();
     await assert.rejects(held);
@@ -229,7 +248,9 @@ describe('pack server', () => {
 
   it('answers held long polls with 304 when it closes', async () => {
     const closing = await startPackServer({ dir, host: '127.0.0.1', port: 0 });
-    const held = fetch(`${closing.url}/v1/policy/packs/governance`, { headers: { 'If-None-Match': etagOf(first), Prefer: 'wait=30' } });
+    const held = fetch(`${closing.url}/v1/policy/packs/governance`, {
+      headers: { 'If-None-Match': etagOf(first), Prefer: 'wait=30' },
+    });
     await eventually(() => closing.waiting() === 1);
     const started = Date.now();
     await closing.close();
@@ -238,6 +259,8 @@ describe('pack server', () => {
   });
 
   it('fails with IO_FAILED for a folder that does not exist', async () => {
-    await assert.rejects(startPackServer({ dir: join(root, 'missing'), host: '127.0.0.1', port: 0 }), (err) => isWardenError(err, 'IO_FAILED'));
+    await assert.rejects(startPackServer({ dir: join(root, 'missing'), host: '127.0.0.1', port: 0 }), (err) =>
+      isWardenError(err, 'IO_FAILED'),
+    );
   });
 });

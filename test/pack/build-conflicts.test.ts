@@ -30,7 +30,9 @@ const CONFLICT_V1 = CONFLICT_V0.replace('priority := "P0" {', 'priority := "P0" 
 
 // A policy folder without golden decisions (as a ConfigMap has none), built by `warden pack build`.
 async function build(files: Record<string, string>, regoVersion: 'v0' | 'v1'): Promise<CliRun & { out: string }> {
-  const spec = ['name: signalprocessing', `entrypoints: [${ENTRYPOINT}]`, `rego_version: ${regoVersion}`, ''].join('\n');
+  const spec = ['name: signalprocessing', `entrypoints: [${ENTRYPOINT}]`, `rego_version: ${regoVersion}`, ''].join(
+    '\n',
+  );
   const dir = await writeTree(tempDir('warden-conflict-'), { 'warden.yaml': spec, ...files });
   const out = join(tempDir(), 'pack.tar.gz');
   return { ...warden(['pack', 'build', dir, '--out', out, '--sequence', '1']), out };
@@ -43,7 +45,12 @@ function assertRefused(run: CliRun & { out: string }, line: RegExp, fix: string)
   assert.equal(coded.length, 1, run.stderr);
   assert.match(coded[0] ?? '', /^warden: PACK_RULE_CONFLICT: /);
   assert.match(coded[0] ?? '', line);
-  assert.ok(run.stderr.includes(`hint: make the unconditional rule a default, so it applies only when no other rule does: \`${fix}\``), run.stderr);
+  assert.ok(
+    run.stderr.includes(
+      `hint: make the unconditional rule a default, so it applies only when no other rule does: \`${fix}\``,
+    ),
+    run.stderr,
+  );
   assert.equal(run.stdout, '');
   assert.ok(!existsSync(run.out), 'no pack is written');
 }
@@ -85,22 +92,33 @@ describe('warden pack build: certain rule conflicts', () => {
   });
 
   const builds: Array<{ name: string; version: 'v0' | 'v1'; policy: string }> = [
-    { name: 'the fallback written as a default (v0)', version: 'v0', policy: CONFLICT_V0.replace('priority := "P2"', 'default priority := "P2"') },
-    { name: 'the fallback written as a default (v1)', version: 'v1', policy: CONFLICT_V1.replace('priority := "P2"', 'default priority := "P2"') },
+    {
+      name: 'the fallback written as a default (v0)',
+      version: 'v0',
+      policy: CONFLICT_V0.replace('priority := "P2"', 'default priority := "P2"'),
+    },
+    {
+      name: 'the fallback written as a default (v1)',
+      version: 'v1',
+      policy: CONFLICT_V1.replace('priority := "P2"', 'default priority := "P2"'),
+    },
     {
       name: 'the same constant twice, unconditional and conditional',
       version: 'v1',
-      policy: 'package signalprocessing.priority\n\npriority := "P2"\n\npriority := "P2"\n\npriority := "P2" if input.severity == "warning"\n',
+      policy:
+        'package signalprocessing.priority\n\npriority := "P2"\n\npriority := "P2"\n\npriority := "P2" if input.severity == "warning"\n',
     },
     {
       name: 'two conditional rules with different constants',
       version: 'v1',
-      policy: 'package signalprocessing.priority\n\npriority := "P0" if input.severity == "critical"\n\npriority := "P3" if input.severity == "info"\n',
+      policy:
+        'package signalprocessing.priority\n\npriority := "P0" if input.severity == "critical"\n\npriority := "P3" if input.severity == "info"\n',
     },
     {
       name: 'an else chain ending in an unconditional constant',
       version: 'v1',
-      policy: 'package signalprocessing.priority\n\npriority := "P0" if {\n\tinput.severity == "critical"\n} else := "P1" if {\n\tinput.severity == "error"\n} else := "P2"\n',
+      policy:
+        'package signalprocessing.priority\n\npriority := "P0" if {\n\tinput.severity == "critical"\n} else := "P1" if {\n\tinput.severity == "error"\n} else := "P2"\n',
     },
     {
       name: 'partial set and object rules beside constants',

@@ -32,8 +32,11 @@ describe('pack build', () => {
       const wasm = engine.evaluate(c.entrypoint, c.input);
       assert.deepEqual(wasm, { defined: true, result: c.expect }, c.name);
       const query = `data.${c.entrypoint.replaceAll('/', '.')}`;
-      const viaOpa = execFileSync(opa, ['eval', '-b', out, '--stdin-input', '--format', 'json', query], { input: JSON.stringify(c.input) });
-      const value = (JSON.parse(viaOpa.toString()) as { result?: Array<{ expressions: Array<{ value: unknown }> }> }).result?.[0]?.expressions[0]?.value;
+      const viaOpa = execFileSync(opa, ['eval', '-b', out, '--stdin-input', '--format', 'json', query], {
+        input: JSON.stringify(c.input),
+      });
+      const value = (JSON.parse(viaOpa.toString()) as { result?: Array<{ expressions: Array<{ value: unknown }> }> })
+        .result?.[0]?.expressions[0]?.value;
       assert.deepEqual(value, c.expect, `opa eval -b disagrees on ${c.name}`);
     }
   });
@@ -58,13 +61,22 @@ describe('pack build', () => {
   });
 
   it('names file:line:col and the opa message for a compile error', async () => {
-    const err = await rejectsCode(buildFrom(simplePolicy({ 'simple.rego': 'package simple\n\nallow if {\n  input.user ==\n}\n' })), 'PACK_COMPILE_FAILED');
+    const err = await rejectsCode(
+      buildFrom(simplePolicy({ 'simple.rego': 'package simple\n\nallow if {\n  input.user ==\n}\n' })),
+      'PACK_COMPILE_FAILED',
+    );
     assert.match(err.message, /simple\.rego:5:1: rego_parse_error/);
-    assert.deepEqual({ file: err.details.file, line: err.details.line, col: err.details.col }, { file: 'simple.rego', line: 5, col: 1 });
+    assert.deepEqual(
+      { file: err.details.file, line: err.details.line, col: err.details.col },
+      { file: 'simple.rego', line: 5, col: 1 },
+    );
   });
 
   it('refuses pre-1.0 syntax in a v1 pack and builds it when the pack says rego_version v0', async () => {
-    const v0 = { 'simple.rego': 'package simple\n\ndefault allow = false\n\nallow { input.user == "alice" }\n', 'data.json': '{}' };
+    const v0 = {
+      'simple.rego': 'package simple\n\ndefault allow = false\n\nallow { input.user == "alice" }\n',
+      'data.json': '{}',
+    };
     const err = await rejectsCode(buildFrom(simplePolicy(v0)), 'PACK_COMPILE_FAILED');
     assert.match(err.message, /simple\.rego:5:\d+:.*`if` keyword is required/);
     const spec = simplePolicy()['warden.yaml'] + '\nrego_version: v0\n';
@@ -73,14 +85,18 @@ describe('pack build', () => {
   });
 
   it('refuses an entrypoint that names no rule', async () => {
-    const spec = simplePolicy()['warden.yaml'].replace('entrypoints: [simple/allow]', 'entrypoints: [simple/allow, simple/nope]');
+    const spec = simplePolicy()['warden.yaml'].replace(
+      'entrypoints: [simple/allow]',
+      'entrypoints: [simple/allow, simple/nope]',
+    );
     const err = await rejectsCode(buildFrom(simplePolicy({ 'warden.yaml': spec })), 'PACK_COMPILE_FAILED');
     assert.match(err.message, /simple\/nope/);
   });
 
   it('refuses to write a pack whose _test.rego fails, naming the test', async () => {
     const out = join(tempDir(), 'never.tar.gz');
-    const test = 'package simple_test\n\nimport data.simple\n\ntest_bob_allowed if simple.allow with input as {"user": "bob"}\n';
+    const test =
+      'package simple_test\n\nimport data.simple\n\ntest_bob_allowed if simple.allow with input as {"user": "bob"}\n';
     const err = await rejectsCode(buildFrom(simplePolicy({ 'simple_test.rego': test }), { out }), 'PACK_TEST_FAILED');
     assert.match(err.message, /data\.simple_test\.test_bob_allowed \(simple_test\.rego:5\)/);
     assert.ok(!existsSync(out), 'no pack is written');
@@ -88,7 +104,10 @@ describe('pack build', () => {
 
   it('refuses to write a pack whose golden decision fails, naming the case', async () => {
     const out = join(tempDir(), 'never.tar.gz');
-    const spec = simplePolicy()['warden.yaml'].replace('input: { user: bob }, expect: false', 'input: { user: bob }, expect: true');
+    const spec = simplePolicy()['warden.yaml'].replace(
+      'input: { user: bob }, expect: false',
+      'input: { user: bob }, expect: true',
+    );
     const err = await rejectsCode(buildFrom(simplePolicy({ 'warden.yaml': spec }), { out }), 'PACK_GOLDEN_FAILED');
     assert.match(err.message, /golden case "bob denied" \(simple\/allow\): expected true, got false/);
     assert.ok(!existsSync(out));
@@ -97,7 +116,10 @@ describe('pack build', () => {
   it('lists every bad key of warden.yaml with its path', () => {
     const err = (() => {
       try {
-        parsePackSpec('name: Bad Name\nentrypoints: []\ncolour: blue\ngolden: [{ name: x, entrypoint: "a/b" }]\n', 'warden.yaml');
+        parsePackSpec(
+          'name: Bad Name\nentrypoints: []\ncolour: blue\ngolden: [{ name: x, entrypoint: "a/b" }]\n',
+          'warden.yaml',
+        );
       } catch (e) {
         return e as WardenError;
       }
@@ -105,14 +127,26 @@ describe('pack build', () => {
     })();
     assert.equal(err?.code, 'PACK_SPEC_INVALID');
     const issues = err?.details.issues as string[];
-    assert.ok(issues.some((i) => i.startsWith('name:')), 'name');
-    assert.ok(issues.some((i) => i.startsWith('entrypoints:')), 'entrypoints');
-    assert.ok(issues.some((i) => i.includes('colour')), 'unknown key');
+    assert.ok(
+      issues.some((i) => i.startsWith('name:')),
+      'name',
+    );
+    assert.ok(
+      issues.some((i) => i.startsWith('entrypoints:')),
+      'entrypoints',
+    );
+    assert.ok(
+      issues.some((i) => i.includes('colour')),
+      'unknown key',
+    );
   });
 
   it('refuses a folder without warden.yaml or without Rego', async () => {
     await rejectsCode(buildPack({ dir: await writeTree(tempDir(), { 'a.rego': 'package a\n' }) }), 'PACK_SPEC_INVALID');
-    await rejectsCode(buildPack({ dir: await writeTree(tempDir(), { 'warden.yaml': 'name: a\nentrypoints: [a/b]\n' }) }), 'PACK_SPEC_INVALID');
+    await rejectsCode(
+      buildPack({ dir: await writeTree(tempDir(), { 'warden.yaml': 'name: a\nentrypoints: [a/b]\n' }) }),
+      'PACK_SPEC_INVALID',
+    );
   });
 
   it('refuses data that does not parse or collides', async () => {

@@ -27,7 +27,8 @@ const NAMES: [name: string, valid: boolean][] = [
   ['', false],
 ];
 
-const config = (name: string): string => `packs:\n  - name: "${name}"\n    source: { file: { path: a.tar.gz } }\n    verify: { public_keys: [k.pub] }\n`;
+const config = (name: string): string =>
+  `packs:\n  - name: "${name}"\n    source: { file: { path: a.tar.gz } }\n    verify: { public_keys: [k.pub] }\n`;
 
 describe('pack names and limits', () => {
   it('accepts and refuses the same names in the configuration, warden.yaml and the store', async () => {

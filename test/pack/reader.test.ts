@@ -8,7 +8,17 @@ import { promisify } from 'node:util';
 import { WardenError, type ErrorCode } from '../../src/errors.js';
 import type { PackLimits } from '../../src/pack/limits.js';
 import { readPack } from '../../src/pack/reader.js';
-import { END, entry, gzipRaw, gzipWithZeros, header, longNameEntry, manyFilesTarGz, paxEntry, tarGz } from '../helpers/tar-craft.js';
+import {
+  END,
+  entry,
+  gzipRaw,
+  gzipWithZeros,
+  header,
+  longNameEntry,
+  manyFilesTarGz,
+  paxEntry,
+  tarGz,
+} from '../helpers/tar-craft.js';
 
 const run = promisify(execFile);
 const GiB = 1024 * 1024 * 1024;
@@ -43,7 +53,12 @@ async function readText(bytes: Buffer): Promise<Record<string, string>> {
 
 describe('readPack accepts well-formed packs', () => {
   it('reads files, normalises a leading ./ and lists no directories', async () => {
-    const pack = tarGz(entry({ name: './', type: '5' }), entry({ name: './src/', type: '5' }), entry({ name: './src/a.rego' }, 'pkg a'), entry({ name: 'empty' }));
+    const pack = tarGz(
+      entry({ name: './', type: '5' }),
+      entry({ name: './src/', type: '5' }),
+      entry({ name: './src/a.rego' }, 'pkg a'),
+      entry({ name: 'empty' }),
+    );
     assert.deepEqual(await readText(pack), { 'src/a.rego': 'pkg a', empty: '' });
   });
 
@@ -55,13 +70,20 @@ describe('readPack accepts well-formed packs', () => {
   it('takes path and size from a pax header and ignores pax global headers', async () => {
     const long = `${'p'.repeat(150)}/${'q'.repeat(90)}`;
     const global = entry({ name: 'pax_global_header', type: 'g' }, '20 comment=ignored\n');
-    const pack = tarGz(global, paxEntry({ path: long, size: '3', mtime: '1.5' }), entry({ name: 'short', size: 99 }, 'abc'));
+    const pack = tarGz(
+      global,
+      paxEntry({ path: long, size: '3', mtime: '1.5' }),
+      entry({ name: 'short', size: 99 }, 'abc'),
+    );
     assert.deepEqual(await readText(pack), { [long]: 'abc' });
   });
 
   it('reads a GNU long name', async () => {
     const long = `${'n'.repeat(120)}/file.rego`;
-    assert.deepEqual(await readText(tarGz(longNameEntry(long), entry({ name: long.slice(0, 100), magic: 'gnu' }, 'ok'))), { [long]: 'ok' });
+    assert.deepEqual(
+      await readText(tarGz(longNameEntry(long), entry({ name: long.slice(0, 100), magic: 'gnu' }, 'ok'))),
+      { [long]: 'ok' },
+    );
   });
 
   it('reads a GNU base-256 size', async () => {
@@ -101,7 +123,14 @@ describe('readPack refuses hostile entries', () => {
     });
   }
 
-  const types = { '1': 'hard link', '2': 'symlink', '3': 'char device', '4': 'block device', '6': 'fifo', Z: 'unknown type' };
+  const types = {
+    '1': 'hard link',
+    '2': 'symlink',
+    '3': 'char device',
+    '4': 'block device',
+    '6': 'fifo',
+    Z: 'unknown type',
+  };
   for (const [type, what] of Object.entries(types)) {
     it(`refuses a ${what} with PACK_UNSAFE_ENTRY naming its path`, async () => {
       await assert.rejects(readPack(tarGz(entry({ name: 'innocent.rego', type, linkname: '/etc/passwd' }))), (e) => {
@@ -128,11 +157,17 @@ describe('readPack refuses hostile entries', () => {
   });
 
   it('refuses a pax header that smuggles a .. path behind a safe name', async () => {
-    await refuses(tarGz(paxEntry({ path: 'policies/../../etc/cron.d/x' }), entry({ name: 'safe.rego' }, 'x')), 'PACK_UNSAFE_PATH');
+    await refuses(
+      tarGz(paxEntry({ path: 'policies/../../etc/cron.d/x' }), entry({ name: 'safe.rego' }, 'x')),
+      'PACK_UNSAFE_PATH',
+    );
   });
 
   it('refuses a GNU long name with a .. segment or over the length limit', async () => {
-    await refuses(tarGz(longNameEntry(`${'a/'.repeat(60)}../../../x`), entry({ name: 'safe', magic: 'gnu' })), 'PACK_UNSAFE_PATH');
+    await refuses(
+      tarGz(longNameEntry(`${'a/'.repeat(60)}../../../x`), entry({ name: 'safe', magic: 'gnu' })),
+      'PACK_UNSAFE_PATH',
+    );
     await refuses(tarGz(longNameEntry('l'.repeat(300)), entry({ name: 'safe', magic: 'gnu' })), 'PACK_UNSAFE_PATH');
   });
 
@@ -147,7 +182,9 @@ describe('readPack enforces the pack limits', () => {
   });
 
   it('refuses a stream that inflates past the uncompressed limit', async () => {
-    await refuses(tarGz(entry({ name: 'a' }, 'x'.repeat(8192))), 'PACK_UNCOMPRESSED_TOO_LARGE', { maxUncompressedBytes: 4096 });
+    await refuses(tarGz(entry({ name: 'a' }, 'x'.repeat(8192))), 'PACK_UNCOMPRESSED_TOO_LARGE', {
+      maxUncompressedBytes: 4096,
+    });
   });
 
   it('refuses a file over the per-file limit at its header, before reading its body', async () => {

@@ -49,15 +49,19 @@ describe('writeTarGz', () => {
   it('round-trips through readPack, with ./ normalised away', async () => {
     const files = await readPack(writeTarGz(ENTRIES));
     assert.deepEqual([...files.keys()].sort(), [...SORTED].sort());
-    for (const { path, data } of ENTRIES) assert.deepEqual(files.get(path.replace(/^\.\//, '')), Buffer.from(data), path);
+    for (const { path, data } of ENTRIES)
+      assert.deepEqual(files.get(path.replace(/^\.\//, '')), Buffer.from(data), path);
   });
 
   it('is listed by GNU tar in path order, 0644 root:root at the epoch', async () => {
     const { stdout, stderr } = await run('tar', ['--quoting-style=literal', '-tzf', archive]);
     assert.equal(stderr, '');
     assert.deepEqual(stdout.trimEnd().split('\n'), SORTED);
-    const verbose = await run('tar', ['--quoting-style=literal', '--numeric-owner', '-tvzf', archive], { env: { ...process.env, TZ: 'UTC' } });
-    for (const line of verbose.stdout.trimEnd().split('\n')) assert.match(line, /^-rw-r--r-- 0\/0 +\d+ 1970-01-01 00:00 /);
+    const verbose = await run('tar', ['--quoting-style=literal', '--numeric-owner', '-tvzf', archive], {
+      env: { ...process.env, TZ: 'UTC' },
+    });
+    for (const line of verbose.stdout.trimEnd().split('\n'))
+      assert.match(line, /^-rw-r--r-- 0\/0 +\d+ 1970-01-01 00:00 /);
   });
 
   it('writes content that GNU tar extracts byte for byte', async () => {
@@ -75,7 +79,18 @@ describe('writeTarGz', () => {
     assert.equal((await readPack(writeTarGz([]))).size, 0);
   });
 
-  for (const path of ['../x', 'a/../../x', '/etc/passwd', 'a\\b', 'a//b', 'a/./b', '', 'dir/', 'nul\0byte', 'x'.repeat(257)]) {
+  for (const path of [
+    '../x',
+    'a/../../x',
+    '/etc/passwd',
+    'a\\b',
+    'a//b',
+    'a/./b',
+    '',
+    'dir/',
+    'nul\0byte',
+    'x'.repeat(257),
+  ]) {
     it(`refuses the unsafe path ${JSON.stringify(path.slice(0, 20))} as the reader would`, () => {
       refuses([{ path, data: new Uint8Array(1) }], 'PACK_UNSAFE_PATH');
     });
@@ -83,7 +98,19 @@ describe('writeTarGz', () => {
 
   it('refuses the same path twice, also as a and ./a, and a file used as a directory', () => {
     const one = new Uint8Array(1);
-    refuses([{ path: 'a', data: one }, { path: './a', data: one }], 'PACK_DUPLICATE_ENTRY');
-    refuses([{ path: 'a', data: one }, { path: 'a/b', data: one }], 'PACK_DUPLICATE_ENTRY');
+    refuses(
+      [
+        { path: 'a', data: one },
+        { path: './a', data: one },
+      ],
+      'PACK_DUPLICATE_ENTRY',
+    );
+    refuses(
+      [
+        { path: 'a', data: one },
+        { path: 'a/b', data: one },
+      ],
+      'PACK_DUPLICATE_ENTRY',
+    );
   });
 });

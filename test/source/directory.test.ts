@@ -52,10 +52,16 @@ describe('directory source after a refusal', () => {
   it('retries a transient build failure (no opa) on the next look', async () => {
     const dir = await writeTree(tempDir(), simplePolicy());
     const ctx = context();
-    const source = new DirectorySource({ path: dir, debounceMs: 10, rescanSeconds: 60, opaPath: join(dir, 'no-such-opa') }, ctx);
+    const source = new DirectorySource(
+      { path: dir, debounceMs: 10, rescanSeconds: 60, opaPath: join(dir, 'no-such-opa') },
+      ctx,
+    );
     assert.equal((await source.fetchOnce(never))?.status, 'refused');
     assert.equal((await source.fetchOnce(never))?.status, 'refused');
-    assert.deepEqual(ctx.refusals.map((e) => e.code), ['OPA_NOT_FOUND', 'OPA_NOT_FOUND']);
+    assert.deepEqual(
+      ctx.refusals.map((e) => e.code),
+      ['OPA_NOT_FOUND', 'OPA_NOT_FOUND'],
+    );
     assert.equal(await skipped(ctx), 0);
   });
 });

@@ -35,7 +35,11 @@ function recorder(
     updates,
     handler: (u) => {
       updates.push(u);
-      return Promise.resolve(status === 'activated' ? { status, digest: sha256Digest(u.pack) } : { status, error: new WardenError(code, 'no') });
+      return Promise.resolve(
+        status === 'activated'
+          ? { status, digest: sha256Digest(u.pack) }
+          : { status, error: new WardenError(code, 'no') },
+      );
     },
   };
 }
@@ -79,8 +83,15 @@ describe('file source', () => {
     source.start(handler);
     try {
       await replace(path, 'pack v2');
-      await eventually(() => updates.some((u) => u.pack.toString() === 'pack v2'), { timeoutMs: 5000, everyMs: 20, what: 'v2 handed over' });
-      assert.ok(updates.some((u) => u.pack.toString() === 'pack v2'), 'v2 was handed over');
+      await eventually(() => updates.some((u) => u.pack.toString() === 'pack v2'), {
+        timeoutMs: 5000,
+        everyMs: 20,
+        what: 'v2 handed over',
+      });
+      assert.ok(
+        updates.some((u) => u.pack.toString() === 'pack v2'),
+        'v2 was handed over',
+      );
       assert.equal(updates.at(-1)?.signature, undefined, 'no signature file → undefined (the verify stage refuses it)');
     } finally {
       await source.stop();
@@ -137,10 +148,19 @@ describe('file source', () => {
     const ctx = context();
     const source = new FileSource({ path, pollSeconds: 1, maxBytes: 8 }, ctx);
     const { handler } = recorder();
-    await assert.rejects(source.fetchOnce(handler), (e: unknown) => e instanceof WardenError && e.code === 'FETCH_FAILED');
+    await assert.rejects(
+      source.fetchOnce(handler),
+      (e: unknown) => e instanceof WardenError && e.code === 'FETCH_FAILED',
+    );
     await writeFile(path, 'more than eight bytes');
-    await assert.rejects(source.fetchOnce(handler), (e: unknown) => e instanceof WardenError && e.code === 'FETCH_TOO_LARGE');
-    assert.deepEqual(ctx.errors.map((e) => e.code), ['FETCH_FAILED', 'FETCH_TOO_LARGE']);
+    await assert.rejects(
+      source.fetchOnce(handler),
+      (e: unknown) => e instanceof WardenError && e.code === 'FETCH_TOO_LARGE',
+    );
+    assert.deepEqual(
+      ctx.errors.map((e) => e.code),
+      ['FETCH_FAILED', 'FETCH_TOO_LARGE'],
+    );
     await rm(path);
   });
 });

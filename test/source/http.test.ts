@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { Server as HttpsServer, createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -58,8 +64,11 @@ async function serve(route: Route, server: Server | HttpsServer = createServer()
 function packRoute(state: { body: Buffer; etag: string; sigStatus?: number; sig?: string; sigEtag?: string }): Route {
   return (req, res) => {
     if (req.url?.endsWith('.sigstore.json') === true) {
-      if (state.sigEtag !== undefined && noneMatch(req.headers['if-none-match'], state.sigEtag)) return void res.writeHead(304, { etag: state.sigEtag }).end();
-      res.writeHead(state.sigStatus ?? 200, state.sigEtag === undefined ? {} : { etag: state.sigEtag }).end(state.sig ?? `{"sig":"${state.etag}"}`);
+      if (state.sigEtag !== undefined && noneMatch(req.headers['if-none-match'], state.sigEtag))
+        return void res.writeHead(304, { etag: state.sigEtag }).end();
+      res
+        .writeHead(state.sigStatus ?? 200, state.sigEtag === undefined ? {} : { etag: state.sigEtag })
+        .end(state.sig ?? `{"sig":"${state.etag}"}`);
     } else if (noneMatch(req.headers['if-none-match'], state.etag)) {
       res.writeHead(304, { etag: state.etag }).end();
     } else {
@@ -80,12 +89,26 @@ function context() {
   const errors: WardenError[] = [];
   const counts = { confirmed: 0 };
   const metrics = new WardenMetrics({ defaultMetrics: false });
-  const ctx: SourceContext = { pack: 'gov', log: createLogger('debug', sink), metrics, onConfirmed: () => void counts.confirmed++, onFetchError: (e) => void errors.push(e) };
+  const ctx: SourceContext = {
+    pack: 'gov',
+    log: createLogger('debug', sink),
+    metrics,
+    onConfirmed: () => void counts.confirmed++,
+    onFetchError: (e) => void errors.push(e),
+  };
   return { ctx, lines, errors, counts, metrics };
 }
 
 function config(url: string, over: Partial<HttpSourceConfig> = {}): HttpSourceConfig {
-  return { url, pollMinSeconds: 0.05, pollMaxSeconds: 0.1, longPollSeconds: 0, timeoutSeconds: 2, maxBytes: 1024 * 1024, ...over };
+  return {
+    url,
+    pollMinSeconds: 0.05,
+    pollMaxSeconds: 0.1,
+    longPollSeconds: 0,
+    timeoutSeconds: 2,
+    maxBytes: 1024 * 1024,
+    ...over,
+  };
 }
 
 // A handler that records updates and answers with `outcome` (or activates).
@@ -97,7 +120,6 @@ function recorder(outcome?: (u: PackUpdate) => UpdateOutcome) {
   };
   return { updates, handler };
 }
-
 
 describe('HttpSource.fetchOnce', () => {
   it('sends If-None-Match with the activated ETag and treats 304 as confirmed, without calling the handler', async () => {
@@ -127,7 +149,13 @@ describe('HttpSource.fetchOnce', () => {
     assert.equal(u.signature?.toString(), '{"sig":""v1""}');
     assert.equal(u.etag, '"v1"');
     assert.equal(u.origin, srv.base + PACK_PATH);
-    assert.deepEqual(srv.seen.map((s) => [s.path, s.headers['x-request-id']]), [[PACK_PATH, u.correlationId], [`${PACK_PATH}.sigstore.json`, u.correlationId]]);
+    assert.deepEqual(
+      srv.seen.map((s) => [s.path, s.headers['x-request-id']]),
+      [
+        [PACK_PATH, u.correlationId],
+        [`${PACK_PATH}.sigstore.json`, u.correlationId],
+      ],
+    );
     assert.equal(srv.seen[0]?.headers['if-none-match'], undefined);
     assert.equal(counts.confirmed, 1);
     assert.ok(lines.length > 0 && lines.every((l) => l.correlation_id === u.correlationId && l.pack === 'gov'));
@@ -146,7 +174,10 @@ describe('HttpSource.fetchOnce', () => {
   it('fetches the signature from a configured signature URL', async () => {
     const srv = await serve(packRoute({ body: Buffer.from('p'), etag: '"s"' }));
     const rec = recorder();
-    await new HttpSource(config(srv.base + PACK_PATH, { signatureUrl: `${srv.base}/sigs/gov.sigstore.json` }), context().ctx).fetchOnce(rec.handler);
+    await new HttpSource(
+      config(srv.base + PACK_PATH, { signatureUrl: `${srv.base}/sigs/gov.sigstore.json` }),
+      context().ctx,
+    ).fetchOnce(rec.handler);
     assert.equal(srv.seen[1]?.path, '/sigs/gov.sigstore.json');
     assert.ok(rec.updates[0]?.signature);
   });
@@ -170,12 +201,19 @@ describe('HttpSource.fetchOnce', () => {
 
 // A handler refusing with `code` while `refusing.on`, else activating (digest = the ETag).
 function refuser(code: ErrorCode, refusing = { on: true }) {
-  return recorder((u) => (refusing.on ? { status: 'refused', error: new WardenError(code, `refused: ${code}`) } : { status: 'activated', digest: String(u.etag) }));
+  return recorder((u) =>
+    refusing.on
+      ? { status: 'refused', error: new WardenError(code, `refused: ${code}`) }
+      : { status: 'activated', digest: String(u.etag) },
+  );
 }
 
 // The value of policy_refused_unchanged_total for pack gov.
 async function skipped(metrics: WardenMetrics): Promise<number> {
-  return (await metrics.refusedUnchanged.get()).values.find((v) => v.labels.pack === 'gov' && v.labels.source === 'http')?.value ?? 0;
+  return (
+    (await metrics.refusedUnchanged.get()).values.find((v) => v.labels.pack === 'gov' && v.labels.source === 'http')
+      ?.value ?? 0
+  );
 }
 
 const packRequests = (srv: TestServer): Seen[] => srv.seen.filter((s) => s.path === PACK_PATH);
@@ -191,11 +229,18 @@ describe('HttpSource after a refusal', () => {
     const rec = refuser('SIGNATURE_INVALID');
     const first = await source.fetchOnce(rec.handler);
     assert.equal(first?.status, 'refused');
-    for (let i = 0; i < 3; i++) assert.deepEqual(await source.fetchOnce(rec.handler), first, 'the remembered refusal, said again');
+    for (let i = 0; i < 3; i++)
+      assert.deepEqual(await source.fetchOnce(rec.handler), first, 'the remembered refusal, said again');
     assert.equal(rec.updates.length, 1, 'handed over once');
-    assert.deepEqual(packRequests(srv).map((s) => s.headers['if-none-match']), ['"v1"', '"v1", "v2"', '"v1", "v2"', '"v1", "v2"']);
+    assert.deepEqual(
+      packRequests(srv).map((s) => s.headers['if-none-match']),
+      ['"v1"', '"v1", "v2"', '"v1", "v2"', '"v1", "v2"'],
+    );
     // The signature is asked for conditionally with its own remembered ETag (the pair may change on that side only).
-    assert.deepEqual(signatureRequests(srv).map((s) => s.headers['if-none-match']), [undefined, '"s2"', '"s2"', '"s2"']);
+    assert.deepEqual(
+      signatureRequests(srv).map((s) => s.headers['if-none-match']),
+      [undefined, '"s2"', '"s2"', '"s2"'],
+    );
     assert.equal(counts.confirmed, 0, 'a 304 for the refused pack does not confirm the active one');
     assert.equal(await skipped(metrics), 3);
     // A new pack is fetched and handed over; after its activation only its ETag is sent.
@@ -234,7 +279,10 @@ describe('HttpSource after a refusal', () => {
     await source.fetchOnce(rec.handler);
     await source.fetchOnce(rec.handler);
     assert.equal(rec.updates.length, 2);
-    assert.deepEqual(packRequests(srv).map((s) => s.headers['if-none-match']), ['"v1"', '"v1"']);
+    assert.deepEqual(
+      packRequests(srv).map((s) => s.headers['if-none-match']),
+      ['"v1"', '"v1"'],
+    );
     assert.equal(await skipped(metrics), 0);
   });
 
@@ -251,10 +299,19 @@ describe('HttpSource after a refusal', () => {
     Object.assign(state, { sig: 'fixed', sigEtag: '"s-fixed"' });
     refusing.on = false;
     assert.equal((await source.fetchOnce(rec.handler))?.status, 'activated');
-    assert.deepEqual(rec.updates.map((u) => [u.pack.toString(), u.signature?.toString()]), [['pack-v2', 'wrong'], ['pack-v2', 'fixed']]);
+    assert.deepEqual(
+      rec.updates.map((u) => [u.pack.toString(), u.signature?.toString()]),
+      [
+        ['pack-v2', 'wrong'],
+        ['pack-v2', 'fixed'],
+      ],
+    );
     assert.equal(rec.updates[1]?.etag, '"v2"');
     // 3rd poll: 304 for the refused pack, signature changed (200), pack fetched again without a condition.
-    assert.deepEqual(packRequests(srv).map((s) => s.headers['if-none-match']), ['"v1"', '"v1", "v2"', '"v1", "v2"', undefined]);
+    assert.deepEqual(
+      packRequests(srv).map((s) => s.headers['if-none-match']),
+      ['"v1"', '"v1", "v2"', '"v1", "v2"', undefined],
+    );
     assert.equal(await source.fetchOnce(rec.handler), undefined);
     assert.equal(packRequests(srv).at(-1)?.headers['if-none-match'], '"v2"');
     assert.equal(counts.confirmed, 2);
@@ -262,7 +319,9 @@ describe('HttpSource after a refusal', () => {
 
   it('against a server without ETags: the same pack and signature are downloaded but not handed over again; a new signature is', async () => {
     const state = { pack: 'pack-v2', sig: 'bad' };
-    const srv = await serve((req, res) => void res.writeHead(200).end(req.url?.endsWith('.sigstore.json') === true ? state.sig : state.pack));
+    const srv = await serve(
+      (req, res) => void res.writeHead(200).end(req.url?.endsWith('.sigstore.json') === true ? state.sig : state.pack),
+    );
     const { ctx, counts, metrics } = context();
     const source = new HttpSource(config(srv.base + PACK_PATH), ctx);
     const refusing = { on: true };
@@ -288,7 +347,10 @@ describe('HttpSource after a refusal', () => {
     await source.fetchOnce(rec.handler);
     await source.fetchOnce(rec.handler, { force: true });
     assert.equal(rec.updates.length, 2);
-    assert.deepEqual(packRequests(srv).map((s) => s.headers['if-none-match']), ['"v1"', '"v1"']);
+    assert.deepEqual(
+      packRequests(srv).map((s) => s.headers['if-none-match']),
+      ['"v1"', '"v1"'],
+    );
     await source.fetchOnce(rec.handler);
     assert.equal(rec.updates.length, 2, 'remembered again after the forced fetch refused it');
     assert.equal(await skipped(metrics), 1);
@@ -301,9 +363,16 @@ describe('HttpSource after a refusal', () => {
     await publish(dir, 'gov.tar.gz', bad);
     const server = await startPackServer({ dir, host: '127.0.0.1', port: 0, maxWaitSeconds: 30 });
     const { ctx, metrics } = context();
-    const source = new HttpSource(config(`${server.url}${PACK_PATH}`, { longPollSeconds: 20, pollMinSeconds: 10, pollMaxSeconds: 10 }), ctx);
+    const source = new HttpSource(
+      config(`${server.url}${PACK_PATH}`, { longPollSeconds: 20, pollMinSeconds: 10, pollMaxSeconds: 10 }),
+      ctx,
+    );
     const good = pack(2);
-    const rec = recorder((u) => (u.pack.equals(good) ? { status: 'activated', digest: String(u.etag) } : { status: 'refused', error: new WardenError('SIGNATURE_BUNDLE_MALFORMED', 'bad') }));
+    const rec = recorder((u) =>
+      u.pack.equals(good)
+        ? { status: 'activated', digest: String(u.etag) }
+        : { status: 'refused', error: new WardenError('SIGNATURE_BUNDLE_MALFORMED', 'bad') },
+    );
     source.start(rec.handler);
     try {
       await eventually(() => rec.updates.length === 1 && server.waiting() === 1);
@@ -330,7 +399,10 @@ describe('HttpSource against bad servers', () => {
     });
     const { ctx, errors, lines, metrics } = context();
     const started = performance.now();
-    const err = await rejectsCode(new HttpSource(config(srv.base + PACK_PATH, { timeoutSeconds: 0.5 }), ctx).fetchOnce(recorder().handler), 'FETCH_TIMEOUT');
+    const err = await rejectsCode(
+      new HttpSource(config(srv.base + PACK_PATH, { timeoutSeconds: 0.5 }), ctx).fetchOnce(recorder().handler),
+      'FETCH_TIMEOUT',
+    );
     const took = performance.now() - started;
     assert.ok(took >= 450 && took < 1200, `took ${took} ms`);
     assert.deepEqual(errors, [err]);
@@ -338,14 +410,22 @@ describe('HttpSource against bad servers', () => {
     assert.equal(warn?.code, 'FETCH_TIMEOUT');
     assert.equal(typeof warn?.correlation_id, 'string');
     const failures = await metrics.fetchFailures.get();
-    assert.deepEqual(failures.values.map((v) => [v.labels, v.value]), [[{ pack: 'gov', source: 'http', code: 'FETCH_TIMEOUT' }, 1]]);
+    assert.deepEqual(
+      failures.values.map((v) => [v.labels, v.value]),
+      [[{ pack: 'gov', source: 'http', code: 'FETCH_TIMEOUT' }, 1]],
+    );
   });
 
   it('refuses a declared Content-Length over the limit at the headers: FETCH_TOO_LARGE', async () => {
     const srv = await serve((_req, res) => {
       res.writeHead(200, { 'content-length': 50 * 1024 * 1024 }).write(Buffer.alloc(1024));
     });
-    const err = await rejectsCode(new HttpSource(config(srv.base + PACK_PATH, { maxBytes: 64 * 1024 }), context().ctx).fetchOnce(recorder().handler), 'FETCH_TOO_LARGE');
+    const err = await rejectsCode(
+      new HttpSource(config(srv.base + PACK_PATH, { maxBytes: 64 * 1024 }), context().ctx).fetchOnce(
+        recorder().handler,
+      ),
+      'FETCH_TOO_LARGE',
+    );
     assert.equal(err.details.declared_bytes, 50 * 1024 * 1024);
   });
 
@@ -365,7 +445,12 @@ describe('HttpSource against bad servers', () => {
       res.on('close', () => (server.closed = true));
       pump();
     });
-    const err = await rejectsCode(new HttpSource(config(srv.base + PACK_PATH, { maxBytes: 64 * 1024 }), context().ctx).fetchOnce(recorder().handler), 'FETCH_TOO_LARGE');
+    const err = await rejectsCode(
+      new HttpSource(config(srv.base + PACK_PATH, { maxBytes: 64 * 1024 }), context().ctx).fetchOnce(
+        recorder().handler,
+      ),
+      'FETCH_TOO_LARGE',
+    );
     assert.ok(Number(err.details.received_bytes) > 64 * 1024);
     await eventually(() => server.closed);
     assert.ok(server.sent < offered / 4, `server sent ${server.sent} of ${offered} bytes`);
@@ -374,7 +459,10 @@ describe('HttpSource against bad servers', () => {
   for (const status of [500, 503, 404]) {
     it(`reports HTTP ${status} as FETCH_HTTP_STATUS with the status`, async () => {
       const srv = await serve((_req, res) => res.writeHead(status).end('no'));
-      const err = await rejectsCode(new HttpSource(config(srv.base + PACK_PATH), context().ctx).fetchOnce(recorder().handler), 'FETCH_HTTP_STATUS');
+      const err = await rejectsCode(
+        new HttpSource(config(srv.base + PACK_PATH), context().ctx).fetchOnce(recorder().handler),
+        'FETCH_HTTP_STATUS',
+      );
       assert.equal(err.details.status, status);
     });
   }
@@ -384,7 +472,10 @@ describe('HttpSource against bad servers', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     await new Promise((resolve) => server.close(resolve));
-    const err = await rejectsCode(new HttpSource(config(`http://127.0.0.1:${port}/p`), context().ctx).fetchOnce(recorder().handler), 'FETCH_FAILED');
+    const err = await rejectsCode(
+      new HttpSource(config(`http://127.0.0.1:${port}/p`), context().ctx).fetchOnce(recorder().handler),
+      'FETCH_FAILED',
+    );
     assert.equal(err.details.system_code, 'ECONNREFUSED');
   });
 
@@ -392,7 +483,10 @@ describe('HttpSource against bad servers', () => {
     const srv = await serve(packRoute({ body: Buffer.from('p'), etag: '"n"', sigStatus: 404 }));
     const rec = recorder();
     const { ctx, errors } = context();
-    const err = await rejectsCode(new HttpSource(config(srv.base + PACK_PATH), ctx).fetchOnce(rec.handler), 'SIGNATURE_FETCH_FAILED');
+    const err = await rejectsCode(
+      new HttpSource(config(srv.base + PACK_PATH), ctx).fetchOnce(rec.handler),
+      'SIGNATURE_FETCH_FAILED',
+    );
     assert.equal(rec.updates.length, 0);
     assert.equal(err.details.status, 404);
     assert.ok(err.cause instanceof WardenError && err.cause.code === 'FETCH_HTTP_STATUS');
@@ -411,7 +505,10 @@ describe('HttpSource polling loop', () => {
         res.on('close', () => held.splice(held.indexOf(res), 1));
       } else plain(req, res);
     });
-    const source = new HttpSource(config(srv.base + PACK_PATH, { longPollSeconds: 5, pollMinSeconds: 10, pollMaxSeconds: 10 }), context().ctx);
+    const source = new HttpSource(
+      config(srv.base + PACK_PATH, { longPollSeconds: 5, pollMinSeconds: 10, pollMaxSeconds: 10 }),
+      context().ctx,
+    );
     const rec = recorder();
     source.start(rec.handler);
     try {
@@ -436,9 +533,14 @@ describe('HttpSource polling loop', () => {
     const fast = await serve(packRoute({ body: Buffer.from('p'), etag: '"q"' }));
     const bad = await serve(packRoute({ body: Buffer.from('bad'), etag: '"r"' }));
     const cfg = { longPollSeconds: 5, pollMinSeconds: 0.1, pollMaxSeconds: 0.15 };
-    const sources = [new HttpSource(config(fast.base + PACK_PATH, cfg), context().ctx), new HttpSource(config(bad.base + PACK_PATH, cfg), context().ctx)];
+    const sources = [
+      new HttpSource(config(fast.base + PACK_PATH, cfg), context().ctx),
+      new HttpSource(config(bad.base + PACK_PATH, cfg), context().ctx),
+    ];
     sources[0]?.start(recorder().handler);
-    sources[1]?.start(recorder(() => ({ status: 'refused', error: new WardenError('PACK_MALFORMED', 'not a pack') })).handler);
+    sources[1]?.start(
+      recorder(() => ({ status: 'refused', error: new WardenError('PACK_MALFORMED', 'not a pack') })).handler,
+    );
     // How many requests a fixed time holds is what is tested (no hammering), so this wait stays real.
     await delay(400);
     await Promise.all(sources.map((s) => s.stop()));
@@ -463,7 +565,11 @@ describe('HttpSource polling loop', () => {
       if (asked.length < 8) setImmediate(fire);
       return () => void pending.delete(fire);
     };
-    const source = new HttpSource(config(srv.base + PACK_PATH, { backoffBaseSeconds: 0.02, backoffMaxSeconds: 10 }), ctx, { random: () => 0.5, setTimer });
+    const source = new HttpSource(
+      config(srv.base + PACK_PATH, { backoffBaseSeconds: 0.02, backoffMaxSeconds: 10 }),
+      ctx,
+      { random: () => 0.5, setTimer },
+    );
     source.start(recorder().handler);
     await eventually(() => srv.seen.filter((s) => s.path === PACK_PATH).length >= 8 && asked.length >= 8);
     const stopping = performance.now();
@@ -471,7 +577,9 @@ describe('HttpSource polling loop', () => {
     assert.ok(performance.now() - stopping < 1000, 'stop() resolves promptly');
     const g = asked;
     // Equal jitter at r = 0.5: 15, 30, 60, 120, 240 ms after the five 503s.
-    [15, 30, 60, 120, 240].forEach((want, i) => assert.ok((g[i] ?? 0) >= want - 2, `pauses ${g.join(',')}: #${i} < ${want}`));
+    [15, 30, 60, 120, 240].forEach((want, i) =>
+      assert.ok((g[i] ?? 0) >= want - 2, `pauses ${g.join(',')}: #${i} < ${want}`),
+    );
     for (let i = 1; i < 4; i++) assert.ok((g[i + 1] ?? 0) > (g[i] ?? 0) * 1.4, `pauses ${g.join(',')} should grow`);
     // After recovery: poll delay 50 + 50 · 0.5 = 75 ms, back to normal.
     assert.ok((g[6] ?? 0) >= 65 && (g[6] ?? 0) < 150, `pauses ${g.join(',')}`);
@@ -483,7 +591,11 @@ describe('HttpSource polling loop', () => {
     // "Nothing after stop()" is what is tested here: a short real wait in which no request may arrive.
     await delay(150);
     assert.equal(srv.seen.length, seenAtStop, 'no request after stop()');
-    assert.equal(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length, timersBefore, 'no timer left behind');
+    assert.equal(
+      process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length,
+      timersBefore,
+      'no timer left behind',
+    );
   });
 });
 
@@ -502,29 +614,72 @@ function makePki(): Record<'ca' | 'serverCert' | 'serverKey' | 'clientCert' | 'c
   const ssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
   ssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-subj', '/CN=warden test CA', '-days', '1');
-  for (const [name, ext, serial] of [['server', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth', '2'], ['client', 'extendedKeyUsage=clientAuth', '3']] as const) {
+  for (const [name, ext, serial] of [
+    ['server', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth', '2'],
+    ['client', 'extendedKeyUsage=clientAuth', '3'],
+  ] as const) {
     writeFileSync(join(dir, `${name}.ext`), `${ext}\n`);
     ssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-    ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', serial, '-days', '1', '-extfile', `${name}.ext`, '-out', `${name}.pem`);
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-set_serial',
+      serial,
+      '-days',
+      '1',
+      '-extfile',
+      `${name}.ext`,
+      '-out',
+      `${name}.pem`,
+    );
   }
   const read = (f: string): Buffer => readFileSync(join(dir, f));
-  return { ca: read('ca.pem'), serverCert: read('server.pem'), serverKey: read('server.key'), clientCert: read('client.pem'), clientKey: read('client.key') };
+  return {
+    ca: read('ca.pem'),
+    serverCert: read('server.pem'),
+    serverKey: read('server.key'),
+    clientCert: read('client.pem'),
+    clientKey: read('client.key'),
+  };
 }
 
 describe('HttpSource over mTLS', { skip: hasOpenssl ? false : 'openssl is not on PATH' }, () => {
   it('fetches with the right client certificate and fails with FETCH_FAILED without one', async () => {
     const pki = makePki();
-    const tlsServer = createTlsServer({ ca: pki.ca, cert: pki.serverCert, key: pki.serverKey, requestCert: true, rejectUnauthorized: true });
+    const tlsServer = createTlsServer({
+      ca: pki.ca,
+      cert: pki.serverCert,
+      key: pki.serverKey,
+      requestCert: true,
+      rejectUnauthorized: true,
+    });
     const srv = await serve(packRoute({ body: Buffer.from('tls-pack'), etag: '"t"' }), tlsServer);
     assert.match(srv.base, /^https:/);
     const rec = recorder();
     const url = srv.base + PACK_PATH;
-    await new HttpSource(config(url, { tls: { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey } }), context().ctx).fetchOnce(rec.handler);
+    await new HttpSource(
+      config(url, { tls: { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey } }),
+      context().ctx,
+    ).fetchOnce(rec.handler);
     assert.equal(rec.updates[0]?.pack.toString(), 'tls-pack');
     assert.ok(rec.updates[0]?.signature, 'the signature came over the same mTLS settings');
-    await rejectsCode(new HttpSource(config(url, { tls: { ca: pki.ca } }), context().ctx).fetchOnce(rec.handler), 'FETCH_FAILED');
+    await rejectsCode(
+      new HttpSource(config(url, { tls: { ca: pki.ca } }), context().ctx).fetchOnce(rec.handler),
+      'FETCH_FAILED',
+    );
     // And a server certificate from an untrusted CA is refused too.
-    await rejectsCode(new HttpSource(config(url, { tls: { cert: pki.clientCert, key: pki.clientKey } }), context().ctx).fetchOnce(rec.handler), 'FETCH_FAILED');
+    await rejectsCode(
+      new HttpSource(config(url, { tls: { cert: pki.clientCert, key: pki.clientKey } }), context().ctx).fetchOnce(
+        rec.handler,
+      ),
+      'FETCH_FAILED',
+    );
     assert.equal(rec.updates.length, 1);
   });
 });

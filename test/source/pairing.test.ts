@@ -40,7 +40,13 @@ describe('pack and signature pairing', () => {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/policy/packs/app`;
     const source = new HttpSource(
       { url, pollMinSeconds: 1, pollMaxSeconds: 1, longPollSeconds: 0, timeoutSeconds: 2, maxBytes: 1024 },
-      { pack: 'app', log: createLogger('silent'), metrics: new WardenMetrics({ defaultMetrics: false }), onConfirmed: () => undefined, onFetchError: () => undefined },
+      {
+        pack: 'app',
+        log: createLogger('silent'),
+        metrics: new WardenMetrics({ defaultMetrics: false }),
+        onConfirmed: () => undefined,
+        onFetchError: () => undefined,
+      },
     );
     const updates: PackUpdate[] = [];
     try {

@@ -30,7 +30,10 @@ function record(pid: number, host = hostname()): string {
 // Starts `node --import tsx -e code` and resolves once it printed a first line (with that line).
 function startChild(code: string, env: Record<string, string>): Promise<{ child: ChildProcess; line: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
@@ -94,7 +97,12 @@ describe('store lock', () => {
   });
 
   it('takes over a lock left by a dead pid, or one that is garbage', async () => {
-    for (const content of [record(DEAD_PID), '', '{"pid":', JSON.stringify({ pid: 0, hostname: hostname(), startedAt: 'x', token: 'y' })]) {
+    for (const content of [
+      record(DEAD_PID),
+      '',
+      '{"pid":',
+      JSON.stringify({ pid: 0, hostname: hostname(), startedAt: 'x', token: 'y' }),
+    ]) {
       const dir = tempDir();
       await writeFile(join(dir, LOCK_FILE), content);
       const lock = await acquireLock(dir);
@@ -135,9 +143,14 @@ describe('store lock', () => {
       const results = await Promise.allSettled(Array.from({ length: 4 }, () => acquireLock(dir)));
       const won = results.filter((r) => r.status === 'fulfilled');
       assert.equal(won.length, 1, `round ${round}: ${won.length} winners`);
-      for (const r of results) if (r.status === 'rejected') assert.equal((r.reason as WardenError).code, 'STORE_LOCKED');
+      for (const r of results)
+        if (r.status === 'rejected') assert.equal((r.reason as WardenError).code, 'STORE_LOCKED');
       await won[0]?.value.release();
-      assert.deepEqual((await readdir(dir)).filter((n) => n.startsWith(TEMP_PREFIX)), [], 'claims and temps are cleaned up');
+      assert.deepEqual(
+        (await readdir(dir)).filter((n) => n.startsWith(TEMP_PREFIX)),
+        [],
+        'claims and temps are cleaned up',
+      );
     }
   });
 

@@ -36,7 +36,8 @@ async function withStore<T>(dir: string, work: (s: PackStore) => Promise<T>, his
 }
 
 const blobsDir = (dir: string, pack = PACK): string => join(dir, 'packs', pack, 'blobs');
-const blobFile = (dir: string, digest: string, ext = 'tar.gz'): string => join(blobsDir(dir), `${digest.slice(7)}.${ext}`);
+const blobFile = (dir: string, digest: string, ext = 'tar.gz'): string =>
+  join(blobsDir(dir), `${digest.slice(7)}.${ext}`);
 const digests = (versions: readonly StoredVersion[]): string[] => versions.map((v) => v.digest);
 
 // Every file below dir, as paths relative to it.
@@ -49,7 +50,14 @@ describe('PackStore commit and activation', () => {
   it('makes the previous active the last-known-good when a new version is activated', async () => {
     const [a, b, c] = [fixture(1), fixture(2), fixture(3)];
     await withStore(tempDir(), async (s) => {
-      assert.deepEqual(await s.state(PACK), { active: undefined, lastKnownGood: undefined, versions: [], pinned: undefined, rollbacks: [], nextNumber: 1 });
+      assert.deepEqual(await s.state(PACK), {
+        active: undefined,
+        lastKnownGood: undefined,
+        versions: [],
+        pinned: undefined,
+        rollbacks: [],
+        nextNumber: 1,
+      });
       let st = await s.commit(PACK, a, true);
       assert.equal(st.active, a.digest);
       assert.equal(st.lastKnownGood, undefined);
@@ -95,8 +103,10 @@ describe('PackStore commit and activation', () => {
       },
       3,
     );
-    for (const kept of [a, b, e]) assert.ok(existsSync(blobFile(dir, kept.digest)) && existsSync(blobFile(dir, kept.digest, 'sigstore.json')));
-    for (const gone of [c, d]) assert.ok(!existsSync(blobFile(dir, gone.digest)) && !existsSync(blobFile(dir, gone.digest, 'sigstore.json')));
+    for (const kept of [a, b, e])
+      assert.ok(existsSync(blobFile(dir, kept.digest)) && existsSync(blobFile(dir, kept.digest, 'sigstore.json')));
+    for (const gone of [c, d])
+      assert.ok(!existsSync(blobFile(dir, gone.digest)) && !existsSync(blobFile(dir, gone.digest, 'sigstore.json')));
   });
 
   it('rolls back to a stored version with markActive, the previous active becoming lkg', async () => {
@@ -174,9 +184,21 @@ describe('PackStore on disk', () => {
     const dir = tempDir();
     const [a, orphan] = [fixture(1), fixture(2)];
     await withStore(dir, (s) => s.commit(PACK, a, true));
-    const temps = [`${TEMP_PREFIX}LOCK.1`, `packs/${TEMP_PREFIX}x`, `packs/${PACK}/${TEMP_PREFIX}state.json.abc`, `packs/${PACK}/blobs/${TEMP_PREFIX}0a.tar.gz.abc`];
-    const orphans = [`${orphan.digest.slice(7)}.tar.gz`, `${orphan.digest.slice(7)}.sigstore.json`, `${'e'.repeat(64)}.sigstore.json`];
-    await writeTree(dir, Object.fromEntries([...temps, ...orphans.map((n) => `packs/${PACK}/blobs/${n}`)].map((p) => [p, 'leftover'])));
+    const temps = [
+      `${TEMP_PREFIX}LOCK.1`,
+      `packs/${TEMP_PREFIX}x`,
+      `packs/${PACK}/${TEMP_PREFIX}state.json.abc`,
+      `packs/${PACK}/blobs/${TEMP_PREFIX}0a.tar.gz.abc`,
+    ];
+    const orphans = [
+      `${orphan.digest.slice(7)}.tar.gz`,
+      `${orphan.digest.slice(7)}.sigstore.json`,
+      `${'e'.repeat(64)}.sigstore.json`,
+    ];
+    await writeTree(
+      dir,
+      Object.fromEntries([...temps, ...orphans.map((n) => `packs/${PACK}/blobs/${n}`)].map((p) => [p, 'leftover'])),
+    );
     await writeTree(dir, { 'packs/uncommitted/blobs/keep.tar.gz': 'no state.json: kept for recover()' });
     await withStore(dir, async (s) => {
       assert.equal(s.openReport.tempFiles.length, temps.length);
@@ -184,8 +206,19 @@ describe('PackStore on disk', () => {
       assert.deepEqual((await s.state(PACK)).active, a.digest);
     });
     const files = await walk(dir);
-    assert.deepEqual(files.filter((f) => f.includes(TEMP_PREFIX)), []);
-    assert.deepEqual(files.sort(), [`packs/${PACK}/blobs/${a.digest.slice(7)}.sigstore.json`, `packs/${PACK}/blobs/${a.digest.slice(7)}.tar.gz`, `packs/${PACK}/state.json`, 'packs/uncommitted/blobs/keep.tar.gz'].sort());
+    assert.deepEqual(
+      files.filter((f) => f.includes(TEMP_PREFIX)),
+      [],
+    );
+    assert.deepEqual(
+      files.sort(),
+      [
+        `packs/${PACK}/blobs/${a.digest.slice(7)}.sigstore.json`,
+        `packs/${PACK}/blobs/${a.digest.slice(7)}.tar.gz`,
+        `packs/${PACK}/state.json`,
+        'packs/uncommitted/blobs/keep.tar.gz',
+      ].sort(),
+    );
   });
 
   it('reports STORE_CORRUPT for a state.json that does not parse, and recover() rebuilds it from the blobs', async () => {
@@ -201,13 +234,25 @@ describe('PackStore on disk', () => {
     await withStore(dir, async (s) => {
       assert.deepEqual(s.openReport.corrupt, [PACK]);
       await rejectsCode(s.state(PACK), 'STORE_CORRUPT');
-      const rec = await s.recover(PACK, ({ digest }) => ({ revision: 'rec', sequence: seqs.get(digest) ?? 0, signer: 'unknown', origin: 'store' }));
+      const rec = await s.recover(PACK, ({ digest }) => ({
+        revision: 'rec',
+        sequence: seqs.get(digest) ?? 0,
+        signer: 'unknown',
+        origin: 'store',
+      }));
       assert.deepEqual(digests(rec.versions), [c.digest, b.digest, a.digest], 'newest sequence first');
       assert.deepEqual([rec.active, rec.lastKnownGood], [c.digest, b.digest]);
-      assert.deepEqual(rec.skipped.map((x) => x.error.code), ['STORE_CORRUPT']);
+      assert.deepEqual(
+        rec.skipped.map((x) => x.error.code),
+        ['STORE_CORRUPT'],
+      );
       const { skipped: _skipped, ...recovered } = rec;
       assert.deepEqual(await s.state(PACK), recovered);
-      assert.deepEqual(rec.versions.map((v) => v.number), [3, 2, 1], 'recovered versions are numbered oldest first');
+      assert.deepEqual(
+        rec.versions.map((v) => v.number),
+        [3, 2, 1],
+        'recovered versions are numbered oldest first',
+      );
       assert.ok((await s.load(PACK, c.digest)).pack.equals(c.pack));
     });
     assert.equal(await readFile(`${statePath}.corrupt`, 'utf8'), '{"format":1,"active":"sha256:tor');
@@ -216,9 +261,17 @@ describe('PackStore on disk', () => {
   it('recover() reads each pack marker by default and skips blobs that are not packs', async () => {
     const dir = tempDir();
     const real = (seq: number, pack = PACK): CommitInput => {
-      const manifest = { revision: `rev-${seq}`, roots: [''], wasm: [{ entrypoint: 'g/allow', module: '/policy.wasm' }], metadata: { warden: { format: 1, pack, sequence: seq, created_at: '2026-01-01T00:00:00Z' } } };
+      const manifest = {
+        revision: `rev-${seq}`,
+        roots: [''],
+        wasm: [{ entrypoint: 'g/allow', module: '/policy.wasm' }],
+        metadata: { warden: { format: 1, pack, sequence: seq, created_at: '2026-01-01T00:00:00Z' } },
+      };
       const bytes = writeTarGz([{ path: '.manifest', data: Buffer.from(JSON.stringify(manifest)) }]);
-      return { pack: bytes, version: { digest: sha256Digest(bytes), revision: 'x', sequence: 0, signer: 's', origin: 'o' } };
+      return {
+        pack: bytes,
+        version: { digest: sha256Digest(bytes), revision: 'x', sequence: 0, signer: 's', origin: 'o' },
+      };
     };
     const [p7, p9, other, junk] = [real(7), real(9), real(11, 'another'), fixture(1)];
     await withStore(dir, async (s) => {
@@ -226,7 +279,13 @@ describe('PackStore on disk', () => {
       await unlink(join(dir, 'packs', PACK, 'state.json'));
       const rec = await s.recover(PACK);
       assert.deepEqual(digests(rec.versions), [p9.version.digest, p7.version.digest]);
-      assert.deepEqual(rec.versions.map((v) => [v.revision, v.sequence]), [['rev-9', 9], ['rev-7', 7]]);
+      assert.deepEqual(
+        rec.versions.map((v) => [v.revision, v.sequence]),
+        [
+          ['rev-9', 9],
+          ['rev-7', 7],
+        ],
+      );
       assert.deepEqual(rec.skipped.map((x) => x.error.code).sort(), ['PACK_MALFORMED', 'PACK_NAME_MISMATCH']);
     });
   });
@@ -295,7 +354,12 @@ function runAndKill(dir: string, seq: number, delayMs: number): Promise<Array<{ 
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       if (signal !== 'SIGKILL') return reject(new Error(`crash child exited ${code}: ${err}`));
-      resolve([...out.matchAll(/^committed (sha256:[0-9a-f]{64})( active)?$/gm)].map((m) => ({ digest: m[1] ?? '', activated: m[2] !== undefined })));
+      resolve(
+        [...out.matchAll(/^committed (sha256:[0-9a-f]{64})( active)?$/gm)].map((m) => ({
+          digest: m[1] ?? '',
+          activated: m[2] !== undefined,
+        })),
+      );
     });
   });
 }
@@ -312,17 +376,28 @@ describe('PackStore crash safety', () => {
       await withStore(dir, async (s) => {
         const st = await s.state('crash');
         const last = done.at(-1)?.digest;
-        if (last !== undefined) assert.ok(digests(st.versions).includes(last), `round ${round}: acknowledged ${last} is stored`);
+        if (last !== undefined)
+          assert.ok(digests(st.versions).includes(last), `round ${round}: acknowledged ${last} is stored`);
         // Commits may store without activating; once any acknowledged commit activated, something stays active.
         if (activated > 0) assert.ok(st.active !== undefined, `round ${round}: a version is active`);
         for (const v of st.versions) assert.equal(sha256Digest((await s.load('crash', v.digest)).pack), v.digest);
         const files = await walk(dir);
-        assert.deepEqual(files.filter((f) => f.includes(TEMP_PREFIX)), [], `round ${round}: no temp files after open`);
-        const blobs = files.filter((f) => f.startsWith('packs/crash/blobs/')).map((f) => `sha256:${f.slice('packs/crash/blobs/'.length, -'.tar.gz'.length)}`);
+        assert.deepEqual(
+          files.filter((f) => f.includes(TEMP_PREFIX)),
+          [],
+          `round ${round}: no temp files after open`,
+        );
+        const blobs = files
+          .filter((f) => f.startsWith('packs/crash/blobs/'))
+          .map((f) => `sha256:${f.slice('packs/crash/blobs/'.length, -'.tar.gz'.length)}`);
         const referenced = new Set(digests(st.versions));
         // Before the first state.json exists, blobs are kept on purpose for recover() (sweep.ts).
         if (files.includes('packs/crash/state.json')) {
-          assert.deepEqual(blobs.filter((f) => f.length === 71 && !referenced.has(f)), [], `round ${round}: no orphan blobs after open`);
+          assert.deepEqual(
+            blobs.filter((f) => f.length === 71 && !referenced.has(f)),
+            [],
+            `round ${round}: no orphan blobs after open`,
+          );
         }
       });
     }
@@ -338,7 +413,13 @@ describe('PackStore version numbers, rollback and pin', () => {
       await s.commit(PACK, a, true);
       await s.commit(PACK, b, true);
       const st = await s.commit(PACK, a, true);
-      assert.deepEqual(st.versions.map((v) => [v.digest, v.number]), [[a.version.digest, 1], [b.version.digest, 2]]);
+      assert.deepEqual(
+        st.versions.map((v) => [v.digest, v.number]),
+        [
+          [a.version.digest, 1],
+          [b.version.digest, 2],
+        ],
+      );
       assert.equal(st.nextNumber, 3);
     });
   });
@@ -352,7 +433,10 @@ describe('PackStore version numbers, rollback and pin', () => {
       const st = await s.rollback(PACK, a.version.digest, { actor: 'ops@acme', reason: 'v2 denies checkout' });
       assert.deepEqual([st.active, st.lastKnownGood], [a.version.digest, b.version.digest]);
       assert.equal(st.pinned?.digest, a.version.digest);
-      assert.deepEqual(st.rollbacks.map((r) => [r.from, r.to, r.actor, r.reason]), [[b.version.digest, a.version.digest, 'ops@acme', 'v2 denies checkout']]);
+      assert.deepEqual(
+        st.rollbacks.map((r) => [r.from, r.to, r.actor, r.reason]),
+        [[b.version.digest, a.version.digest, 'ops@acme', 'v2 denies checkout']],
+      );
       assert.equal(st.versions.find((v) => v.digest === a.version.digest)?.reason, 'v2 denies checkout');
     });
     await withStore(dir, async (s) => {
@@ -367,20 +451,44 @@ describe('PackStore version numbers, rollback and pin', () => {
 
   it('never evicts the pinned version from a bounded history', async () => {
     const dir = tempDir();
-    await withStore(dir, async (s) => {
-      const first = fixture(300);
-      await s.commit(PACK, first, true);
-      await s.rollback(PACK, first.version.digest, { actor: 'ops', reason: 'pin it' });
-      for (let i = 1; i <= 6; i++) await s.commit(PACK, fixture(300 + i), false);
-      const st = await s.state(PACK);
-      assert.ok(st.versions.some((v) => v.digest === first.version.digest));
-    }, 3);
+    await withStore(
+      dir,
+      async (s) => {
+        const first = fixture(300);
+        await s.commit(PACK, first, true);
+        await s.rollback(PACK, first.version.digest, { actor: 'ops', reason: 'pin it' });
+        for (let i = 1; i <= 6; i++) await s.commit(PACK, fixture(300 + i), false);
+        const st = await s.state(PACK);
+        assert.ok(st.versions.some((v) => v.digest === first.version.digest));
+      },
+      3,
+    );
   });
 
   it('reads a format-1 state file and numbers its versions', () => {
-    const v = (d: string, seq: number) => ({ digest: `sha256:${d.repeat(64)}`, revision: `r${seq}`, sequence: seq, signer: 's', origin: 'o', storedAt: '2026-01-01T00:00:00.000Z' });
-    const st = parseState(Buffer.from(JSON.stringify({ format: 1, active: v('b', 2).digest, lastKnownGood: v('a', 1).digest, versions: [v('b', 2), v('a', 1)] })), 'state.json');
-    assert.deepEqual(st.versions.map((x) => x.number), [2, 1]);
+    const v = (d: string, seq: number) => ({
+      digest: `sha256:${d.repeat(64)}`,
+      revision: `r${seq}`,
+      sequence: seq,
+      signer: 's',
+      origin: 'o',
+      storedAt: '2026-01-01T00:00:00.000Z',
+    });
+    const st = parseState(
+      Buffer.from(
+        JSON.stringify({
+          format: 1,
+          active: v('b', 2).digest,
+          lastKnownGood: v('a', 1).digest,
+          versions: [v('b', 2), v('a', 1)],
+        }),
+      ),
+      'state.json',
+    );
+    assert.deepEqual(
+      st.versions.map((x) => x.number),
+      [2, 1],
+    );
     assert.equal(st.nextNumber, 3);
     assert.deepEqual(st.rollbacks, []);
   });

@@ -53,7 +53,10 @@ describe('Backoff', () => {
     const b = new Backoff({ baseMs: 1000, maxMs: 300_000, random: seeded(11) });
     const delays = Array.from({ length: 2000 }, () => b.next());
     assert.ok(delays.every((d) => Number.isFinite(d) && d >= 0 && d <= 300_000));
-    assert.ok(delays.slice(20).every((d) => d >= 150_000), 'at the cap, equal jitter keeps the lower half');
+    assert.ok(
+      delays.slice(20).every((d) => d >= 150_000),
+      'at the cap, equal jitter keeps the lower half',
+    );
     assert.equal(b.ceilingMs, 300_000);
   });
 
@@ -94,7 +97,10 @@ describe('nextPollDelayMs', () => {
       buckets[k] = (buckets[k] ?? 0) + 1;
     }
     // Uniform: each tenth of the range gets about 100 of 1000 draws.
-    assert.ok(buckets.every((n) => n >= 60 && n <= 140), `buckets ${buckets.join(',')}`);
+    assert.ok(
+      buckets.every((n) => n >= 60 && n <= 140),
+      `buckets ${buckets.join(',')}`,
+    );
   });
 
   it('accepts min = max (no jitter) and swapped bounds', () => {

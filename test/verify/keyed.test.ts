@@ -18,7 +18,10 @@ function throwsCode(fn: () => unknown, code: ErrorCode): void {
 }
 
 // Parses a bundle's JSON, lets the test change it, and serialises it again.
-type BundleJson = { messageSignature: { signature: string; messageDigest: { digest: string } }; verificationMaterial: { publicKey?: { hint: string } } };
+type BundleJson = {
+  messageSignature: { signature: string; messageDigest: { digest: string } };
+  verificationMaterial: { publicKey?: { hint: string } };
+};
 function edit(bundle: Buffer, change: (b: BundleJson) => void): Buffer {
   const json = JSON.parse(bundle.toString('utf8')) as Parameters<typeof change>[0];
   change(json);
@@ -33,7 +36,12 @@ describe('key-based verification', () => {
   });
 
   it('accepts any configured key, so keys can be rotated', async () => {
-    const rotated = keyTrust({ publicKeys: [{ pem: other.publicPem, name: 'old' }, { pem: signer.publicPem, name: 'new' }] });
+    const rotated = keyTrust({
+      publicKeys: [
+        { pem: other.publicPem, name: 'old' },
+        { pem: signer.publicPem, name: 'new' },
+      ],
+    });
     const verdict = verifyPack(pack, await signedBundle(pack, signer.privateKey), rotated);
     assert.equal(verdict.signer.kind === 'key' && verdict.signer.name, 'new');
   });
@@ -69,7 +77,9 @@ describe('key-based verification', () => {
 
   it('refuses a forged signature under a trusted key hint with SIGNATURE_INVALID', async () => {
     const forged = await signedBundle(pack, other.privateKey);
-    const genuine = JSON.parse((await signedBundle(pack, signer.privateKey)).toString()) as { verificationMaterial: unknown };
+    const genuine = JSON.parse((await signedBundle(pack, signer.privateKey)).toString()) as {
+      verificationMaterial: unknown;
+    };
     const bundle = edit(forged, (b) => {
       b.verificationMaterial = genuine.verificationMaterial as typeof b.verificationMaterial;
     });
@@ -101,15 +111,22 @@ describe('key-based verification', () => {
 
   it('refuses bytes that differ from an announced digest with DIGEST_MISMATCH', async () => {
     const bundle = await signedBundle(pack, signer.privateKey);
-    throwsCode(() => verifyPack(pack, bundle, trust, { expectedDigest: `sha256:${'0'.repeat(64)}` }), 'DIGEST_MISMATCH');
+    throwsCode(
+      () => verifyPack(pack, bundle, trust, { expectedDigest: `sha256:${'0'.repeat(64)}` }),
+      'DIGEST_MISMATCH',
+    );
   });
 
   it('refuses trust without keys, and keys that are not ECDSA P-256', () => {
     throwsCode(() => keyTrust({ publicKeys: [] }), 'TRUST_CONFIG_INVALID');
     throwsCode(() => keyTrust({ publicKeys: [{ pem: 'not a key' }] }), 'KEY_INVALID');
-    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString();
     throwsCode(() => keyTrust({ publicKeys: [{ pem: rsa }] }), 'KEY_INVALID');
-    const p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' })
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString();
     throwsCode(() => keyTrust({ publicKeys: [{ pem: p384 }] }), 'KEY_INVALID');
   });
 });

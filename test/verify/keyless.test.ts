@@ -6,7 +6,14 @@ import { WardenError, type ErrorCode } from '../../src/errors.js';
 import { signPack } from '../../src/sign/sign.js';
 import { keylessTrust, type Trust } from '../../src/verify/trust.js';
 import { verifyPack, type VerifiedPack } from '../../src/verify/verify.js';
-import { caAt, createMockSigstore, rogueCA, signKeyless, trustedRootJson, type MockSigstore } from '../helpers/sigstore-fixtures.js';
+import {
+  caAt,
+  createMockSigstore,
+  rogueCA,
+  signKeyless,
+  trustedRootJson,
+  type MockSigstore,
+} from '../helpers/sigstore-fixtures.js';
 
 const ISSUER = 'https://token.actions.githubusercontent.com';
 const SUBJECT = 'https://github.com/acme/policies/.github/workflows/release.yml@refs/heads/main';
@@ -114,7 +121,12 @@ describe('keyless verification against a pinned trusted root', () => {
   });
 
   it('refuses a subject from another repository', async () => {
-    refuses(PACK, await sign({ subject: SUBJECT.replace('acme/policies', 'acme/policies-fork') }), trust, 'IDENTITY_UNTRUSTED');
+    refuses(
+      PACK,
+      await sign({ subject: SUBJECT.replace('acme/policies', 'acme/policies-fork') }),
+      trust,
+      'IDENTITY_UNTRUSTED',
+    );
   });
 
   it('refuses to compile a subject pattern that is not anchored at both ends', () => {
@@ -182,7 +194,10 @@ describe('keyless verification against a pinned trusted root', () => {
   it('fails any verification that reaches for the network', async () => {
     const bundle = await sign();
     assert.throws(() => offline(() => net.connect(443, 'rekor.trusted.test')), /must not use the network/);
-    assert.throws(() => offline(() => fetch('https://rekor.trusted.test/api/v1/log/entries')), /must not use the network/);
+    assert.throws(
+      () => offline(() => fetch('https://rekor.trusted.test/api/v1/log/entries')),
+      /must not use the network/,
+    );
     assert.deepEqual(attempts.splice(0), ['socket connect', 'fetch https://rekor.trusted.test/api/v1/log/entries']);
     assert.equal(globalThis.fetch, fetch);
     offline(() => verifyPack(PACK, bundle, trust));

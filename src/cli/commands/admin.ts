@@ -44,13 +44,13 @@ export const statusCommand: Command = {
       stale: boolean;
       last_error?: { code: string };
     };
-    const status = await adminCall<{ packs: PackLine[] }>(
-      await adminTarget(values),
-      'GET',
-      '/v1/admin/status',
-    );
+    const status = await adminCall<{ packs: PackLine[] }>(await adminTarget(values), 'GET', '/v1/admin/status');
     if (values.json) io.out(JSON.stringify(status));
-    else for (const p of status.packs) io.out(`${p.name}: v${p.active?.number ?? '?'} ${p.active?.revision ?? '-'} ${p.active?.digest ?? 'none'}${p.pinned ? ' PINNED' : ''}${p.stale ? ' stale' : ''}${p.last_error ? ` last error ${p.last_error.code}` : ''}`);
+    else
+      for (const p of status.packs)
+        io.out(
+          `${p.name}: v${p.active?.number ?? '?'} ${p.active?.revision ?? '-'} ${p.active?.digest ?? 'none'}${p.pinned ? ' PINNED' : ''}${p.stale ? ' stale' : ''}${p.last_error ? ` last error ${p.last_error.code}` : ''}`,
+        );
     return 0;
   },
 };
@@ -64,14 +64,26 @@ export const versionsCommand: Command = {
     if (values.help) return help(io, this.name, this.usage);
     const target = await adminTarget(values);
     const pack = await packName(target, values.pack);
-    const res = await adminCall<{ versions: VersionRow[]; pinned: { digest: string; reason: string } | null }>(target, 'GET', `/v1/admin/packs/${encodeURIComponent(pack)}/versions`);
+    const res = await adminCall<{ versions: VersionRow[]; pinned: { digest: string; reason: string } | null }>(
+      target,
+      'GET',
+      `/v1/admin/packs/${encodeURIComponent(pack)}/versions`,
+    );
     if (values.json) {
       io.out(JSON.stringify(res));
       return 0;
     }
     for (const v of res.versions) {
-      const flags = [v.active ? 'active' : '', v.last_known_good ? 'lkg' : '', res.pinned?.digest === v.digest ? 'pinned' : ''].filter(Boolean).join(',');
-      io.out(`v${v.number}\t${v.revision}\t${v.digest.slice(0, 19)}…\t${v.activatedAt ?? 'never active'}\t${flags}${v.reason ? `\t(${v.actor ?? '?'}: ${v.reason})` : ''}`);
+      const flags = [
+        v.active ? 'active' : '',
+        v.last_known_good ? 'lkg' : '',
+        res.pinned?.digest === v.digest ? 'pinned' : '',
+      ]
+        .filter(Boolean)
+        .join(',');
+      io.out(
+        `v${v.number}\t${v.revision}\t${v.digest.slice(0, 19)}…\t${v.activatedAt ?? 'never active'}\t${flags}${v.reason ? `\t(${v.actor ?? '?'}: ${v.reason})` : ''}`,
+      );
     }
     return 0;
   },
@@ -97,18 +109,26 @@ export const diffCommand: Command = {
 export const rollbackCommand: Command = {
   name: 'rollback',
   summary: summaryOf('rollback'),
-  usage: 'warden rollback [VERSION] --reason TEXT [--pack P] [--url URL] [--token-file F]   (default: the last-known-good)',
+  usage:
+    'warden rollback [VERSION] --reason TEXT [--pack P] [--url URL] [--token-file F]   (default: the last-known-good)',
   async run(argv, io) {
     const { values, positionals } = parse(argv, { ...ADMIN_FLAGS, reason: { type: 'string' } }, [0, 1]);
     if (values.help) return help(io, this.name, this.usage);
     if (!values.reason) throw new WardenError('USAGE', '--reason is required: say why you roll back');
     const target = await adminTarget(values);
     const pack = await packName(target, values.pack);
-    const res = await adminCall<{ active: { number: number; revision: string; digest: string } }>(target, 'POST', `/v1/admin/packs/${encodeURIComponent(pack)}/rollback`, {
-      reason: values.reason,
-      ...(positionals[0] ? { version: positionals[0] } : {}),
-    });
-    io.out(`${pack}: rolled back to v${res.active.number} ${res.active.revision} ${res.active.digest}; PINNED (new packs are recorded, not activated) until \`warden unpin\``);
+    const res = await adminCall<{ active: { number: number; revision: string; digest: string } }>(
+      target,
+      'POST',
+      `/v1/admin/packs/${encodeURIComponent(pack)}/rollback`,
+      {
+        reason: values.reason,
+        ...(positionals[0] ? { version: positionals[0] } : {}),
+      },
+    );
+    io.out(
+      `${pack}: rolled back to v${res.active.number} ${res.active.revision} ${res.active.digest}; PINNED (new packs are recorded, not activated) until \`warden unpin\``,
+    );
     return 0;
   },
 };
@@ -123,7 +143,12 @@ export const pinCommand: Command = {
     if (!values.reason) throw new WardenError('USAGE', '--reason is required');
     const target = await adminTarget(values);
     const pack = await packName(target, values.pack);
-    const res = await adminCall<{ pin: { digest: string } }>(target, 'POST', `/v1/admin/packs/${encodeURIComponent(pack)}/pin`, { reason: values.reason });
+    const res = await adminCall<{ pin: { digest: string } }>(
+      target,
+      'POST',
+      `/v1/admin/packs/${encodeURIComponent(pack)}/pin`,
+      { reason: values.reason },
+    );
     io.out(`${pack}: pinned to ${res.pin.digest}`);
     return 0;
   },
@@ -138,9 +163,14 @@ export const unpinCommand: Command = {
     if (values.help) return help(io, this.name, this.usage);
     const target = await adminTarget(values);
     const pack = await packName(target, values.pack);
-    const res = await adminCall<{ active: { number: number; revision: string } | null }>(target, 'POST', `/v1/admin/packs/${encodeURIComponent(pack)}/unpin`, {
-      ...(values.reason ? { reason: values.reason } : {}),
-    });
+    const res = await adminCall<{ active: { number: number; revision: string } | null }>(
+      target,
+      'POST',
+      `/v1/admin/packs/${encodeURIComponent(pack)}/unpin`,
+      {
+        ...(values.reason ? { reason: values.reason } : {}),
+      },
+    );
     io.out(`${pack}: unpinned; active v${res.active?.number ?? '?'} ${res.active?.revision ?? ''}`.trimEnd());
     return 0;
   },

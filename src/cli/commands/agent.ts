@@ -13,7 +13,9 @@ export const agentCommand: Command = {
   async run(argv, io) {
     const { values } = parse(argv, { config: { type: 'string', short: 'c' } }, 0);
     if (values.help) {
-      io.out(`usage: ${this.usage}\n\n${this.summary}.\nExits non-zero with one coded line when the configuration is invalid or no valid pack can be had at start.`);
+      io.out(
+        `usage: ${this.usage}\n\n${this.summary}.\nExits non-zero with one coded line when the configuration is invalid or no valid pack can be had at start.`,
+      );
       return 0;
     }
     const config = await loadConfig(required(values.config, 'config'));

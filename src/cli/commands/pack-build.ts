@@ -9,10 +9,17 @@ export const packBuildCommand: Command = {
   summary: summaryOf('pack build'),
   usage: 'warden pack build DIR --out FILE [--sequence N] [--revision R] [--opa PATH]',
   async run(argv, io) {
-    const opts = { out: { type: 'string' }, sequence: { type: 'string' }, revision: { type: 'string' }, opa: { type: 'string' } } as const;
+    const opts = {
+      out: { type: 'string' },
+      sequence: { type: 'string' },
+      revision: { type: 'string' },
+      opa: { type: 'string' },
+    } as const;
     const { values, positionals } = parse(argv, opts, 1);
     if (values.help) {
-      io.out(`usage: ${this.usage}\n\n${this.summary}.\nDIR holds warden.yaml (name, entrypoints, golden cases), .rego files, _test.rego tests and data.json/data.yaml.\n--sequence sets the monotonic marker (default: now in ms); a pack with a lower sequence is refused as a downgrade.`);
+      io.out(
+        `usage: ${this.usage}\n\n${this.summary}.\nDIR holds warden.yaml (name, entrypoints, golden cases), .rego files, _test.rego tests and data.json/data.yaml.\n--sequence sets the monotonic marker (default: now in ms); a pack with a lower sequence is refused as a downgrade.`,
+      );
       return 0;
     }
     const sequence = values.sequence === undefined ? undefined : Number(values.sequence);

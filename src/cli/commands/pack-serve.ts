@@ -57,7 +57,11 @@ export async function servePacks(argv: string[], io: CliIO, stopped: () => Promi
 
 /** Parses `HOST:PORT` strictly (hostname, IPv4, or [IPv6]; port 0–65535); USAGE otherwise. */
 export function parseListen(value: string): { host: string; port: number } {
-  const bad = (why: string): WardenError => new WardenError('USAGE', `--listen ${JSON.stringify(value)}: ${why} (expected HOST:PORT, e.g. 127.0.0.1:8282 or [::1]:8282)`);
+  const bad = (why: string): WardenError =>
+    new WardenError(
+      'USAGE',
+      `--listen ${JSON.stringify(value)}: ${why} (expected HOST:PORT, e.g. 127.0.0.1:8282 or [::1]:8282)`,
+    );
   const colon = value.lastIndexOf(':');
   if (colon < 0) throw bad('no port');
   const rawHost = value.slice(0, colon);
@@ -69,21 +73,28 @@ export function parseListen(value: string): { host: string; port: number } {
     return { host: bracketed, port: Number(rawPort) };
   }
   if (rawHost.includes(':')) throw bad('IPv6 addresses go in brackets');
-  if (!isIPv4(rawHost) && (/^[\d.]+$/.test(rawHost) || !isHostname(rawHost))) throw bad('not a host name or IP address');
+  if (!isIPv4(rawHost) && (/^[\d.]+$/.test(rawHost) || !isHostname(rawHost)))
+    throw bad('not a host name or IP address');
   return { host: rawHost, port: Number(rawPort) };
 }
 
 // --max-wait: whole seconds, 0 (long polling off) up to an hour.
 function parseSeconds(value: string): number {
   if (!/^\d{1,4}$/.test(value) || Number(value) > MAX_WAIT_LIMIT) {
-    throw new WardenError('USAGE', `--max-wait ${JSON.stringify(value)}: expected whole seconds from 0 to ${MAX_WAIT_LIMIT}`);
+    throw new WardenError(
+      'USAGE',
+      `--max-wait ${JSON.stringify(value)}: expected whole seconds from 0 to ${MAX_WAIT_LIMIT}`,
+    );
   }
   return Number(value);
 }
 
 // A DNS name (labels of letters, digits and inner hyphens), e.g. localhost.
 function isHostname(host: string): boolean {
-  return host.length <= 253 && /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(host);
+  return (
+    host.length <= 253 &&
+    /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(host)
+  );
 }
 
 // Resolves at the first SIGINT or SIGTERM, then stops listening for them.

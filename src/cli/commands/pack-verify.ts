@@ -14,7 +14,8 @@ import { summaryOf } from '../registry.js';
 export const packVerifyCommand: Command = {
   name: 'pack verify',
   summary: summaryOf('pack verify'),
-  usage: 'warden pack verify FILE (--public-key PUB [--public-key PUB2…] | --trusted-root ROOT --issuer I --subject-regex R) [--bundle B] [--digest sha256:…] [--json]',
+  usage:
+    'warden pack verify FILE (--public-key PUB [--public-key PUB2…] | --trusted-root ROOT --issuer I --subject-regex R) [--bundle B] [--digest sha256:…] [--json]',
   async run(argv, io) {
     const opts = {
       'public-key': { type: 'string', multiple: true },
@@ -27,7 +28,9 @@ export const packVerifyCommand: Command = {
     } as const;
     const { values, positionals } = parse(argv, opts, 1);
     if (values.help) {
-      io.out(`usage: ${this.usage}\n\n${this.summary}.\nExit 0 if valid; otherwise one line with the error code. No network is used.`);
+      io.out(
+        `usage: ${this.usage}\n\n${this.summary}.\nExit 0 if valid; otherwise one line with the error code. No network is used.`,
+      );
       return 0;
     }
     const file = positionals[0] ?? '';
@@ -36,7 +39,12 @@ export const packVerifyCommand: Command = {
     // A missing bundle is "unsigned", not an I/O error: that is the verdict the operator needs.
     const signature = values.bundle !== undefined || existsSync(bundlePath) ? await readOrFail(bundlePath) : undefined;
     const trust = await loadTrust(trustFiles(values));
-    const verified = verifyPack(pack, signature, trust, values.digest === undefined ? {} : { expectedDigest: values.digest });
+    const verified = verifyPack(
+      pack,
+      signature,
+      trust,
+      values.digest === undefined ? {} : { expectedDigest: values.digest },
+    );
     const files = await readPack(pack);
     const manifest = parseManifest(files.get(MANIFEST_PATH));
     const report = {
@@ -52,21 +60,35 @@ export const packVerifyCommand: Command = {
     };
     if (values.json) io.out(JSON.stringify(report));
     else {
-      const who = verified.signer.kind === 'key' ? `key ${verified.signer.name} (${verified.signer.hint})` : `${verified.signer.subject} via ${verified.signer.issuer}`;
-      io.out(`verified ${file} ${verified.digest} pack=${report.pack} revision=${report.revision} sequence=${report.sequence} signed by ${who}`);
+      const who =
+        verified.signer.kind === 'key'
+          ? `key ${verified.signer.name} (${verified.signer.hint})`
+          : `${verified.signer.subject} via ${verified.signer.issuer}`;
+      io.out(
+        `verified ${file} ${verified.digest} pack=${report.pack} revision=${report.revision} sequence=${report.sequence} signed by ${who}`,
+      );
     }
     return 0;
   },
 };
 
 // Picks key-based or keyless trust from the flags; both or neither → USAGE.
-function trustFiles(v: { 'public-key'?: string[]; 'trusted-root'?: string; issuer?: string; 'subject-regex'?: string }): TrustFiles {
+function trustFiles(v: {
+  'public-key'?: string[];
+  'trusted-root'?: string;
+  issuer?: string;
+  'subject-regex'?: string;
+}): TrustFiles {
   const keys = v['public-key'] ?? [];
   const keyless = v['trusted-root'] !== undefined || v.issuer !== undefined || v['subject-regex'] !== undefined;
-  if (keys.length > 0 && keyless) throw new WardenError('USAGE', 'give either --public-key or --trusted-root/--issuer/--subject-regex, not both');
+  if (keys.length > 0 && keyless)
+    throw new WardenError('USAGE', 'give either --public-key or --trusted-root/--issuer/--subject-regex, not both');
   if (keys.length > 0) return { publicKeys: keys };
   if (!v['trusted-root'] || !v.issuer || !v['subject-regex']) {
-    throw new WardenError('USAGE', 'keyless verification needs --trusted-root, --issuer and --subject-regex (or use --public-key)');
+    throw new WardenError(
+      'USAGE',
+      'keyless verification needs --trusted-root, --issuer and --subject-regex (or use --public-key)',
+    );
   }
   return { trustedRoot: v['trusted-root'], issuer: v.issuer, subjectRegex: v['subject-regex'] };
 }

@@ -28,7 +28,8 @@ const SMALL = 16;
 /** The cache key of a decision on `path` with `input`; throws DECISION_INPUT_INVALID past maxDepth or on a BigInt. */
 export function decisionKey(path: string, input: unknown, maxDepth = DEFAULT_MAX_DEPTH): string {
   const body = canonicalJson(input, maxDepth);
-  const json = body === undefined ? `{"path":${JSON.stringify(path)}}` : `{"input":${body},"path":${JSON.stringify(path)}}`;
+  const json =
+    body === undefined ? `{"path":${JSON.stringify(path)}}` : `{"input":${body},"path":${JSON.stringify(path)}}`;
   return hash('sha256', json, 'base64url');
 }
 
@@ -58,9 +59,12 @@ function write(value: unknown, key: string, depth: number, maxDepth: number): st
       return undefined;
     case 'object':
       if (v === null) return 'null';
-      if (v instanceof Number || v instanceof String || v instanceof Boolean) return write(v.valueOf(), key, depth, maxDepth);
+      if (v instanceof Number || v instanceof String || v instanceof Boolean)
+        return write(v.valueOf(), key, depth, maxDepth);
       if (depth >= maxDepth) throw invalid(`the input nests deeper than ${maxDepth} levels (or is cyclic)`);
-      return Array.isArray(v) ? writeArray(v, depth + 1, maxDepth) : writeObject(v as Record<string, unknown>, depth + 1, maxDepth);
+      return Array.isArray(v)
+        ? writeArray(v, depth + 1, maxDepth)
+        : writeObject(v as Record<string, unknown>, depth + 1, maxDepth);
   }
 }
 

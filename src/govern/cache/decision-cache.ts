@@ -45,8 +45,10 @@ export class DecisionCache {
   readonly #flushes;
 
   constructor(opts: DecisionCacheOptions) {
-    if (!Number.isSafeInteger(opts.maxEntries) || opts.maxEntries < 1) throw new RangeError(`maxEntries must be a positive integer, got ${opts.maxEntries}`);
-    if (!(opts.ttlMs > 0 && Number.isFinite(opts.ttlMs))) throw new RangeError(`ttlMs must be a positive number, got ${opts.ttlMs}`);
+    if (!Number.isSafeInteger(opts.maxEntries) || opts.maxEntries < 1)
+      throw new RangeError(`maxEntries must be a positive integer, got ${opts.maxEntries}`);
+    if (!(opts.ttlMs > 0 && Number.isFinite(opts.ttlMs)))
+      throw new RangeError(`ttlMs must be a positive number, got ${opts.ttlMs}`);
     this.#entries = new ExpiringLru(opts.maxEntries);
     this.#ttl = opts.ttlMs;
     this.#now = opts.now ?? (() => performance.now());

@@ -69,7 +69,10 @@ export interface Pass {
 export type Enforcement = Pass | Refusal;
 
 /** Runs the governance step for a request (its headers, and the request `context` is called with). */
-export type Enforcer<Req extends RequestLike = RequestLike> = (headers: CredentialHeaders, req: Req) => Promise<Enforcement>;
+export type Enforcer<Req extends RequestLike = RequestLike> = (
+  headers: CredentialHeaders,
+  req: Req,
+) => Promise<Enforcement>;
 
 /** Builds the governance step; throws CONFIG_INVALID listing every bad option. */
 export function createEnforcer<Req extends RequestLike>(options: EnforcerOptions<Req>): Enforcer<Req> {
@@ -85,7 +88,12 @@ export function createEnforcer<Req extends RequestLike>(options: EnforcerOptions
       status = outcome.ok ? 200 : outcome.status;
       return outcome;
     } finally {
-      const labels = { route: route ? route(req) : 'governance', method: req.method ?? 'UNKNOWN', status_code: String(status), middleware: 'governance' };
+      const labels = {
+        route: route ? route(req) : 'governance',
+        method: req.method ?? 'UNKNOWN',
+        status_code: String(status),
+        middleware: 'governance',
+      };
       histogram.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
     }
   };
@@ -105,9 +113,19 @@ async function enforce<Req extends RequestLike>(
   try {
     const action = context(req);
     const caller = await callerOf(governance, headers, { subject: action.subject });
-    if (caller.tenant === undefined) throw new WardenError('TENANT_MISSING', 'the request has no X-Tenant-ID header; there is no default tenant', { details: { reason: 'tenant_header_missing' } });
+    if (caller.tenant === undefined)
+      throw new WardenError('TENANT_MISSING', 'the request has no X-Tenant-ID header; there is no default tenant', {
+        details: { reason: 'tenant_header_missing' },
+      });
     const purpose = action.purpose ?? singleHeader(headers['x-purpose'], 'DECISION_INPUT_INVALID');
-    const asked = { tenant: caller.tenant, subject: caller.subject, module: action.module, action: action.action, resource: action.resource, purpose };
+    const asked = {
+      tenant: caller.tenant,
+      subject: caller.subject,
+      module: action.module,
+      action: action.action,
+      resource: action.resource,
+      purpose,
+    };
     verdict = governance.verdict(asked, { requestedBy: req.socket?.remoteAddress });
     // verdict() validated both: a tenant id and a non-empty subject.
     tenant = caller.tenant as string;
@@ -118,15 +136,24 @@ async function enforce<Req extends RequestLike>(
     throw err;
   }
   if (!verdict.allow) return verdictRefusal(verdict);
-  return { ok: true, governance: { tenant, subject, claims, verdict }, headers: { [DECISION_ID_HEADER]: verdict.decisionId } };
+  return {
+    ok: true,
+    governance: { tenant, subject, claims, verdict },
+    headers: { [DECISION_ID_HEADER]: verdict.decisionId },
+  };
 }
 
 // Every problem with the options at once, as one CONFIG_INVALID.
 function checkOptions(o: EnforcerOptions<never>): void {
   const problems: string[] = [];
-  if (typeof o?.governance?.verdict !== 'function') problems.push('governance: must be a Governance (RunningAgent.governance)');
-  if (typeof o?.context !== 'function') problems.push('context: must be a function (req) => {module, action, resource?, purpose?, subject?}');
-  if (o?.route !== undefined && typeof o.route !== 'function') problems.push('route: must be a function (req) => string');
-  if (o?.metrics !== undefined && typeof o.metrics?.httpDuration?.observe !== 'function') problems.push('metrics: must be WardenMetrics (RunningAgent.metrics)');
-  if (problems.length > 0) throw new WardenError('CONFIG_INVALID', `governance middleware: ${problems.join('; ')}`, { details: { problems } });
+  if (typeof o?.governance?.verdict !== 'function')
+    problems.push('governance: must be a Governance (RunningAgent.governance)');
+  if (typeof o?.context !== 'function')
+    problems.push('context: must be a function (req) => {module, action, resource?, purpose?, subject?}');
+  if (o?.route !== undefined && typeof o.route !== 'function')
+    problems.push('route: must be a function (req) => string');
+  if (o?.metrics !== undefined && typeof o.metrics?.httpDuration?.observe !== 'function')
+    problems.push('metrics: must be WardenMetrics (RunningAgent.metrics)');
+  if (problems.length > 0)
+    throw new WardenError('CONFIG_INVALID', `governance middleware: ${problems.join('; ')}`, { details: { problems } });
 }

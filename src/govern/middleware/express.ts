@@ -24,10 +24,16 @@ declare global {
 export type GovernedRequest = IncomingMessage & { governance?: RequestGovernance };
 
 /** The middleware: `(req, res, next)`. */
-export type WardenMiddleware<Req extends IncomingMessage = IncomingMessage> = (req: Req, res: ServerResponse, next: (err?: unknown) => void) => void;
+export type WardenMiddleware<Req extends IncomingMessage = IncomingMessage> = (
+  req: Req,
+  res: ServerResponse,
+  next: (err?: unknown) => void,
+) => void;
 
 /** Enforces tenant isolation and verdicts: `app.use(wardenExpress({ governance, context }))`. */
-export function wardenExpress<Req extends IncomingMessage = IncomingMessage>(options: EnforcerOptions<Req>): WardenMiddleware<Req> {
+export function wardenExpress<Req extends IncomingMessage = IncomingMessage>(
+  options: EnforcerOptions<Req>,
+): WardenMiddleware<Req> {
   const enforce = createEnforcer(options);
   return (req, res, next) => {
     enforce(credentialHeaders(req), req).then((outcome) => {

@@ -40,7 +40,8 @@ const PUBLIC_KTY = new Set(['RSA', 'EC', 'OKP']);
 
 /** Parses and checks a JWKS document: public RSA/EC/OKP keys only, within the limits. */
 export function parseJwks(text: string, origin: string): JSONWebKeySet {
-  const fail = (why: string): WardenError => new WardenError('JWKS_UNAVAILABLE', `${origin}: ${why}`, { details: { origin } });
+  const fail = (why: string): WardenError =>
+    new WardenError('JWKS_UNAVAILABLE', `${origin}: ${why}`, { details: { origin } });
   if (Buffer.byteLength(text) > MAX_JWKS_BYTES) throw fail(`JWKS is over ${MAX_JWKS_BYTES} bytes`);
   let doc: unknown;
   try {
@@ -54,8 +55,10 @@ export function parseJwks(text: string, origin: string): JSONWebKeySet {
   if (keys.length > MAX_JWKS_KEYS) throw fail(`JWKS holds ${keys.length} keys, over the limit of ${MAX_JWKS_KEYS}`);
   keys.forEach((key, i) => {
     if (!isObject(key) || typeof key['kty'] !== 'string') throw fail(`key ${i} is not a JWK`);
-    if (!PUBLIC_KTY.has(key['kty'])) throw fail(`key ${i} has kty "${key['kty']}"; only public RSA, EC and OKP keys are allowed`);
-    if (PRIVATE_MEMBERS.some((m) => m in key)) throw fail(`key ${i} holds private key material; publish public keys only`);
+    if (!PUBLIC_KTY.has(key['kty']))
+      throw fail(`key ${i} has kty "${key['kty']}"; only public RSA, EC and OKP keys are allowed`);
+    if (PRIVATE_MEMBERS.some((m) => m in key))
+      throw fail(`key ${i} holds private key material; publish public keys only`);
   });
   return { keys: keys as JSONWebKeySet['keys'] };
 }
@@ -64,7 +67,10 @@ export function parseJwks(text: string, origin: string): JSONWebKeySet {
 export function jwksFromUrl(url: string | URL, options: JwksUrlOptions = {}): JwksSource {
   const target = new URL(url);
   if (target.protocol !== 'https:' && !(target.protocol === 'http:' && isLoopback(target.hostname))) {
-    throw new WardenError('CONFIG_INVALID', `JWKS URL ${target.href}: use https (plain http only on loopback), or anyone on the path could forge tokens`);
+    throw new WardenError(
+      'CONFIG_INVALID',
+      `JWKS URL ${target.href}: use https (plain http only on loopback), or anyone on the path could forge tokens`,
+    );
   }
   const remote = createRemoteJWKSet(target, {
     timeoutDuration: options.timeoutMs ?? 5_000,
@@ -78,7 +84,10 @@ export function jwksFromUrl(url: string | URL, options: JwksUrlOptions = {}): Jw
         return await remote(header, token);
       } catch (err) {
         if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) throw err;
-        throw new WardenError('JWKS_UNAVAILABLE', `JWKS ${target.href}: ${messageOf(err)}`, { cause: err, details: { origin: target.href } });
+        throw new WardenError('JWKS_UNAVAILABLE', `JWKS ${target.href}: ${messageOf(err)}`, {
+          cause: err,
+          details: { origin: target.href },
+        });
       }
     },
     close() {},

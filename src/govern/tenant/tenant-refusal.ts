@@ -12,7 +12,10 @@ import { WardenError, httpStatusOf, type ErrorCode } from '../../errors.js';
 import { counter } from '../../observe/register.js';
 
 /** The codes a tenant validator throws; their HTTP statuses are in the error registry. */
-type TenantCode = Extract<ErrorCode, 'TOKEN_INVALID' | 'TENANT_MISSING' | 'TENANT_MALFORMED' | 'TENANT_MISMATCH' | 'JWKS_UNAVAILABLE' | 'INTERNAL'>;
+type TenantCode = Extract<
+  ErrorCode,
+  'TOKEN_INVALID' | 'TENANT_MISSING' | 'TENANT_MALFORMED' | 'TENANT_MISMATCH' | 'JWKS_UNAVAILABLE' | 'INTERNAL'
+>;
 
 const REFUSALS = {
   no_token: { code: 'TOKEN_INVALID', message: 'no bearer token' },
@@ -55,7 +58,9 @@ export function refusal(reason: RefusalReason, cause?: unknown, extra: Record<st
   const { code, message } = REFUSALS[reason];
   const status = httpStatusOf(code);
   const details: Record<string, unknown> = { ...extra, reason, status };
-  if (status === 401) details['wwwAuthenticate'] = reason === 'no_token' ? 'Bearer' : `Bearer error="invalid_token", error_description="${message}"`;
+  if (status === 401)
+    details['wwwAuthenticate'] =
+      reason === 'no_token' ? 'Bearer' : `Bearer error="invalid_token", error_description="${message}"`;
   return new WardenError(code, message, { cause, details });
 }
 

@@ -65,7 +65,19 @@ export interface TenantValidator {
 }
 
 /** Signature algorithms a public JWKS can satisfy. */
-const ASYMMETRIC = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']);
+const ASYMMETRIC = new Set([
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+]);
 /** Longest token read; a compact JWS of ordinary claims is well under 4 KiB. */
 const MAX_TOKEN_CHARS = 16 * 1024;
 /** What a tenant id looks like unless configured otherwise. */
@@ -126,7 +138,11 @@ export function createTenantValidator(options: TenantValidatorOptions): TenantVa
       } else if (addressed !== raw) {
         throw refuse('tenant_mismatch', undefined, { tokenTenant: raw, addressedTenant: addressed });
       }
-      return Object.freeze({ tenant: raw, subject: typeof payload.sub === 'string' ? payload.sub : undefined, claims: Object.freeze(payload) });
+      return Object.freeze({
+        tenant: raw,
+        subject: typeof payload.sub === 'string' ? payload.sub : undefined,
+        claims: Object.freeze(payload),
+      });
     },
   };
 }
@@ -136,23 +152,35 @@ function checkOptions(o: TenantValidatorOptions): void {
   const problems: string[] = [];
   if (typeof o.issuer !== 'string' || o.issuer === '') problems.push('issuer: must be a non-empty string');
   const audiences: unknown[] = Array.isArray(o.audience) ? o.audience : [o.audience];
-  if (audiences.length === 0 || audiences.some((a) => typeof a !== 'string' || a === '')) problems.push('audience: must be a non-empty string or list of them');
-  if (!Array.isArray(o.algorithms) || o.algorithms.length === 0) problems.push('algorithms: pin at least one algorithm');
+  if (audiences.length === 0 || audiences.some((a) => typeof a !== 'string' || a === ''))
+    problems.push('audience: must be a non-empty string or list of them');
+  if (!Array.isArray(o.algorithms) || o.algorithms.length === 0)
+    problems.push('algorithms: pin at least one algorithm');
   for (const alg of Array.isArray(o.algorithms) ? o.algorithms : []) {
     if (String(alg).toLowerCase() === 'none') problems.push('algorithms: "none" is never accepted (unsigned tokens)');
-    else if (/^HS/i.test(String(alg))) problems.push(`algorithms: ${alg} is refused: the keys are public, and HMAC with a public key as secret is the classic confusion attack`);
-    else if (!ASYMMETRIC.has(alg)) problems.push(`algorithms: ${alg} is not a known asymmetric JWS algorithm (${[...ASYMMETRIC].join(', ')})`);
+    else if (/^HS/i.test(String(alg)))
+      problems.push(
+        `algorithms: ${alg} is refused: the keys are public, and HMAC with a public key as secret is the classic confusion attack`,
+      );
+    else if (!ASYMMETRIC.has(alg))
+      problems.push(`algorithms: ${alg} is not a known asymmetric JWS algorithm (${[...ASYMMETRIC].join(', ')})`);
   }
   if (typeof o.keys?.getKey !== 'function') problems.push('keys: must be a JWKS source (jwksFromFile, jwksFromUrl)');
-  if (o.tenantClaim !== undefined && (typeof o.tenantClaim !== 'string' || o.tenantClaim === '')) problems.push('tenantClaim: must be a non-empty string');
-  if (o.tenantPattern !== undefined && !(o.tenantPattern instanceof RegExp)) problems.push('tenantPattern: must be a RegExp');
+  if (o.tenantClaim !== undefined && (typeof o.tenantClaim !== 'string' || o.tenantClaim === ''))
+    problems.push('tenantClaim: must be a non-empty string');
+  if (o.tenantPattern !== undefined && !(o.tenantPattern instanceof RegExp))
+    problems.push('tenantPattern: must be a RegExp');
   const tol = o.clockToleranceSeconds;
-  if (tol !== undefined && !(Number.isFinite(tol) && tol >= 0 && tol <= 300)) problems.push('clockToleranceSeconds: must be a number from 0 to 300');
-  if (o.tenantHeader !== undefined && o.tenantHeader !== 'optional' && o.tenantHeader !== 'required') problems.push('tenantHeader: must be "optional" or "required"');
+  if (tol !== undefined && !(Number.isFinite(tol) && tol >= 0 && tol <= 300))
+    problems.push('clockToleranceSeconds: must be a number from 0 to 300');
+  if (o.tenantHeader !== undefined && o.tenantHeader !== 'optional' && o.tenantHeader !== 'required')
+    problems.push('tenantHeader: must be "optional" or "required"');
   const cache = o.tokenCacheSeconds;
-  if (cache !== undefined && !(Number.isFinite(cache) && cache >= 0 && cache <= 3600)) problems.push('tokenCacheSeconds: must be a number from 0 to 3600');
+  if (cache !== undefined && !(Number.isFinite(cache) && cache >= 0 && cache <= 3600))
+    problems.push('tokenCacheSeconds: must be a number from 0 to 3600');
   const entries = o.tokenCacheEntries;
-  if (entries !== undefined && !(Number.isSafeInteger(entries) && entries >= 1)) problems.push('tokenCacheEntries: must be a positive integer');
+  if (entries !== undefined && !(Number.isSafeInteger(entries) && entries >= 1))
+    problems.push('tokenCacheEntries: must be a positive integer');
   if (problems.length > 0) {
     throw new WardenError('CONFIG_INVALID', `tenant validator: ${problems.join('; ')}`, { details: { problems } });
   }

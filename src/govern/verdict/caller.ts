@@ -27,24 +27,36 @@ export interface Caller {
 }
 
 /** The caller of a request; a coded error (401/403/503, 400 for a contradicting subject) otherwise. */
-export async function callerOf(governance: Governance, headers: CredentialHeaders, stated: StatedCaller): Promise<Caller> {
+export async function callerOf(
+  governance: Governance,
+  headers: CredentialHeaders,
+  stated: StatedCaller,
+): Promise<Caller> {
   const headerTenant = singleHeader(headers['x-tenant-id'], 'TENANT_MALFORMED');
   if (!governance.verifiesTenants) {
-    if (headerTenant !== undefined && stated.tenant !== undefined && stated.tenant !== headerTenant) throw mismatch('X-Tenant-ID names another tenant than the context');
+    if (headerTenant !== undefined && stated.tenant !== undefined && stated.tenant !== headerTenant)
+      throw mismatch('X-Tenant-ID names another tenant than the context');
     return { tenant: stated.tenant ?? headerTenant, subject: stated.subject, claims: undefined };
   }
   const token = await governance.authenticate(headers); // checks X-Tenant-ID against the token too
-  if (stated.tenant !== undefined && stated.tenant !== token.tenant) throw mismatch('the context names another tenant than the verified token');
+  if (stated.tenant !== undefined && stated.tenant !== token.tenant)
+    throw mismatch('the context names another tenant than the verified token');
   if (token.subject !== undefined && stated.subject !== undefined && stated.subject !== token.subject) {
-    throw new WardenError('DECISION_INPUT_INVALID', 'the context subject contradicts the token subject (sub)', { details: { field: 'subject' } });
+    throw new WardenError('DECISION_INPUT_INVALID', 'the context subject contradicts the token subject (sub)', {
+      details: { field: 'subject' },
+    });
   }
   return { tenant: token.tenant, subject: token.subject ?? stated.subject, claims: token.claims };
 }
 
 /** A header sent once, as a string; a repeated one is refused with `code`. */
-export function singleHeader(value: string | string[] | undefined, code: 'TENANT_MALFORMED' | 'DECISION_INPUT_INVALID'): string | undefined {
+export function singleHeader(
+  value: string | string[] | undefined,
+  code: 'TENANT_MALFORMED' | 'DECISION_INPUT_INVALID',
+): string | undefined {
   if (value === undefined) return undefined;
-  if (Array.isArray(value)) throw new WardenError(code, 'a header is repeated', { details: { reason: 'header_repeated' } });
+  if (Array.isArray(value))
+    throw new WardenError(code, 'a header is repeated', { details: { reason: 'header_repeated' } });
   return value;
 }
 

@@ -131,9 +131,13 @@ function evidencePolicy(p: EvidencePolicy, field: string): EvidencePolicy {
 function checkedDigest(digest: string, field: string): string {
   if (typeof digest === 'string' && isSha256Digest(digest)) return digest;
   const shown = String(digest).slice(0, 100); // hostile input: bounded before it reaches a log line
-  throw new WardenError('POLICY_INTEGRITY_CHECK_FAILED', `${field} digest ${JSON.stringify(shown)} is not sha256:<64 hex>`, {
-    details: { field, digest: shown },
-  });
+  throw new WardenError(
+    'POLICY_INTEGRITY_CHECK_FAILED',
+    `${field} digest ${JSON.stringify(shown)} is not sha256:<64 hex>`,
+    {
+      details: { field, digest: shown },
+    },
+  );
 }
 
 // mkdir -p, then fsyncs the parent of every folder it created so the new entries survive a crash.

@@ -22,7 +22,13 @@ import { scrapedCounter } from '../../observe/scraped-counter.js';
 import { decisionEvent, type DecisionLog } from '../../decision-log/decision-log.js';
 import type { KillSwitches, SwitchState } from './kill-switch.js';
 import type { TenantContext, TenantHeaders, TenantValidator } from '../tenant/tenant.js';
-import { FAIL_CLOSED_ANSWER, parsePolicyAnswer, parseVerdictContext, type PolicyAnswer, type VerdictContext } from './verdict-shape.js';
+import {
+  FAIL_CLOSED_ANSWER,
+  parsePolicyAnswer,
+  parseVerdictContext,
+  type PolicyAnswer,
+  type VerdictContext,
+} from './verdict-shape.js';
 
 export type { VerdictContext } from './verdict-shape.js';
 
@@ -84,7 +90,10 @@ export class Governance {
    */
   authenticate(headers: TenantHeaders): Promise<TenantContext> {
     const tenants = this.#o.tenants;
-    if (!tenants) return Promise.reject(new WardenError('GOVERNANCE_DISABLED', 'no tenant validation is configured (governance.tenants)'));
+    if (!tenants)
+      return Promise.reject(
+        new WardenError('GOVERNANCE_DISABLED', 'no tenant validation is configured (governance.tenants)'),
+      );
     return tenants.validate(headers);
   }
 
@@ -125,7 +134,14 @@ export class Governance {
     } else {
       this.#counts[answer.allow ? 'allow' : 'deny']++;
     }
-    o.decisionLog?.enqueue(decisionEvent(o.entrypoint, input, decision, meta?.requestedBy === undefined ? undefined : { requested_by: meta.requestedBy }));
+    o.decisionLog?.enqueue(
+      decisionEvent(
+        o.entrypoint,
+        input,
+        decision,
+        meta?.requestedBy === undefined ? undefined : { requested_by: meta.requestedBy },
+      ),
+    );
     return {
       allow: answer.allow,
       result: answer.allow ? 'allow' : 'deny',
@@ -150,7 +166,14 @@ export class Governance {
       revision: active?.revision ?? '',
       digest: active?.digest ?? '',
     };
-    this.#o.decisionLog?.enqueue(decisionEvent(this.#o.entrypoint, input, decision, requestedBy === undefined ? undefined : { requested_by: requestedBy }));
+    this.#o.decisionLog?.enqueue(
+      decisionEvent(
+        this.#o.entrypoint,
+        input,
+        decision,
+        requestedBy === undefined ? undefined : { requested_by: requestedBy },
+      ),
+    );
     return {
       allow: false,
       result: 'blocked',
@@ -168,7 +191,15 @@ export class Governance {
   #warnInvalid(decision: Decision): void {
     if (this.#warnedDigests.has(decision.digest)) return;
     this.#warnedDigests.add(decision.digest);
-    const e = new WardenError('VERDICT_INVALID', `${this.#o.entrypoint} of pack ${decision.pack} (${decision.digest}) did not answer {"allow": boolean, "reasons": [string]}: denied`);
-    setImmediate(() => this.#o.log.error({ code: e.code, pack: decision.pack, digest: decision.digest, err: e.message }, 'verdict entrypoint answered in the wrong shape; denying'));
+    const e = new WardenError(
+      'VERDICT_INVALID',
+      `${this.#o.entrypoint} of pack ${decision.pack} (${decision.digest}) did not answer {"allow": boolean, "reasons": [string]}: denied`,
+    );
+    setImmediate(() =>
+      this.#o.log.error(
+        { code: e.code, pack: decision.pack, digest: decision.digest, err: e.message },
+        'verdict entrypoint answered in the wrong shape; denying',
+      ),
+    );
   }
 }

@@ -33,8 +33,16 @@ const MAX_MODULES = 10_000;
 const MAX_REASON_CHARS = 1024;
 const MODULE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
-const COLD_BLOCKED: SwitchState = Object.freeze({ active: true, reason: 'no kill-switch state has loaded yet: high-risk modules start blocked', source: 'cold_start' });
-const COLD_UNKNOWN: SwitchState = Object.freeze({ active: true, reason: 'no kill-switch state has loaded yet and the module has no declared risk: blocked', source: 'cold_start' });
+const COLD_BLOCKED: SwitchState = Object.freeze({
+  active: true,
+  reason: 'no kill-switch state has loaded yet: high-risk modules start blocked',
+  source: 'cold_start',
+});
+const COLD_UNKNOWN: SwitchState = Object.freeze({
+  active: true,
+  reason: 'no kill-switch state has loaded yet and the module has no declared risk: blocked',
+  source: 'cold_start',
+});
 const COLD_OPEN: SwitchState = Object.freeze({ active: false, reason: '', source: 'cold_start' });
 const OPEN: SwitchState = Object.freeze({ active: false, reason: '', source: 'pack' });
 
@@ -97,7 +105,8 @@ export class KillSwitches {
   #publish(): void {
     if (!this.#active || !this.#loaded) return;
     this.#active.reset();
-    for (const [module, s] of Object.entries(this.snapshot())) this.#active.set({ module, source: s.source }, s.active ? 1 : 0);
+    for (const [module, s] of Object.entries(this.snapshot()))
+      this.#active.set({ module, source: s.source }, s.active ? 1 : 0);
     this.#loaded.set(this.loaded ? 1 : 0);
   }
 }
@@ -112,8 +121,17 @@ export function parseSwitchState(value: unknown, entrypoint: string): ReadonlyMa
       throw invalid(entrypoint, `module "${module}": expected {"active": boolean, "reason": string}`);
     }
     const reason = r.reason ?? '';
-    if (typeof reason !== 'string' || reason.length > MAX_REASON_CHARS) throw invalid(entrypoint, `module "${module}": reason must be a string of at most ${MAX_REASON_CHARS} characters`);
-    out.set(module, r.active ? Object.freeze({ active: true, reason: reason || `kill switch on for ${module}`, source: 'pack' }) : OPEN);
+    if (typeof reason !== 'string' || reason.length > MAX_REASON_CHARS)
+      throw invalid(
+        entrypoint,
+        `module "${module}": reason must be a string of at most ${MAX_REASON_CHARS} characters`,
+      );
+    out.set(
+      module,
+      r.active
+        ? Object.freeze({ active: true, reason: reason || `kill switch on for ${module}`, source: 'pack' })
+        : OPEN,
+    );
   }
   return out;
 }
@@ -124,7 +142,8 @@ export function parseModuleRisks(value: unknown, entrypoint: string): ReadonlyMa
   const out = new Map<string, ModuleRisk>();
   for (const [module, raw] of entries) {
     const risk = (raw as { risk?: unknown } | null)?.risk;
-    if (risk !== 'high' && risk !== 'core') throw invalid(entrypoint, `module "${module}": risk must be "high" or "core"`);
+    if (risk !== 'high' && risk !== 'core')
+      throw invalid(entrypoint, `module "${module}": risk must be "high" or "core"`);
     out.set(module, risk);
   }
   return out;
@@ -132,10 +151,13 @@ export function parseModuleRisks(value: unknown, entrypoint: string): ReadonlyMa
 
 // The entries of a bounded object of well-formed module names.
 function objectEntries(value: unknown, entrypoint: string, shape: string): [string, unknown][] {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(entrypoint, `expected ${shape}`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw invalid(entrypoint, `expected ${shape}`);
   const entries = Object.entries(value);
   if (entries.length > MAX_MODULES) throw invalid(entrypoint, `more than ${MAX_MODULES} modules`);
-  for (const [module] of entries) if (!MODULE.test(module)) throw invalid(entrypoint, `"${module.slice(0, 64)}" is not a module name (${MODULE.source})`);
+  for (const [module] of entries)
+    if (!MODULE.test(module))
+      throw invalid(entrypoint, `"${module.slice(0, 64)}" is not a module name (${MODULE.source})`);
   return entries;
 }
 

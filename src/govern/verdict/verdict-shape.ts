@@ -24,7 +24,13 @@ export interface PolicyAnswer {
 }
 
 const FIELDS = new Set(['tenant', 'subject', 'module', 'action', 'resource', 'purpose']);
-const MAX_CHARS: Readonly<Record<string, number>> = { subject: 256, module: 128, action: 128, resource: 1024, purpose: 128 };
+const MAX_CHARS: Readonly<Record<string, number>> = {
+  subject: 256,
+  module: 128,
+  action: 128,
+  resource: 1024,
+  purpose: 128,
+};
 const MAX_REASONS = 64;
 const MAX_REASON_CHARS = 256;
 const INVALID_ANSWER: PolicyAnswer = Object.freeze({ allow: false, reasons: Object.freeze(['verdict_invalid']) });
@@ -35,15 +41,29 @@ const INVALID_ANSWER: PolicyAnswer = Object.freeze({ allow: false, reasons: Obje
  */
 export function parseVerdictContext(value: unknown, tenantPattern: RegExp = DEFAULT_TENANT_PATTERN): VerdictContext {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new WardenError('DECISION_INPUT_INVALID', 'the verdict context must be an object {tenant, subject, module, action, resource?, purpose?}');
+    throw new WardenError(
+      'DECISION_INPUT_INVALID',
+      'the verdict context must be an object {tenant, subject, module, action, resource?, purpose?}',
+    );
   }
   const v = value as Record<string, unknown>;
   for (const key of Object.keys(v)) {
-    if (!FIELDS.has(key)) throw new WardenError('DECISION_INPUT_INVALID', `unknown context field "${key.slice(0, 64)}" (allowed: ${[...FIELDS].join(', ')})`, { details: { field: key.slice(0, 64) } });
+    if (!FIELDS.has(key))
+      throw new WardenError(
+        'DECISION_INPUT_INVALID',
+        `unknown context field "${key.slice(0, 64)}" (allowed: ${[...FIELDS].join(', ')})`,
+        { details: { field: key.slice(0, 64) } },
+      );
   }
   const tenant = v.tenant;
-  if (tenant === undefined || tenant === null || tenant === '') throw new WardenError('TENANT_MISSING', 'the verdict context names no tenant; there is no default tenant', { details: { reason: 'tenant_missing' } });
-  if (typeof tenant !== 'string' || !tenantPattern.test(tenant)) throw new WardenError('TENANT_MALFORMED', 'the context tenant is not a valid tenant id', { details: { reason: 'tenant_malformed' } });
+  if (tenant === undefined || tenant === null || tenant === '')
+    throw new WardenError('TENANT_MISSING', 'the verdict context names no tenant; there is no default tenant', {
+      details: { reason: 'tenant_missing' },
+    });
+  if (typeof tenant !== 'string' || !tenantPattern.test(tenant))
+    throw new WardenError('TENANT_MALFORMED', 'the context tenant is not a valid tenant id', {
+      details: { reason: 'tenant_malformed' },
+    });
   return {
     tenant,
     subject: text(v, 'subject', true),
@@ -58,12 +78,17 @@ export function parseVerdictContext(value: unknown, tenantPattern: RegExp = DEFA
 function text(v: Record<string, unknown>, field: string, required: boolean): string | undefined {
   const value = v[field];
   if (value === undefined || value === null) {
-    if (required) throw new WardenError('DECISION_INPUT_INVALID', `the verdict context needs "${field}"`, { details: { field } });
+    if (required)
+      throw new WardenError('DECISION_INPUT_INVALID', `the verdict context needs "${field}"`, { details: { field } });
     return undefined;
   }
   const max = MAX_CHARS[field] ?? 128;
   if (typeof value !== 'string' || (required && value === '') || value.length > max) {
-    throw new WardenError('DECISION_INPUT_INVALID', `"${field}" must be a ${required ? 'non-empty ' : ''}string of at most ${max} characters`, { details: { field } });
+    throw new WardenError(
+      'DECISION_INPUT_INVALID',
+      `"${field}" must be a ${required ? 'non-empty ' : ''}string of at most ${max} characters`,
+      { details: { field } },
+    );
   }
   return value;
 }
