@@ -24,12 +24,19 @@ export async function loadAdminAuth(tokenFile: string | undefined): Promise<Admi
   try {
     token = (await readFile(tokenFile, 'utf8')).trim();
   } catch (err) {
-    throw new WardenError('CONFIG_INVALID', `cannot read admin.token_file ${tokenFile}: ${messageOf(err)}`, { cause: err });
+    throw new WardenError('CONFIG_INVALID', `cannot read admin.token_file ${tokenFile}: ${messageOf(err)}`, {
+      cause: err,
+    });
   }
-  if (token.length < MIN_TOKEN_LENGTH) throw new WardenError('CONFIG_INVALID', `admin.token_file holds a token shorter than ${MIN_TOKEN_LENGTH} characters`);
+  if (token.length < MIN_TOKEN_LENGTH)
+    throw new WardenError(
+      'CONFIG_INVALID',
+      `admin.token_file holds a token shorter than ${MIN_TOKEN_LENGTH} characters`,
+    );
   const expected = digest(token);
   return (authorization) => {
-    if (typeof authorization === 'object') throw new WardenError('ADMIN_UNAUTHORIZED', 'the Authorization header is sent more than once');
+    if (typeof authorization === 'object')
+      throw new WardenError('ADMIN_UNAUTHORIZED', 'the Authorization header is sent more than once');
     const given = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
     // Hashing both sides first gives equal lengths, so the comparison time says nothing about the token.
     if (given === undefined || !timingSafeEqual(digest(given), expected)) {

@@ -49,7 +49,12 @@ export function registerEventStream(app: FastifyInstance, log: EventLog, opts: E
     const res = reply.raw;
     // Headers hooks set on the reply (CORS, request id) are kept; hijacking would drop them.
     for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) res.setHeader(name, value);
-    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream',
+      'Cache-Control': 'no-cache',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
     res.flushHeaders();
     open.add(res);
     let sent = from ?? log.lastId();
@@ -101,7 +106,11 @@ function requestedId(request: FastifyRequest): number | undefined {
   const query = (request.query as Record<string, unknown> | undefined)?.last_event_id;
   const text = firstValue(request.headers['last-event-id']) ?? firstValue(query);
   if (text === undefined) return undefined;
-  if (!/^\d{1,15}$/.test(text)) throw new WardenError('EVENT_ID_INVALID', `Last-Event-ID ${JSON.stringify(text.slice(0, 40))} is not a non-negative integer`);
+  if (!/^\d{1,15}$/.test(text))
+    throw new WardenError(
+      'EVENT_ID_INVALID',
+      `Last-Event-ID ${JSON.stringify(text.slice(0, 40))} is not a non-negative integer`,
+    );
   return Number(text);
 }
 
@@ -116,10 +125,22 @@ function gapOf(log: EventLog, from: number): GapMessage | undefined {
   const oldest = log.firstId();
   const last = log.lastId();
   if (from > last) {
-    return { reason: 'reset', requested: from, oldest, last, message: `event ${from} is newer than anything this log issued (last ${last}); resync and replay from ${oldest}` };
+    return {
+      reason: 'reset',
+      requested: from,
+      oldest,
+      last,
+      message: `event ${from} is newer than anything this log issued (last ${last}); resync and replay from ${oldest}`,
+    };
   }
   if (from + 1 < oldest) {
-    return { reason: 'expired', requested: from, oldest, last, message: `events ${from + 1}..${oldest - 1} are no longer held; resync, then events from ${oldest} follow` };
+    return {
+      reason: 'expired',
+      requested: from,
+      oldest,
+      last,
+      message: `events ${from + 1}..${oldest - 1} are no longer held; resync, then events from ${oldest} follow`,
+    };
   }
   return undefined;
 }
