@@ -53,6 +53,9 @@ export function runOpa(
         truncated,
       });
     });
+    // opa may exit before it reads its input (a usage error, a crash): the write then fails with
+    // EPIPE, which must not become an unhandled 'error' that ends the agent; 'close' reports the exit.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(options.stdin ?? '');
   });
 }
