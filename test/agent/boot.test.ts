@@ -111,13 +111,18 @@ describe('agent boot', () => {
   it('confirms a stored pack with a request answered at once, not a held long poll', async () => {
     const { dir, packs } = await storedPack();
     const server = await startPackServerProcess(packs);
-    const config = await agentConfig(dir, server.url, ['long_poll_seconds: 20', 'timeout_seconds: 600']);
+    // Polls 60 s apart: within the waits below, only the long poll can bring anything.
+    const http = ['long_poll_seconds: 20', 'timeout_seconds: 600', 'poll_min_seconds: 60', 'poll_max_seconds: 60'];
+    const config = await agentConfig(dir, server.url, http);
     const { proc, url } = await startAgentProcess(config);
     // A held first request would leave the pack stale for the 20 s the server holds it.
     await eventually(async () => !(await health(url)).packs.app.stale, { timeoutMs: 8_000 });
     // And the loop goes on to long poll: a new publish arrives while requests are held.
     await publish(packs, 'app', await variant(2), key.privateKey);
-    await eventually(async () => (await health(url)).packs.app.active?.revision === 'v2', { timeoutMs: 8_000 });
+    await eventually(async () => (await health(url)).packs.app.active?.revision === 'v2', {
+      timeoutMs: 15_000,
+      what: () => `v2 active; agent:\n${proc.output.join('\n')}\nserver:\n${server.proc.output.join('\n')}`,
+    });
     await proc.stop();
     await server.proc.stop();
   });
