@@ -82,6 +82,21 @@ async function storedPack(): Promise<{ dir: string; packs: string }> {
   return { dir, packs };
 }
 
+// A config whose pack "app" is in the store while its source hangs, with boot.source_wait_seconds = waitSeconds.
+async function storedBehindHangingSource(waitSeconds: number): Promise<{ config: string; hanging: Hanging }> {
+  const { dir } = await storedPack();
+  const hanging = await hangingServer();
+  const boot = [`boot: { source_wait_seconds: ${waitSeconds} }`];
+  return { config: await agentConfig(dir, hanging.url, ['timeout_seconds: 600'], boot), hanging };
+}
+
+// Sends SIGTERM; the exit status, or a note if the process is still running 10 s later.
+function exitOnSigterm(proc: WardenProcess): Promise<number | string> {
+  proc.child.kill('SIGTERM');
+  const late = new Promise<string>((resolve) => setTimeout(() => resolve('still running after 10 s'), 10_000).unref());
+  return Promise.race([proc.exited, late]);
+}
+
 interface Health {
   readonly packs: { app: { stale: boolean; active?: { revision: string } } };
 }
@@ -128,15 +143,8 @@ describe('agent boot', () => {
   });
 
   it('waits at most boot.source_wait_seconds for the source when asked to, then serves the store', async () => {
-    const { dir } = await storedPack();
-    const hanging = await hangingServer();
+    const { config, hanging } = await storedBehindHangingSource(0.5);
     try {
-      const config = await agentConfig(
-        dir,
-        hanging.url,
-        ['timeout_seconds: 600'],
-        ['boot: { source_wait_seconds: 0.5 }'],
-      );
       const { proc } = await startAgentProcess(config);
       assert.ok(
         proc
@@ -203,12 +211,7 @@ describe('agent boot', () => {
         await agentConfig(dir, hanging.url, ['timeout_seconds: 600']),
       ]);
       await hanging.connected; // boot's fetch is in flight, and would wait 600 s
-      proc.child.kill('SIGTERM');
-      const code = await Promise.race([
-        proc.exited,
-        new Promise<string>((resolve) => setTimeout(() => resolve('still running after 10 s'), 10_000).unref()),
-      ]);
-      assert.equal(code, 0, proc.output.join('\n'));
+      assert.equal(await exitOnSigterm(proc), 0, proc.output.join('\n'));
       assert.ok(proc.logs().some((l) => l.msg === 'stopped while starting'));
     } finally {
       hanging.close();
@@ -216,24 +219,12 @@ describe('agent boot', () => {
   });
 
   it('ends at once on SIGTERM during boot.source_wait_seconds', async () => {
-    const { dir } = await storedPack();
-    const hanging = await hangingServer();
+    const { config, hanging } = await storedBehindHangingSource(60);
     try {
-      const config = await agentConfig(
-        dir,
-        hanging.url,
-        ['timeout_seconds: 600'],
-        ['boot: { source_wait_seconds: 60 }'],
-      );
       const proc = WardenProcess.spawn(['agent', '--config', config]);
       await hanging.connected;
       await proc.waitFor(/policy loaded from store/);
-      proc.child.kill('SIGTERM');
-      const code = await Promise.race([
-        proc.exited,
-        new Promise<string>((resolve) => setTimeout(() => resolve('still running after 10 s'), 10_000).unref()),
-      ]);
-      assert.equal(code, 0, proc.output.join('\n'));
+      assert.equal(await exitOnSigterm(proc), 0, proc.output.join('\n'));
     } finally {
       hanging.close();
     }
