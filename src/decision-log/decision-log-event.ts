@@ -10,7 +10,7 @@
  * and, unless given, the timestamp are added by the background writer, so the
  * hot path formats no date.
  */
-import type { Decision } from '../decide/decider.js';
+import type { Decision, JsonDecision } from '../decide/decider.js';
 
 /** Labels on every line: OPA's instance `id` and `version`, plus any configured. */
 export interface DecisionLogLabels {
@@ -38,6 +38,12 @@ export interface DecisionLogEvent {
   readonly metrics?: Readonly<Record<string, number>>;
   /** Why the decision failed, as data (a WardenError's toJSON()). */
   readonly error?: unknown;
+  /**
+   * The input and result as exact JSON text, when the decision was made on text
+   * (the HTTP data API): written as they are, in place of `input` and `result`,
+   * so the log holds what the client sent and what the engine answered.
+   */
+  readonly raw?: { readonly input?: string | undefined; readonly result?: string | undefined };
 }
 
 /** One line on disk: the event with its labels and a timestamp. */
@@ -68,6 +74,28 @@ export function decisionEvent(
     requested_by: extra?.requested_by,
     req_id: extra?.req_id,
     metrics: extra?.metrics,
+    raw: undefined,
+  };
+}
+
+/** The event for a decision made on JSON text (Decider.decideJson): input and result logged as exact text. */
+export function jsonDecisionEvent(
+  path: string,
+  inputJson: string | undefined,
+  decision: JsonDecision,
+  extra?: Pick<DecisionLogEvent, 'requested_by' | 'req_id' | 'metrics'>,
+): DecisionLogEvent {
+  return {
+    decision_id: decision.decisionId,
+    path,
+    input: undefined,
+    result: undefined,
+    bundles: bundlesOf(decision.pack, decision.revision),
+    timestamp: undefined,
+    requested_by: extra?.requested_by,
+    req_id: extra?.req_id,
+    metrics: extra?.metrics,
+    raw: { input: inputJson, result: decision.resultJson },
   };
 }
 
@@ -95,7 +123,7 @@ export function lineFormatter(labels: DecisionLogLabels): (event: DecisionLogEve
   let lastMs = Number.NaN;
   let lastStamp = '';
   return (event, enqueuedAt) => {
-    const body = JSON.stringify(event);
+    const body = event.raw === undefined ? JSON.stringify(event) : withRawText(event, event.raw);
     // An event always has decision_id, path and bundles; a user-built empty one still gives valid JSON.
     const fields = body.length > 2 ? `${body.slice(1, -1)},` : '';
     if (event.timestamp !== undefined) return `${head}${fields.slice(0, -1)}}\n`;
@@ -105,4 +133,18 @@ export function lineFormatter(labels: DecisionLogLabels): (event: DecisionLogEve
     }
     return `${head}${fields}"timestamp":${lastStamp}}\n`;
   };
+}
+
+// The event's JSON with its raw input and result text spliced in as members. A line break in
+// JSON text can only be whitespace between tokens (strings cannot hold one), so it becomes a space.
+function withRawText(event: DecisionLogEvent, raw: NonNullable<DecisionLogEvent['raw']>): string {
+  const rest = JSON.stringify({ ...event, raw: undefined, input: undefined, result: undefined });
+  const members =
+    (raw.input === undefined ? '' : `"input":${oneLine(raw.input)},`) +
+    (raw.result === undefined ? '' : `"result":${oneLine(raw.result)},`);
+  return `{${members}${rest.slice(1)}`;
+}
+
+function oneLine(json: string): string {
+  return json.includes('\n') || json.includes('\r') ? json.replace(/[\r\n]/g, ' ') : json;
 }

@@ -29,7 +29,7 @@ import { RotatingFiles } from './decision-log-files.js';
 import { RingQueue, type Batch } from './decision-log-queue.js';
 
 export type { DecisionLogEvent, DecisionLogLabels } from './decision-log-event.js';
-export { decisionEvent } from './decision-log-event.js';
+export { decisionEvent, jsonDecisionEvent } from './decision-log-event.js';
 
 /** Options of a {@link DecisionLog}. */
 export interface DecisionLogOptions {

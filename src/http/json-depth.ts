@@ -4,6 +4,7 @@
  * thousand levels down, which must be the client's 400, never a 5xx. A linear
  * scan with no recursion, skipped outright for a text too short to be that deep.
  */
+import { closingQuote } from './json-member.js';
 
 /** True when `text` (valid JSON) nests arrays and objects more than `limit` levels deep. */
 export function jsonDeeperThan(text: string, limit: number): boolean {
@@ -18,16 +19,4 @@ export function jsonDeeperThan(text: string, limit: number): boolean {
     } else if (c === 0x5d || c === 0x7d) depth--;
   }
   return false;
-}
-
-// The index of the quote that closes the string opened at `open` (one not escaped by an odd run of backslashes).
-function closingQuote(text: string, open: number): number {
-  let q = text.indexOf('"', open + 1);
-  while (q > 0) {
-    let slashes = 0;
-    for (let j = q - 1; text.charCodeAt(j) === 0x5c; j--) slashes++;
-    if (slashes % 2 === 0) return q;
-    q = text.indexOf('"', q + 1);
-  }
-  return text.length;
 }

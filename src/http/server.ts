@@ -17,6 +17,7 @@ import { registerHealth, type HealthExtras } from './health.js';
 import type { Decider } from '../decide/decider.js';
 import { answerClientError } from './client-error.js';
 import { jsonDeeperThan } from './json-depth.js';
+import { keepBodyText } from './body-text.js';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -72,7 +73,7 @@ export function buildApiServer(deps: {
   });
   // OPA reads any POST body as JSON whatever its Content-Type (curl -d sends form encoding).
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+  app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') {
       done(null, undefined);
@@ -96,6 +97,7 @@ export function buildApiServer(deps: {
       );
       return;
     }
+    keepBodyText(request, text);
     done(null, value);
   });
   app.setErrorHandler((err, request, reply) => {
