@@ -11,6 +11,7 @@
  *
  * Run: `npm run bench:decide`. Prints tables; raw figures go to bench/results/.
  */
+import { requireLocal } from '../src/engine/engine.js';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -98,8 +99,9 @@ async function subjects(dir: string, pack: SignedPack, publicPath: string): Prom
     `      public_keys: [${publicPath}]`,
   ].join('\n');
   const agent = await startAgent(parseConfig(yaml, join(dir, 'agent.yaml')), createLogger('silent'));
-  const engine = agent.packs[0]?.activator.current?.engine;
-  if (!engine) throw new Error('the agent has no active pack');
+  const active = agent.packs[0]?.activator.current;
+  if (!active) throw new Error('the agent has no active pack');
+  const engine = requireLocal(active.engine, active.name);
   const wasm = pack.built.files.get('policy.wasm');
   if (!wasm) throw new Error('the pack has no policy.wasm');
   const policy = await loadPolicy(Uint8Array.from(wasm).buffer);

@@ -209,6 +209,16 @@ export const ERROR_CODES = {
     hint: 'the policy raised an error during evaluation (conflicting rule outputs?)',
   },
   NOT_READY: { kind: 'setup', status: 503, hint: 'no verified pack is active yet for this path' },
+  DECISION_WORKER_LOST: {
+    kind: 'io',
+    status: 503,
+    hint: 'the decision worker answering this request died and no other could take it; retry (a new worker is starting; see decision_worker_restarts_total)',
+  },
+  DECISION_ASYNC_ONLY: {
+    kind: 'usage',
+    status: 400,
+    hint: 'this pack is answered by decision workers: call decideAsync(), or set decision_workers: 0 to answer on the calling thread',
+  },
 
   ADMIN_DISABLED: {
     kind: 'setup',

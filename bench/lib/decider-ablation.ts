@@ -6,6 +6,7 @@
  * The full copy is checked against the real decider in the same run. Nothing
  * here is used by Warden itself.
  */
+import { requireLocal } from '../../src/engine/engine.js';
 import { randomUUID } from 'node:crypto';
 import { Histogram } from 'prom-client';
 import { performance } from 'node:perf_hooks';
@@ -74,16 +75,17 @@ function variant(routes: ReadonlyMap<string, Activator>, metrics: WardenMetrics,
   return (path, input) => {
     const active = routes.get(path)?.current;
     if (!active) throw new Error(`no active pack for ${path}`);
+    const engine = requireLocal(active.engine, active.name);
     let evaluation;
     if (pieces.metric === 'none') {
-      evaluation = active.engine.evaluate(path, input);
+      evaluation = engine.evaluate(path, input);
     } else if (pieces.clock === 'hrtime') {
       const started = process.hrtime.bigint();
-      evaluation = active.engine.evaluate(path, input);
+      evaluation = engine.evaluate(path, input);
       observer(active).observe(Number(process.hrtime.bigint() - started) / 1e9);
     } else {
       const started = performance.now();
-      evaluation = active.engine.evaluate(path, input);
+      evaluation = engine.evaluate(path, input);
       observer(active).observe((performance.now() - started) / 1e3);
     }
     const base = {

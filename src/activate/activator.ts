@@ -13,6 +13,7 @@
  * which swaps it in and does every piece of bookkeeping (status, gauges, the
  * last-known-good flag, events, onActivated) the same way.
  */
+import { releaseEngine, type Engine } from '../engine/engine.js';
 import { WardenError, isContentError, messageOf, toWardenError, type ErrorCode } from '../errors.js';
 import type { WardenEventType } from '../notify/events.js';
 import type { PackUpdate, UpdateOutcome } from '../source/types.js';
@@ -50,6 +51,8 @@ interface Activation {
 /** Owns one pack's lifecycle. */
 export class Activator {
   #current: ActivePack | undefined;
+  /** Engines prepared by the work in progress (see #enqueue). */
+  readonly #prepared: Engine[] = [];
   #queue: Promise<unknown> = Promise.resolve();
   #lastReload: ReloadRecord | undefined;
   #lastError: { at: Date; code: ErrorCode; message: string } | undefined;
@@ -289,7 +292,16 @@ export class Activator {
     signature: Buffer | undefined,
     guard?: Parameters<typeof prepareCandidate>[5],
   ): Promise<Candidate> {
-    const candidate = await prepareCandidate(this.opts.name, pack, signature, this.opts.trust, this.opts.limits, guard);
+    const candidate = await prepareCandidate(
+      this.opts.name,
+      pack,
+      signature,
+      this.opts.trust,
+      this.opts.limits,
+      guard,
+      this.opts.engines,
+    );
+    this.#prepared.push(candidate.engine);
     this.opts.accept?.(candidate);
     return candidate;
   }
@@ -307,9 +319,18 @@ export class Activator {
     }
   }
 
-  // Chains work so changes never overlap; a failure does not break the chain.
+  // Chains work so changes never overlap; a failure does not break the chain. Engines the
+  // work prepared but did not make active (refused, recorded while pinned, failed to store) are
+  // released when it ends: a pooled engine holds memory in every decision worker.
   #enqueue<T>(work: () => Promise<T>): Promise<T> {
-    const next = this.#queue.then(work, work);
+    const run = async (): Promise<T> => {
+      try {
+        return await work();
+      } finally {
+        for (const engine of this.#prepared.splice(0)) if (engine !== this.#current?.engine) releaseEngine(engine);
+      }
+    };
+    const next = this.#queue.then(run, run);
     this.#queue = next.catch(() => undefined);
     return next;
   }
@@ -478,6 +499,8 @@ export class Activator {
       activatedAt: new Date(),
     };
     this.#current = next;
+    // Decisions already sent to the previous engine are answered first (workers take messages in order).
+    if (previous && previous.engine !== next.engine) releaseEngine(previous.engine);
     this.#pin = how.state.pinned;
     this.#onLastKnownGood = next.digest !== how.state.active;
     if (how.unconfirmed) this.#stale = true;

@@ -4,20 +4,30 @@
  * the pack's golden decisions on it (the canary gate). Nothing here changes
  * what is active.
  */
-import { loadWasmEngine, type WasmEngine } from '../engine/wasm.js';
-import { WardenError, messageOf } from '../errors.js';
-import { assembleData } from '../pack/data.js';
-import { runGolden } from '../pack/golden.js';
+import type { Engine } from '../engine/engine.js';
+import { WardenError } from '../errors.js';
 import type { PackLimits } from '../pack/limits.js';
-import { GOLDEN_PATH, MANIFEST_PATH, manifestEntrypoints, parseManifest, type PackManifest } from '../pack/manifest.js';
+import { MANIFEST_PATH, manifestEntrypoints, parseManifest, type PackManifest } from '../pack/manifest.js';
 import { readPack } from '../pack/reader.js';
-import { goldenCaseSchema, type GoldenCase } from '../pack/spec.js';
+import { loadPackEngine } from './load-engine.js';
 import { sha256Digest } from '../verify/digest.js';
 import type { Trust } from '../verify/trust.js';
 import { verifyPack, type SignerIdentity } from '../verify/verify.js';
 
 /** How packs of one configured entry are trusted: compiled trust, or unsigned (directory sources only). */
 export type PackTrust = Trust | { readonly kind: 'unsigned' };
+
+/**
+ * Builds a verified pack's engine: on this thread (the default), or in the
+ * decision workers (src/workers/), which read the pack bytes themselves.
+ */
+export type EngineLoader = (
+  pack: Buffer,
+  files: ReadonlyMap<string, Uint8Array>,
+  manifest: PackManifest,
+) => Promise<{ readonly engine: Engine; readonly goldenRun: number }>;
+
+const localEngines: EngineLoader = (_pack, files, manifest) => loadPackEngine(files, manifest);
 
 /** A verified, loaded pack, ready to become active. */
 export interface Candidate {
@@ -27,7 +37,7 @@ export interface Candidate {
   readonly sequence: number;
   readonly entrypoints: readonly string[];
   readonly signer: SignerIdentity | undefined;
-  readonly engine: WasmEngine;
+  readonly engine: Engine;
   readonly goldenRun: number;
 }
 
@@ -42,6 +52,7 @@ export async function prepareCandidate(
   trust: PackTrust,
   limits: Partial<PackLimits>,
   active?: { readonly sequence: number; readonly revision: string },
+  engines?: EngineLoader,
 ): Promise<Candidate> {
   const signer = trust.kind === 'unsigned' ? undefined : verifyPack(pack, signature, trust).signer;
   const digest = sha256Digest(pack);
@@ -63,17 +74,8 @@ export async function prepareCandidate(
       },
     );
   }
-  const wasmPath = manifest.wasm[0]?.module.replace(/^\/+/, '') ?? 'policy.wasm';
-  const wasm = files.get(wasmPath);
-  if (!wasm)
-    throw new WardenError('PACK_MANIFEST_INVALID', `the manifest names ${wasmPath}, which the pack does not hold`);
-  const engine = await loadWasmEngine(wasm, assembleData(files));
   const entrypoints = manifestEntrypoints(manifest);
-  const missing = entrypoints.filter((e) => !engine.entrypoints.includes(e));
-  if (missing.length > 0)
-    throw new WardenError('PACK_MANIFEST_INVALID', `policy.wasm lacks entrypoints ${missing.join(', ')}`);
-  const golden = parseGolden(files.get(GOLDEN_PATH));
-  runGolden(engine, golden);
+  const { engine, goldenRun } = await (engines ?? localEngines)(pack, files, manifest);
   return {
     digest,
     manifest,
@@ -82,23 +84,8 @@ export async function prepareCandidate(
     entrypoints,
     signer,
     engine,
-    goldenRun: golden.length,
+    goldenRun,
   };
-}
-
-// Reads the pack's golden cases (absent → none); a malformed file refuses the pack.
-function parseGolden(bytes: Buffer | undefined): GoldenCase[] {
-  if (!bytes) return [];
-  let raw: unknown;
-  try {
-    raw = JSON.parse(bytes.toString('utf8'));
-  } catch (err) {
-    throw new WardenError('PACK_MANIFEST_INVALID', `${GOLDEN_PATH} is not JSON: ${messageOf(err)}`, { cause: err });
-  }
-  const parsed = goldenCaseSchema.array().max(10_000).safeParse(raw);
-  if (!parsed.success)
-    throw new WardenError('PACK_MANIFEST_INVALID', `${GOLDEN_PATH}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-  return parsed.data;
 }
 
 /** A short text naming the signer, for the store and logs. */

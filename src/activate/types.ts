@@ -4,7 +4,7 @@
  * Activator so that readers of `ActivePack` (router, decider, governance)
  * depend on a shape, not on the class that owns the state.
  */
-import type { WasmEngine } from '../engine/wasm.js';
+import type { Engine } from '../engine/engine.js';
 import type { NewEvent } from '../notify/events.js';
 import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
@@ -13,7 +13,7 @@ import type { SourceKind } from '../source/types.js';
 import type { ManualAction } from '../store/history.js';
 import type { CommitInput, PackState, Pin, StoredPack } from '../store/types.js';
 import type { SignerIdentity } from '../verify/verify.js';
-import type { Candidate, PackTrust } from './prepare.js';
+import type { Candidate, EngineLoader, PackTrust } from './prepare.js';
 
 /** The narrow view of the store the activator needs. */
 export interface ActivationStore {
@@ -34,7 +34,7 @@ export interface ActivePack {
   readonly revision: string;
   readonly sequence: number;
   readonly entrypoints: readonly string[];
-  readonly engine: WasmEngine;
+  readonly engine: Engine;
   readonly signer: SignerIdentity | undefined;
   readonly origin: string;
   readonly activatedAt: Date;
@@ -59,6 +59,8 @@ export interface ActivatorOptions {
    * checks its entrypoints answer in the right shape); throws a coded error to refuse it.
    */
   readonly accept?: (candidate: Candidate) => void;
+  /** Builds candidates' engines; default: on this thread. The agent passes the decision workers' loader. */
+  readonly engines?: EngineLoader;
   /** Computes a pack's digest; default SHA-256. A seam for fault-injection tests. */
   readonly digest?: (pack: Buffer) => string;
 }

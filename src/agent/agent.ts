@@ -36,7 +36,15 @@ import {
   startGovernance,
   writeEvidence,
 } from './governance-wiring.js';
-import { buildPackRuntimes, decisionLogOptionsFrom, startSources, stopSources, type PackRuntime } from './wiring.js';
+import {
+  buildPackRuntimes,
+  decisionLogOptionsFrom,
+  packLimitsFrom,
+  startSources,
+  stopSources,
+  type PackRuntime,
+} from './wiring.js';
+import { DecisionPool } from '../workers/pool.js';
 
 /** A started agent. */
 export interface RunningAgent {
@@ -92,7 +100,13 @@ export async function startAgent(
       gov?.activated(active);
     };
     const entries = gov?.killSwitchPack ? [...config.packs, gov.killSwitchPack] : config.packs;
-    const packDeps = { store, metrics, log, emit: events.emit, onActivated };
+    // Decision workers: packs other than governance's are loaded and answered there, off this thread.
+    const pool =
+      config.decision_workers === 0
+        ? undefined
+        : new DecisionPool({ size: config.decision_workers, metrics, log, limits: packLimitsFrom(config.limits) });
+    if (pool) closers.push(() => pool.close());
+    const packDeps = { store, metrics, log, emit: events.emit, onActivated, engines: pool?.loader };
     const runtimes = await buildPackRuntimes(entries, config, packDeps, (name) => gov?.accept(name));
     activators.push(...runtimes.map((r) => r.activator));
     closers.push(() => stopSources(runtimes));

@@ -18,7 +18,7 @@ import type { GovernanceConfig, PackConfig } from '../config/schema.js';
 import type { Decider } from '../decide/decider.js';
 import type { HealthExtras } from '../http/health.js';
 import type { DecisionRouter } from '../decide/router.js';
-import type { WasmEngine } from '../engine/wasm.js';
+import { requireLocal, type Engine } from '../engine/engine.js';
 import { WardenError, toWardenError } from '../errors.js';
 import { DecisionCache, type DecisionCacheOptions } from '../govern/cache/decision-cache.js';
 import type { DecisionLog } from '../decision-log/decision-log.js';
@@ -55,9 +55,9 @@ export function prepareGovernance(g: GovernanceConfig, metrics: WardenMetrics, l
   const ks = g.kill_switches;
   // No kill-switch pack configured: there are no switches, so nothing waits for a state.
   if (!ks) killSwitches.load(new Map(), 'none');
-  const checkGovernance = (c: { entrypoints: readonly string[]; engine: WasmEngine }): void => {
+  const checkGovernance = (c: { entrypoints: readonly string[]; engine: Engine }): void => {
     requireEntrypoints(g.pack, c.entrypoints, [g.verdict_entrypoint, g.modules_entrypoint]);
-    const probe = c.engine.evaluate(g.verdict_entrypoint, {});
+    const probe = requireLocal(c.engine, g.pack).evaluate(g.verdict_entrypoint, {});
     if (!probe.defined || parsePolicyAnswer(probe.result) === undefined) {
       throw new WardenError(
         'GOVERNANCE_PACK_INVALID',
@@ -66,7 +66,7 @@ export function prepareGovernance(g: GovernanceConfig, metrics: WardenMetrics, l
     }
     parseModuleRisks(valueOf(c.engine, g.modules_entrypoint), g.modules_entrypoint);
   };
-  const checkKillSwitch = (c: { entrypoints: readonly string[]; engine: WasmEngine }): void => {
+  const checkKillSwitch = (c: { entrypoints: readonly string[]; engine: Engine }): void => {
     if (!ks) return;
     requireEntrypoints(ks.name, c.entrypoints, [ks.entrypoint]);
     parseSwitchState(valueOf(c.engine, ks.entrypoint), ks.entrypoint);
@@ -192,8 +192,8 @@ function requireEntrypoints(pack: string, declared: readonly string[], needed: r
 }
 
 // An entrypoint's value for an empty input; undefined stays undefined (the parsers refuse it).
-function valueOf(engine: WasmEngine, entrypoint: string): unknown {
-  const e = engine.evaluate(entrypoint, {});
+function valueOf(engine: Engine, entrypoint: string): unknown {
+  const e = requireLocal(engine, entrypoint).evaluate(entrypoint, {});
   return e.defined ? e.result : undefined;
 }
 

@@ -18,6 +18,7 @@ import type { NewEvent } from '../notify/events.js';
 import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
 import type { PackLimits } from '../pack/limits.js';
+import type { EngineLoader } from '../activate/prepare.js';
 import { packSpecFrom } from '../pack/spec.js';
 import { DirectorySource, type DirectorySourceConfig } from '../source/directory.js';
 import { FileSource, type FileSourceConfig } from '../source/file.js';
@@ -37,6 +38,8 @@ export interface PackDeps {
   readonly log: Logger;
   readonly emit: (event: NewEvent) => void;
   readonly onActivated: (active: ActivePack) => void;
+  /** Builds engines in the decision workers; packs with an acceptance check (governance's) stay local. */
+  readonly engines?: EngineLoader | undefined;
 }
 
 /** A configured pack's moving parts. */
@@ -107,6 +110,7 @@ async function buildPackRuntime(
     onActivated: deps.onActivated,
     emit: deps.emit,
     ...(deps.accept ? { accept: deps.accept } : {}),
+    ...(deps.engines && !deps.accept ? { engines: deps.engines } : {}),
   });
   const ctx: SourceContext = {
     pack: p.name,

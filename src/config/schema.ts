@@ -252,6 +252,11 @@ export const configSchema = z
     opa_path: z.string().min(1).optional(),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     history_limit: z.int().min(2).max(1000).default(10),
+    /**
+     * Worker threads that answer the data API's decisions ('auto': one per core available;
+     * 0: on the main thread). The governance and kill-switch packs always stay on the main thread.
+     */
+    decision_workers: z.union([z.literal('auto'), z.int().min(0).max(64)]).default('auto'),
     limits: limitsSchema.default(limitsSchema.parse({})),
     boot: bootSchema.default(bootSchema.parse({})),
     admin: adminSchema.default({}),

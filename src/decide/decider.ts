@@ -6,7 +6,8 @@
  * come from a counter (decision-id.ts).
  */
 import type { ActivePack } from '../activate/activator.js';
-import type { WasmEngine } from '../engine/wasm.js';
+import { requireLocal, type PooledEngine } from '../engine/engine.js';
+import { engineJsonText } from '../engine/json-text.js';
 import { WardenError, messageOf } from '../errors.js';
 import type { WardenMetrics } from '../observe/metrics.js';
 import type { HistogramSeries } from '../observe/fast-histogram.js';
@@ -42,39 +43,93 @@ export class Decider {
     private readonly metrics: WardenMetrics,
   ) {}
 
-  /** Evaluates `path` (an entrypoint like `authz/allow`) on input; throws a coded error. */
+  /**
+   * Evaluates `path` (an entrypoint like `authz/allow`) on input, on this thread; throws a coded
+   * error (DECISION_ASYNC_ONLY when the pack is answered by decision workers: use decideAsync).
+   */
   decide(path: string, input: unknown): Decision {
-    const { evaluation, base } = this.#run(path, (engine) => engine.evaluate(path, input));
+    const active = this.#active(path);
+    const engine = requireLocal(active.engine, active.name);
+    const evaluation = this.#timed(path, active, () => engine.evaluate(path, input));
+    const base = sourceOf(active);
     return evaluation.defined ? { defined: true, result: evaluation.result, ...base } : { defined: false, ...base };
+  }
+
+  /** Evaluates `path` on input wherever its pack is answered (this thread or a decision worker). */
+  async decideAsync(path: string, input: unknown): Promise<Decision> {
+    const active = this.#active(path);
+    if (active.engine.kind === 'local') return this.decide(path, input);
+    let inputJson: string | undefined;
+    try {
+      inputJson = engineJsonText(input);
+    } catch (err) {
+      // Too deep to stringify is too deep for the engine too (INPUT_TOO_DEEP); a BigInt or a cycle is the caller's.
+      if (err instanceof RangeError) throw evaluationError(path, active, err);
+      throw new WardenError('DECISION_INPUT_INVALID', `the input is not JSON: ${messageOf(err)}`, { cause: err });
+    }
+    const decision = await this.#remote(path, active, active.engine, inputJson);
+    const { resultJson, ...base } = decision;
+    return resultJson === undefined
+      ? { ...base, defined: false }
+      : { ...base, defined: true, result: JSON.parse(resultJson) as unknown };
   }
 
   /**
    * Evaluates `path` on input given as JSON text (undefined: no input) and gives
    * the result as the engine's JSON text: integers of any size and decimals
-   * come back exactly as the policy made them. Throws a coded error.
+   * come back exactly as the policy made them. Synchronous for a pack answered
+   * on this thread, a promise for one answered by the decision workers.
    */
-  decideJson(path: string, inputJson: string | undefined): JsonDecision {
-    const { evaluation, base } = this.#run(path, (engine) => engine.evaluateJson(path, inputJson));
-    return evaluation === undefined ? { defined: false, ...base } : { defined: true, resultJson: evaluation, ...base };
+  decideJson(path: string, inputJson: string | undefined): JsonDecision | Promise<JsonDecision> {
+    const active = this.#active(path);
+    const engine = active.engine;
+    if (engine.kind === 'pooled') return this.#remote(path, active, engine, inputJson);
+    const resultJson = this.#timed(path, active, () => engine.evaluateJson(path, inputJson));
+    const base = sourceOf(active);
+    return resultJson === undefined ? { defined: false, ...base } : { defined: true, resultJson, ...base };
   }
 
-  // Routes, evaluates with `evaluate`, observes the latency and names the pack version.
-  #run<T>(path: string, evaluate: (engine: WasmEngine) => T): { evaluation: T; base: DecisionSource } {
+  // The active pack answering `path`; DECISION_PATH_UNKNOWN when none declares it.
+  #active(path: string): ActivePack {
     const active = this.router.route(path)?.current;
     if (!active)
       throw new WardenError('DECISION_PATH_UNKNOWN', `no active pack declares the entrypoint "${path}"`, {
         details: { known: this.router.paths() },
       });
+    return active;
+  }
+
+  // Runs a local evaluation, observes its latency and codes its failure.
+  #timed<T>(path: string, active: ActivePack, evaluate: () => T): T {
     const started = process.hrtime.bigint();
     let evaluation: T;
     try {
-      evaluation = evaluate(active.engine);
+      evaluation = evaluate();
     } catch (err) {
       throw evaluationError(path, active, err);
     }
     this.#observer(active).observe(Number(process.hrtime.bigint() - started) / 1e9);
-    const base = { decisionId: nextDecisionId(), pack: active.name, revision: active.revision, digest: active.digest };
-    return { evaluation, base };
+    return evaluation;
+  }
+
+  // Asks the decision workers; the latency observed is the worker's own evaluation time.
+  async #remote(
+    path: string,
+    active: ActivePack,
+    engine: PooledEngine,
+    inputJson: string | undefined,
+  ): Promise<JsonDecision> {
+    let answer;
+    try {
+      answer = await engine.evaluateJsonAsync(path, inputJson);
+    } catch (err) {
+      throw evaluationError(path, active, err);
+    }
+    this.#observer(active).observe(answer.ns / 1e9);
+    const base = sourceOf(active);
+    return answer.resultJson === undefined
+      ? { defined: false, ...base }
+      : { defined: true, resultJson: answer.resultJson, ...base };
   }
 
   // The latency series for this pack version, found on its first decision.
@@ -88,10 +143,16 @@ export class Decider {
   }
 }
 
+// A fresh decision id and the pack version that answers.
+function sourceOf(active: ActivePack): DecisionSource {
+  return { decisionId: nextDecisionId(), pack: active.name, revision: active.revision, digest: active.digest };
+}
+
 // What a failed evaluation means: the engine's stack ran out on a deeply nested input
 // (the caller's input, a 4xx: INPUT_TOO_DEEP), or the policy failed (DECISION_FAILED).
 // Both name the entrypoint and the pack version, for the log line of a 5xx.
 function evaluationError(path: string, active: ActivePack, err: unknown): WardenError {
+  if (err instanceof WardenError) return err;
   const details = { entrypoint: path, pack: active.name, revision: active.revision, digest: active.digest };
   if (err instanceof RangeError && /call stack/i.test(err.message)) {
     return new WardenError('INPUT_TOO_DEEP', `evaluating ${path}: the input is nested too deeply for the engine`, {

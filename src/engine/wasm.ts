@@ -22,6 +22,7 @@ export type Evaluation = { readonly defined: true; readonly result: unknown } | 
 
 /** A loaded policy, ready to answer decisions. */
 export interface WasmEngine {
+  readonly kind: 'local';
   readonly entrypoints: readonly string[];
   /** Evaluates on a JavaScript value; the result is parsed (numbers become doubles). */
   evaluate(entrypoint: string, input: unknown): Evaluation;
@@ -46,6 +47,7 @@ export async function loadWasmEngine(wasm: Uint8Array, data: JsonObject): Promis
   const evaluateJson = openEvaluator(policy);
   const entrypoints = Object.keys(policy.entrypoints as Record<string, number>);
   return {
+    kind: 'local',
     entrypoints,
     evaluateJson,
     evaluate(entrypoint: string, input: unknown): Evaluation {

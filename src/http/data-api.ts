@@ -8,10 +8,10 @@
  * leaves as the engine's: integers beyond 2^53 and decimals like `1.0` are
  * decided and answered exactly as OPA would, never through a JavaScript number.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { WardenError } from '../errors.js';
 import { jsonDecisionEvent, type DecisionLog } from '../decision-log/decision-log.js';
-import type { Decider } from '../decide/decider.js';
+import type { Decider, JsonDecision } from '../decide/decider.js';
 import { engineText } from '../engine/json-text.js';
 import { bodyTextOf } from './body-text.js';
 import { memberText } from './json-member.js';
@@ -28,7 +28,13 @@ export function registerDataApi(app: FastifyInstance, decider: Decider, decision
     const raw = text === undefined ? undefined : memberText(text, 'input');
     const inputJson = raw === undefined ? undefined : engineText(raw);
     const decision = decider.decideJson(path, inputJson);
-    decisionLog?.enqueue(jsonDecisionEvent(path, raw, decision, { requested_by: request.ip }));
+    if (!(decision instanceof Promise)) return answer(reply, path, raw, decision);
+    return decision.then((d) => answer(reply, path, raw, d));
+  });
+
+  // Logs the decision and sends it: the result's JSON text spliced into OPA's answer.
+  function answer(reply: FastifyReply, path: string, raw: string | undefined, decision: JsonDecision): FastifyReply {
+    decisionLog?.enqueue(jsonDecisionEvent(path, raw, decision, { requested_by: reply.request.ip }));
     // Which pack answered: lets clients (and the zero-failed-decisions test) tie a decision to a version.
     const id = JSON.stringify(decision.decisionId);
     return reply
@@ -37,5 +43,5 @@ export function registerDataApi(app: FastifyInstance, decider: Decider, decision
       .header('x-warden-digest', decision.digest)
       .type('application/json; charset=utf-8')
       .send(decision.defined ? `{"result":${decision.resultJson},"decision_id":${id}}` : `{"decision_id":${id}}`);
-  });
+  }
 }

@@ -102,6 +102,21 @@ export const CATALOGUE = {
     labels: ['pack', 'engine'],
     buckets: DECISION_BUCKETS,
   },
+  decision_workers: {
+    type: 'gauge',
+    help: 'Decision worker threads by state: ready (answering), loading (taking a pack in: asked only when no worker is ready) or down (died, being replaced).',
+    labels: ['state'],
+  },
+  decision_worker_restarts_total: {
+    type: 'counter',
+    help: 'Decision workers that died and were replaced.',
+    labels: [],
+  },
+  decision_worker_lost_total: {
+    type: 'counter',
+    help: 'Decisions in flight on a worker that died: retried on another worker (outcome retried) or answered 503 DECISION_WORKER_LOST (outcome lost).',
+    labels: ['outcome'],
+  },
   http_request_duration_seconds: {
     type: 'histogram',
     help: "Agent HTTP request time by route, status and middleware ('data' for the decision API, 'governance' for verdicts).",

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import { parseConfig } from '../../src/config/load.js';
-import type { WardenError } from '../../src/errors.js';
+import { WardenError } from '../../src/errors.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { signPack } from '../../src/sign/sign.js';
 import { tempDir } from '../helpers/fs.js';
@@ -91,21 +91,25 @@ describe('OPA data API', () => {
     assert.equal(res.status, 413);
   });
 
-  it('answers an in-process input too deep for the engine with INPUT_TOO_DEEP (a usage error), not DECISION_FAILED', () => {
+  it('answers an in-process input too deep for the engine with INPUT_TOO_DEEP (a usage error), not DECISION_FAILED', async () => {
     let deep: unknown = 1;
     for (let i = 0; i < 200_000; i++) deep = [deep];
-    const err = (() => {
-      try {
-        agent.decider.decide('app/allow', { level: deep });
-      } catch (e) {
-        return e as WardenError;
-      }
-      return undefined;
-    })();
+    const err = await agent.decider.decideAsync('app/allow', { level: deep }).then(
+      () => undefined,
+      (e: unknown) => e as WardenError,
+    );
     assert.equal(err?.code, 'INPUT_TOO_DEEP');
     assert.equal(err.kind, 'usage');
     assert.equal(err.details.entrypoint, 'app/allow');
-    assert.equal(agent.decider.decide('app/allow', { level: 5 }).result, true, 'the engine answers the next decision');
+    const next = await agent.decider.decideAsync('app/allow', { level: 5 });
+    assert.equal(next.result, true, 'the engine answers the next decision');
+  });
+
+  it('refuses a synchronous decision on a pack the decision workers answer with DECISION_ASYNC_ONLY', () => {
+    assert.throws(
+      () => agent.decider.decide('app/allow', { level: 5 }),
+      (e: unknown) => e instanceof WardenError && e.code === 'DECISION_ASYNC_ONLY',
+    );
   });
 
   it('counts decisions in opa_client_latency_seconds', async () => {
