@@ -30,7 +30,7 @@ export function baseFiles(): Promise<ReadonlyMap<string, Buffer>> {
 /** Pack bytes for version n: data.settings.version = n, marker sequence = opts.sequence ?? n. */
 export async function variant(
   n: number,
-  opts: { sequence?: number; name?: string; minLevel?: number } = {},
+  opts: { sequence?: number; name?: string; minLevel?: number; ballast?: number } = {},
 ): Promise<Buffer> {
   const files = new Map(await baseFiles());
   const manifest = JSON.parse((files.get(MANIFEST_PATH) ?? Buffer.from('{}')).toString()) as {
@@ -41,8 +41,18 @@ export async function variant(
   manifest.metadata.warden.sequence = opts.sequence ?? n;
   manifest.metadata.warden.pack = opts.name ?? 'app';
   files.set(MANIFEST_PATH, Buffer.from(JSON.stringify(manifest)));
-  files.set('data.json', Buffer.from(JSON.stringify({ settings: { version: n, min_level: opts.minLevel ?? 0 } })));
+  const settings = { version: n, min_level: opts.minLevel ?? 0 };
+  files.set('data.json', Buffer.from(JSON.stringify({ settings, ...ballast(opts.ballast ?? 0) })));
   return writeTarGz([...files].map(([path, data]) => ({ path, data })));
+}
+
+// `count` directory entries (~100 bytes each) that make a pack's data large and slow to load.
+function ballast(count: number): { directory?: Record<string, { role: string; name: string }> } {
+  if (count === 0) return {};
+  const directory: Record<string, { role: string; name: string }> = {};
+  for (let i = 0; i < count; i++)
+    directory[`user-${i}`] = { role: i % 3 === 0 ? 'admin' : 'viewer', name: 'n'.repeat(64) };
+  return { directory };
 }
 
 /** Publishes a pack into a pack-server folder the way an operator should: signature first, both atomically. */
