@@ -91,6 +91,8 @@ async function subjects(dir: string, pack: SignedPack, publicPath: string): Prom
     'listen: 127.0.0.1:0',
     `data_dir: ${join(dir, 'data')}`,
     'log_level: silent',
+    // The synchronous in-process API: every engine on this thread.
+    'decision_workers: 0',
     'packs:',
     '  - name: authz',
     '    source:',
