@@ -136,7 +136,7 @@ export async function startAgent(
     throwIfInterrupted(signal);
 
     // Serve: the API and the admin routes, then listen.
-    const health = governanceHealth(gov);
+    const health = { ...governanceHealth(gov), ...(pool ? { workers: () => pool.state() } : {}) };
     const app = buildApiServer({
       activators,
       decider,

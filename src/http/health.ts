@@ -14,6 +14,13 @@ export interface HealthExtras {
   readonly optional?: ReadonlySet<string>;
   /** The governance state, shown under `governance`. */
   readonly governance?: () => Record<string, unknown>;
+  /** The decision workers' state, shown under `decision_workers`; a worker down makes health degraded. */
+  readonly workers?: () => {
+    readonly size: number;
+    readonly ready: number;
+    readonly loading: number;
+    readonly down: number;
+  };
 }
 
 /** Registers the health, readiness and metrics endpoints. */
@@ -36,9 +43,11 @@ export function registerHealth(
     if (!allActive) explain(request, notReady(required));
     void reply.code(allActive ? 200 : 503);
     const governance = extra.governance?.();
+    const workers = extra.workers?.();
     return {
-      status: !allActive ? 'unavailable' : degraded ? 'degraded' : 'ok',
+      status: !allActive ? 'unavailable' : degraded || (workers?.down ?? 0) > 0 ? 'degraded' : 'ok',
       packs,
+      ...(workers ? { decision_workers: workers } : {}),
       ...(governance ? { governance } : {}),
     };
   });

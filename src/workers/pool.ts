@@ -241,7 +241,8 @@ export class DecisionPool {
     }
   }
 
-  #publish(): void {
+  /** How many workers are ready, loading a pack, or down (for /healthz). */
+  state(): { size: number; ready: number; loading: number; down: number } {
     let ready = 0;
     let loading = 0;
     let down = 0;
@@ -250,6 +251,11 @@ export class DecisionPool {
       else if (s.loading > 0) loading++;
       else ready++;
     }
+    return { size: this.#slots.length, ready, loading, down };
+  }
+
+  #publish(): void {
+    const { ready, loading, down } = this.state();
     this.#workers.set({ state: 'ready' }, ready);
     this.#workers.set({ state: 'loading' }, loading);
     this.#workers.set({ state: 'down' }, down);

@@ -105,6 +105,15 @@ describe('OPA data API', () => {
     assert.equal(next.result, true, 'the engine answers the next decision');
   });
 
+  it('reports the decision workers in /healthz', async () => {
+    const health = (await (await fetch(`${agent.url}/healthz`)).json()) as {
+      decision_workers: { size: number; ready: number; loading: number; down: number };
+    };
+    const w = health.decision_workers;
+    assert.ok(w.size >= 1, JSON.stringify(w));
+    assert.deepEqual(w, { size: w.size, ready: w.size, loading: 0, down: 0 });
+  });
+
   it('refuses a synchronous decision on a pack the decision workers answer with DECISION_ASYNC_ONLY', () => {
     assert.throws(
       () => agent.decider.decide('app/allow', { level: 5 }),
