@@ -53,6 +53,11 @@ export const ERROR_CODES = {
   PACK_DATA_INVALID: { kind: 'build', status: 500, hint: 'data.json / data.yaml must parse and be a JSON object' },
   PACK_COMPILE_FAILED: { kind: 'build', status: 500, hint: 'fix the Rego at the file:line:col shown' },
   PACK_TEST_FAILED: { kind: 'build', status: 500, hint: 'a _test.rego test failed; run `opa test -v DIR` to see it' },
+  PACK_BUILTIN_UNSUPPORTED: {
+    kind: 'build',
+    status: 500,
+    hint: 'the embedded (wasm) engine lacks the builtins named; write the rule without them (docs/errors.md#pack_builtin_unsupported lists what the engine provides)',
+  },
   PACK_GOLDEN_FAILED: {
     kind: 'build',
     status: 500,

@@ -13,6 +13,7 @@ import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import { WardenError, messageOf } from '../errors.js';
 import { engineJson, engineJsonText } from './json-text.js';
 import { openEvaluator } from './wasm-eval.js';
+import { importedBuiltins, requireHostBuiltins } from './builtins.js';
 
 /** A JSON object (pack/data.ts's JsonObject, declared here so that engine/ imports nothing from pack/, which imports engine/). */
 type JsonObject = { [key: string]: unknown };
@@ -44,6 +45,8 @@ export async function loadWasmEngine(wasm: Uint8Array, data: JsonObject): Promis
   } catch (err) {
     throw new WardenError('PACK_MANIFEST_INVALID', `policy.wasm does not load: ${messageOf(err)}`, { cause: err });
   }
+  // Refused here (build and activation both load the engine), not at the first decision that calls it.
+  requireHostBuiltins(importedBuiltins(policy));
   const evaluateJson = openEvaluator(policy);
   const entrypoints = Object.keys(policy.entrypoints as Record<string, number>);
   return {
