@@ -54,6 +54,8 @@ export interface RunningAgent {
   readonly metrics: WardenMetrics;
   /** The in-process decision path (what the HTTP data API calls). */
   readonly decider: Decider;
+  /** The decision worker threads (absent with `decision_workers: 0`): their state, and killWorker for fault drills. */
+  readonly decisionWorkers: DecisionPool | undefined;
   /** Events: subscribe in-process (`events.subscribe`), or read the log. */
   readonly events: AgentEvents;
   /** Verdicts in-process (what POST /v1/verdict and the middleware call); absent without a `governance:` block. */
@@ -166,6 +168,7 @@ export async function startAgent(
       packs: runtimes,
       metrics,
       decider,
+      decisionWorkers: pool,
       events,
       governance,
       killSwitches: gov?.killSwitches,

@@ -52,6 +52,28 @@ export function registerHealth(
     };
   });
 
+  // OPA's health check, for probes and load balancers written for OPA: 200 {} while the server is up;
+  // `?bundles`: 500 until every pack is active; `?plugins`: 500 while a "plugin" (the packs as
+  // `bundle`, the decision workers as `decision_workers`) is not up, minus any `exclude-plugin`.
+  app.get<{ Querystring: Record<string, string | string[] | undefined> }>('/health', (request, reply) => {
+    const q = request.query;
+    const on = (name: string): boolean => name in q && q[name] !== 'false';
+    const excluded = new Set([q['exclude-plugin'] ?? []].flat());
+    const waiting = required.filter((a) => a.current === undefined).map((a) => a.name);
+    let error: string | undefined;
+    if (on('bundles') && waiting.length > 0) error = `one or more bundles are not activated: ${waiting.join(', ')}`;
+    else if (on('plugins')) {
+      const down = [
+        ...(waiting.length > 0 && !excluded.has('bundle') ? ['bundle'] : []),
+        ...((extra.workers?.().down ?? 0) > 0 && !excluded.has('decision_workers') ? ['decision_workers'] : []),
+      ];
+      if (down.length > 0) error = 'one or more plugins are not up';
+    }
+    if (error === undefined) return {};
+    explain(request, { code: 'NOT_READY', message: error, details: { waiting } });
+    return reply.code(500).send({ error });
+  });
+
   app.get('/readyz', (request, reply) => {
     const waiting = required.filter((a) => a.current === undefined).map((a) => a.name);
     if (waiting.length > 0) explain(request, notReady(required));

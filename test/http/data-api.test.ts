@@ -8,6 +8,7 @@ import { WardenError } from '../../src/errors.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { signPack } from '../../src/sign/sign.js';
 import { tempDir } from '../helpers/fs.js';
+import { eventually } from '../helpers/wait.js';
 import { p256 } from '../helpers/packs.js';
 import { variant } from '../helpers/variants.js';
 
@@ -112,6 +113,23 @@ describe('OPA data API', () => {
     const w = health.decision_workers;
     assert.ok(w.size >= 1, JSON.stringify(w));
     assert.deepEqual(w, { size: w.size, ready: w.size, loading: 0, down: 0 });
+  });
+
+  it("answers OPA's /health: {} while up; ?plugins is 500 while a decision worker is down unless excluded", async () => {
+    const health = async (q: string): Promise<[number, unknown]> => {
+      const res = await fetch(`${agent.url}/health${q}`);
+      return [res.status, await res.json()];
+    };
+    for (const q of ['', '?bundles', '?plugins', '?bundles=true&plugins=true'])
+      assert.deepEqual(await health(q), [200, {}], q);
+    const pool = agent.decisionWorkers;
+    assert.ok(pool);
+    // A worker killed and not yet replaced (replacement waits its backoff): the plugin is down.
+    await pool.killWorker(0);
+    assert.deepEqual(await health('?plugins'), [500, { error: 'one or more plugins are not up' }]);
+    assert.deepEqual(await health('?plugins&exclude-plugin=decision_workers'), [200, {}]);
+    assert.deepEqual(await health('?bundles'), [200, {}], 'every pack is active');
+    await eventually(async () => (await health('?plugins'))[0] === 200, { what: 'the worker replaced' });
   });
 
   it('refuses a synchronous decision on a pack the decision workers answer with DECISION_ASYNC_ONLY', () => {
