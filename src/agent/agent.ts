@@ -148,6 +148,7 @@ export async function startAgent(
       decisionLog,
       health,
       maxJsonDepth: config.limits.max_json_depth,
+      maxBodyBytes: config.limits.max_body_bytes,
     });
     const adminPacks = new Map(runtimes.map((r) => [r.config.name, { activator: r.activator, source: r.source }]));
     registerAdmin(app, { packs: adminPacks, store, auth: adminAuth, events: events.log, log });

@@ -216,6 +216,12 @@ const limitsSchema = z.strictObject({
     .default(DEFAULT_PACK_LIMITS.maxFileBytes),
   /** How deeply a request body may nest arrays and objects (400 INPUT_TOO_DEEP past it); capped well below where the engine runs out of stack. */
   max_json_depth: z.int().min(2).max(2000).default(1000),
+  /** Largest request body, in bytes after gzip inflation; OPA's default is 256 MiB. */
+  max_body_bytes: z
+    .int()
+    .min(1024)
+    .max(1024 * 1024 * 1024)
+    .default(256 * 1024 * 1024),
 });
 
 const webhookSchema = z.strictObject({

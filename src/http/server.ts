@@ -18,8 +18,10 @@ import type { Decider } from '../decide/decider.js';
 import { answerClientError } from './client-error.js';
 import { jsonDeeperThan } from './json-depth.js';
 import { keepBodyText } from './body-text.js';
+import { registerCompression } from './compression.js';
 
-const MAX_BODY_BYTES = 1024 * 1024;
+/** Default of limits.max_body_bytes: OPA's own default request limit (256 MiB), after gzip inflation. */
+export const DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024;
 
 /** Default of limits.max_json_depth: far below the depth at which the engine runs out of stack (~4,000). */
 export const DEFAULT_MAX_JSON_DEPTH = 1000;
@@ -35,17 +37,20 @@ export function buildApiServer(deps: {
   health?: HealthExtras;
   /** Deepest nesting a request body may have (limits.max_json_depth). */
   maxJsonDepth?: number;
+  /** Largest request body, in bytes after inflation (limits.max_body_bytes). */
+  maxBodyBytes?: number;
   /** Where 5xx answers are counted and logged; default: one on deps.log. */
   serverErrors?: ServerErrorLog;
 }): FastifyInstance {
   const maxDepth = deps.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
+  const bodyLimit = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const serverErrors = deps.serverErrors ?? new ServerErrorLog(deps.log.child({ component: 'http' }), deps.metrics);
   // Typed as Fastify's base logger so the instance keeps Fastify's default generics.
   const logger: FastifyBaseLogger = deps.log.child({ component: 'http' });
   const app = Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: MAX_BODY_BYTES,
+    bodyLimit,
     clientErrorHandler: answerClientError,
   });
   const starts = new WeakMap<object, bigint>();
@@ -101,7 +106,7 @@ export function buildApiServer(deps: {
     done(null, value);
   });
   app.setErrorHandler((err, request, reply) => {
-    const e = fromFastify(err);
+    const e = fromFastify(err, bodyLimit);
     const challenge = e.details.wwwAuthenticate;
     if (typeof challenge === 'string') void reply.header('www-authenticate', challenge);
     explain(request, { code: e.code, message: e.message, details: e.details });
@@ -112,6 +117,7 @@ export function buildApiServer(deps: {
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({ code: 'DECISION_PATH_UNKNOWN', message: `no route ${request.method} ${request.url}` });
   });
+  registerCompression(app);
   registerDataApi(app, deps.decider, deps.decisionLog);
   registerVerdictRoute(app, deps.governance);
   registerHealth(app, deps.activators, deps.metrics, deps.health);
@@ -123,11 +129,20 @@ function middlewareOf(route: string): string {
   return route.startsWith('/v1/data') ? 'data' : route === '/v1/verdict' ? 'governance' : 'none';
 }
 
-// Fastify's own body errors (bad JSON, too large) become DECISION_INPUT_INVALID.
-function fromFastify(err: unknown): WardenError {
+// Fastify's own body errors (too large, bad length) and zlib's (a corrupt gzip body) become
+// DECISION_INPUT_INVALID; a body over the limit names the limit and the key that raises it.
+function fromFastify(err: unknown, bodyLimit: number): WardenError {
   const code = (err as { code?: unknown }).code;
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+    return new WardenError(
+      'DECISION_INPUT_INVALID',
+      `the body is larger than ${bodyLimit} bytes (after gzip inflation); limits.max_body_bytes raises the limit`,
+      { details: { limit: bodyLimit, key: 'limits.max_body_bytes' } },
+    );
   if (typeof code === 'string' && code.startsWith('FST_ERR_CTP'))
     return toWardenError(new Error(messageOf(err)), 'DECISION_INPUT_INVALID');
+  if (typeof code === 'string' && code.startsWith('Z_'))
+    return new WardenError('DECISION_INPUT_INVALID', `the gzip body does not inflate: ${messageOf(err)}`);
   return toWardenError(err);
 }
 

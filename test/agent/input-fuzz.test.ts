@@ -83,7 +83,7 @@ const RSS_TOLERANCE = 0.1;
 const RSS_RETURN_MS = 15_000;
 
 const MIB = 1024 * 1024;
-/** The agent's body limit: a larger body may be refused by closing the connection, as long as it is refused. */
+/** The agent's body limit (limits.max_body_bytes, set in its configuration): a larger body may be refused by closing the connection, as long as it is refused. */
 const MAX_BODY_BYTES = MIB;
 const DEPTHS = [1, 10, 100, 1000, 4000, 5000, 5001, 6000, 20_000, 100_000] as const;
 /** Sizes around the 1 MiB body limit (one long string: the cheapest value to decide on). */
@@ -946,6 +946,8 @@ describe('agent HTTP API input fuzz', { timeout: 120_000 }, () => {
           '    algorithms: [ES256]',
           '    jwks_file: jwks.json',
           'decision_log: { dir: decisions }',
+          // The limit LIMIT_SIZES probe around (the default is OPA's 256 MiB).
+          `limits: { max_body_bytes: ${MAX_BODY_BYTES} }`,
         ],
       }),
     );

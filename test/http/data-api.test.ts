@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import { parseConfig } from '../../src/config/load.js';
@@ -23,7 +24,7 @@ describe('OPA data API', () => {
     await writeFile(join(dir, 'app.tar.gz.sigstore.json'), JSON.stringify(await signPack(pack, key.privateKey)));
     await writeFile(join(dir, 'policy.pub'), key.publicPem);
     const config = parseConfig(
-      'listen: 127.0.0.1:0\ndata_dir: data\npacks:\n  - name: app\n    source: { file: { path: app.tar.gz } }\n    verify: { public_keys: [policy.pub] }\n',
+      'listen: 127.0.0.1:0\ndata_dir: data\nlimits: { max_body_bytes: 2097152 }\npacks:\n  - name: app\n    source: { file: { path: app.tar.gz } }\n    verify: { public_keys: [policy.pub] }\n',
       join(dir, 'agent.yaml'),
     );
     agent = await startAgent(config, createLogger('silent'));
@@ -87,9 +88,55 @@ describe('OPA data API', () => {
     }
   });
 
-  it('refuses a body over 1 MiB with 413', async () => {
+  it('takes bodies up to limits.max_body_bytes and refuses a larger one with 413 naming the key', async () => {
+    const ok = await post('app/allow', JSON.stringify({ input: { level: 5, pad: 'x'.repeat(1536 * 1024) } }));
+    assert.equal(ok.status, 200, 'a 1.5 MiB body (over the old fixed 1 MiB) is taken');
     const res = await post('app/allow', JSON.stringify({ input: { pad: 'x'.repeat(2 * 1024 * 1024) } }));
     assert.equal(res.status, 413);
+    const body = (await res.json()) as { code: string; details: { key: string; limit: number } };
+    assert.deepEqual(
+      [body.code, body.details],
+      ['DECISION_INPUT_INVALID', { limit: 2097152, key: 'limits.max_body_bytes' }],
+    );
+  });
+
+  it('inflates a gzip body, refuses one that inflates past the limit (413) or does not inflate (400)', async () => {
+    const zipped = (text: string): Uint8Array => new Uint8Array(gzipSync(text));
+    const send = (body: Uint8Array) =>
+      fetch(`${agent.url}/v1/data/app/allow`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      });
+    const ok = await send(zipped('{"input":{"level":5}}'));
+    assert.equal(ok.status, 200);
+    assert.equal(((await ok.json()) as { result: boolean }).result, true);
+    const bomb = zipped(JSON.stringify({ input: { pad: ' '.repeat(3 * 1024 * 1024) } }));
+    assert.ok(bomb.length < 10_000, `a small bomb: ${bomb.length} bytes`);
+    const big = await send(bomb);
+    assert.equal(big.status, 413);
+    const corrupt = await send(new TextEncoder().encode('not gzip at all'));
+    assert.equal(corrupt.status, 400);
+    assert.equal(((await corrupt.json()) as { code: string }).code, 'DECISION_INPUT_INVALID');
+    const other = await fetch(`${agent.url}/v1/data/app/allow`, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-encoding': 'br' },
+    });
+    assert.equal(other.status, 400);
+  });
+
+  it('gzips an answer of 1 KiB or more when the client accepts gzip, and never a small one', async () => {
+    const metrics = await fetch(`${agent.url}/metrics`, { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(metrics.headers.get('content-encoding'), 'gzip');
+    assert.match(await metrics.text(), /opa_client_latency_seconds/, 'fetch inflates it back');
+    const plain = await fetch(`${agent.url}/metrics`, { headers: { 'accept-encoding': 'identity' } });
+    assert.equal(plain.headers.get('content-encoding'), null);
+    const small = await post('app/allow', '{"input":{"level":5}}', {
+      'content-type': 'application/json',
+      'accept-encoding': 'gzip',
+    });
+    assert.equal(small.headers.get('content-encoding'), null);
   });
 
   it('answers an in-process input too deep for the engine with INPUT_TOO_DEEP (a usage error), not DECISION_FAILED', async () => {
