@@ -202,6 +202,11 @@ export const ERROR_CODES = {
     status: 400,
     hint: 'the HTTP request itself was refused before any route: headers over 16 KiB (431), malformed HTTP (400) or too slow (408); send a smaller, well-formed request',
   },
+  DECISION_UNDEFINED: {
+    kind: 'usage',
+    status: 404,
+    hint: 'the decision is undefined for this input; POST /v0/data/… and POST / answer only defined documents (POST /v1/data/… answers undefined as 200 without a result)',
+  },
   DECISION_INPUT_INVALID: { kind: 'usage', status: 400, hint: 'the body must be JSON: {"input": ...}' },
   INPUT_TOO_DEEP: {
     kind: 'usage',

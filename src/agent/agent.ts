@@ -149,6 +149,7 @@ export async function startAgent(
       health,
       maxJsonDepth: config.limits.max_json_depth,
       maxBodyBytes: config.limits.max_body_bytes,
+      defaultDecision: config.default_decision,
     });
     const adminPacks = new Map(runtimes.map((r) => [r.config.name, { activator: r.activator, source: r.source }]));
     registerAdmin(app, { packs: adminPacks, store, auth: adminAuth, events: events.log, log });

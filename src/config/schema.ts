@@ -262,6 +262,11 @@ export const configSchema = z
      * Worker threads that answer the data API's decisions ('auto': one per core available;
      * 0: on the main thread). The governance and kill-switch packs always stay on the main thread.
      */
+    /** The decision `POST /` answers, as OPA's default_decision (a path like /system/main). */
+    default_decision: z
+      .string()
+      .regex(/^\/?[^\s/]+(\/[^\s/]+)*\/?$/, 'a path like /system/main')
+      .default('/system/main'),
     decision_workers: z.union([z.literal('auto'), z.int().min(0).max(64)]).default('auto'),
     limits: limitsSchema.default(limitsSchema.parse({})),
     boot: bootSchema.default(bootSchema.parse({})),

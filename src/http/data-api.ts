@@ -1,47 +1,137 @@
 /**
- * `POST /v1/data/{path}`: OPA's data API over the Decider. Input in,
- * `{result, decision_id}` out; an undefined result is `{decision_id}` alone, as
- * in OPA. Response headers name the pack version that answered. With a
- * decision log, each decision is enqueued to it (never written here).
+ * OPA's data API over the Decider:
+ *  - `POST /v1/data/{path}`: `{"input": …}` in, `{result, decision_id}` out; an
+ *    undefined result is `{decision_id}` alone, as in OPA.
+ *  - `GET /v1/data/{path}?input=…`: the same, the input as a query parameter
+ *    (the last one when repeated, as OPA takes it).
+ *  - `POST /v0/data/{path}` and `POST /` (the configured default decision): the
+ *    body is the input itself and the answer is the bare result; undefined is
+ *    404 DECISION_UNDEFINED.
+ * Response headers name the pack version that answered. With a decision log,
+ * each decision is enqueued to it (never written here).
  *
  * The input reaches the engine as the client's own JSON text and the result
  * leaves as the engine's: integers beyond 2^53 and decimals like `1.0` are
  * decided and answered exactly as OPA would, never through a JavaScript number.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import { WardenError } from '../errors.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { WardenError, messageOf } from '../errors.js';
 import { jsonDecisionEvent, type DecisionLog } from '../decision-log/decision-log.js';
 import type { Decider, JsonDecision } from '../decide/decider.js';
 import { engineText } from '../engine/json-text.js';
 import { bodyTextOf } from './body-text.js';
+import { jsonDeeperThan } from './json-depth.js';
 import { memberText } from './json-member.js';
 
+/** How the data API is set up. */
+export interface DataApiOptions {
+  readonly decisionLog?: DecisionLog | undefined;
+  /** The path `POST /` answers (OPA's default_decision), e.g. `system/main`. */
+  readonly defaultDecision: string;
+  /** Deepest nesting an input in a query parameter may have (limits.max_json_depth). */
+  readonly maxJsonDepth: number;
+}
+
+type Shape = 'v1' | 'bare';
+
 /** Registers the data API on app. */
-export function registerDataApi(app: FastifyInstance, decider: Decider, decisionLog?: DecisionLog): void {
+export function registerDataApi(app: FastifyInstance, decider: Decider, opts: DataApiOptions): void {
+  const { decisionLog } = opts;
+
   app.post<{ Params: { '*': string }; Body: unknown }>('/v1/data/*', (request, reply) => {
-    const path = request.params['*'].replace(/^\/+|\/+$/g, '');
     const body = request.body;
     if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) {
       throw new WardenError('DECISION_INPUT_INVALID', 'the body must be a JSON object like {"input": …}');
     }
     const text = body === undefined || body === null ? undefined : bodyTextOf(request);
-    const raw = text === undefined ? undefined : memberText(text, 'input');
-    const inputJson = raw === undefined ? undefined : engineText(raw);
-    const decision = decider.decideJson(path, inputJson);
-    if (!(decision instanceof Promise)) return answer(reply, path, raw, decision);
-    return decision.then((d) => answer(reply, path, raw, d));
+    return decide(
+      request,
+      reply,
+      pathOf(request.params['*']),
+      text === undefined ? undefined : memberText(text, 'input'),
+      'v1',
+    );
   });
 
+  app.get<{ Params: { '*': string }; Querystring: Record<string, string | string[] | undefined> }>(
+    '/v1/data/*',
+    (request, reply) => {
+      const given = request.query.input;
+      const raw = Array.isArray(given) ? given.at(-1) : given;
+      if (raw !== undefined) checkQueryInput(raw, opts.maxJsonDepth);
+      return decide(request, reply, pathOf(request.params['*']), raw, 'v1');
+    },
+  );
+
+  app.post<{ Params: { '*': string }; Body: unknown }>('/v0/data/*', (request, reply) =>
+    decide(request, reply, pathOf(request.params['*']), bodyTextOf(request), 'bare'),
+  );
+
+  app.post<{ Body: unknown }>('/', (request, reply) =>
+    decide(request, reply, pathOf(opts.defaultDecision), bodyTextOf(request), 'bare'),
+  );
+
+  // Decides `path` on the raw input text and answers in the route's shape.
+  function decide(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    path: string,
+    raw: string | undefined,
+    shape: Shape,
+  ): FastifyReply | Promise<FastifyReply> {
+    const decision = decider.decideJson(path, raw === undefined ? undefined : engineText(raw));
+    if (!(decision instanceof Promise)) return answer(request, reply, path, raw, decision, shape);
+    return decision.then((d) => answer(request, reply, path, raw, d, shape));
+  }
+
   // Logs the decision and sends it: the result's JSON text spliced into OPA's answer.
-  function answer(reply: FastifyReply, path: string, raw: string | undefined, decision: JsonDecision): FastifyReply {
-    decisionLog?.enqueue(jsonDecisionEvent(path, raw, decision, { requested_by: reply.request.ip }));
+  function answer(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    path: string,
+    raw: string | undefined,
+    decision: JsonDecision,
+    shape: Shape,
+  ): FastifyReply {
+    decisionLog?.enqueue(jsonDecisionEvent(path, raw, decision, { requested_by: request.ip }));
     // Which pack answered: lets clients (and the zero-failed-decisions test) tie a decision to a version.
-    const id = JSON.stringify(decision.decisionId);
-    return reply
+    void reply
       .header('x-warden-pack', decision.pack)
       .header('x-warden-revision', decision.revision)
       .header('x-warden-digest', decision.digest)
+      .header('x-warden-decision-id', decision.decisionId);
+    if (shape === 'bare') {
+      if (!decision.defined) {
+        throw new WardenError('DECISION_UNDEFINED', `document undefined: data.${path.replaceAll('/', '.')}`, {
+          details: { path, decision_id: decision.decisionId },
+        });
+      }
+      return reply.type('application/json; charset=utf-8').send(decision.resultJson);
+    }
+    const id = JSON.stringify(decision.decisionId);
+    return reply
       .type('application/json; charset=utf-8')
       .send(decision.defined ? `{"result":${decision.resultJson},"decision_id":${id}}` : `{"decision_id":${id}}`);
+  }
+}
+
+// `a/b` from a route's wildcard (or a configured path), without surrounding slashes.
+function pathOf(wildcard: string): string {
+  return wildcard.replace(/^\/+|\/+$/g, '');
+}
+
+// A query parameter's input must be JSON and no deeper than the body limit allows.
+function checkQueryInput(raw: string, maxDepth: number): void {
+  try {
+    JSON.parse(raw);
+  } catch (err) {
+    throw new WardenError('DECISION_INPUT_INVALID', `the input parameter is not JSON: ${messageOf(err)}`);
+  }
+  if (jsonDeeperThan(raw, maxDepth)) {
+    throw new WardenError(
+      'INPUT_TOO_DEEP',
+      `the input parameter nests arrays and objects more than ${maxDepth} levels deep (limits.max_json_depth)`,
+      { details: { limit: maxDepth } },
+    );
   }
 }

@@ -37,6 +37,8 @@ export function buildApiServer(deps: {
   health?: HealthExtras;
   /** Deepest nesting a request body may have (limits.max_json_depth). */
   maxJsonDepth?: number;
+  /** The path `POST /` answers (default_decision); default OPA's `system/main`. */
+  defaultDecision?: string;
   /** Largest request body, in bytes after inflation (limits.max_body_bytes). */
   maxBodyBytes?: number;
   /** Where 5xx answers are counted and logged; default: one on deps.log. */
@@ -118,7 +120,11 @@ export function buildApiServer(deps: {
     void reply.code(404).send({ code: 'DECISION_PATH_UNKNOWN', message: `no route ${request.method} ${request.url}` });
   });
   registerCompression(app);
-  registerDataApi(app, deps.decider, deps.decisionLog);
+  registerDataApi(app, deps.decider, {
+    decisionLog: deps.decisionLog,
+    defaultDecision: deps.defaultDecision ?? 'system/main',
+    maxJsonDepth: maxDepth,
+  });
   registerVerdictRoute(app, deps.governance);
   registerHealth(app, deps.activators, deps.metrics, deps.health);
   return app;
