@@ -9,6 +9,7 @@
  * heap pointer, entrypoint ids) are the ones its own evaluate uses.
  */
 import { WardenError } from '../errors.js';
+import { valueNotationToJson } from './rego-value.js';
 
 /** The parts of opa-wasm's LoadedPolicy this evaluator drives. */
 export interface LoadedPolicyFields {
@@ -49,9 +50,10 @@ export function openEvaluator(
   const opaEval = policy.wasmInstance.exports.opa_eval as OpaEval;
   const { mem, dataAddr, dataHeapPtr, entrypoints } = policy;
   let view = new Uint8Array(mem.buffer);
-  return (entrypoint, inputJson) => {
-    const id = entrypoints[entrypoint];
-    if (id === undefined) throw new Error(`entrypoint ${entrypoint} is not in this policy`);
+  // Entrypoints that answered with an array or an object: asked in value notation from then on,
+  // so that sets and object keys come out in OPA's order (rego-value.ts).
+  const structured = new Set<number>();
+  const run = (id: number, inputJson: string | undefined, format: 0 | 1): string => {
     let inputLen = 0;
     if (inputJson !== undefined) {
       // UTF-8 takes at most three bytes per UTF-16 unit.
@@ -60,9 +62,31 @@ export function openEvaluator(
       if (view.buffer !== mem.buffer) view = new Uint8Array(mem.buffer);
       inputLen = encoder.encodeInto(inputJson, view.subarray(dataHeapPtr)).written;
     }
-    const at = opaEval(0, id, dataAddr, inputJson === undefined ? 0 : dataHeapPtr, inputLen, dataHeapPtr + inputLen, 0);
+    const at = opaEval(
+      0,
+      id,
+      dataAddr,
+      inputJson === undefined ? 0 : dataHeapPtr,
+      inputLen,
+      dataHeapPtr + inputLen,
+      format,
+    );
     if (view.buffer !== mem.buffer) view = new Uint8Array(mem.buffer);
-    const text = decoder.decode(view.subarray(at, view.indexOf(0, at)));
+    return decoder.decode(view.subarray(at, view.indexOf(0, at)));
+  };
+  return (entrypoint, inputJson) => {
+    const id = entrypoints[entrypoint];
+    if (id === undefined) throw new Error(`entrypoint ${entrypoint} is not in this policy`);
+    let text: string;
+    if (structured.has(id)) {
+      text = inOpaOrder(run(id, inputJson, 1)) ?? run(id, inputJson, 0);
+    } else {
+      text = run(id, inputJson, 0);
+      if (text.length > HEAD.length + TAIL.length + 1 && /[[{]/.test(text.slice(HEAD.length))) {
+        structured.add(id);
+        text = inOpaOrder(run(id, inputJson, 1)) ?? text;
+      }
+    }
     if (text === '[]') return undefined;
     if (text.startsWith(HEAD) && text.endsWith(TAIL)) return text.slice(HEAD.length, -TAIL.length);
     // Any other shape of result set: take its first result the slow way.
@@ -70,4 +94,14 @@ export function openEvaluator(
     const first = set[0];
     return first === undefined || !('result' in first) ? undefined : JSON.stringify(first.result);
   };
+}
+
+// The result set in value notation rewritten as JSON in OPA's order; undefined if it cannot be
+// read (then the caller keeps the engine's JSON, whose only difference is the order).
+function inOpaOrder(notation: string): string | undefined {
+  try {
+    return valueNotationToJson(notation);
+  } catch {
+    return undefined;
+  }
 }

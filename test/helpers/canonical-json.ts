@@ -11,6 +11,22 @@ export function canonicalJson(text: string): string {
   return out;
 }
 
+/** The canonical text of each member of the JSON object `text`, by key. */
+export function canonicalMembers(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let i = skip(text, 0);
+  if (text[i] !== '{') throw new Error('not an object');
+  i = skip(text, i + 1);
+  while (text[i] !== '}') {
+    const [key, afterKey] = string(text, i);
+    const [v, afterValue] = value(text, skip(text, skip(text, afterKey) + 1));
+    out.set(JSON.parse(key) as string, v);
+    i = skip(text, afterValue);
+    if (text[i] === ',') i = skip(text, i + 1);
+  }
+  return out;
+}
+
 function value(t: string, i: number): [string, number] {
   const c = t[i];
   if (c === '{') {
