@@ -289,7 +289,17 @@ export class Activator {
     signature: Buffer | undefined,
     guard?: Parameters<typeof prepareCandidate>[5],
   ): Promise<Candidate> {
-    const candidate = await prepareCandidate(this.opts.name, pack, signature, this.opts.trust, this.opts.limits, guard);
+    const candidate = await prepareCandidate(
+      this.opts.name,
+      pack,
+      signature,
+      this.opts.trust,
+      this.opts.limits,
+      guard,
+      {
+        ...(this.opts.limitKeys ? { limitKeys: this.opts.limitKeys } : {}),
+      },
+    );
     this.opts.accept?.(candidate);
     return candidate;
   }

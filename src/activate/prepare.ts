@@ -8,7 +8,7 @@ import { loadWasmEngine, type WasmEngine } from '../engine/wasm.js';
 import { WardenError, messageOf } from '../errors.js';
 import { assembleData } from '../pack/data.js';
 import { runGolden } from '../pack/golden.js';
-import type { PackLimits } from '../pack/limits.js';
+import type { LimitKeys, PackLimits } from '../pack/limits.js';
 import { GOLDEN_PATH, MANIFEST_PATH, manifestEntrypoints, parseManifest, type PackManifest } from '../pack/manifest.js';
 import { readPack } from '../pack/reader.js';
 import { goldenCaseSchema, type GoldenCase } from '../pack/spec.js';
@@ -33,7 +33,8 @@ export interface Candidate {
 
 /**
  * Verifies and loads pack bytes for the pack named `name`. With `active`, a pack
- * whose signed sequence is not newer is refused as PACK_DOWNGRADE.
+ * whose signed sequence is not newer is refused as PACK_DOWNGRADE. `limitKeys` names
+ * where `limits` were set, for refusals (the agent: its `limits.*` keys).
  */
 export async function prepareCandidate(
   name: string,
@@ -42,10 +43,11 @@ export async function prepareCandidate(
   trust: PackTrust,
   limits: Partial<PackLimits>,
   active?: { readonly sequence: number; readonly revision: string },
+  options: { readonly limitKeys?: LimitKeys } = {},
 ): Promise<Candidate> {
   const signer = trust.kind === 'unsigned' ? undefined : verifyPack(pack, signature, trust).signer;
   const digest = sha256Digest(pack);
-  const files = await readPack(pack, limits);
+  const files = await readPack(pack, limits, options.limitKeys ? { limitKeys: options.limitKeys } : {});
   const manifest = parseManifest(files.get(MANIFEST_PATH));
   const marker = manifest.metadata.warden;
   if (marker.pack !== name) {
