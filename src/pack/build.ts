@@ -17,7 +17,7 @@ import { locateOpa } from '../opa/locate.js';
 import { WARDEN_VERSION } from '../project.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { checkRuleConflicts } from './conflicts.js';
-import { assembleData } from './data.js';
+import { assembleData, assembleDataText } from './data.js';
 import { runGolden } from './golden.js';
 import { GOLDEN_PATH, MANIFEST_PATH, MARKER_FORMAT, parseManifest, type PackManifest } from './manifest.js';
 import { readPack } from './reader.js';
@@ -115,7 +115,12 @@ export async function buildPack(options: BuildOptions): Promise<BuiltPack> {
     await conflicts;
     const testsRun = await runTests(opa, stage, sources, spec, rel);
     const built = await repack(opaBundle, sources, spec, limits);
-    const engine = await loadWasmEngine(built.files.get('policy.wasm') ?? Buffer.alloc(0), dataDoc);
+    // The golden decisions run on the data text an agent gives its engine (assembleDataText), checked
+    // as an agent checks it; assembleData above validated the document and found its roots.
+    const engine = await loadWasmEngine(
+      built.files.get('policy.wasm') ?? Buffer.alloc(0),
+      assembleDataText(sources.data),
+    );
     await runGoldenExplained(engine, spec, opa, stage, rel);
     if (options.out) {
       await mkdir(dirname(resolve(options.out)), { recursive: true });
