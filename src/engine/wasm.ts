@@ -42,7 +42,7 @@ const HEAP_PER_DATA_BYTE = 16;
  * instead of 0.5–1 s (bench/activation.bench.ts). Pages never touched cost no resident
  * memory (the reservation is virtual), so over-estimating is cheap.
  */
-function initialPages(dataBytes: number): number {
+export function initialPages(dataBytes: number): number {
   return Math.min(MAX_PAGES, Math.max(MIN_PAGES, Math.ceil((dataBytes * HEAP_PER_DATA_BYTE) / PAGE) + MIN_PAGES));
 }
 
