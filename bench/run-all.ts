@@ -7,7 +7,16 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const BENCHES = ['verify', 'decide', 'throughput', 'publish', 'reload', 'decision-log', 'verdict'] as const;
+const BENCHES = [
+  'verify',
+  'decide',
+  'throughput',
+  'publish',
+  'reload',
+  'decision-log',
+  'verdict',
+  'activation',
+] as const;
 
 // Runs `node --import tsx bench/<name>.bench.ts` with inherited output; resolves with its exit status.
 function runBench(name: string): Promise<number> {

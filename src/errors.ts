@@ -69,14 +69,27 @@ export const ERROR_CODES = {
     hint: 'make the unconditional rule a default (e.g. `default priority := "P2"`), so it applies only when no other rule gives a value',
   },
 
-  PACK_TOO_LARGE: { kind: 'input', status: 500, hint: 'the compressed pack is over the size limit' },
+  // The limit refusals carry their own hint naming the key that raises the limit (src/pack/limits.ts).
+  PACK_TOO_LARGE: {
+    kind: 'input',
+    status: 500,
+    hint: 'the compressed pack is over the size limit; the message names the limit and its key',
+  },
   PACK_UNCOMPRESSED_TOO_LARGE: {
     kind: 'input',
     status: 500,
-    hint: 'the pack inflates past the uncompressed limit (gzip bomb?)',
+    hint: 'the pack inflates past the uncompressed limit (gzip bomb?); the message names the limit and its key',
   },
-  PACK_TOO_MANY_FILES: { kind: 'input', status: 500, hint: 'the pack has more entries than the file-count limit' },
-  PACK_FILE_TOO_LARGE: { kind: 'input', status: 500, hint: 'one file in the pack is over the per-file limit' },
+  PACK_TOO_MANY_FILES: {
+    kind: 'input',
+    status: 500,
+    hint: 'the pack has more entries than the file-count limit; the message names the limit and its key',
+  },
+  PACK_FILE_TOO_LARGE: {
+    kind: 'input',
+    status: 500,
+    hint: 'one file in the pack is over the per-file limit; the message names the limit and its key',
+  },
   PACK_UNSAFE_PATH: {
     kind: 'input',
     status: 500,
@@ -185,7 +198,11 @@ export const ERROR_CODES = {
     hint: 'the pack server did not answer within timeout_seconds; the agent retries with backoff',
   },
   FETCH_HTTP_STATUS: { kind: 'fetch', status: 500, hint: 'the pack server answered with an unexpected HTTP status' },
-  FETCH_TOO_LARGE: { kind: 'fetch', status: 500, hint: 'the response body is over the configured size limit' },
+  FETCH_TOO_LARGE: {
+    kind: 'fetch',
+    status: 500,
+    hint: 'the pack is over the configured size limit (limits.max_pack_bytes, or source.http.max_bytes if lower)',
+  },
   SIGNATURE_FETCH_FAILED: {
     kind: 'fetch',
     status: 500,

@@ -12,6 +12,7 @@ export { createLogger, type Logger, type LogLevel } from './observe/logger.js';
 export { WardenMetrics } from './observe/metrics.js';
 export { buildPack, type BuildOptions, type BuiltPack } from './pack/build.js';
 export { readPack, type PackFiles } from './pack/reader.js';
+export { assembleDataText } from './pack/data.js';
 export { DEFAULT_PACK_LIMITS, type PackLimits } from './pack/limits.js';
 export { generateKeys } from './sign/keygen.js';
 export { signPack } from './sign/sign.js';

@@ -299,7 +299,7 @@ export class Activator {
       this.opts.trust,
       this.opts.limits,
       guard,
-      this.opts.engines,
+      { limitKeys: this.opts.limitKeys, engines: this.opts.engines },
     );
     this.#prepared.push(candidate.engine);
     this.opts.accept?.(candidate);

@@ -6,7 +6,7 @@
  */
 import type { Engine } from '../engine/engine.js';
 import { WardenError } from '../errors.js';
-import type { PackLimits } from '../pack/limits.js';
+import type { LimitKeys, PackLimits } from '../pack/limits.js';
 import { MANIFEST_PATH, manifestEntrypoints, parseManifest, type PackManifest } from '../pack/manifest.js';
 import { readPack } from '../pack/reader.js';
 import { loadPackEngine } from './load-engine.js';
@@ -43,7 +43,8 @@ export interface Candidate {
 
 /**
  * Verifies and loads pack bytes for the pack named `name`. With `active`, a pack
- * whose signed sequence is not newer is refused as PACK_DOWNGRADE.
+ * whose signed sequence is not newer is refused as PACK_DOWNGRADE. `limitKeys` names
+ * where `limits` were set, for refusals (the agent: its `limits.*` keys).
  */
 export async function prepareCandidate(
   name: string,
@@ -52,11 +53,11 @@ export async function prepareCandidate(
   trust: PackTrust,
   limits: Partial<PackLimits>,
   active?: { readonly sequence: number; readonly revision: string },
-  engines?: EngineLoader,
+  options: { readonly limitKeys?: LimitKeys | undefined; readonly engines?: EngineLoader | undefined } = {},
 ): Promise<Candidate> {
   const signer = trust.kind === 'unsigned' ? undefined : verifyPack(pack, signature, trust).signer;
   const digest = sha256Digest(pack);
-  const files = await readPack(pack, limits);
+  const files = await readPack(pack, limits, options.limitKeys ? { limitKeys: options.limitKeys } : {});
   const manifest = parseManifest(files.get(MANIFEST_PATH));
   const marker = manifest.metadata.warden;
   if (marker.pack !== name) {
@@ -75,7 +76,7 @@ export async function prepareCandidate(
     );
   }
   const entrypoints = manifestEntrypoints(manifest);
-  const { engine, goldenRun } = await (engines ?? localEngines)(pack, files, manifest);
+  const { engine, goldenRun } = await (options.engines ?? localEngines)(pack, files, manifest);
   return {
     digest,
     manifest,

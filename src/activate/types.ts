@@ -8,7 +8,7 @@ import type { Engine } from '../engine/engine.js';
 import type { NewEvent } from '../notify/events.js';
 import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
-import type { PackLimits } from '../pack/limits.js';
+import type { LimitKeys, PackLimits } from '../pack/limits.js';
 import type { SourceKind } from '../source/types.js';
 import type { ManualAction } from '../store/history.js';
 import type { CommitInput, PackState, Pin, StoredPack } from '../store/types.js';
@@ -48,6 +48,8 @@ export interface ActivatorOptions {
   readonly trust: PackTrust;
   readonly store: ActivationStore;
   readonly limits: Partial<PackLimits>;
+  /** Where `limits` were set, named by refusals (the agent: its `limits.*` keys; default: the PackLimits names). */
+  readonly limitKeys?: LimitKeys;
   readonly metrics: WardenMetrics;
   readonly log: Logger;
   /** Called after every swap (routing tables, cache flushes). */

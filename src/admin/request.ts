@@ -8,6 +8,7 @@ import type { Activator } from '../activate/activator.js';
 import { WardenError } from '../errors.js';
 import type { EventLog } from '../notify/event-log.js';
 import type { Logger } from '../observe/logger.js';
+import type { LimitSettings } from '../pack/limits.js';
 import type { PackSource } from '../source/types.js';
 import type { PackStore } from '../store/store.js';
 import type { StoredVersion } from '../store/types.js';
@@ -26,6 +27,8 @@ export interface AdminDeps {
   readonly auth: AdminAuth;
   readonly events: EventLog;
   readonly log: Logger;
+  /** The limits stored packs are read with (the agent's `limits:`). */
+  readonly packLimits?: LimitSettings;
 }
 
 export type PackParams = { pack: string };

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { WardenError } from '../errors.js';
 import { formatDiffForTerminal } from '../pack-diff/diff-format.js';
 import { diffPacks } from '../pack-diff/diff.js';
-import { readPack } from '../pack/reader.js';
+import { readPack, type PackFiles } from '../pack/reader.js';
 import { find, pick, type AdminDeps, type PackParams } from './request.js';
 
 /** Registers GET versions, version and diff on the admin scope. */
@@ -34,7 +34,7 @@ export function registerVersionRoutes(scope: FastifyInstance, deps: AdminDeps): 
       const { activator } = pick(deps, request.params.pack);
       const version = await find(deps.store, activator.name, request.params.version);
       const stored = await deps.store.load(activator.name, version.digest);
-      const files = await readPack(stored.pack);
+      const files = await readStored(deps, stored.pack);
       return {
         pack: activator.name,
         version,
@@ -55,7 +55,7 @@ export function registerVersionRoutes(scope: FastifyInstance, deps: AdminDeps): 
         deps.store.load(activator.name, a.digest),
         deps.store.load(activator.name, b.digest),
       ]);
-      const diff = diffPacks(await readPack(fa.pack), await readPack(fb.pack), {
+      const diff = diffPacks(await readStored(deps, fa.pack), await readStored(deps, fb.pack), {
         from: `v${a.number}`,
         to: `v${b.number}`,
       });
@@ -63,4 +63,10 @@ export function registerVersionRoutes(scope: FastifyInstance, deps: AdminDeps): 
       return { pack: activator.name, from: a, to: b, diff };
     },
   );
+}
+
+// A stored pack's files, read with the agent's limits (a pack it activated fits them).
+function readStored(deps: AdminDeps, pack: Buffer): Promise<PackFiles> {
+  const at = deps.packLimits ?? {};
+  return readPack(pack, at.limits, at.limitKeys ? { limitKeys: at.limitKeys } : {});
 }

@@ -25,6 +25,7 @@ import type { Governance } from '../govern/verdict/governance.js';
 import type { KillSwitches } from '../govern/verdict/kill-switch.js';
 import type { Logger } from '../observe/logger.js';
 import { WardenMetrics } from '../observe/metrics.js';
+import { AGENT_LIMIT_KEYS } from '../pack/limits.js';
 import { PackStore } from '../store/store.js';
 import { bootOptionsFrom, bootPacks, onAbort, throwIfInterrupted } from './boot.js';
 import { Closers } from './closers.js';
@@ -87,7 +88,8 @@ export async function startAgent(
   const closers = new Closers();
   try {
     // State and plumbing: the store (and its lock), the event log and webhooks, the admin token.
-    const store = await PackStore.open(config.data_dir, { historyLimit: config.history_limit });
+    const packLimits = { limits: packLimitsFrom(config.limits), limitKeys: AGENT_LIMIT_KEYS };
+    const store = await PackStore.open(config.data_dir, { historyLimit: config.history_limit, packLimits });
     closers.push(() => store.close());
     const events = await startEvents(config, log, metrics);
     closers.push(() => events.close());
@@ -152,7 +154,7 @@ export async function startAgent(
       defaultDecision: config.default_decision,
     });
     const adminPacks = new Map(runtimes.map((r) => [r.config.name, { activator: r.activator, source: r.source }]));
-    registerAdmin(app, { packs: adminPacks, store, auth: adminAuth, events: events.log, log });
+    registerAdmin(app, { packs: adminPacks, store, auth: adminAuth, events: events.log, log, packLimits });
     const url = await listen(app, config.listen);
     closers.push(() => app.close());
     stopListening();

@@ -17,7 +17,7 @@ import type { DecisionLogOptions } from '../decision-log/decision-log.js';
 import type { NewEvent } from '../notify/events.js';
 import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
-import type { PackLimits } from '../pack/limits.js';
+import { AGENT_LIMIT_KEYS, type PackLimits } from '../pack/limits.js';
 import type { EngineLoader } from '../activate/prepare.js';
 import { packSpecFrom } from '../pack/spec.js';
 import { DirectorySource, type DirectorySourceConfig } from '../source/directory.js';
@@ -105,6 +105,7 @@ async function buildPackRuntime(
     trust,
     store: deps.store,
     limits: packLimitsFrom(config.limits),
+    limitKeys: AGENT_LIMIT_KEYS,
     metrics: deps.metrics,
     log: deps.log,
     onActivated: deps.onActivated,
@@ -133,7 +134,7 @@ export function packLimitsFrom(limits: Limits): Partial<PackLimits> {
   };
 }
 
-/** HttpSource settings from `source.http` (TLS material read beforehand); a pack is never larger than `limits.max_pack_bytes`. */
+/** HttpSource settings from `source.http` (TLS material read beforehand); a pack is never larger than `limits.max_pack_bytes`, its `max_bytes` default. */
 export function httpSourceConfigFrom(h: HttpSection, limits: Limits, tls: TlsMaterial | undefined): HttpSourceConfig {
   return {
     url: h.url,
@@ -142,17 +143,20 @@ export function httpSourceConfigFrom(h: HttpSection, limits: Limits, tls: TlsMat
     pollMaxSeconds: h.poll_max_seconds,
     longPollSeconds: h.long_poll_seconds,
     timeoutSeconds: h.timeout_seconds,
-    maxBytes: Math.min(h.max_bytes, limits.max_pack_bytes),
+    ...(h.max_bytes !== undefined && h.max_bytes < limits.max_pack_bytes
+      ? { maxBytes: h.max_bytes, maxBytesKey: 'source.http.max_bytes' }
+      : { maxBytes: limits.max_pack_bytes, maxBytesKey: AGENT_LIMIT_KEYS.names.maxCompressedBytes }),
     backoffMaxSeconds: h.backoff_max_seconds,
     ...(tls ? { tls } : {}),
   };
 }
 
-/** DirectorySource settings from `source.directory`; its entrypoints stand in when the folder has no warden.yaml. */
+/** DirectorySource settings from `source.directory` and `limits:`; its entrypoints stand in when the folder has no warden.yaml. */
 export function directorySourceConfigFrom(
   name: string,
   d: DirectorySection,
   opaPath: string | undefined,
+  limits: Limits,
 ): DirectorySourceConfig {
   const fallbackSpec = d.entrypoints
     ? packSpecFrom({ name, entrypoints: d.entrypoints, rego_version: d.rego_version }, `packs.${name}.source.directory`)
@@ -161,6 +165,7 @@ export function directorySourceConfigFrom(
     path: d.path,
     debounceMs: d.debounce_ms,
     rescanSeconds: d.rescan_seconds,
+    limits: { limits: packLimitsFrom(limits), limitKeys: AGENT_LIMIT_KEYS },
     ...(fallbackSpec ? { fallbackSpec } : {}),
     ...(opaPath ? { opaPath } : {}),
   };
@@ -173,6 +178,7 @@ export function fileSourceConfigFrom(f: FileSection, limits: Limits): FileSource
     ...(f.signature_path ? { signaturePath: f.signature_path } : {}),
     pollSeconds: f.poll_seconds,
     maxBytes: limits.max_pack_bytes,
+    maxBytesKey: AGENT_LIMIT_KEYS.names.maxCompressedBytes,
   };
 }
 
@@ -199,7 +205,7 @@ async function buildSource(p: PackConfig, config: AgentConfig, ctx: SourceContex
   const h = p.source.http;
   if (h) return new HttpSource(httpSourceConfigFrom(h, config.limits, await readTlsFiles(h.tls)), ctx);
   const d = p.source.directory;
-  if (d) return new DirectorySource(directorySourceConfigFrom(p.name, d, config.opa_path), ctx);
+  if (d) return new DirectorySource(directorySourceConfigFrom(p.name, d, config.opa_path, config.limits), ctx);
   const f = p.source.file;
   if (!f) throw new WardenError('CONFIG_INVALID', `pack ${p.name}: no source`);
   return new FileSource(fileSourceConfigFrom(f, config.limits), ctx);

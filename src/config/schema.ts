@@ -36,11 +36,12 @@ const httpSource = z
     long_poll_seconds: seconds(0, 3_600).default(0),
     timeout_seconds: seconds(0.1, 600).default(10),
     backoff_max_seconds: seconds(0.1, 86_400).default(300),
+    /** Largest pack body accepted; default (and at most): limits.max_pack_bytes. */
     max_bytes: z
       .int()
       .min(1024)
       .max(1024 * 1024 * 1024)
-      .default(64 * 1024 * 1024),
+      .optional(),
     tls: tlsSchema.optional(),
   })
   .refine((h) => h.poll_max_seconds >= h.poll_min_seconds, {

@@ -14,6 +14,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WardenError, messageOf } from '../errors.js';
+import { DEFAULT_PACK_LIMITS } from '../pack/limits.js';
 import { sha256Digest } from '../verify/digest.js';
 
 /** One version of one served file. */
@@ -33,8 +34,8 @@ export type LogFn = (obj: object, msg: string) => void;
 /** Called with the new version of a file, or undefined when it went away. */
 export type ChangeListener = (name: string, file: ServedFile | undefined) => void;
 
-/** Files over this size are logged and not served (packs are small; memory is bounded). */
-export const MAX_SERVED_BYTES = 64 * 1024 * 1024;
+/** Files over this size are logged and not served (memory is bounded): the agent's default limit, `--max-pack-bytes`. */
+export const MAX_SERVED_BYTES = DEFAULT_PACK_LIMITS.maxCompressedBytes;
 
 const SERVED_NAME = /^[A-Za-z0-9._-]+\.tar\.gz(\.sigstore\.json)?$/;
 
@@ -196,8 +197,8 @@ export class PackIndex {
     this.#skipped.set(name, stamp);
     this.#set(name, undefined);
     this.#log(
-      { code: 'PACK_TOO_LARGE', file: join(this.#dir, name), size, limit: this.#maxBytes },
-      'file over the size limit; not served',
+      { code: 'PACK_TOO_LARGE', file: join(this.#dir, name), size, limit: this.#maxBytes, key: '--max-pack-bytes' },
+      `file is ${size} bytes, over the limit (--max-pack-bytes ${this.#maxBytes}); not served`,
     );
   }
 

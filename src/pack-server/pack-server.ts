@@ -32,6 +32,8 @@ export interface PackServerOptions {
   readonly port: number;
   /** Longest a long poll is held, whatever the client asks (default 60). */
   readonly maxWaitSeconds?: number;
+  /** Files over this size are logged and not served (default MAX_SERVED_BYTES). */
+  readonly maxBytes?: number;
   /** Receives one JSON-able object per request, and folder problems. */
   readonly log?: LogFn;
 }
@@ -55,7 +57,11 @@ const CLOSE_GRACE_MS = 5000;
 export async function startPackServer(opts: PackServerOptions): Promise<PackServer> {
   const log = opts.log ?? (() => undefined);
   const maxWait = opts.maxWaitSeconds ?? DEFAULT_MAX_WAIT_SECONDS;
-  const index = await PackIndex.open({ dir: opts.dir, log });
+  const index = await PackIndex.open({
+    dir: opts.dir,
+    log,
+    ...(opts.maxBytes === undefined ? {} : { maxBytes: opts.maxBytes }),
+  });
   const polls = new LongPolls();
   index.onChange((name, file) => polls.release(name, file));
   const server = createServer((req, res) => handle(req, res, { index, polls, maxWait, log }));

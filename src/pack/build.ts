@@ -17,16 +17,28 @@ import { locateOpa } from '../opa/locate.js';
 import { WARDEN_VERSION } from '../project.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { checkRuleConflicts } from './conflicts.js';
-import { assembleData } from './data.js';
+import { assembleData, assembleDataText } from './data.js';
 import { runGolden } from './golden.js';
 import { GOLDEN_PATH, MANIFEST_PATH, MARKER_FORMAT, parseManifest, type PackManifest } from './manifest.js';
 import { readPack } from './reader.js';
+import {
+  OPTION_LIMIT_KEYS,
+  overLimit,
+  resolveLimits,
+  type LimitKeys,
+  type LimitSettings,
+  type PackLimits,
+} from './limits.js';
 import { collectSources, defaultRoots, type PolicySources } from './sources.js';
 import { readPackSpec, type GoldenCase, type PackSpec } from './spec.js';
-import { writeTarGz } from './tar-writer.js';
+import { gzipTar, writeTar } from './tar-writer.js';
 
-/** How to build. Only `dir` is required. */
-export interface BuildOptions {
+/**
+ * How to build. Only `dir` is required. `limits` (default DEFAULT_PACK_LIMITS) hold the
+ * folder's files and the pack written to the reader's limits, so that a reader with the
+ * same limits accepts the pack; `limitKeys` names where they were set, for refusals.
+ */
+export interface BuildOptions extends LimitSettings {
   readonly dir: string;
   /** Where to write the pack; omitted → nothing is written. */
   readonly out?: string;
@@ -63,8 +75,9 @@ export interface BuiltPack {
 /** Builds the pack for a policy folder; throws a coded error on any failure. */
 export async function buildPack(options: BuildOptions): Promise<BuiltPack> {
   const dir = resolve(options.dir);
+  const limits = { limits: resolveLimits(options.limits), limitKeys: options.limitKeys ?? OPTION_LIMIT_KEYS };
   const spec = options.spec ?? (await readPackSpec(dir, options.fallbackSpec));
-  const sources = options.sources ?? (await collectSources(dir));
+  const sources = options.sources ?? (await collectSources(dir, limits));
   const opa = locateOpa(options.opaPath).path;
   const now = options.now ?? new Date();
   const sequence = options.sequence ?? now.getTime();
@@ -101,8 +114,13 @@ export async function buildPack(options: BuildOptions): Promise<BuiltPack> {
     );
     await conflicts;
     const testsRun = await runTests(opa, stage, sources, spec, rel);
-    const built = await repack(opaBundle, sources, spec);
-    const engine = await loadWasmEngine(built.files.get('policy.wasm') ?? Buffer.alloc(0), dataDoc);
+    const built = await repack(opaBundle, sources, spec, limits);
+    // The golden decisions run on the data text an agent gives its engine (assembleDataText), checked
+    // as an agent checks it; assembleData above validated the document and found its roots.
+    const engine = await loadWasmEngine(
+      built.files.get('policy.wasm') ?? Buffer.alloc(0),
+      assembleDataText(sources.data),
+    );
     await runGoldenExplained(engine, spec, opa, stage, rel);
     if (options.out) {
       await mkdir(dirname(resolve(options.out)), { recursive: true });
@@ -139,13 +157,23 @@ async function runTests(
   return opaTest(opa, stage, ['.'], spec.rego_version, rel);
 }
 
+// opa's own output, built from files already within the limits. Its data.json merges every data
+// file, so it may be larger than any one of them: it is read without size limits.
+const OPA_OUTPUT_LIMITS: Partial<PackLimits> = {
+  maxCompressedBytes: Number.MAX_SAFE_INTEGER,
+  maxUncompressedBytes: Number.MAX_SAFE_INTEGER,
+  maxFileBytes: Number.MAX_SAFE_INTEGER,
+  maxFiles: Number.MAX_SAFE_INTEGER,
+};
+
 // Takes policy.wasm and opa's manifest from opa's bundle; re-packs with sources and golden cases.
 async function repack(
   opaBundle: Buffer,
   sources: PolicySources,
   spec: PackSpec,
+  limits: { readonly limits: PackLimits; readonly limitKeys: LimitKeys },
 ): Promise<Omit<BuiltPack, 'spec' | 'testsRun' | 'goldenRun'>> {
-  const opaFiles = await readPack(opaBundle, undefined, { opaOutput: true });
+  const opaFiles = await readPack(opaBundle, OPA_OUTPUT_LIMITS, { opaOutput: true });
   const wasm = opaFiles.get('policy.wasm');
   const manifestBytes = opaFiles.get(MANIFEST_PATH);
   if (!wasm || !manifestBytes) throw new WardenError('OPA_FAILED', 'opa build produced no policy.wasm or .manifest');
@@ -155,9 +183,57 @@ async function repack(
   ]);
   for (const [rel, bytes] of [...sources.modules, ...sources.data]) files.set(rel, bytes);
   if (spec.golden.length > 0) files.set(GOLDEN_PATH, Buffer.from(JSON.stringify(spec.golden, null, 2)));
-  const bytes = writeTarGz([...files].map(([path, data]) => ({ path, data })));
+  const tar = writeTar([...files].map(([path, data]) => ({ path, data })));
+  checkFits(files, tar.length, limits);
+  const bytes = gzipTar(tar);
+  if (bytes.length > limits.limits.maxCompressedBytes) {
+    throw overLimit('PACK_TOO_LARGE', 'the built pack is', {
+      limit: 'maxCompressedBytes',
+      value: limits.limits.maxCompressedBytes,
+      actual: bytes.length,
+      keys: limits.limitKeys,
+      details: { size: bytes.length },
+    });
+  }
   const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
   return { bytes, digest, manifest: parseManifest(files.get(MANIFEST_PATH)), files };
+}
+
+// Refuses, before compressing, a pack a reader with the same limits would refuse, as that reader
+// would: the number of files, each file's size (policy.wasm is not a source: it was not checked
+// yet) and the inflated size. (The compressed size is checked once compressed.)
+function checkFits(
+  files: ReadonlyMap<string, Buffer>,
+  tarBytes: number,
+  { limits, limitKeys: keys }: { readonly limits: PackLimits; readonly limitKeys: LimitKeys },
+): void {
+  if (files.size > limits.maxFiles) {
+    throw overLimit('PACK_TOO_MANY_FILES', 'the built pack holds', {
+      limit: 'maxFiles',
+      value: limits.maxFiles,
+      actual: files.size,
+      keys,
+    });
+  }
+  for (const [path, bytes] of files) {
+    if (bytes.length > limits.maxFileBytes) {
+      throw overLimit('PACK_FILE_TOO_LARGE', `pack file "${path}" is`, {
+        limit: 'maxFileBytes',
+        value: limits.maxFileBytes,
+        actual: bytes.length,
+        keys,
+        details: { path, size: bytes.length },
+      });
+    }
+  }
+  if (tarBytes > limits.maxUncompressedBytes) {
+    throw overLimit('PACK_UNCOMPRESSED_TOO_LARGE', 'the built pack inflates to', {
+      limit: 'maxUncompressedBytes',
+      value: limits.maxUncompressedBytes,
+      actual: tarBytes,
+      keys,
+    });
+  }
 }
 
 // opa names wasm modules "/policy.wasm"; the re-packed tar has no leading "/", so neither may the manifest.

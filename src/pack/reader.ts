@@ -9,7 +9,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { WardenError, messageOf, toWardenError } from '../errors.js';
-import { resolveLimits, type PackLimits } from './limits.js';
+import { OPTION_LIMIT_KEYS, overLimit, resolveLimits, type LimitKeys, type PackLimits } from './limits.js';
 import { TarReader } from './tar-reader.js';
 
 /** A pack's files: normalised path (no leading "./") → content. Directories are not listed. */
@@ -19,6 +19,8 @@ export type PackFiles = ReadonlyMap<string, Buffer>;
 export interface ReadOptions {
   /** The bytes are `opa build` output, whose paths start with "/"; never set for fetched packs. */
   readonly opaOutput?: boolean;
+  /** Where `limits` were set, named by refusals (default: the PackLimits property names). */
+  readonly limitKeys?: LimitKeys;
 }
 
 // Input is fed to gunzip in slices of this size, so a refusal stops work early.
@@ -39,18 +41,23 @@ export async function readPack(
   options: ReadOptions = {},
 ): Promise<PackFiles> {
   const resolved = resolveLimits(limits);
+  const keys = options.limitKeys ?? OPTION_LIMIT_KEYS;
   if (bytes.length > resolved.maxCompressedBytes) {
-    throw new WardenError(
-      'PACK_TOO_LARGE',
-      `the pack is ${bytes.length} bytes, over the ${resolved.maxCompressedBytes} limit`,
-      {
-        details: { size: bytes.length, limit: resolved.maxCompressedBytes },
-      },
-    );
+    throw overLimit('PACK_TOO_LARGE', 'the pack is', {
+      limit: 'maxCompressedBytes',
+      value: resolved.maxCompressedBytes,
+      actual: bytes.length,
+      keys,
+      details: { size: bytes.length },
+    });
   }
-  const tar = new TarReader(resolved, { rootSlash: options.opaOutput === true });
+  const tar = new TarReader(resolved, { rootSlash: options.opaOutput === true, keys });
   try {
-    await pipeline(Readable.from(slices(bytes)), createGunzip({ chunkSize: INPUT_CHUNK }), countInto(tar, resolved));
+    await pipeline(
+      Readable.from(slices(bytes)),
+      createGunzip({ chunkSize: INPUT_CHUNK }),
+      countInto(tar, resolved, keys),
+    );
   } catch (err) {
     throw asPackError(err);
   }
@@ -66,20 +73,20 @@ function* slices(bytes: Uint8Array): Generator<Buffer> {
 // The pipeline's sink: counts inflated bytes against the limit and feeds them to the tar parser.
 // Failing a write makes `pipeline` destroy the gunzip stream at once. (A Writable rather than an
 // async-iterating function: on Node 20 the latter reports the iterator's AbortError, not the refusal.)
-function countInto(tar: TarReader, limits: PackLimits): Writable {
+function countInto(tar: TarReader, limits: PackLimits, keys: LimitKeys): Writable {
   let inflated = 0;
   return new Writable({
     write(chunk: Buffer, _encoding, done): void {
       inflated += chunk.length;
       if (inflated > limits.maxUncompressedBytes) {
         done(
-          new WardenError(
-            'PACK_UNCOMPRESSED_TOO_LARGE',
-            `the pack inflates past the ${limits.maxUncompressedBytes} byte limit`,
-            {
-              details: { limit: limits.maxUncompressedBytes },
-            },
-          ),
+          overLimit('PACK_UNCOMPRESSED_TOO_LARGE', 'the pack inflates to', {
+            limit: 'maxUncompressedBytes',
+            value: limits.maxUncompressedBytes,
+            actual: inflated,
+            atLeast: true,
+            keys,
+          }),
         );
         return;
       }

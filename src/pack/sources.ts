@@ -9,6 +9,7 @@ import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WardenError, messageOf } from '../errors.js';
 import { isDataFile } from './data.js';
+import { OPTION_LIMIT_KEYS, overLimit, resolveLimits, type LimitSettings } from './limits.js';
 
 /** The folder's files, keyed by path relative to the folder (with `/`). */
 export interface PolicySources {
@@ -17,16 +18,21 @@ export interface PolicySources {
   readonly data: ReadonlyMap<string, Buffer>;
 }
 
-const MAX_FILES = 2_000;
 const MAX_DEPTH = 16;
-const MAX_FILE_BYTES = 16 * 1024 * 1024;
 
-/** Reads the Rego and data files under dir. */
-export async function collectSources(dir: string): Promise<PolicySources> {
+/**
+ * Reads the Rego and data files under dir. The pack limits apply before a file is read:
+ * its size (maxFileBytes), the number of files (maxFiles) and their total size
+ * (maxUncompressedBytes); a refusal is PACK_SPEC_INVALID naming the file, the limit and its key.
+ */
+export async function collectSources(dir: string, at: LimitSettings = {}): Promise<PolicySources> {
+  const limits = resolveLimits(at.limits);
+  const keys = at.limitKeys ?? OPTION_LIMIT_KEYS;
   const modules = new Map<string, Buffer>();
   const tests = new Map<string, Buffer>();
   const data = new Map<string, Buffer>();
   let count = 0;
+  let total = 0;
 
   // Visits one folder; real subfolders are descended, symlinked files followed.
   async function walk(abs: string, rel: string, depth: number): Promise<void> {
@@ -46,10 +52,34 @@ export async function collectSources(dir: string): Promise<PolicySources> {
       if (!target) continue;
       const st = await stat(childAbs);
       if (!st.isFile()) continue;
-      if (++count > MAX_FILES)
-        throw new WardenError('PACK_SPEC_INVALID', `${dir}: more than ${MAX_FILES} policy files`);
-      if (st.size > MAX_FILE_BYTES)
-        throw new WardenError('PACK_SPEC_INVALID', `${childRel}: larger than ${MAX_FILE_BYTES} bytes`);
+      if (++count > limits.maxFiles) {
+        throw overLimit('PACK_SPEC_INVALID', `${dir} holds`, {
+          limit: 'maxFiles',
+          value: limits.maxFiles,
+          actual: count,
+          atLeast: true,
+          keys,
+        });
+      }
+      if (st.size > limits.maxFileBytes) {
+        throw overLimit('PACK_SPEC_INVALID', `${childRel} is`, {
+          limit: 'maxFileBytes',
+          value: limits.maxFileBytes,
+          actual: st.size,
+          keys,
+          details: { path: childRel },
+        });
+      }
+      total += st.size;
+      if (total > limits.maxUncompressedBytes) {
+        throw overLimit('PACK_SPEC_INVALID', `the policy files up to ${childRel} are`, {
+          limit: 'maxUncompressedBytes',
+          value: limits.maxUncompressedBytes,
+          actual: total,
+          keys,
+          details: { path: childRel },
+        });
+      }
       target.set(childRel, await readFile(childAbs));
     }
   }

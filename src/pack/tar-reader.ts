@@ -6,7 +6,7 @@
  * GNU long names ('L'); accepts regular files and directories only.
  */
 import { WardenError } from '../errors.js';
-import type { PackLimits } from './limits.js';
+import { OPTION_LIMIT_KEYS, overLimit, type LimitKeys, type PackLimits } from './limits.js';
 import {
   BLOCK,
   PathClaims,
@@ -56,14 +56,17 @@ export class TarReader {
   #zeroBlocks = 0;
 
   readonly #rootSlash: boolean;
+  readonly #keys: LimitKeys;
 
   /**
    * `limits` must already be resolved (see resolveLimits). `rootSlash` accepts the
    * leading "/" that `opa build` writes on every path; only for opa's own output.
+   * `keys` names where the limits were set, for refusals (default: the PackLimits names).
    */
-  constructor(limits: PackLimits, options: { rootSlash?: boolean } = {}) {
+  constructor(limits: PackLimits, options: { rootSlash?: boolean; keys?: LimitKeys } = {}) {
     this.#limits = limits;
     this.#rootSlash = options.rootSlash === true;
+    this.#keys = options.keys ?? OPTION_LIMIT_KEYS;
   }
 
   /** Parses the next chunk of the tar stream; throws a WardenError at the first refusal. */
@@ -147,8 +150,12 @@ export class TarReader {
     }
     this.#entries += 1;
     if (this.#entries > this.#limits.maxFiles) {
-      throw new WardenError('PACK_TOO_MANY_FILES', `the pack holds more than ${this.#limits.maxFiles} entries`, {
-        details: { limit: this.#limits.maxFiles },
+      throw overLimit('PACK_TOO_MANY_FILES', 'the pack holds', {
+        limit: 'maxFiles',
+        value: this.#limits.maxFiles,
+        actual: this.#entries,
+        atLeast: true,
+        keys: this.#keys,
       });
     }
     const unrooted = this.#rootSlash && raw.startsWith('/') && raw !== '/' ? raw.slice(1) : raw;
@@ -161,13 +168,13 @@ export class TarReader {
       return;
     }
     if (size > this.#limits.maxFileBytes) {
-      throw new WardenError(
-        'PACK_FILE_TOO_LARGE',
-        `pack file ${quote(path)} is ${size} bytes, over the ${this.#limits.maxFileBytes} limit`,
-        {
-          details: { path, size, limit: this.#limits.maxFileBytes },
-        },
-      );
+      throw overLimit('PACK_FILE_TOO_LARGE', `pack file ${quote(path)} is`, {
+        limit: 'maxFileBytes',
+        value: this.#limits.maxFileBytes,
+        actual: size,
+        keys: this.#keys,
+        details: { path, size },
+      });
     }
     this.#startBody(size, { kind: 'file', path });
   }

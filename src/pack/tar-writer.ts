@@ -27,6 +27,11 @@ const GZIP_OS_UNIX = 3;
  * (a leading "./" is normalised away first), PACK_FILE_TOO_LARGE past 8 GiB.
  */
 export function writeTarGz(entries: ReadonlyArray<TarEntry>): Buffer {
+  return gzipTar(writeTar(entries));
+}
+
+/** The uncompressed ustar archive writeTarGz compresses (its length is what a reader inflates). */
+export function writeTar(entries: ReadonlyArray<TarEntry>): Buffer {
   const claims = new PathClaims();
   const files = entries.map((entry) => {
     const path = normalisePackPath(entry.path, false, DEFAULT_PACK_LIMITS.maxPathLength);
@@ -44,7 +49,12 @@ export function writeTarGz(entries: ReadonlyArray<TarEntry>): Buffer {
     parts.push(...fileHeaders(file.pathBytes, file.data.length), file.data, padding(file.data.length));
   }
   parts.push(Buffer.alloc(2 * BLOCK));
-  const gz = gzipSync(Buffer.concat(parts), { level: 9 });
+  return Buffer.concat(parts);
+}
+
+/** Compresses a tar deterministically (level 9, the OS byte pinned to Unix). */
+export function gzipTar(tar: Uint8Array): Buffer {
+  const gz = gzipSync(tar, { level: 9 });
   gz[GZIP_OS_OFFSET] = GZIP_OS_UNIX;
   return gz;
 }

@@ -20,6 +20,7 @@ import { readFile, realpath } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { WardenError, isContentError, toWardenError } from '../errors.js';
 import { buildPack } from '../pack/build.js';
+import type { LimitSettings } from '../pack/limits.js';
 import { collectSources, sourcesDigest } from '../pack/sources.js';
 import { PACK_SPEC_FILE, parsePackSpec, type PackSpec } from '../pack/spec.js';
 import { skippedRefused } from './refused.js';
@@ -38,6 +39,8 @@ export interface DirectorySourceConfig {
   readonly debounceMs: number;
   /** Full re-read interval, whatever the watch reported. */
   readonly rescanSeconds: number;
+  /** The pack limits the folder and the pack built from it are held to (the agent's `limits:`), and their keys. */
+  readonly limits?: LimitSettings;
 }
 
 /** A watched folder of Rego. */
@@ -131,7 +134,7 @@ export class DirectorySource implements PackSource {
     try {
       snapshot = await this.#snapshotDir();
       if (this.#rescan && !this.#watcher && !this.#stopped) this.#watch(handler); // the folder is back: watch it again now
-      sources = await collectSources(snapshot).catch((err: unknown) => {
+      sources = await collectSources(snapshot, this.config.limits).catch((err: unknown) => {
         const e = toWardenError(err);
         if (e.code === 'IO_FAILED') throw e; // vanished or unreadable: a fetch failure, below
         return e; // readable but unusable (emptied, too many files): a refused reload
@@ -193,6 +196,7 @@ export class DirectorySource implements PackSource {
         packName: this.ctx.pack,
         ...(this.config.fallbackSpec ? { fallbackSpec: this.config.fallbackSpec } : {}),
         ...(this.config.opaPath ? { opaPath: this.config.opaPath } : {}),
+        ...this.config.limits,
       });
     } catch (err) {
       const e = toWardenError(err);

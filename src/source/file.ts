@@ -13,6 +13,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { WardenError, messageOf, toWardenError } from '../errors.js';
 import { sha256Digest } from '../verify/digest.js';
+import { fetchTooLarge } from './http-fetch.js';
 import { isRefusedPair, rememberRefusal, skippedRefused, type RefusedPack } from './refused.js';
 import type { FetchOnceOptions, PackSource, SourceContext, UpdateHandler, UpdateOutcome } from './types.js';
 
@@ -22,6 +23,8 @@ export interface FileSourceConfig {
   readonly signaturePath?: string;
   readonly pollSeconds: number;
   readonly maxBytes: number;
+  /** The setting maxBytes comes from, named when a pack is over it (the agent: limits.max_pack_bytes). */
+  readonly maxBytesKey?: string;
 }
 
 /** A pack on disk. */
@@ -146,8 +149,7 @@ export class FileSource implements PackSource {
     } catch (err) {
       throw new WardenError('FETCH_FAILED', `cannot read ${path}: ${messageOf(err)}`, { cause: err });
     }
-    if (size > this.config.maxBytes)
-      throw new WardenError('FETCH_TOO_LARGE', `${path} is ${size} bytes, over the ${this.config.maxBytes} limit`);
+    if (size > this.config.maxBytes) throw fetchTooLarge(path, size, this.config.maxBytes, this.config.maxBytesKey);
     return readFile(path);
   }
 

@@ -28,6 +28,8 @@ export interface FetchOptions {
   /** Deadline for connect + headers + body (plus the long-poll wait). */
   readonly timeoutMs: number;
   readonly maxBytes: number;
+  /** The setting maxBytes comes from, named when a body is over it. */
+  readonly maxBytesKey?: string;
   readonly tls?: TlsMaterial;
   /** Sent as X-Request-Id, so server logs can be joined with ours. */
   readonly correlationId: string;
@@ -208,9 +210,35 @@ export function unexpected304(url: string): WardenError {
   });
 }
 
-function tooLarge(opts: FetchOptions, extra: Record<string, number>): WardenError {
-  return new WardenError('FETCH_TOO_LARGE', `${opts.url}: response body is over the ${opts.maxBytes}-byte limit`, {
+function tooLarge(opts: FetchOptions, extra: { declared_bytes: number } | { received_bytes: number }): WardenError {
+  const declared = 'declared_bytes' in extra;
+  const actual = declared ? extra.declared_bytes : extra.received_bytes;
+  return fetchTooLarge(`${opts.url}: the response body`, actual, opts.maxBytes, opts.maxBytesKey, {
+    atLeast: !declared,
     details: { url: opts.url, limit_bytes: opts.maxBytes, ...extra },
+  });
+}
+
+/**
+ * FETCH_TOO_LARGE for `what` (a file, a URL's body) of `actual` bytes over `limit`; `key`
+ * (the setting that raises the limit) is named in the message, `details.key` and the hint.
+ */
+export function fetchTooLarge(
+  what: string,
+  actual: number,
+  limit: number,
+  key: string | undefined,
+  more: { atLeast?: boolean; details?: Record<string, unknown> } = {},
+): WardenError {
+  const amount = more.atLeast ? `more than ${limit} bytes` : `${actual} bytes`;
+  const setting = key === undefined ? `${limit}` : `${key}: ${limit}`;
+  return new WardenError('FETCH_TOO_LARGE', `${what} is ${amount}, over the limit (${setting})`, {
+    details: { ...more.details, limit, actual, ...(key === undefined ? {} : { key }) },
+    ...(key === undefined
+      ? {}
+      : {
+          hint: `if a pack this large is expected, set ${key} in the agent configuration to ${more.atLeast ? 'a larger value' : `at least ${actual}`} (now ${limit})`,
+        }),
   });
 }
 

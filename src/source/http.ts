@@ -46,6 +46,8 @@ export interface HttpSourceConfig {
   readonly longPollSeconds: number;
   readonly timeoutSeconds: number;
   readonly maxBytes: number;
+  /** The setting maxBytes comes from, named when a pack is over it. */
+  readonly maxBytesKey?: string;
   /** First retry ceiling after a failure; default 1. */
   readonly backoffBaseSeconds?: number;
   /** Cap on the retry delay; default 300. */
@@ -230,7 +232,7 @@ export class HttpSource implements PackSource {
 
   // The requests of one poll: the pack (If-None-Match: active and refused ETags), the signature when needed.
   async #download(common: Common, log: Logger, hold: boolean): Promise<Found> {
-    const { url, maxBytes, longPollSeconds } = this.#config;
+    const { url, maxBytes, maxBytesKey, longPollSeconds } = this.#config;
     const refused = this.#refused;
     const sent = [this.#active, refused?.etag].filter(
       (t, i, all): t is string => t !== undefined && all.indexOf(t) === i,
@@ -241,6 +243,7 @@ export class HttpSource implements PackSource {
       ifNoneMatch: sent,
       waitSeconds: hold ? longPollSeconds : 0,
       maxBytes,
+      ...(maxBytesKey === undefined ? {} : { maxBytesKey }),
     });
     let pair: FetchedPair;
     if (res.status === 304) {
@@ -280,8 +283,8 @@ export class HttpSource implements PackSource {
 
   // An unconditional GET of the pack: it must be a 200.
   async #fetchFull(common: Common): Promise<{ pack: Buffer; etag: string | undefined }> {
-    const { url, maxBytes } = this.#config;
-    const res = await fetchPack({ ...common, url, maxBytes });
+    const { url, maxBytes, maxBytesKey } = this.#config;
+    const res = await fetchPack({ ...common, url, maxBytes, ...(maxBytesKey === undefined ? {} : { maxBytesKey }) });
     if (res.status === 304) throw unexpected304(url);
     return { pack: res.body, etag: res.etag };
   }

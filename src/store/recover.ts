@@ -6,6 +6,7 @@
  */
 import { toWardenError, WardenError } from '../errors.js';
 import { MANIFEST_PATH, parseManifest } from '../pack/manifest.js';
+import type { LimitSettings } from '../pack/limits.js';
 import { readPack } from '../pack/reader.js';
 import { listBlobs, readBlob } from './blobs.js';
 import type { BlobInspector, PackState, RecoveryResult, StoredVersion } from './types.js';
@@ -17,12 +18,13 @@ export const RECOVERED_ORIGIN = 'store';
 
 /**
  * The default inspector: the pack's own signed marker, read with the safe pack
- * reader. It does not check the signature (no trust here); whoever loads a
+ * reader with `limits`. It does not check the signature (no trust here); whoever loads a
  * recovered version verifies it, as it does every stored one.
  */
-export function markerInspector(pack: string): BlobInspector {
+export function markerInspector(pack: string, limits: LimitSettings = {}): BlobInspector {
   return async ({ pack: bytes }) => {
-    const manifest = parseManifest((await readPack(bytes)).get(MANIFEST_PATH));
+    const read = await readPack(bytes, limits.limits, limits.limitKeys ? { limitKeys: limits.limitKeys } : {});
+    const manifest = parseManifest(read.get(MANIFEST_PATH));
     const marker = manifest.metadata.warden;
     if (marker.pack !== pack)
       throw new WardenError('PACK_NAME_MISMATCH', `stored pack names "${marker.pack}", not "${pack}"`);

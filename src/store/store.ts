@@ -17,6 +17,7 @@ import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WardenError, isWardenError, toWardenError } from '../errors.js';
 import { isPackName, PACK_NAME_RULE } from '../pack/name.js';
+import type { LimitSettings } from '../pack/limits.js';
 import { fsyncDir } from '../util/atomic-write.js';
 import { sha256Digest } from '../verify/digest.js';
 import { deleteBlob, readBlob, writeBlob } from './blobs.js';
@@ -40,6 +41,7 @@ export class PackStore {
     readonly dataDir: string,
     private readonly historyLimit: number,
     private readonly lock: StoreLock,
+    private readonly packLimits: LimitSettings = {},
   ) {}
 
   /**
@@ -53,7 +55,7 @@ export class PackStore {
     }
     await guard(() => mkdir(join(dataDir, 'packs'), { recursive: true }).then(() => fsyncDir(dataDir)));
     const lock = await acquireLock(dataDir);
-    const store = new PackStore(dataDir, opts.historyLimit, lock);
+    const store = new PackStore(dataDir, opts.historyLimit, lock, opts.packLimits);
     try {
       store.#report = await guard(() => sweepStore(dataDir, isPackName));
       return store;
@@ -78,7 +80,7 @@ export class PackStore {
    * lkg), keeping a copy of an unparseable old file as `state.json.corrupt`.
    * `inspect` describes each blob; by default the pack's own marker is read.
    */
-  recover(pack: string, inspect: BlobInspector = markerInspector(pack)): Promise<RecoveryResult> {
+  recover(pack: string, inspect: BlobInspector = markerInspector(pack, this.packLimits)): Promise<RecoveryResult> {
     return this.#run(pack, async () => {
       const path = this.#statePath(pack);
       await readStateFile(path).catch(async (err: unknown) => {

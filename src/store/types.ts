@@ -2,6 +2,7 @@
  * The store's view of a pack version, kept in `data_dir/packs/<name>/state.json`.
  */
 import type { WardenError } from '../errors.js';
+import type { LimitSettings } from '../pack/limits.js';
 
 /** One stored, verified pack version. */
 export interface StoredVersion {
@@ -93,4 +94,6 @@ export interface RecoveryResult extends PackState {
 export interface StoreOptions {
   /** Most versions kept per pack (active and last-known-good included, and never evicted). */
   readonly historyLimit: number;
+  /** The limits stored packs are read with when the state is rebuilt (the agent's `limits:`; default: the defaults). */
+  readonly packLimits?: LimitSettings;
 }

@@ -10,6 +10,7 @@ import { loadPackEngine } from '../activate/load-engine.js';
 import type { WasmEngine } from '../engine/wasm.js';
 import { WardenError, messageOf } from '../errors.js';
 import { parseManifest, MANIFEST_PATH } from '../pack/manifest.js';
+import { AGENT_LIMIT_KEYS } from '../pack/limits.js';
 import { readPack } from '../pack/reader.js';
 import type { FromWorker, ToWorker, WireError } from './protocol.js';
 
@@ -45,7 +46,9 @@ function decide(m: Extract<ToWorker, { t: 'decide' }>): void {
 
 async function load(m: Extract<ToWorker, { t: 'load' }>): Promise<void> {
   try {
-    const files = await readPack(Buffer.from(m.pack.buffer, m.pack.byteOffset, m.pack.byteLength), m.limits);
+    // The agent's limits, named by its configuration keys in a refusal.
+    const bytes = Buffer.from(m.pack.buffer, m.pack.byteOffset, m.pack.byteLength);
+    const files = await readPack(bytes, m.limits, { limitKeys: AGENT_LIMIT_KEYS });
     const manifest = parseManifest(files.get(MANIFEST_PATH));
     const { engine, goldenRun } = await loadPackEngine(files, manifest);
     engines.set(m.id, engine);

@@ -160,6 +160,31 @@ describe('warden CLI: usage and errors', () => {
     }
   });
 
+  it('pack build: a data.json over --max-file-bytes is refused naming the flag, the limit and the size; raised, it builds', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'warden.yaml'), 'name: big\nentrypoints: [big/n]\n');
+    writeFileSync(join(dir, 'big.rego'), 'package big\n\nn := count(data.big.users)\n');
+    const data = JSON.stringify({ big: { users: Array.from({ length: 30_000 }, (_, i) => `user-${i}`) } });
+    writeFileSync(join(dir, 'data.json'), data);
+    const out = join(dir, 'out.tar.gz');
+    const small = warden(['pack', 'build', dir, '--out', out, '--max-file-bytes', '200000']);
+    assert.equal(small.status, 1, small.stderr);
+    const [line, hint] = small.stderr.trim().split('\n');
+    assert.equal(
+      line,
+      `warden: PACK_SPEC_INVALID: data.json is ${data.length} bytes, over the limit (--max-file-bytes 200000)`,
+    );
+    assert.equal(
+      hint,
+      `  hint: if this size is expected, pass --max-file-bytes with at least ${data.length} (now 200000)`,
+    );
+    const raised = warden(['pack', 'build', dir, '--out', out, '--max-file-bytes', '1000000']);
+    assert.equal(raised.status, 0, raised.stderr);
+    const bad = warden(['pack', 'build', dir, '--out', out, '--max-file-bytes', '16MiB']);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /^warden: USAGE: --max-file-bytes must be a positive integer/);
+  });
+
   it('reports a compile error as one coded line naming file:line:col', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'warden.yaml'), 'name: broken\nentrypoints: [broken/allow]\n');

@@ -2,6 +2,8 @@
  * Builds policy folders and signed packs in code, with the real opa.
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { buildPack, type BuiltPack } from '../../src/pack/build.js';
 import { signPack } from '../../src/sign/sign.js';
 import { tempDir, writeTree } from './fs.js';
@@ -52,4 +54,20 @@ export function p256(): { privateKey: KeyObject; publicKey: KeyObject; publicPem
 /** Signs bytes and returns the bundle as the bytes of its JSON. */
 export async function signedBundle(pack: Uint8Array, privateKey: KeyObject): Promise<Buffer> {
   return Buffer.from(JSON.stringify(await signPack(pack, privateKey)));
+}
+
+/**
+ * Writes `pack` as DIR/NAME.tar.gz with its signature by a fresh key, and the key as
+ * DIR/NAME.pub; returns the lines of an agent configuration's pack entry for it (a file source).
+ */
+export async function signedFilePack(dir: string, name: string, pack: Uint8Array): Promise<string[]> {
+  const key = p256();
+  await writeFile(join(dir, `${name}.tar.gz`), pack);
+  await writeFile(join(dir, `${name}.tar.gz.sigstore.json`), await signedBundle(pack, key.privateKey));
+  await writeFile(join(dir, `${name}.pub`), key.publicPem);
+  return [
+    `  - name: ${name}`,
+    `    source: { file: { path: ${name}.tar.gz } }`,
+    `    verify: { public_keys: [${name}.pub] }`,
+  ];
 }

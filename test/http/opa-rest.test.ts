@@ -15,7 +15,7 @@ import { createLogger } from '../../src/observe/logger.js';
 import { canonicalJson } from '../helpers/canonical-json.js';
 import { tempDir } from '../helpers/fs.js';
 import { startOpaServer, type OpaServer } from '../helpers/opa-server.js';
-import { buildFrom, p256, signedBundle } from '../helpers/packs.js';
+import { buildFrom, signedFilePack } from '../helpers/packs.js';
 
 const PACK = {
   'warden.yaml': 'name: rest\nentrypoints: [rest/allow, rest/echo, rest/sum]\n',
@@ -72,25 +72,14 @@ describe("OPA's REST API: Warden against opa run --server on the same pack", () 
 
   before(async () => {
     const dir = tempDir();
-    const key = p256();
     const built = await buildFrom(PACK);
+    const entry = await signedFilePack(dir, 'rest', built.bytes);
     const packPath = join(dir, 'rest.tar.gz');
-    await writeFile(packPath, built.bytes);
-    await writeFile(`${packPath}.sigstore.json`, await signedBundle(built.bytes, key.privateKey));
-    await writeFile(join(dir, 'policy.pub'), key.publicPem);
     await writeFile(join(dir, 'opa.yaml'), 'default_decision: /rest/allow\n');
     opa = await startOpaServer(['-c', join(dir, 'opa.yaml'), '-b', packPath]);
     agent = await startAgent(
       parseConfig(
-        [
-          'listen: 127.0.0.1:0',
-          'data_dir: data',
-          'default_decision: /rest/allow',
-          'packs:',
-          '  - name: rest',
-          '    source: { file: { path: rest.tar.gz } }',
-          '    verify: { public_keys: [policy.pub] }',
-        ].join('\n'),
+        ['listen: 127.0.0.1:0', 'data_dir: data', 'default_decision: /rest/allow', 'packs:', ...entry].join('\n'),
         join(dir, 'agent.yaml'),
       ),
       createLogger('silent'),

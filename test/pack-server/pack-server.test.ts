@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isWardenError } from '../../src/errors.js';
+import { MAX_SERVED_BYTES } from '../../src/pack-server/pack-index.js';
 import { startPackServer, type PackServer } from '../../src/pack-server/pack-server.js';
 import { signPack } from '../../src/sign/sign.js';
 import { tempDir } from '../helpers/fs.js';
@@ -154,12 +155,12 @@ describe('pack server', () => {
     assert.deepEqual(Buffer.from(await res.arrayBuffer()), next);
   });
 
-  it('skips temp files and files over 64 MiB, logging the oversized one', async () => {
+  it('skips temp files and files over the default pack limit (256 MiB), logging the oversized one', async () => {
     await writeFile(join(dir, 'draft.tar.gz.tmp'), pack(4));
     const huge = join(dir, 'huge.tar.gz');
     await writeFile(huge, '');
-    truncateSync(huge, 64 * 1024 * 1024 + 1);
-    await eventually(() => logs.some((l) => l.code === 'PACK_TOO_LARGE'));
+    truncateSync(huge, MAX_SERVED_BYTES + 1);
+    await eventually(() => logs.some((l) => l.code === 'PACK_TOO_LARGE' && l.key === '--max-pack-bytes'));
     assert.equal((await fetch(`${packs}/huge`, { method: 'HEAD' })).status, 404);
     assert.equal((await fetch(`${packs}/draft.tar.gz.tmp`, { method: 'HEAD' })).status, 404);
   });

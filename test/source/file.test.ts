@@ -146,7 +146,7 @@ describe('file source', () => {
     const dir = tempDir();
     const path = join(dir, 'app.tar.gz');
     const ctx = context();
-    const source = new FileSource({ path, pollSeconds: 1, maxBytes: 8 }, ctx);
+    const source = new FileSource({ path, pollSeconds: 1, maxBytes: 8, maxBytesKey: 'limits.max_pack_bytes' }, ctx);
     const { handler } = recorder();
     await assert.rejects(
       source.fetchOnce(handler),
@@ -155,7 +155,11 @@ describe('file source', () => {
     await writeFile(path, 'more than eight bytes');
     await assert.rejects(
       source.fetchOnce(handler),
-      (e: unknown) => e instanceof WardenError && e.code === 'FETCH_TOO_LARGE',
+      (e: unknown) =>
+        e instanceof WardenError &&
+        e.code === 'FETCH_TOO_LARGE' &&
+        e.message.endsWith('app.tar.gz is 21 bytes, over the limit (limits.max_pack_bytes: 8)') &&
+        e.details.key === 'limits.max_pack_bytes',
     );
     assert.deepEqual(
       ctx.errors.map((e) => e.code),

@@ -421,12 +421,19 @@ describe('HttpSource against bad servers', () => {
       res.writeHead(200, { 'content-length': 50 * 1024 * 1024 }).write(Buffer.alloc(1024));
     });
     const err = await rejectsCode(
-      new HttpSource(config(srv.base + PACK_PATH, { maxBytes: 64 * 1024 }), context().ctx).fetchOnce(
-        recorder().handler,
-      ),
+      new HttpSource(
+        config(srv.base + PACK_PATH, { maxBytes: 64 * 1024, maxBytesKey: 'limits.max_pack_bytes' }),
+        context().ctx,
+      ).fetchOnce(recorder().handler),
       'FETCH_TOO_LARGE',
     );
     assert.equal(err.details.declared_bytes, 50 * 1024 * 1024);
+    assert.match(err.message, /the response body is 52428800 bytes, over the limit \(limits\.max_pack_bytes: 65536\)$/);
+    assert.deepEqual(
+      { limit: err.details.limit, key: err.details.key, actual: err.details.actual },
+      { limit: 65536, key: 'limits.max_pack_bytes', actual: 52428800 },
+    );
+    assert.match(err.hint, /set limits\.max_pack_bytes in the agent configuration to at least 52428800 \(now 65536\)/);
   });
 
   it('cuts a chunked body as soon as it grows past the limit: FETCH_TOO_LARGE, far fewer bytes sent than offered', async () => {

@@ -3,8 +3,10 @@ import { Writable } from 'node:stream';
 import { isIPv4, isIPv6 } from 'node:net';
 import { WardenError } from '../../errors.js';
 import { createLogger } from '../../observe/logger.js';
+import { MAX_SERVED_BYTES } from '../../pack-server/pack-index.js';
 import { PACKS_PREFIX, startPackServer } from '../../pack-server/pack-server.js';
 import { parse, required, type CliIO, type Command } from '../command.js';
+import { LIMIT_FLAGS, limitsFromFlags } from '../limit-flags.js';
 import { summaryOf } from '../registry.js';
 
 const HELP = `Serves every pack in DIR, read-only:
@@ -21,6 +23,7 @@ the signature first, then the pack. Changes are seen within about a second.
 options:
   --listen HOST:PORT    address to bind (IPv6 in brackets: [::1]:8282; port 0 picks one)
   --max-wait SECONDS    longest long poll, whatever the client asks (default 60, 0 = off)
+  --max-pack-bytes N    files over N bytes are logged and not served (default ${MAX_SERVED_BYTES}, an agent's limits.max_pack_bytes)
 
 Logs one JSON line per request on stderr. Stops cleanly on SIGINT or SIGTERM.`;
 
@@ -29,7 +32,7 @@ const MAX_WAIT_LIMIT = 3600;
 export const packServeCommand: Command = {
   name: 'pack serve',
   summary: summaryOf('pack serve'),
-  usage: 'warden pack serve DIR --listen HOST:PORT [--max-wait SECONDS]',
+  usage: 'warden pack serve DIR --listen HOST:PORT [--max-wait SECONDS] [--max-pack-bytes N]',
   run(argv, io) {
     return servePacks(argv, io, untilSignal);
   },
@@ -37,7 +40,11 @@ export const packServeCommand: Command = {
 
 /** The command's body; `stopped` is called before binding and resolves when serving should stop (tests pass their own). */
 export async function servePacks(argv: string[], io: CliIO, stopped: () => Promise<unknown>): Promise<number> {
-  const { values, positionals } = parse(argv, { listen: { type: 'string' }, 'max-wait': { type: 'string' } }, 1);
+  const { values, positionals } = parse(
+    argv,
+    { listen: { type: 'string' }, 'max-wait': { type: 'string' }, 'max-pack-bytes': LIMIT_FLAGS['max-pack-bytes'] },
+    1,
+  );
   if (values.help) {
     io.out(`usage: ${packServeCommand.usage}\n\n${packServeCommand.summary}.\n\n${HELP}`);
     return 0;
@@ -45,10 +52,18 @@ export async function servePacks(argv: string[], io: CliIO, stopped: () => Promi
   const dir = positionals[0] ?? '';
   const { host, port } = parseListen(required(values.listen, 'listen'));
   const maxWaitSeconds = values['max-wait'] === undefined ? undefined : parseSeconds(values['max-wait']);
+  const maxBytes = limitsFromFlags(values).maxCompressedBytes;
   const logger = createLogger('info', lineSink(io.err));
   // Listen for the stop before printing the address: a SIGTERM with no listener kills the process outright.
   const stop = stopped();
-  const server = await startPackServer({ dir, host, port, maxWaitSeconds, log: (obj, msg) => logger.info(obj, msg) });
+  const server = await startPackServer({
+    dir,
+    host,
+    port,
+    maxWaitSeconds,
+    ...(maxBytes === undefined ? {} : { maxBytes }),
+    log: (obj, msg) => logger.info(obj, msg),
+  });
   io.out(`serving ${dir} on ${server.url}${PACKS_PREFIX}`);
   await stop;
   await server.close();

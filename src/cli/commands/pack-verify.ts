@@ -6,16 +6,17 @@ import { existsSync } from 'node:fs';
 import { loadTrust, type TrustFiles } from '../../config/trust-files.js';
 import { WardenError } from '../../errors.js';
 import { manifestEntrypoints, MANIFEST_PATH, parseManifest } from '../../pack/manifest.js';
+import { CLI_LIMIT_KEYS } from '../../pack/limits.js';
 import { readPack } from '../../pack/reader.js';
 import { verifyPack } from '../../verify/verify.js';
 import { parse, readOrFail, type Command } from '../command.js';
+import { LIMIT_FLAGS, LIMIT_HELP, LIMIT_USAGE, limitsFromFlags } from '../limit-flags.js';
 import { summaryOf } from '../registry.js';
 
 export const packVerifyCommand: Command = {
   name: 'pack verify',
   summary: summaryOf('pack verify'),
-  usage:
-    'warden pack verify FILE (--public-key PUB [--public-key PUB2…] | --trusted-root ROOT --issuer I --subject-regex R) [--bundle B] [--digest sha256:…] [--json]',
+  usage: `warden pack verify FILE (--public-key PUB [--public-key PUB2…] | --trusted-root ROOT --issuer I --subject-regex R) [--bundle B] [--digest sha256:…] [--json] ${LIMIT_USAGE}`,
   async run(argv, io) {
     const opts = {
       'public-key': { type: 'string', multiple: true },
@@ -25,15 +26,17 @@ export const packVerifyCommand: Command = {
       bundle: { type: 'string' },
       digest: { type: 'string' },
       json: { type: 'boolean' },
+      ...LIMIT_FLAGS,
     } as const;
     const { values, positionals } = parse(argv, opts, 1);
     if (values.help) {
       io.out(
-        `usage: ${this.usage}\n\n${this.summary}.\nExit 0 if valid; otherwise one line with the error code. No network is used.`,
+        `usage: ${this.usage}\n\n${this.summary}.\nExit 0 if valid; otherwise one line with the error code. No network is used.\n\nLimits the contents are read with (an agent's limits.* keys, same defaults):\n${LIMIT_HELP}`,
       );
       return 0;
     }
     const file = positionals[0] ?? '';
+    const limits = limitsFromFlags(values);
     const bundlePath = values.bundle ?? `${file}.sigstore.json`;
     const pack = await readOrFail(file);
     // A missing bundle is "unsigned", not an I/O error: that is the verdict the operator needs.
@@ -45,7 +48,7 @@ export const packVerifyCommand: Command = {
       trust,
       values.digest === undefined ? {} : { expectedDigest: values.digest },
     );
-    const files = await readPack(pack);
+    const files = await readPack(pack, limits, { limitKeys: CLI_LIMIT_KEYS });
     const manifest = parseManifest(files.get(MANIFEST_PATH));
     const report = {
       file,
