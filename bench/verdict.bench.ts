@@ -47,6 +47,7 @@ import {
   type GovernanceAgent,
   type VerdictCase,
 } from './lib/governance-agent.js';
+import { mainThreadCpuNs } from './lib/cpu.js';
 import { blocksOf, callPercentiles, sampleCalls, type CallCase, type CallPercentiles } from './lib/latency.js';
 import { machineInfo } from './lib/machine.js';
 import { stopAll } from './lib/procs.js';
@@ -191,10 +192,14 @@ interface LogFigures {
   readonly ratio: { p50: number; p95: number; p99: number };
   /** The p99 ratio within each block of consecutive rounds. */
   readonly p99RatioByBlock: number[];
-  /** CPU µs per verdict, the background writer included, per round. */
+  /** CPU µs per verdict, the background writer included (every thread of the process), per round. */
   readonly cpuUs: { off: number[]; on: number[] };
+  /** CPU µs per verdict of the main thread alone (the one answering), per round. */
+  readonly mainUs: { off: number[]; on: number[] };
   /** Median over rounds of on / off CPU of the same round. */
   readonly cpuRatio: number;
+  /** The same for the main thread's CPU. */
+  readonly mainRatio: number;
 }
 
 /** Part 2's figures. */
@@ -225,13 +230,15 @@ async function drained(a: GovernanceAgent): Promise<void> {
   throw new Error('the decision log did not drain within ~10 s');
 }
 
-// CPU µs and wall µs per verdict of `n` verdicts over `cases`, an event-loop turn after every `chunk`; `after` runs inside the measurement.
+// CPU µs (all threads, and the main thread alone) and wall µs per verdict of `n` verdicts over `cases`, an
+// event-loop turn after every `chunk`; `after` runs inside the measurement.
 async function cpuPhase(
   a: GovernanceAgent,
   cases: readonly VerdictCase[],
   plan: { verdicts: number; chunk: number },
   after?: () => Promise<void>,
-): Promise<{ cpuUs: number; wallUs: number }> {
+): Promise<{ cpuUs: number; mainUs: number; wallUs: number }> {
+  const main0 = mainThreadCpuNs();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let wrong = 0;
@@ -246,8 +253,9 @@ async function cpuPhase(
   await after?.();
   const wallUs = ((performance.now() - t0) * 1000) / plan.verdicts;
   const cpu = process.cpuUsage(cpu0);
+  const mainUs = (mainThreadCpuNs() - main0) / 1000 / plan.verdicts;
   if (wrong > 0) throw new Error(`cpu phase: ${wrong} wrong verdicts`);
-  return { cpuUs: (cpu.user + cpu.system) / plan.verdicts, wallUs };
+  return { cpuUs: (cpu.user + cpu.system) / plan.verdicts, mainUs, wallUs };
 }
 
 // Part 2 at one granularity: per-call latency, then CPU per verdict with the writer's work included.
@@ -266,6 +274,7 @@ async function logFigures(g: Agents, callsPerTurn: number): Promise<LogFigures> 
     `decision log, a turn every ${callsPerTurn}: CPU per verdict incl. the writer, ${LOG_CPU_PLAN.rounds} rounds of ${LOG_CPU_PLAN.verdicts} verdicts…`,
   );
   const cpuUs = { off: [] as number[], on: [] as number[] };
+  const mainUs = { off: [] as number[], on: [] as number[] };
   for (let r = 0; r < LOG_CPU_PLAN.rounds; r++) {
     for (const which of r % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
       // The logged agent's phase lasts until its writer has written every verdict; the other has no writer.
@@ -276,6 +285,7 @@ async function logFigures(g: Agents, callsPerTurn: number): Promise<LogFigures> 
             )
           : await cpuPhase(g.off, MIX, { verdicts: LOG_CPU_PLAN.verdicts, chunk: callsPerTurn });
       cpuUs[which].push(res.cpuUs);
+      mainUs[which].push(res.mainUs);
     }
   }
   return {
@@ -289,6 +299,8 @@ async function logFigures(g: Agents, callsPerTurn: number): Promise<LogFigures> 
     p99RatioByBlock,
     cpuUs,
     cpuRatio: median(cpuUs.on.map((x, i) => x / (cpuUs.off[i] ?? NaN))),
+    mainUs,
+    mainRatio: median(mainUs.on.map((x, i) => x / (mainUs.off[i] ?? NaN))),
   };
 }
 
@@ -471,7 +483,7 @@ function renderLog(d: LogResult): string {
   );
   const rows: string[][] = [];
   for (const f of d.byTurn) {
-    const row = (label: string, s: CallPercentiles, cpu: number[]): string[] => [
+    const row = (label: string, s: CallPercentiles, cpu: number[], main: number[]): string[] => [
       `a turn every ${f.callsPerTurn}, log ${label}`,
       String(s.n),
       us(s.p50),
@@ -479,8 +491,12 @@ function renderLog(d: LogResult): string {
       us(s.p99),
       us(s.max),
       median(cpu).toFixed(2),
+      median(main).toFixed(2),
     ];
-    rows.push(row('off', f.perCallNs.off, f.cpuUs.off), row('on', f.perCallNs.on, f.cpuUs.on));
+    rows.push(
+      row('off', f.perCallNs.off, f.cpuUs.off, f.mainUs.off),
+      row('on', f.perCallNs.on, f.cpuUs.on, f.mainUs.on),
+    );
     rows.push([
       `a turn every ${f.callsPerTurn}, on / off`,
       '',
@@ -489,9 +505,24 @@ function renderLog(d: LogResult): string {
       ratio(f.ratio.p99),
       '',
       `${ratio(f.cpuRatio)} paired`,
+      `${ratio(f.mainRatio)} paired`,
     ]);
   }
-  out.push(table(['case', 'n', 'p50 µs', 'p95 µs', 'p99 µs', 'max µs', 'CPU µs/verdict incl. writer'], rows));
+  out.push(
+    table(
+      [
+        'case',
+        'n',
+        'p50 µs',
+        'p95 µs',
+        'p99 µs',
+        'max µs',
+        'CPU µs/verdict incl. writer',
+        'main thread CPU µs/verdict',
+      ],
+      rows,
+    ),
+  );
   out.push('');
   for (const f of d.byTurn) {
     out.push(

@@ -33,3 +33,18 @@ export function cpuMs(pid: number): number {
     return NaN;
   }
 }
+
+/**
+ * CPU nanoseconds the calling process's main thread has run so far, from its
+ * schedstat (Linux, ns resolution), or NaN where /proc cannot tell. Unlike
+ * process.cpuUsage (every thread: libuv's pool, worker threads, the GC's
+ * helpers) this is the thread that answers decisions.
+ */
+export function mainThreadCpuNs(): number {
+  try {
+    const pid = process.pid;
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]);
+  } catch {
+    return NaN;
+  }
+}

@@ -7,7 +7,7 @@
  * reads Warden's; a Warden pack plays the part of an OPA bundle.
  *
  * The request path builds the event (decisionEvent) and enqueues it; labels
- * and, unless given, the timestamp are added by the background writer, so the
+ * and, unless given, the timestamp are added by the writer thread, so the
  * hot path formats no date.
  */
 import type { Decision, JsonDecision } from '../decide/decider.js';
@@ -19,7 +19,13 @@ export interface DecisionLogLabels {
   readonly [label: string]: string;
 }
 
-/** What the request path enqueues. Must not be mutated after enqueue: it is serialised later. */
+/**
+ * What the request path enqueues. Must not be mutated after enqueue: it is handed to the
+ * writer thread later, by structured clone, and written there as JSON. So the line holds
+ * the event's data: a value with its own `toJSON` (other than a Date's) is written as the
+ * plain data it clones to; an event structured clone refuses (a function in it) is sent
+ * as its JSON (writer-thread.ts).
+ */
 export interface DecisionLogEvent {
   readonly decision_id: string;
   /** The queried entrypoint, as OPA writes it: `authz/allow`. */
@@ -115,8 +121,8 @@ function bundlesOf(pack: string, revision: string): DecisionLogEvent['bundles'] 
  * The NDJSON line of one event enqueued at `enqueuedAt` (ms since the epoch);
  * throws if the event is not JSON (a BigInt, a cycle). The labels' JSON is made
  * once, the event is stringified as it is (no spread into a new object), and
- * the timestamp is formatted once per millisecond: ~2 µs a line before, when
- * this ran on the main thread between requests (bench/verdict.bench.ts).
+ * the timestamp is formatted once per millisecond. Runs on the writer thread
+ * (decision-log-writer.ts), not on the one answering decisions.
  */
 export function lineFormatter(labels: DecisionLogLabels): (event: DecisionLogEvent, enqueuedAt: number) => string {
   const head = `{"labels":${JSON.stringify(labels)},`;

@@ -197,13 +197,18 @@ export const CATALOGUE = {
   /** Counted on every logged decision: registered as a scraped counter. */
   warden_decision_log_dropped_total: {
     type: 'counter',
-    help: 'Decision-log events dropped: oldest first from a full queue (overflow), enqueued after close, or not JSON (invalid).',
+    help: 'Decision-log events dropped: oldest first from a full queue (overflow), enqueued after close, not JSON (invalid), or held by a writer thread that ended twice in a row (writer_exit).',
     labels: ['reason'],
   },
   warden_decision_log_written_total: { type: 'counter', help: 'Decision-log events written to disk.', labels: [] },
   warden_decision_log_write_failure_total: {
     type: 'counter',
     help: 'Decision-log batch writes that failed (the batch is retried).',
+    labels: [],
+  },
+  warden_decision_log_writer_exit_total: {
+    type: 'counter',
+    help: "Times the decision log's writer thread ended unexpectedly (a new one is started after a backoff).",
     labels: [],
   },
 } as const satisfies Record<string, MetricDefinition>;

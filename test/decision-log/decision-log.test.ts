@@ -3,12 +3,14 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
+import { setImmediate } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import type { Decision } from '../../src/decide/decider.js';
 import { lineFormatter } from '../../src/decision-log/decision-log-event.js';
 import {
   DecisionLog,
   decisionEvent,
+  writerThreadOf,
   type DecisionLogEvent,
   type DecisionLogOptions,
 } from '../../src/decision-log/decision-log.js';
@@ -74,25 +76,29 @@ async function metric(registry: Registry, series: string): Promise<number> {
 }
 
 describe('decision log', () => {
-  it('enqueues a burst of 10,000 without touching fs or net, then drain writes them in OPA shape', async () => {
+  it('enqueues a burst of 10,000 without touching fs or net, then drain writes them in OPA shape from another thread', async () => {
     const { log, registry, logLines, dir } = setup({ batchSize: 500 });
     log.start();
     const events = Array.from({ length: 10_000 }, (_, i) => ev(i + 1));
     const spy = await spyIo();
     let during: Record<string, number>;
+    let draining: Record<string, number>;
     let logged: number;
     try {
       for (const e of events) log.enqueue(e);
       during = { ...spy.calls };
       logged = logLines.length;
       await log.drain(10_000);
+      draining = { ...spy.calls };
+      await readdir(dir);
     } finally {
       spy.restore();
     }
     assert.deepEqual(during, {}, 'no fs or net call during the burst');
     assert.equal(logged, 0, 'no log line during the burst');
-    assert.equal(spy.calls['FileHandle.write'], 20, 'the spy sees the writer: one write per batch of 500');
-    assert.equal(spy.calls['fs.promises.open'], 1, 'and its named imports of node:fs/promises');
+    assert.deepEqual(draining, {}, 'nor while the 20 batches are written: the writer thread writes them');
+    assert.equal(spy.calls['fs.promises.readdir'], 1, 'the spy sees named imports of node:fs/promises on this thread');
+    assert.notEqual(writerThreadOf(log)?.threadId, undefined);
     const lines = await readLines(dir);
     assert.equal(lines.length, 10_000);
     assert.deepEqual(
@@ -182,8 +188,10 @@ describe('decision log', () => {
     });
     log.start();
     for (let n = 1; n <= 3; n++) log.enqueue(ev(n));
-    await log.drain(150);
-    assert.ok((await metric(registry, 'warden_decision_log_write_failure_total')) >= 1);
+    // The timer retries every 20 ms, once the writer thread has started (a few hundred ms from the TypeScript sources).
+    await eventually(async () => (await metric(registry, 'warden_decision_log_write_failure_total')) >= 2, {
+      everyMs: 10,
+    });
     assert.equal(
       logLines.filter((l) => l.includes('"code":"DECISION_LOG_WRITE_FAILED"') && l.includes('retrying')).length,
       1,
@@ -206,10 +214,14 @@ describe('decision log', () => {
     async () => {
       const dir = join(tempDir(), 'ro');
       await mkdir(dir, { mode: 0o500 });
-      const { log, registry } = setup({ dir });
+      const { log, registry } = setup({ dir, flushIntervalMs: 20 });
+      log.start();
       log.enqueue(ev(1));
-      await log.drain(100);
-      assert.ok((await metric(registry, 'warden_decision_log_write_failure_total')) >= 1);
+      // Eventually: the writer thread starts first (a few hundred ms from the TypeScript sources).
+      await eventually(async () => (await metric(registry, 'warden_decision_log_write_failure_total')) >= 1, {
+        timeoutMs: 10_000,
+        everyMs: 10,
+      });
       await log.close(100);
     },
   );
@@ -218,12 +230,18 @@ describe('decision log', () => {
     const full = setup({ batchSize: 10, flushIntervalMs: 60_000 });
     full.log.start();
     for (let n = 1; n <= 10; n++) full.log.enqueue(ev(n));
-    await eventually(async () => (await writtenIds(full.dir)).length === 10, { timeoutMs: 2_000, everyMs: 10 });
+    await eventually(async () => (await writtenIds(full.dir)).length === 10, {
+      timeoutMs: 10_000,
+      everyMs: 10,
+    });
     await full.log.close();
     const timed = setup({ batchSize: 10, flushIntervalMs: 20 });
     timed.log.start();
     timed.log.enqueue(ev(1));
-    await eventually(async () => (await writtenIds(timed.dir)).length === 1, { timeoutMs: 2_000, everyMs: 10 });
+    await eventually(async () => (await writtenIds(timed.dir)).length === 1, {
+      timeoutMs: 10_000,
+      everyMs: 10,
+    });
     await timed.log.close();
   });
 
@@ -247,6 +265,76 @@ describe('decision log', () => {
     assert.doesNotThrow(() => log.enqueue(ev(4)));
     assert.equal(await metric(registry, 'warden_decision_log_dropped_total{reason="closed"}'), 1);
     assert.equal(log.queued, 0);
+  });
+  it('writes an event structured clone refuses as its JSON data, as before', async () => {
+    const { log, registry, dir } = setup();
+    log.enqueue(ev(1));
+    log.enqueue({ ...ev(2), input: { user: 'u2', callback: () => 'not data' } });
+    log.enqueue({ ...ev(3), input: { n: 3n, f: () => 0 } });
+    await log.drain(5_000);
+    const lines = await readLines(dir);
+    assert.deepEqual(
+      lines.map((l) => l.decision_id),
+      ['d1', 'd2'],
+    );
+    assert.deepEqual(lines[1]?.input, { user: 'u2' }, 'the function is left out, as JSON.stringify leaves it');
+    assert.equal(await metric(registry, 'warden_decision_log_dropped_total{reason="invalid"}'), 1);
+    await log.close();
+  });
+
+  it('keeps accepting when its writer thread ends mid-run: counts and logs the exit, starts another, writes every event', async () => {
+    const { log, registry, logLines, dir } = setup({ batchSize: 100, flushIntervalMs: 20 });
+    log.start();
+    const first = writerThreadOf(log);
+    assert.ok(first);
+    for (let n = 1; n <= 100; n++) log.enqueue(ev(n));
+    await setImmediate(); // the full batch is handed over
+    await first.terminate(); // as a crash would: the batch is in flight (or just written)
+    for (let n = 101; n <= 250; n++) assert.doesNotThrow(() => log.enqueue(ev(n)));
+    await log.drain(10_000);
+    assert.equal(await metric(registry, 'warden_decision_log_writer_exit_total'), 1);
+    assert.ok((await metric(registry, 'warden_decision_log_write_failure_total')) <= 1);
+    const second = writerThreadOf(log);
+    assert.ok(second && second.threadId !== first.threadId, 'a new writer thread');
+    assert.ok(
+      logLines.some((l) => l.includes('"code":"DECISION_LOG_WRITE_FAILED"') && l.includes('writer thread ended')),
+      'the exit is logged',
+    );
+    const ids = new Set(await writtenIds(dir));
+    const missing = Array.from({ length: 250 }, (_, i) => `d${i + 1}`).filter((id) => !ids.has(id));
+    assert.deepEqual(missing, [], 'nothing is lost: the batch in flight is written again (maybe twice)');
+    assert.equal(await metric(registry, 'warden_decision_log_dropped_total{reason="writer_exit"}'), 0);
+    await log.close();
+    assert.equal(await metric(registry, 'warden_decision_log_writer_exit_total'), 1, 'close() is not an exit');
+  });
+
+  it('drops and counts a batch held by two writer threads that end in a row, then goes on', async () => {
+    const { log, registry, dir } = setup({ batchSize: 50, flushIntervalMs: 20 });
+    log.start();
+    const first = writerThreadOf(log);
+    assert.ok(first);
+    for (let n = 1; n <= 50; n++) log.enqueue(ev(n));
+    await setImmediate();
+    await first.terminate();
+    // The batch goes back in front of the queue; the next thread is started to take it (after 50–100 ms).
+    let second: ReturnType<typeof writerThreadOf>;
+    await eventually(
+      () => {
+        second = writerThreadOf(log);
+        return second !== undefined && second !== first;
+      },
+      { everyMs: 1 },
+    );
+    await second?.terminate();
+    await eventually(async () => (await metric(registry, 'warden_decision_log_writer_exit_total')) === 2);
+    for (let n = 51; n <= 60; n++) log.enqueue(ev(n));
+    await log.drain(10_000);
+    const dropped = await metric(registry, 'warden_decision_log_dropped_total{reason="writer_exit"}');
+    const written = await writtenIds(dir);
+    assert.ok(written.includes('d51') && written.includes('d60'), 'later events are written');
+    // The second thread may have written the batch before it ended: then nothing was dropped.
+    assert.ok(dropped === 50 || written.includes('d1'), `the held batch is dropped (${dropped}) or was written`);
+    await log.close();
   });
 });
 

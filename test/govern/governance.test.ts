@@ -2,9 +2,14 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setImmediate } from 'node:timers/promises';
+import { Registry } from 'prom-client';
 import { startAgent, type RunningAgent } from '../../src/agent/agent.js';
 import { parseConfig } from '../../src/config/load.js';
-import type { Governance, Verdict } from '../../src/govern/verdict/governance.js';
+import { Decider } from '../../src/decide/decider.js';
+import { DecisionRouter } from '../../src/decide/router.js';
+import { DecisionLog, writerThreadOf } from '../../src/decision-log/decision-log.js';
+import { Governance, type Verdict } from '../../src/govern/verdict/governance.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { buildPack } from '../../src/pack/build.js';
 import { tempDir, writeTree } from '../helpers/fs.js';
@@ -15,6 +20,7 @@ import { publish } from '../helpers/variants.js';
 import { eventually } from '../helpers/wait.js';
 
 const key = p256();
+const quiet = createLogger('silent');
 
 // The value of one series in the agent's metrics text (0 when absent).
 async function metric(agent: RunningAgent, series: string): Promise<number> {
@@ -185,6 +191,52 @@ describe('governance verdicts in an agent', () => {
     assert.deepEqual(results, { allow: 2500, deny: 1250, blocked: 1250 });
     await agent.drainDecisionLog();
     assert.equal((await countLines(logDir)) - linesBefore, 5000, 'the background writer wrote every verdict');
+  });
+
+  it('keeps answering while the decision-log writer thread ends mid-run; the exit is counted and every verdict still logged', async () => {
+    // A Governance on the agent's packs with a decision log this test holds, so it can end the log's writer thread.
+    const registry = new Registry();
+    const logDir = join(dir, 'decisions-writer-exit');
+    const decisionLog = new DecisionLog({ dir: logDir, flushIntervalMs: 20, batchSize: 200, registry, log: quiet });
+    decisionLog.start();
+    const router = new DecisionRouter(agent.packs.map((p) => p.activator));
+    router.rebuild();
+    const killSwitches = agent.killSwitches;
+    assert.ok(killSwitches);
+    const g = new Governance({
+      decider: new Decider(router, agent.metrics),
+      router,
+      entrypoint: gov.entrypoint,
+      killSwitches,
+      decisionLog,
+      log: quiet,
+    });
+    const first = writerThreadOf(decisionLog);
+    assert.ok(first);
+    const ids: string[] = [];
+    for (let i = 0; i < 2000; i++) {
+      if (i === 700) await first.terminate();
+      const v = g.verdict({ ...ALLOW_CORE, subject: `exit-${i}` });
+      assert.equal(v.result, 'allow');
+      ids.push(v.decisionId);
+      if (i % 50 === 49) await setImmediate();
+    }
+    await decisionLog.drain(10_000);
+    const series = async (name: string): Promise<number> =>
+      Number((await registry.getSingleMetric(name)?.get())?.values[0]?.value ?? 0);
+    assert.equal(await series('warden_decision_log_writer_exit_total'), 1);
+    const logged = new Set(
+      (await Promise.all((await readdir(logDir)).map((n) => readFile(join(logDir, n), 'utf8'))))
+        .flatMap((t) => t.split('\n'))
+        .filter((l) => l !== '')
+        .map((l) => (JSON.parse(l) as { decision_id: string }).decision_id),
+    );
+    assert.deepEqual(
+      ids.filter((id) => !logged.has(id)),
+      [],
+      'every verdict is in the log',
+    );
+    await decisionLog.close();
   });
 
   it('flushes the cache on activation: a new governance pack answers at once, never a cached answer of the old one', async () => {
