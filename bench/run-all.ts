@@ -11,6 +11,7 @@ const BENCHES = [
   'verify',
   'decide',
   'throughput',
+  'activation-stall',
   'publish',
   'reload',
   'decision-log',

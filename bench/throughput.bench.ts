@@ -1,279 +1,293 @@
 /**
- * Issue 3, HTTP throughput: a real `warden agent` process against a real
- * `opa run --server` on the same pack (a Warden pack is an OPA bundle), loaded
- * by the same autocannon program, same settings, same run. Goal: at least
- * OPA's throughput.
+ * HTTP decision throughput: `warden agent` with decision workers (auto: one
+ * per core; 1; 0 = every decision on the main thread) against `opa run
+ * --server` on the same pack (a Warden pack is an OPA bundle), loaded by the
+ * same autocannon program, same settings, same run, at 16, 64 and 256
+ * connections. Goal (decision workers, auto): at least 1.2× OPA's req/s at
+ * every connection count, with a worst request no slower than OPA's.
  *
  * The load generator runs as its own process (bench/lib/load-child.ts) for
- * every measurement, alternating targets; the three processes share the
- * machine's cores, so the figures are for this machine, not a server's ceiling.
+ * every measurement; in each round every connection count runs every target
+ * back to back, the order rotating. The load generator, the servers and the
+ * kernel share the machine's cores: the figures are for this machine, not a
+ * server's ceiling. CPU per request is given for the whole server process and,
+ * for Warden, for its main thread alone (the HTTP layer, routing and the
+ * hand-off to the workers), with the evaluation time the agent measured
+ * itself (opa_client_latency_seconds: inside the worker for pooled packs).
+ * OPA's Go runtime has no such main thread: only its whole-process CPU counts.
  *
- * Run: `npm run bench:throughput`. Prints tables; raw figures go to bench/results/.
+ * Run: `node --import tsx bench/throughput.bench.ts [--rounds 5] [--seconds 5] [--connections 16,64,256]`
+ * after `npx tsc -p tsconfig.build.json` (the agents run bin/warden.js → dist/).
+ * Prints tables; raw figures go to bench/results/throughput-<timestamp>.json.
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { parseArgs } from 'node:util';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { cpuMs } from './lib/cpu.js';
 import { buildSignedExample, ENTRYPOINT, INPUTS, signingKey } from './lib/example.js';
-import { checkDecisions, KeepAliveClient } from './lib/http.js';
-import type { LoadPlan, LoadResult } from './lib/load-child.js';
-import { machineInfo } from './lib/machine.js';
-import { freePort, ServerProcess, startWardenAgent, stopAll } from './lib/procs.js';
+import { checkDecisions } from './lib/http.js';
+import { loadAverage, machineInfo } from './lib/machine.js';
+import { stopAll } from './lib/procs.js';
 import { ms, ratio, table, writeResults } from './lib/report.js';
 import { summarize } from './lib/stats.js';
+import {
+  evaluationTotals,
+  runLoad,
+  startOpa,
+  startWarden,
+  type LoadRun,
+  type Target,
+  type Workers,
+} from './lib/targets.js';
 import { locateOpa } from '../src/opa/locate.js';
-import { messageOf } from '../src/errors.js';
+import { poolSize } from '../src/workers/pool.js';
 
-const GOAL = 1.0;
-const CONNECTIONS = [16, 64] as const;
+const GOAL = 1.2;
 const PIPELINING = 1;
-const DURATION_SECONDS = 5;
 const WARMUP_SECONDS = 3;
-const ROUNDS = 5;
-const LOAD_CHILD = fileURLToPath(new URL('./lib/load-child.ts', import.meta.url));
-const run = promisify(execFile);
 
-type Target = 'opa' | 'warden';
+const { values: args } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '5' },
+    seconds: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '16,64,256' },
+  },
+});
+const ROUNDS = Number(args.rounds);
+const DURATION_SECONDS = Number(args.seconds);
+const CONNECTIONS = (args.connections ?? '').split(',').map((c) => Number(c.trim()));
+if (!(ROUNDS >= 1) || !(DURATION_SECONDS >= 1) || CONNECTIONS.some((c) => !(c >= 1)))
+  throw new Error('usage: [--rounds 5] [--seconds 5] [--connections 16,64,256]');
 
-/** A server under load. */
-interface Server {
-  readonly name: Target;
-  readonly url: string;
-  readonly proc: ServerProcess;
+/** The servers compared; Warden's by `decision_workers`. */
+interface TargetSpec {
+  readonly name: string;
+  readonly workers?: Workers;
 }
+const OPA = 'opa';
+const AUTO = `warden-workers-auto`;
+const ONE = 'warden-workers-1';
+const ZERO = 'warden-workers-0';
+const TARGETS: readonly TargetSpec[] = [
+  { name: OPA },
+  { name: AUTO, workers: 'auto' },
+  { name: ONE, workers: 1 },
+  { name: ZERO, workers: 0 },
+];
 
 /** One measured load run. */
 interface Run {
-  readonly target: Target;
+  readonly target: string;
   readonly connections: number;
   readonly round: number;
-  readonly load: LoadResult;
-  /** CPU the server used during the run, ms. */
+  readonly load: LoadRun['load'];
   readonly serverCpuMs: number;
+  readonly mainThreadCpuMs: number;
+  /** Evaluation time the agent measured during the run, ms (Warden only). */
+  readonly evaluationMs: number | undefined;
+  /** Load average (1 min) when the run started: how busy the shared machine was. */
+  readonly loadAverage: number;
 }
 
-// Runs the load generator once against a server; returns its figures and the server's CPU time.
-async function load(
-  server: Server,
-  connections: number,
-  durationSeconds: number,
-): Promise<{ load: LoadResult; serverCpuMs: number }> {
-  const plan: LoadPlan = {
-    url: server.url,
+// The example's four inputs, each must give its expected result.
+const ready = (who: string) => (client: Parameters<typeof checkDecisions>[0]) =>
+  checkDecisions(client, `/v1/data/${ENTRYPOINT}`, INPUTS, who);
+
+// Runs autocannon once against a target, with the agent's evaluation time over the run.
+async function measure(t: Target, connections: number, durationSeconds: number, round: number): Promise<Run> {
+  const warden = t.name !== OPA;
+  const before = warden ? await evaluationTotals(t.url) : undefined;
+  const loadAvg = loadAverage();
+  const r = await runLoad(t, {
     path: `/v1/data/${ENTRYPOINT}`,
     connections,
     pipelining: PIPELINING,
     durationSeconds,
     cases: INPUTS.map((c) => ({ body: JSON.stringify({ input: c.input }), expect: c.expect })),
+  });
+  const after = warden ? await evaluationTotals(t.url) : undefined;
+  return {
+    target: t.name,
+    connections,
+    round,
+    ...r,
+    evaluationMs: before && after ? (after.seconds - before.seconds) * 1000 : undefined,
+    loadAverage: loadAvg,
   };
-  const before = cpuMs(server.proc.pid);
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', LOAD_CHILD, JSON.stringify(plan)], {
-    maxBuffer: 16 * 1024 * 1024,
-    timeout: (durationSeconds + 60) * 1000,
-  });
-  const serverCpuMs = cpuMs(server.proc.pid) - before;
-  const line = stdout.trim().split('\n').pop() ?? '';
-  return { load: JSON.parse(line) as LoadResult, serverCpuMs };
 }
 
-// Starts `opa run --server` on the pack and waits until it answers the data API.
-async function startOpa(packPath: string): Promise<Server> {
-  const opa = locateOpa();
-  const port = await freePort();
-  const proc = ServerProcess.start('opa', opa.path, [
-    'run',
-    '--server',
-    '--addr',
-    `127.0.0.1:${port}`,
-    '--log-level',
-    'error',
-    '-b',
-    packPath,
-  ]);
-  const url = `http://127.0.0.1:${port}`;
-  const client = new KeepAliveClient(url);
-  try {
-    for (let i = 0; ; i++) {
-      try {
-        await checkDecisions(client, `/v1/data/${ENTRYPOINT}`, INPUTS, 'opa');
-        return { name: 'opa', url, proc };
-      } catch (err) {
-        if (i >= 100 || proc.child.exitCode !== null)
-          throw new Error(`opa did not answer correctly: ${messageOf(err)}\n${proc.tail()}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-  } catch (err) {
-    await proc.stop();
-    throw err;
-  } finally {
-    client.close();
-  }
-}
+// Per request, µs.
+const perRequest = (r: Run, cpuMs: number | undefined): number =>
+  cpuMs === undefined ? NaN : (cpuMs * 1000) / r.load.completed;
 
-// Starts `warden agent` on the same pack (file source) and checks its answers.
-async function startWarden(dir: string, packPath: string, publicPath: string): Promise<Server> {
-  const configPath = join(dir, 'agent.yaml');
-  await writeFile(
-    configPath,
-    [
-      'listen: 127.0.0.1:0',
-      `data_dir: ${join(dir, 'data')}`,
-      'log_level: warn',
-      'packs:',
-      '  - name: authz',
-      '    source:',
-      `      file: { path: ${packPath}, poll_seconds: 60 }`,
-      '    verify:',
-      `      public_keys: [${publicPath}]`,
-    ].join('\n'),
-  );
-  const { proc, url } = await startWardenAgent('warden agent', configPath);
-  const client = new KeepAliveClient(url);
-  try {
-    await checkDecisions(client, `/v1/data/${ENTRYPOINT}`, INPUTS, 'the warden agent');
-  } catch (err) {
-    await proc.stop();
-    throw err;
-  } finally {
-    client.close();
-  }
-  return { name: 'warden', url, proc };
-}
-
-/** Per connection count: both targets' figures over the rounds. */
-interface Comparison {
-  readonly connections: number;
-  readonly rps: Record<Target, number[]>;
-  readonly p50: Record<Target, number[]>;
-  readonly p99: Record<Target, number[]>;
-  /** Server CPU per request, µs. */
-  readonly cpuPerRequestUs: Record<Target, number[]>;
-  readonly ratioRps: number;
-  readonly ratioP50: number;
-  readonly ratioP99: number;
-  readonly ratioCpu: number;
-  /** Warden/OPA req/s of the two back-to-back runs of each round. */
-  readonly pairedRps: number[];
-  /** The median of pairedRps: the headline figure (noise slower than a run pair cancels out). */
-  readonly ratioRpsPaired: number;
-}
-
-// Median of a few numbers (here: one per round).
+// Median of a few numbers (one per round).
 function median(xs: readonly number[]): number {
-  return summarize(xs).p50;
+  const finite = xs.filter((x) => Number.isFinite(x));
+  return finite.length > 0 ? summarize(finite).p50 : NaN;
 }
 
-// Server CPU time per completed request, µs.
-function cpuPerRequest(r: Run): number {
-  return (r.serverCpuMs * 1000) / r.load.completed;
+// "median (min–max)".
+function spread(xs: readonly number[], f: (x: number) => string): string {
+  const finite = xs.filter((x) => Number.isFinite(x));
+  if (finite.length === 0) return '–';
+  const s = summarize(finite);
+  return `${f(s.p50)} (${f(s.min)}–${f(s.max)})`;
 }
 
-// Warden/OPA per connection count, over the rounds.
-function compare(runs: readonly Run[]): Comparison[] {
-  return CONNECTIONS.map((connections) => {
-    const of = (t: Target): Run[] => runs.filter((r) => r.target === t && r.connections === connections);
-    const field = (f: (r: Run) => number): Record<Target, number[]> => ({
-      opa: of('opa').map(f),
-      warden: of('warden').map(f),
+// a/b of the runs of the same round and connection count.
+function paired(runs: readonly Run[], a: string, b: string, c: number, f: (r: Run) => number): number[] {
+  return runs
+    .filter((r) => r.target === a && r.connections === c)
+    .map((x) => {
+      const y = runs.find((r) => r.target === b && r.connections === c && r.round === x.round);
+      return y ? f(x) / f(y) : NaN;
     });
-    const rps = field((r) => r.load.requestsPerSecond.mean);
-    const p50 = field((r) => r.load.latencyMs.p50);
-    const p99 = field((r) => r.load.latencyMs.p99);
-    const cpuPerRequestUs = field(cpuPerRequest);
-    const pairedRps = rps.warden.map((w, i) => w / (rps.opa[i] ?? NaN));
-    return {
-      connections,
-      rps,
-      p50,
-      p99,
-      cpuPerRequestUs,
-      ratioRps: median(rps.warden) / median(rps.opa),
-      ratioP50: median(p50.warden) / median(p50.opa),
-      ratioP99: median(p99.warden) / median(p99.opa),
-      ratioCpu: median(cpuPerRequestUs.warden) / median(cpuPerRequestUs.opa),
-      pairedRps,
-      ratioRpsPaired: median(pairedRps),
-    };
-  });
 }
+
+const rps = (r: Run): number => r.load.requestsPerSecond.mean;
+const maxMs = (r: Run): number => r.load.latencyMs.max;
 
 // The readable report.
-function render(runs: readonly Run[], comparisons: readonly Comparison[]): string {
+function render(runs: readonly Run[], names: Readonly<Record<string, string>>): string {
   const out: string[] = [];
+  const of = (t: string, c: number): Run[] => runs.filter((r) => r.target === t && r.connections === c);
   out.push(
-    `## Every run (${DURATION_SECONDS} s each, pipelining ${PIPELINING}, the 4 example inputs in turn; latency in ms)\n`,
+    `## Every run (${DURATION_SECONDS} s each, pipelining ${PIPELINING}, the 4 example inputs in turn; latency in ms, CPU in µs per request)\n`,
   );
   out.push(
     table(
       [
         'round',
-        'connections',
+        'conns',
         'target',
-        'req/s (mean)',
+        'req/s',
         'p50',
         'p99',
         'max',
-        'errors',
-        'non-2xx',
-        'wrong',
-        'server CPU µs/req',
-        'server cores busy',
-        'load gen CPU µs/req',
+        'errors / non-2xx / wrong',
+        'server CPU',
+        'main thread',
+        'evaluation',
+        'cores busy',
+        'load gen CPU',
+        'load avg',
       ],
       runs.map((r) => [
         String(r.round),
         String(r.connections),
         r.target,
-        r.load.requestsPerSecond.mean.toFixed(0),
+        rps(r).toFixed(0),
         ms(r.load.latencyMs.p50),
         ms(r.load.latencyMs.p99),
         ms(r.load.latencyMs.max),
-        String(r.load.errors),
-        String(r.load.non2xx),
-        String(r.load.wrong),
-        cpuPerRequest(r).toFixed(0),
+        `${r.load.errors} / ${r.load.non2xx} / ${r.load.wrong}`,
+        perRequest(r, r.serverCpuMs).toFixed(0),
+        r.target === OPA ? '–' : perRequest(r, r.mainThreadCpuMs).toFixed(0),
+        r.evaluationMs === undefined ? '–' : perRequest(r, r.evaluationMs).toFixed(1),
         (r.serverCpuMs / (r.load.durationSeconds * 1000)).toFixed(2),
         ((r.load.loadGeneratorCpuMs * 1000) / r.load.completed).toFixed(0),
+        r.loadAverage.toFixed(1),
       ]),
     ),
   );
-  out.push(
-    `\n## Warden / OPA (medians over ${ROUNDS} rounds; goal: median paired req/s ratio ≥ ${GOAL.toFixed(2)}×)\n`,
-  );
+  out.push(`\n## Per target: medians over ${ROUNDS} rounds (worst request: the largest of every round)\n`);
   out.push(
     table(
       [
-        'connections',
-        'OPA req/s',
-        'Warden req/s',
-        'ratio of medians',
-        'paired ratio (median)',
-        'paired, per round',
-        'OPA p50 / p99',
-        'Warden p50 / p99',
-        'p50 ratio',
-        'p99 ratio',
-        'CPU/req ratio',
-        'goal',
+        'conns',
+        'target',
+        'req/s',
+        'p50',
+        'p99',
+        'max (median)',
+        'worst request',
+        'server CPU µs/req',
+        'main thread µs/req',
+        'evaluation µs/req',
+        'cores busy',
       ],
-      comparisons.map((c) => [
-        String(c.connections),
-        median(c.rps.opa).toFixed(0),
-        median(c.rps.warden).toFixed(0),
-        ratio(c.ratioRps),
-        ratio(c.ratioRpsPaired),
-        c.pairedRps.map(ratio).join(' '),
-        `${ms(median(c.p50.opa))} / ${ms(median(c.p99.opa))}`,
-        `${ms(median(c.p50.warden))} / ${ms(median(c.p99.warden))}`,
-        ratio(c.ratioP50),
-        ratio(c.ratioP99),
-        ratio(c.ratioCpu),
-        c.ratioRpsPaired >= GOAL ? 'met' : 'MISSED',
-      ]),
+      CONNECTIONS.flatMap((c) =>
+        TARGETS.map((t) => {
+          const rs = of(t.name, c);
+          return [
+            String(c),
+            names[t.name] ?? t.name,
+            median(rs.map(rps)).toFixed(0),
+            ms(median(rs.map((r) => r.load.latencyMs.p50))),
+            ms(median(rs.map((r) => r.load.latencyMs.p99))),
+            ms(median(rs.map(maxMs))),
+            ms(Math.max(...rs.map(maxMs))),
+            median(rs.map((r) => perRequest(r, r.serverCpuMs))).toFixed(0),
+            t.name === OPA ? '–' : median(rs.map((r) => perRequest(r, r.mainThreadCpuMs))).toFixed(0),
+            t.name === OPA ? '–' : median(rs.map((r) => perRequest(r, r.evaluationMs))).toFixed(1),
+            median(rs.map((r) => r.serverCpuMs / (r.load.durationSeconds * 1000))).toFixed(2),
+          ];
+        }),
+      ),
+    ),
+  );
+  out.push(`\n## Ratios: median of the per-round paired ratios (min–max over ${ROUNDS} rounds)\n`);
+  const comparisons: Array<[string, string, string]> = [
+    [AUTO, OPA, 'workers auto / OPA'],
+    [ONE, OPA, 'workers 1 / OPA'],
+    [ZERO, OPA, 'workers 0 / OPA'],
+    [AUTO, ZERO, 'workers auto / workers 0'],
+    [ONE, ZERO, 'workers 1 / workers 0'],
+    [AUTO, ONE, 'scaling: workers auto / workers 1'],
+  ];
+  out.push(
+    table(
+      ['conns', 'comparison', 'req/s', 'p50', 'p99', 'max', 'server CPU per request'],
+      CONNECTIONS.flatMap((c) =>
+        comparisons.map(([a, b, label]) => [
+          String(c),
+          label,
+          spread(paired(runs, a, b, c, rps), ratio),
+          spread(
+            paired(runs, a, b, c, (r) => r.load.latencyMs.p50),
+            ratio,
+          ),
+          spread(
+            paired(runs, a, b, c, (r) => r.load.latencyMs.p99),
+            ratio,
+          ),
+          spread(paired(runs, a, b, c, maxMs), ratio),
+          spread(
+            paired(runs, a, b, c, (r) => perRequest(r, r.serverCpuMs)),
+            ratio,
+          ),
+        ]),
+      ),
+    ),
+  );
+  out.push(`\n## Goal: workers auto ≥ ${GOAL.toFixed(1)}× OPA's req/s, worst request ≤ OPA's\n`);
+  out.push(
+    table(
+      [
+        'conns',
+        'req/s ratio (median paired)',
+        'rounds ≥ goal',
+        'worst request auto / OPA',
+        'rounds with max ≤ OPA max',
+        'req/s',
+        'worst request',
+      ],
+      CONNECTIONS.map((c) => {
+        const ratios = paired(runs, AUTO, OPA, c, rps);
+        const maxRatios = paired(runs, AUTO, OPA, c, maxMs);
+        const worst = (t: string): number => Math.max(...of(t, c).map(maxMs));
+        const okRps = median(ratios) >= GOAL;
+        const okMax = worst(AUTO) <= worst(OPA);
+        return [
+          String(c),
+          ratio(median(ratios)),
+          `${ratios.filter((x) => x >= GOAL).length} of ${ratios.length}`,
+          `${ms(worst(AUTO))} / ${ms(worst(OPA))}`,
+          `${maxRatios.filter((x) => x <= 1).length} of ${maxRatios.length}`,
+          okRps ? 'met' : 'MISSED',
+          okMax ? 'met' : 'MISSED',
+        ];
+      }),
     ),
   );
   return out.join('\n');
@@ -284,41 +298,53 @@ function log(message: string): void {
   process.stderr.write(`bench throughput: ${message}\n`);
 }
 
-// Builds the pack, starts both servers, loads each in turn, reports, stops everything.
+// Builds the pack, starts every server, loads each in turn, reports, stops everything.
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'warden-bench-throughput-'));
-  let opa: Server | undefined;
-  let warden: Server | undefined;
+  const servers: Target[] = [];
   try {
     log('building and signing examples/authz…');
     const key = await signingKey(dir);
     const pack = await buildSignedExample(dir, key);
-    opa = await startOpa(pack.path);
-    warden = await startWarden(dir, pack.path, key.publicPath);
-    log(
-      `opa pid ${opa.proc.pid} at ${opa.url}, warden agent pid ${warden.proc.pid} at ${warden.url}; both answer the 4 inputs correctly`,
-    );
-    for (const s of [opa, warden]) {
+    for (const t of TARGETS) {
+      const server =
+        t.workers === undefined
+          ? await startOpa(t.name, ['-b', pack.path], ready('opa'))
+          : await startWarden(
+              {
+                dir,
+                name: t.name,
+                packName: 'authz',
+                source: [`file: { path: ${pack.path}, poll_seconds: 60 }`],
+                publicKeyPath: key.publicPath,
+                workers: t.workers,
+              },
+              ready(t.name),
+            );
+      servers.push(server);
+      log(`${t.name}: pid ${server.proc.pid} at ${server.url} answers the 4 inputs correctly`);
+    }
+    for (const s of servers) {
       log(`warm-up: ${s.name}, ${WARMUP_SECONDS} s at ${CONNECTIONS[0]} connections…`);
-      await load(s, CONNECTIONS[0], WARMUP_SECONDS);
+      await measure(s, CONNECTIONS[0] ?? 16, WARMUP_SECONDS, 0);
     }
     const runs: Run[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       for (const [i, connections] of CONNECTIONS.entries()) {
-        // Alternate which target goes first, so neither always follows the other.
-        const order = (round + i) % 2 === 0 ? [opa, warden] : [warden, opa];
+        // Rotate the order so no target always follows the same one.
+        const shift = (round + i) % servers.length;
+        const order = [...servers.slice(shift), ...servers.slice(0, shift)];
         for (const s of order) {
           log(`round ${round}: ${s.name}, ${connections} connections, ${DURATION_SECONDS} s…`);
-          const r = await load(s, connections, DURATION_SECONDS);
-          runs.push({ target: s.name, connections, round, ...r });
+          runs.push(await measure(s, connections, DURATION_SECONDS, round));
         }
       }
     }
-    const comparisons = compare(runs);
     const machine = machineInfo();
     const opaVersion = locateOpa().version;
+    const names = { [AUTO]: `warden-workers-auto (${poolSize('auto')})` };
     process.stdout.write(
-      `# HTTP throughput benchmark: warden agent vs opa run --server\n\n${machine.cores} cores, ${machine.cpuModel}, Node ${machine.node}, opa ${opaVersion}; autocannon in a separate process\n\n${render(runs, comparisons)}\n`,
+      `# HTTP throughput: warden agent (decision workers auto, 1, 0) vs opa run --server\n\n${machine.cores} cores, ${machine.cpuModel}, Node ${machine.node}, opa ${opaVersion}; autocannon in a separate process\n\n${render(runs, names)}\n`,
     );
     const path = await writeResults('throughput', {
       benchmark: 'throughput',
@@ -327,6 +353,8 @@ async function main(): Promise<void> {
       machine,
       opaVersion,
       settings: {
+        targets: TARGETS,
+        autoWorkers: poolSize('auto'),
         connections: CONNECTIONS,
         pipelining: PIPELINING,
         durationSeconds: DURATION_SECONDS,
@@ -335,11 +363,10 @@ async function main(): Promise<void> {
       },
       inputs: INPUTS,
       runs,
-      comparisons,
     });
     process.stdout.write(`\nraw figures: ${path}\n`);
   } finally {
-    await stopAll([opa?.proc, warden?.proc]);
+    await stopAll(servers.map((s) => s.proc));
     await rm(dir, { recursive: true, force: true });
   }
 }

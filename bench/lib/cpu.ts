@@ -22,8 +22,21 @@ function hz(): number {
 
 /** User + system CPU milliseconds used by `pid` (its threads included), or NaN where /proc cannot tell. */
 export function cpuMs(pid: number): number {
+  return statCpuMs(`/proc/${pid}/stat`);
+}
+
+/**
+ * User + system CPU milliseconds used by the process's main thread alone (the thread whose id is
+ * the process id: for a Node server, the event loop that runs the HTTP layer), or NaN.
+ */
+export function mainThreadCpuMs(pid: number): number {
+  return statCpuMs(`/proc/${pid}/task/${pid}/stat`);
+}
+
+// utime + stime of a /proc stat file, ms.
+function statCpuMs(path: string): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(path, 'utf8');
     // Fields after the command name, which is in parentheses and may contain spaces.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const utime = Number(fields[11]);
@@ -46,5 +59,16 @@ export function mainThreadCpuNs(): number {
     return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]);
   } catch {
     return NaN;
+  }
+}
+
+/** Resident memory of `pid` now and its peak so far (VmRSS, VmHWM), MiB; NaN where /proc cannot tell. */
+export function memoryMiB(pid: number): { rss: number; peak: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 };
+  } catch {
+    return { rss: NaN, peak: NaN };
   }
 }

@@ -88,22 +88,36 @@ export async function buildSignedExample(dir: string, key: SigningKey): Promise<
   return { path, signaturePath, built };
 }
 
-/** Version n of a built pack: revision `bench-<n>`, marker sequence n, data.json carrying n. */
-export function exampleVersion(built: BuiltPack, n: number): Buffer {
-  const files = new Map(built.files);
-  const manifest = JSON.parse((files.get(MANIFEST_PATH) ?? Buffer.from('{}')).toString('utf8')) as {
+/**
+ * A built pack's files as version n: manifest revision `<prefix>-<n>`, marker sequence n, and the
+ * files in `replace` (path → new content) swapped in; re-packed. The policy is not rebuilt: versions
+ * that differ only in data cost one gzip each, not one opa build.
+ */
+export function packVersion(
+  files: ReadonlyMap<string, Buffer>,
+  n: number,
+  replace: ReadonlyMap<string, Buffer>,
+  revisionPrefix = 'bench',
+): Buffer {
+  const out = new Map(files);
+  const manifest = JSON.parse((out.get(MANIFEST_PATH) ?? Buffer.from('{}')).toString('utf8')) as {
     revision: string;
     metadata: { warden: { sequence: number } };
   };
-  manifest.revision = `bench-${n}`;
+  manifest.revision = `${revisionPrefix}-${n}`;
   manifest.metadata.warden.sequence = n;
-  files.set(MANIFEST_PATH, Buffer.from(JSON.stringify(manifest)));
-  const data = JSON.parse((files.get('data.json') ?? Buffer.from('{}')).toString('utf8')) as {
+  out.set(MANIFEST_PATH, Buffer.from(JSON.stringify(manifest)));
+  for (const [path, data] of replace) out.set(path, data);
+  return writeTarGz([...out].map(([p, d]) => ({ path: p, data: d })));
+}
+
+/** Version n of a built pack: revision `bench-<n>`, marker sequence n, data.json carrying n. */
+export function exampleVersion(built: BuiltPack, n: number): Buffer {
+  const data = JSON.parse((built.files.get('data.json') ?? Buffer.from('{}')).toString('utf8')) as {
     authz: Record<string, unknown>;
   };
   data.authz['bench_version'] = n;
-  files.set('data.json', Buffer.from(JSON.stringify(data)));
-  return writeTarGz([...files].map(([p, d]) => ({ path: p, data: d })));
+  return packVersion(built.files, n, new Map([['data.json', Buffer.from(JSON.stringify(data))]]));
 }
 
 /** A pack and its signature, ready to publish. */

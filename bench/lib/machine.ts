@@ -3,7 +3,7 @@
  * figures from different machines are not comparable.
  */
 import { readFileSync } from 'node:fs';
-import { availableParallelism, cpus, release, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
 
 /** Where and with what the numbers were taken. */
 export interface MachineInfo {
@@ -38,4 +38,9 @@ function cpuModel(): string {
     // not Linux: fall through
   }
   return cpus()[0]?.model ?? 'unknown';
+}
+
+/** The 1-minute load average now: how busy the (shared) machine was around a measurement. */
+export function loadAverage(): number {
+  return loadavg()[0] ?? NaN;
 }

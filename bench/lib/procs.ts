@@ -167,14 +167,15 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Starts `warden agent --config FILE`; resolves once it listens, with its URL. */
+/** Starts `warden agent --config FILE`; resolves once it listens (within timeoutMs), with its URL. */
 export async function startWardenAgent(
   name: string,
   configPath: string,
+  timeoutMs = 30_000,
 ): Promise<{ proc: ServerProcess; url: string }> {
   const proc = ServerProcess.warden(name, ['agent', '--config', configPath]);
   try {
-    const m = await proc.waitFor(/^warden agent listening on (http:\/\/\S+)/);
+    const m = await proc.waitFor(/^warden agent listening on (http:\/\/\S+)/, timeoutMs);
     return { proc, url: m[1] ?? '' };
   } catch (err) {
     await proc.stop();
