@@ -36,8 +36,8 @@ export async function loadPackEngine(
   return { engine, goldenRun: golden.length };
 }
 
-// Reads the pack's golden cases (absent → none); a malformed file refuses the pack.
-function parseGolden(bytes: Uint8Array | undefined): GoldenCase[] {
+/** Reads the pack's golden cases (absent → none); a malformed file refuses the pack. */
+export function parseGolden(bytes: Uint8Array | undefined): GoldenCase[] {
   if (!bytes) return [];
   let raw: unknown;
   try {

@@ -46,6 +46,9 @@ import {
   type PackRuntime,
 } from './wiring.js';
 import { DecisionPool } from '../workers/pool.js';
+import type { EngineLoader } from '../activate/prepare.js';
+import type { Engine } from '../engine/engine.js';
+import { opaPackNames, startOpaEngine, type OpaEngineRuntime } from './opa-wiring.js';
 
 /** A started agent. */
 export interface RunningAgent {
@@ -110,7 +113,18 @@ export async function startAgent(
         ? undefined
         : new DecisionPool({ size: config.decision_workers, metrics, log, limits: packLimitsFrom(config.limits) });
     if (pool) closers.push(() => pool.close());
-    const packDeps = { store, metrics, log, emit: events.emit, onActivated, engines: pool?.loader };
+    // engine: opa — a real OPA answers those packs; it is up before any of them is activated.
+    const opa = await startOpaEngine(config, opaPackNames(config), { metrics, log });
+    if (opa) closers.push(() => opa.close());
+    const packDeps = {
+      store,
+      metrics,
+      log,
+      emit: events.emit,
+      onActivated,
+      engines: pool?.loader,
+      opaEngines: opa ? opaLoaders(opaPackNames(config), opa) : undefined,
+    };
     const runtimes = await buildPackRuntimes(entries, config, packDeps, (name) => gov?.accept(name));
     activators.push(...runtimes.map((r) => r.activator));
     closers.push(() => stopSources(runtimes));
@@ -140,7 +154,11 @@ export async function startAgent(
     throwIfInterrupted(signal);
 
     // Serve: the API and the admin routes, then listen.
-    const health = { ...governanceHealth(gov), ...(pool ? { workers: () => pool.state() } : {}) };
+    const health = {
+      ...governanceHealth(gov),
+      ...(pool ? { workers: () => pool.state() } : {}),
+      ...(opa ? { opa: () => opa.state() } : {}),
+    };
     const app = buildApiServer({
       activators,
       decider,
@@ -199,6 +217,15 @@ async function listen(app: ReturnType<typeof buildApiServer>, listen: string): P
   return typeof address === 'object' && address
     ? `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`
     : `http://${listen}`;
+}
+
+// The loader of each pack OPA answers.
+function opaLoaders(
+  names: readonly string[],
+  opa: OpaEngineRuntime,
+): (name: string, current: () => Engine | undefined) => EngineLoader | undefined {
+  const set = new Set(names);
+  return (name, current) => (set.has(name) ? opa.loaderFor(name, current) : undefined);
 }
 
 // The active version of every pack that has one.

@@ -19,6 +19,7 @@ import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
 import { AGENT_LIMIT_KEYS, type PackLimits } from '../pack/limits.js';
 import type { EngineLoader } from '../activate/prepare.js';
+import type { Engine } from '../engine/engine.js';
 import { packSpecFrom } from '../pack/spec.js';
 import { DirectorySource, type DirectorySourceConfig } from '../source/directory.js';
 import { FileSource, type FileSourceConfig } from '../source/file.js';
@@ -40,6 +41,8 @@ export interface PackDeps {
   readonly onActivated: (active: ActivePack) => void;
   /** Builds engines in the decision workers; packs with an acceptance check (governance's) stay local. */
   readonly engines?: EngineLoader | undefined;
+  /** engine: opa — the loader of a pack OPA answers (undefined for the others); `current` gives its active engine. */
+  readonly opaEngines?: ((name: string, current: () => Engine | undefined) => EngineLoader | undefined) | undefined;
 }
 
 /** A configured pack's moving parts. */
@@ -98,7 +101,10 @@ async function buildPackRuntime(
 ): Promise<PackRuntime> {
   const trust = await packTrust(p);
   const origin = p.source.http?.url ?? p.source.file?.path ?? p.source.directory?.path ?? '';
-  const activator = new Activator({
+  // The pack's loader: OPA's for engine: opa, else the decision workers' (packs with an acceptance check stay local).
+  const opa = deps.opaEngines?.(p.name, () => activator.current?.engine);
+  const engines = opa ?? (deps.accept ? undefined : deps.engines);
+  const activator: Activator = new Activator({
     name: p.name,
     sourceKind: p.source.http ? 'http' : p.source.directory ? 'directory' : 'file',
     origin,
@@ -111,7 +117,7 @@ async function buildPackRuntime(
     onActivated: deps.onActivated,
     emit: deps.emit,
     ...(deps.accept ? { accept: deps.accept } : {}),
-    ...(deps.engines && !deps.accept ? { engines: deps.engines } : {}),
+    ...(engines ? { engines } : {}),
   });
   const ctx: SourceContext = {
     pack: p.name,
@@ -157,9 +163,13 @@ export function directorySourceConfigFrom(
   d: DirectorySection,
   opaPath: string | undefined,
   limits: Limits,
+  engine: 'wasm' | 'opa' = 'wasm',
 ): DirectorySourceConfig {
   const fallbackSpec = d.entrypoints
-    ? packSpecFrom({ name, entrypoints: d.entrypoints, rego_version: d.rego_version }, `packs.${name}.source.directory`)
+    ? packSpecFrom(
+        { name, entrypoints: d.entrypoints, rego_version: d.rego_version, engine },
+        `packs.${name}.source.directory`,
+      )
     : undefined;
   return {
     path: d.path,
@@ -205,7 +215,11 @@ async function buildSource(p: PackConfig, config: AgentConfig, ctx: SourceContex
   const h = p.source.http;
   if (h) return new HttpSource(httpSourceConfigFrom(h, config.limits, await readTlsFiles(h.tls)), ctx);
   const d = p.source.directory;
-  if (d) return new DirectorySource(directorySourceConfigFrom(p.name, d, config.opa_path, config.limits), ctx);
+  if (d)
+    return new DirectorySource(
+      directorySourceConfigFrom(p.name, d, config.opa_path, config.limits, p.engine ?? config.engine),
+      ctx,
+    );
   const f = p.source.file;
   if (!f) throw new WardenError('CONFIG_INVALID', `pack ${p.name}: no source`);
   return new FileSource(fileSourceConfigFrom(f, config.limits), ctx);

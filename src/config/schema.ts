@@ -95,11 +95,16 @@ const verifySchema = z
     'exactly one of public_keys, keyless, unsigned',
   );
 
+/** Which engine answers a pack's decisions: the embedded wasm engine, or a real OPA process (docs/architecture.md#the-opa-engine). */
+const engineKind = z.enum(['wasm', 'opa']);
+
 const packSchema = z
   .strictObject({
     name: packName,
     source: sourceSchema,
     verify: verifySchema,
+    /** Overrides the agent's `engine` for this pack. */
+    engine: engineKind.optional(),
   })
   .refine((p) => p.verify.unsigned === undefined || p.source.directory !== undefined, {
     message: 'unsigned: true is allowed only for directory sources',
@@ -247,6 +252,36 @@ const bootSchema = z.strictObject({
   source_wait_seconds: seconds(0, 60).default(0),
 });
 
+/** JSON any value: the answer a decision gets when it fails open. */
+const jsonValue: z.ZodType<unknown> = z.json();
+
+/** `opa:` — how packs with `engine: opa` reach a real OPA (docs/configuration.md#the-opa-engine). */
+const opaEngineSchema = z
+  .strictObject({
+    /** `child`: Warden starts and supervises the pinned opa; `connect`: an OPA already running (a sidecar). */
+    mode: z.enum(['child', 'connect']).default('child'),
+    /** connect: the OPA's base URL. */
+    url: z.url({ protocol: /^https?$/ }).optional(),
+    /** Where Warden serves bundles and takes OPA's status reports (child: a free loopback port). */
+    bundle_listen: listen.optional(),
+    /** connect: a file holding the bearer token the OPA presents to the bundle endpoint (child: a fresh one per boot). */
+    token_file: z.string().min(1).optional(),
+    /** How long one decision may take in OPA before the on_timeout action. */
+    decision_timeout_ms: z.int().min(1).max(60_000).default(100),
+    /** Past the timeout: a coded 503 (fail_closed), or the configured answer (fail_open). */
+    on_timeout: z.enum(['fail_closed', 'fail_open']).default('fail_closed'),
+    /** fail_open: the answer per decision path (`authz/allow: true`); a path without one fails closed. */
+    fail_open: z.record(rulePath, jsonValue).default({}),
+    /** How long an activation waits for OPA to report the bundle active. */
+    activation_timeout_seconds: seconds(1, 600).default(30),
+  })
+  .refine(
+    (o) => o.mode !== 'connect' || (o.url !== undefined && o.bundle_listen !== undefined && o.token_file !== undefined),
+    {
+      message: 'mode: connect needs url, bundle_listen and token_file',
+    },
+  );
+
 const adminSchema = z.strictObject({
   /** A file holding the bearer token; without it the admin API is off. */
   token_file: z.string().min(1).optional(),
@@ -259,20 +294,23 @@ export const configSchema = z
     opa_path: z.string().min(1).optional(),
     log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     history_limit: z.int().min(2).max(1000).default(10),
-    /**
-     * Worker threads that answer the data API's decisions ('auto': one per core available;
-     * 0: on the main thread). The governance and kill-switch packs always stay on the main thread.
-     */
     /** The decision `POST /` answers, as OPA's default_decision (a path like /system/main). */
     default_decision: z
       .string()
       .regex(/^\/?[^\s/]+(\/[^\s/]+)*\/?$/, 'a path like /system/main')
       .default('/system/main'),
+    /**
+     * Worker threads that answer the data API's decisions ('auto': one per core available;
+     * 0: on the main thread). The governance and kill-switch packs always stay on the main thread.
+     */
     decision_workers: z.union([z.literal('auto'), z.int().min(0).max(64)]).default('auto'),
     limits: limitsSchema.default(limitsSchema.parse({})),
     boot: bootSchema.default(bootSchema.parse({})),
     admin: adminSchema.default({}),
     events: eventsSchema.default(eventsSchema.parse({})),
+    /** The engine of every pack that does not name its own; the governance and kill-switch packs always use wasm. */
+    engine: engineKind.default('wasm'),
+    opa: opaEngineSchema.optional(),
     packs: z.array(packSchema).min(1).max(64),
     governance: governanceSchema.optional(),
     /** Present: every decision (data API and verdicts) is logged, off the request path. */
@@ -286,6 +324,12 @@ export const configSchema = z
       seen.add(p.name);
     });
     const g = c.governance;
+    if (g && c.packs.some((p) => p.name === g.pack && p.engine === 'opa'))
+      ctx.addIssue({
+        code: 'custom',
+        message: 'the governance pack answers verdicts in-process: it cannot use engine: opa',
+        path: ['governance', 'pack'],
+      });
     if (g && !seen.has(g.pack))
       ctx.addIssue({
         code: 'custom',
@@ -307,5 +351,7 @@ export type RawConfig = z.infer<typeof configSchema>;
 export type PackConfig = RawConfig['packs'][number];
 /** The governance block. */
 export type GovernanceConfig = NonNullable<RawConfig['governance']>;
+/** The `opa:` block (engine: opa). */
+export type OpaEngineConfig = NonNullable<RawConfig['opa']>;
 /** The decision-log block. */
 export type DecisionLogConfig = NonNullable<RawConfig['decision_log']>;

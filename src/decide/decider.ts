@@ -6,7 +6,7 @@
  * come from a counter (decision-id.ts).
  */
 import type { ActivePack } from '../activate/activator.js';
-import { requireLocal, type PooledEngine } from '../engine/engine.js';
+import { requireLocal, type RemoteEngine } from '../engine/engine.js';
 import { engineJsonText } from '../engine/json-text.js';
 import { WardenError, messageOf } from '../errors.js';
 import type { WardenMetrics } from '../observe/metrics.js';
@@ -83,7 +83,7 @@ export class Decider {
   decideJson(path: string, inputJson: string | undefined): JsonDecision | Promise<JsonDecision> {
     const active = this.#active(path);
     const engine = active.engine;
-    if (engine.kind === 'pooled') return this.#remote(path, active, engine, inputJson);
+    if (engine.kind !== 'local') return this.#remote(path, active, engine, inputJson);
     const resultJson = this.#timed(path, active, () => engine.evaluateJson(path, inputJson));
     const base = sourceOf(active);
     return resultJson === undefined ? { defined: false, ...base } : { defined: true, resultJson, ...base };
@@ -112,11 +112,11 @@ export class Decider {
     return evaluation;
   }
 
-  // Asks the decision workers; the latency observed is the worker's own evaluation time.
+  // Asks the decision workers or OPA; the latency observed is the worker's own evaluation time, or OPA's round trip.
   async #remote(
     path: string,
     active: ActivePack,
-    engine: PooledEngine,
+    engine: RemoteEngine,
     inputJson: string | undefined,
   ): Promise<JsonDecision> {
     let answer;
@@ -136,7 +136,10 @@ export class Decider {
   #observer(active: ActivePack): HistogramSeries {
     let s = this.#series.get(active);
     if (!s) {
-      s = this.metrics.decisionDuration.series({ pack: active.name, engine: 'wasm' });
+      s = this.metrics.decisionDuration.series({
+        pack: active.name,
+        engine: active.engine.kind === 'opa' ? 'opa' : 'wasm',
+      });
       this.#series.set(active, s);
     }
     return s;

@@ -2,7 +2,8 @@
  * Where a pack's engine lives. A local engine (wasm.ts) is evaluated on the
  * thread that holds it, synchronously. A pooled engine lives in every decision
  * worker (src/workers/) and is asked through messages: asynchronous, and never
- * held up by another pack's activation on the primary thread.
+ * held up by another pack's activation on the primary thread. An OPA engine is
+ * a real OPA process (src/opa-engine/), asked over HTTP: asynchronous too.
  */
 import { WardenError } from '../errors.js';
 import type { WasmEngine } from './wasm.js';
@@ -24,23 +25,37 @@ export interface PooledEngine {
   release(): void;
 }
 
-/** Either kind. */
-export type Engine = WasmEngine | PooledEngine;
+/** A pack delivered to a real OPA process (engine: opa). */
+export interface OpaEngine {
+  readonly kind: 'opa';
+  readonly entrypoints: readonly string[];
+  /** Evaluates any path under the pack's roots in OPA; rejects with a coded error (OPA_UNAVAILABLE, OPA_DECISION_TIMEOUT …). */
+  evaluateJsonAsync(path: string, inputJson: string | undefined): Promise<RemoteEvaluation>;
+  /** Called when the pack stops being active or was never activated: OPA is given back the active pack's bundle if it holds this one. */
+  release(): void;
+}
+
+/** An engine asked asynchronously: in the decision workers or in OPA. */
+export type RemoteEngine = PooledEngine | OpaEngine;
+
+/** Any kind. */
+export type Engine = WasmEngine | RemoteEngine;
 
 /** The engine as a local one, or undefined when it lives in the workers. */
 export function localEngine(engine: Engine): WasmEngine | undefined {
-  return engine.kind === 'pooled' ? undefined : engine;
+  return engine.kind === 'local' ? engine : undefined;
 }
 
 /** The engine as a local one; DECISION_ASYNC_ONLY when it lives in the workers (a synchronous caller cannot wait). */
 export function requireLocal(engine: Engine, pack: string): WasmEngine {
   if (engine.kind === 'local') return engine;
-  throw new WardenError('DECISION_ASYNC_ONLY', `pack ${pack} is answered by decision workers, not on this thread`, {
+  const where = engine.kind === 'opa' ? 'OPA' : 'decision workers';
+  throw new WardenError('DECISION_ASYNC_ONLY', `pack ${pack} is answered by ${where}, not on this thread`, {
     details: { pack },
   });
 }
 
-/** Lets go of an engine that stopped being active: a pooled one is unloaded from the workers; a local one is left to the GC. */
+/** Lets go of an engine that stopped being active: a pooled one is unloaded from the workers, an OPA one may give OPA back the active bundle; a local one is left to the GC. */
 export function releaseEngine(engine: Engine): void {
-  if (engine.kind === 'pooled') engine.release();
+  if (engine.kind !== 'local') engine.release();
 }

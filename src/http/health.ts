@@ -21,6 +21,8 @@ export interface HealthExtras {
     readonly loading: number;
     readonly down: number;
   };
+  /** engine: opa — the OPA process's state, shown under `opa`; OPA down makes health degraded. */
+  readonly opa?: () => { readonly up: boolean } & Record<string, unknown>;
 }
 
 /** Registers the health, readiness and metrics endpoints. */
@@ -44,17 +46,21 @@ export function registerHealth(
     void reply.code(allActive ? 200 : 503);
     const governance = extra.governance?.();
     const workers = extra.workers?.();
+    const opa = extra.opa?.();
+    const impaired = degraded || (workers?.down ?? 0) > 0 || opa?.up === false;
     return {
-      status: !allActive ? 'unavailable' : degraded || (workers?.down ?? 0) > 0 ? 'degraded' : 'ok',
+      status: !allActive ? 'unavailable' : impaired ? 'degraded' : 'ok',
       packs,
       ...(workers ? { decision_workers: workers } : {}),
+      ...(opa ? { opa } : {}),
       ...(governance ? { governance } : {}),
     };
   });
 
   // OPA's health check, for probes and load balancers written for OPA: 200 {} while the server is up;
   // `?bundles`: 500 until every pack is active; `?plugins`: 500 while a "plugin" (the packs as
-  // `bundle`, the decision workers as `decision_workers`) is not up, minus any `exclude-plugin`.
+  // `bundle`, the decision workers as `decision_workers`, engine: opa's process as `opa`) is not up,
+  // minus any `exclude-plugin`.
   app.get<{ Querystring: Record<string, string | string[] | undefined> }>('/health', (request, reply) => {
     const q = request.query;
     const on = (name: string): boolean => name in q && q[name] !== 'false';
@@ -66,6 +72,7 @@ export function registerHealth(
       const down = [
         ...(waiting.length > 0 && !excluded.has('bundle') ? ['bundle'] : []),
         ...((extra.workers?.().down ?? 0) > 0 && !excluded.has('decision_workers') ? ['decision_workers'] : []),
+        ...(extra.opa?.().up === false && !excluded.has('opa') ? ['opa'] : []),
       ];
       if (down.length > 0) error = 'one or more plugins are not up';
     }

@@ -117,6 +117,26 @@ export const CATALOGUE = {
     help: 'Decisions in flight on a worker that died: retried on another worker (outcome retried) or answered 503 DECISION_WORKER_LOST (outcome lost).',
     labels: ['outcome'],
   },
+  opa_engine_up: {
+    type: 'gauge',
+    help: 'engine: opa — 1 while the OPA process answers and holds the active bundles, 0 while it is down or restarting.',
+    labels: [],
+  },
+  opa_engine_restarts_total: {
+    type: 'counter',
+    help: 'engine: opa — OPA processes that exited unexpectedly and were restarted.',
+    labels: [],
+  },
+  opa_engine_decision_timeouts_total: {
+    type: 'counter',
+    help: 'engine: opa — decisions OPA did not answer within opa.decision_timeout_ms, by the action taken: fail_closed (503) or fail_open (the configured answer).',
+    labels: ['pack', 'action'],
+  },
+  opa_engine_activation_failures_total: {
+    type: 'counter',
+    help: 'engine: opa — packs OPA refused or did not report active in time, by error code.',
+    labels: ['pack', 'code'],
+  },
   http_request_duration_seconds: {
     type: 'histogram',
     help: "Agent HTTP request time by route, status and middleware ('data' for the decision API, 'governance' for verdicts).",

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { loadWasmEngine, type WasmEngine } from '../engine/wasm.js';
+import { loadWasmEngine, type Evaluation, type WasmEngine } from '../engine/wasm.js';
 import { isWardenError, WardenError } from '../errors.js';
 import { opaBuildWasm, opaCheck, opaTest, type RegoVersion } from '../opa/compile.js';
 import { opaEval, type OpaEvalOutcome } from '../opa/eval.js';
@@ -18,7 +18,7 @@ import { WARDEN_VERSION } from '../project.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { checkRuleConflicts } from './conflicts.js';
 import { assembleData, assembleDataText } from './data.js';
-import { runGolden } from './golden.js';
+import { runGolden, runGoldenAsync } from './golden.js';
 import { GOLDEN_PATH, MANIFEST_PATH, MARKER_FORMAT, parseManifest, type PackManifest } from './manifest.js';
 import { readPack } from './reader.js';
 import {
@@ -115,13 +115,18 @@ export async function buildPack(options: BuildOptions): Promise<BuiltPack> {
     await conflicts;
     const testsRun = await runTests(opa, stage, sources, spec, rel);
     const built = await repack(opaBundle, sources, spec, limits);
-    // The golden decisions run on the data text an agent gives its engine (assembleDataText), checked
-    // as an agent checks it; assembleData above validated the document and found its roots.
-    const engine = await loadWasmEngine(
-      built.files.get('policy.wasm') ?? Buffer.alloc(0),
-      assembleDataText(sources.data),
-    );
-    await runGoldenExplained(engine, spec, opa, stage, rel);
+    if (spec.engine === 'opa') {
+      // Written for the real OPA: its golden decisions are OPA's, and the embedded engine's builtins do not matter.
+      await runGoldenAsync((entrypoint, input) => opaEvaluation(opa, stage, entrypoint, input, spec, rel), spec.golden);
+    } else {
+      // The golden decisions run on the data text an agent gives its engine (assembleDataText), checked
+      // as an agent checks it; assembleData above validated the document and found its roots.
+      const engine = await loadWasmEngine(
+        built.files.get('policy.wasm') ?? Buffer.alloc(0),
+        assembleDataText(sources.data),
+      );
+      await runGoldenExplained(engine, spec, opa, stage, rel);
+    }
     if (options.out) {
       await mkdir(dirname(resolve(options.out)), { recursive: true });
       await writeFileAtomic(resolve(options.out), built.bytes);
@@ -260,6 +265,22 @@ async function runGoldenExplained(
       throw await explainGolden(err, c, { opa, stage, version: spec.rego_version, rel });
     }
   }
+}
+
+// One golden case through `opa eval` (engine: opa packs); OPA's errors fail it.
+async function opaEvaluation(
+  opa: string,
+  stage: string,
+  entrypoint: string,
+  input: unknown,
+  spec: PackSpec,
+  rel: (f: string) => string,
+): Promise<Evaluation> {
+  const outcome = await opaEval(opa, stage, entrypoint, input, spec.rego_version, rel);
+  if (outcome.kind === 'defined') return { defined: true, result: outcome.value };
+  if (outcome.kind === 'undefined') return { defined: false };
+  const first = outcome.errors[0];
+  throw new WardenError('OPA_FAILED', first ? `${first.code}: ${first.message}` : 'opa eval failed');
 }
 
 // The golden failure with the errors `opa eval` reports for the same case over the stage added

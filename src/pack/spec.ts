@@ -41,6 +41,12 @@ const specSchema = z.strictObject({
     .optional(),
   rego_version: z.enum(['v0', 'v1']).default('v1'),
   golden: z.array(goldenCaseSchema).max(10_000).default([]),
+  /**
+   * The engine the pack is written for: `wasm` (the default) refuses at build any builtin the
+   * embedded engine lacks; `opa` leaves them to the real OPA (an agent's engine: opa) and runs the
+   * golden decisions with `opa eval`.
+   */
+  engine: z.enum(['wasm', 'opa']).default('wasm'),
 });
 
 /** A validated, frozen warden.yaml. */
@@ -48,7 +54,7 @@ export type PackSpec = Readonly<z.infer<typeof specSchema>>;
 
 /** A spec from parts (the agent's directory source configuration), validated like a file. */
 export function packSpecFrom(
-  fields: { name: string; entrypoints: readonly string[]; rego_version?: 'v0' | 'v1' },
+  fields: { name: string; entrypoints: readonly string[]; rego_version?: 'v0' | 'v1'; engine?: 'wasm' | 'opa' },
   where: string,
 ): PackSpec {
   const parsed = specSchema.safeParse({ ...fields, entrypoints: [...fields.entrypoints] });

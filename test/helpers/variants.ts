@@ -27,10 +27,13 @@ export function baseFiles(): Promise<ReadonlyMap<string, Buffer>> {
   return base;
 }
 
-/** Pack bytes for version n: data.settings.version = n, marker sequence = opts.sequence ?? n. */
+/**
+ * Pack bytes for version n: data.settings.version = n, marker sequence = opts.sequence ?? n;
+ * `rego` replaces app.rego (not policy.wasm: only engine: opa reads it).
+ */
 export async function variant(
   n: number,
-  opts: { sequence?: number; name?: string; minLevel?: number; ballast?: number } = {},
+  opts: { sequence?: number; name?: string; minLevel?: number; ballast?: number; rego?: string } = {},
 ): Promise<Buffer> {
   const files = new Map(await baseFiles());
   const manifest = JSON.parse((files.get(MANIFEST_PATH) ?? Buffer.from('{}')).toString()) as {
@@ -43,6 +46,8 @@ export async function variant(
   files.set(MANIFEST_PATH, Buffer.from(JSON.stringify(manifest)));
   const settings = { version: n, min_level: opts.minLevel ?? 0 };
   files.set('data.json', Buffer.from(JSON.stringify({ settings, ...ballast(opts.ballast ?? 0) })));
+  // Another app.rego beside the same policy.wasm: what the real OPA (engine: opa) compiles.
+  if (opts.rego !== undefined) files.set('app.rego', Buffer.from(opts.rego));
   return writeTarGz([...files].map(([path, data]) => ({ path, data })));
 }
 
