@@ -3,7 +3,8 @@
  * settled by the first status report after its bytes were served to OPA: the
  * revision reported active (acknowledged), or an error code for the bundle
  * (refused); or by its deadline. Reports from before the bytes were served
- * cannot settle it (each delivery has its own ETag, so "served" is exact).
+ * cannot settle it (each delivery has its own ETag, so "served" is exact), nor
+ * can an error about a bundle request OPA sent before it got this delivery.
  */
 import { WardenError } from '../errors.js';
 import { describeRefusal, type BundleReport } from './status-report.js';
@@ -18,6 +19,8 @@ interface Pending {
   readonly revision: string;
   readonly etag: string;
   served: boolean;
+  // When the endpoint answered OPA before serving this delivery: refusals about older requests are stale.
+  servedSince: number;
   readonly end: (how: DeliveryEnd) => void;
 }
 
@@ -48,6 +51,7 @@ export class Acknowledgements {
         revision,
         etag,
         served: false,
+        servedSince: 0,
         end: (how) => {
           if (this.#pending.get(pack) !== entry) return;
           this.#pending.delete(pack);
@@ -59,10 +63,12 @@ export class Acknowledgements {
     });
   }
 
-  /** The endpoint wrote `etag` of `pack` to OPA. */
-  served(pack: string, etag: string): void {
+  /** The endpoint wrote `etag` of `pack` to OPA, in answer to a request sent after `since` (wall-clock ms). */
+  served(pack: string, etag: string, since: number): void {
     const entry = this.#pending.get(pack);
-    if (entry?.etag === etag) entry.served = true;
+    if (entry?.etag !== etag) return;
+    entry.served = true;
+    entry.servedSince = since;
   }
 
   /** OPA reported on `pack`: settles its delivery if the report is about it. */
@@ -71,7 +77,9 @@ export class Acknowledgements {
     if (entry === undefined || !entry.served) return;
     if (report.activeRevision === entry.revision) {
       entry.end({ kind: 'activated' });
-    } else if (report.code !== undefined) {
+    } else if (report.code !== undefined && (report.lastRequestMs ?? Infinity) >= entry.servedSince) {
+      // OPA keeps a refusal in its status until it activates again: only an error about the
+      // request that got this delivery counts (one about an earlier request is stale).
       const why = describeRefusal(report);
       entry.end({
         kind: 'refused',

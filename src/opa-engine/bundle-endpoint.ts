@@ -21,9 +21,13 @@ export interface ServedBundle {
   readonly revision: string;
 }
 
-/** Events: `served` (pack, etag) after a bundle's bytes were written to OPA; `status` (report). */
+/**
+ * Events: `served` (pack, etag, since) when a bundle's bytes go to OPA, where `since` is the
+ * wall-clock ms of the endpoint's previous answer for that pack (OPA sent this request after
+ * it, so reports about earlier requests are older); `status` (report).
+ */
 export interface BundleEndpointEvents {
-  served: [pack: string, etag: string];
+  served: [pack: string, etag: string, since: number];
   status: [report: StatusReport];
 }
 
@@ -38,6 +42,7 @@ export class BundleEndpoint extends EventEmitter<BundleEndpointEvents> {
   readonly #bundles = new Map<string, ServedBundle>();
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #packs: ReadonlySet<string>;
+  readonly #answeredAt = new Map<string, number>();
   readonly #logger: Logger;
 
   constructor(opts: { readonly token: string; readonly packs: readonly string[]; readonly logger: Logger }) {
@@ -109,6 +114,8 @@ export class BundleEndpoint extends EventEmitter<BundleEndpointEvents> {
   #serveBundle(req: IncomingMessage, res: ServerResponse, pack: string): void {
     req.resume();
     const answer = (): void => {
+      const since = this.#answeredAt.get(pack) ?? 0;
+      this.#answeredAt.set(pack, wallClockMs());
       const current = this.#bundles.get(pack);
       if (current === undefined || noneMatch(req.headers['if-none-match'], current.etag)) {
         res.writeHead(304, { 'content-type': BUNDLE_TYPE, ...(current ? { etag: current.etag } : {}) }).end();
@@ -120,7 +127,7 @@ export class BundleEndpoint extends EventEmitter<BundleEndpointEvents> {
         'content-length': current.bytes.length,
       });
       // Marked served before the bytes go out: OPA's status about them can only come after.
-      this.emit('served', pack, current.etag);
+      this.emit('served', pack, current.etag, since);
       res.end(current.bytes);
     };
     const current = this.#bundles.get(pack);
@@ -172,6 +179,11 @@ export class BundleEndpoint extends EventEmitter<BundleEndpointEvents> {
       }
     });
   }
+}
+
+// Wall-clock ms with the sub-millisecond part (OPA's timestamps have nanoseconds).
+function wallClockMs(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 function digest(text: string): Buffer {

@@ -43,7 +43,7 @@ function readManifest(bytes: Uint8Array | undefined): KeptManifest {
   if (bytes === undefined) return {};
   try {
     const parsed: unknown = JSON.parse(Buffer.from(bytes).toString('utf8'));
-    return typeof parsed === 'object' && parsed !== null ? (parsed) : {};
+    return typeof parsed === 'object' && parsed !== null ? parsed : {};
   } catch {
     return {};
   }

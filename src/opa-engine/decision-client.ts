@@ -171,8 +171,7 @@ function answerOf(res: IncomingMessage, text: string): string | undefined {
   } catch {
     // kept as text
   }
-  const message =
-    typeof opa === 'object' && opa !== null && 'message' in opa ? String((opa).message) : text;
+  const message = typeof opa === 'object' && opa !== null && 'message' in opa ? String(opa.message) : text;
   throw new WardenError('DECISION_FAILED', `OPA answered ${res.statusCode ?? 0}: ${message}`, {
     details: { status: res.statusCode, opa },
   });

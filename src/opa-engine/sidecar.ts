@@ -65,7 +65,7 @@ export class OpaSidecar extends EventEmitter<OpaSidecarEvents> {
     this.#opts = opts;
     this.#token = opts.bearerToken ?? randomBytes(32).toString('base64url');
     this.#endpoint = new BundleEndpoint({ token: this.#token, packs: opts.packs, logger: opts.logger });
-    this.#endpoint.on('served', (pack, etag) => this.#acks.served(pack, etag));
+    this.#endpoint.on('served', (pack, etag, since) => this.#acks.served(pack, etag, since));
     this.#endpoint.on('status', (report) => this.#onStatus(report));
     this.#backoff = new Backoff({
       baseMs: opts.restartBackoff?.baseMs ?? 100,
@@ -117,24 +117,25 @@ export class OpaSidecar extends EventEmitter<OpaSidecarEvents> {
    * Makes `bundle` the one OPA serves for `pack`; resolves once OPA reports `revision` active.
    * Rejects OPA_BUNDLE_REFUSED (OPA keeps the previous bundle) or OPA_ACTIVATION_TIMEOUT; either
    * way the endpoint serves the previous bundle again. Deliveries to one pack run one at a time.
+   * `opts.timeoutMs` overrides the activation timeout for this delivery.
    */
-  deliver(pack: string, bundle: Buffer, revision: string): Promise<void> {
+  deliver(pack: string, bundle: Buffer, revision: string, opts: { readonly timeoutMs?: number } = {}): Promise<void> {
     if (!this.#opts.packs.includes(pack)) {
       return Promise.reject(new WardenError('USAGE', `OPA is not configured with a bundle named ${pack}`));
     }
     const run = (this.#chains.get(pack) ?? Promise.resolve())
       .catch(() => undefined)
-      .then(() => this.#deliver(pack, bundle, revision));
+      .then(() => this.#deliver(pack, bundle, revision, opts.timeoutMs ?? this.#opts.activationTimeoutMs));
     this.#chains.set(pack, run);
     return run;
   }
 
-  async #deliver(pack: string, bytes: Buffer, revision: string): Promise<void> {
+  async #deliver(pack: string, bytes: Buffer, revision: string, timeoutMs: number): Promise<void> {
     if (this.#closed) throw new WardenError('OPA_UNAVAILABLE', 'the OPA engine is closed');
     const previous = this.#endpoint.current(pack);
     const digest = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
     const etag = `"${++this.#deliveries}-${digest}"`;
-    const ended = this.#acks.wait(pack, revision, etag, this.#opts.activationTimeoutMs);
+    const ended = this.#acks.wait(pack, revision, etag, timeoutMs);
     this.#endpoint.set(pack, { bytes, etag, revision });
     const end = await ended;
     if (end.kind === 'activated') {
@@ -290,10 +291,12 @@ export class OpaSidecar extends EventEmitter<OpaSidecarEvents> {
     }
     for (const [pack, bundle] of report.bundles) {
       if (!this.#opts.packs.includes(pack)) continue;
-      this.#bundles.set(pack, {
+      const state: BundleState = {
         ...(bundle.activeRevision !== undefined ? { revision: bundle.activeRevision } : {}),
         ...(bundle.code !== undefined ? { lastError: describeRefusal(bundle) } : {}),
-      });
+      };
+      this.#bundles.set(pack, state);
+      this.emit('report', { pack, ...state });
       this.#acks.report(pack, bundle);
       const awaiting = this.#awaiting;
       if (

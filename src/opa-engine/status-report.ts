@@ -11,6 +11,8 @@ export interface BundleReport {
   readonly code?: string;
   readonly message?: string;
   readonly errors: readonly unknown[];
+  /** last_request as epoch ms (fractional): when OPA sent the request whose outcome this is. */
+  readonly lastRequestMs?: number;
 }
 
 /** A status upload. */
@@ -40,7 +42,9 @@ export function parseStatusReport(body: string): StatusReport | undefined {
     const activeRevision = text(b.active_revision);
     const code = text(b.code);
     const message = text(b.message);
+    const lastRequestMs = epochMs(b.last_request);
     bundles.set(name, {
+      ...(lastRequestMs !== undefined ? { lastRequestMs } : {}),
       ...(activeRevision !== undefined ? { activeRevision } : {}),
       ...(code !== undefined ? { code } : {}),
       ...(message !== undefined ? { message } : {}),
@@ -49,6 +53,14 @@ export function parseStatusReport(body: string): StatusReport | undefined {
   }
   const instance = text(record(doc.labels)?.id);
   return { ...(instance !== undefined ? { instance } : {}), bundles };
+}
+
+// An RFC 3339 UTC time with up to nanoseconds (Go's format) as epoch ms, keeping the sub-millisecond part.
+function epochMs(v: unknown): number | undefined {
+  const m = typeof v === 'string' ? /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?Z$/.exec(v) : null;
+  if (m?.[1] === undefined) return undefined;
+  const seconds = Date.parse(`${m[1]}Z`);
+  return Number.isNaN(seconds) ? undefined : seconds + Number(`0.${m[2] ?? '0'}`) * 1000;
 }
 
 /** One line naming OPA's refusal: its message and each error's message. */

@@ -37,7 +37,7 @@ export interface OpaSidecarOptions {
 export interface BundleState {
   /** The revision OPA reports active (its acknowledgement). */
   readonly revision?: string;
-  /** OPA's last activation or download error for this bundle, if its last attempt failed. */
+  /** OPA's error for this bundle's last refused download or activation; OPA reports it until it activates a revision again. */
   readonly lastError?: string;
 }
 
@@ -60,6 +60,8 @@ export interface OpaSidecarEvents {
   up: [];
   /** OPA acknowledged a delivered revision. */
   activated: [{ readonly pack: string; readonly revision: string }];
+  /** OPA uploaded its status: what it reports for one pack now. */
+  report: [{ readonly pack: string } & BundleState];
   /** OPA refused a delivered bundle (it keeps the previous one). */
   refused: [{ readonly pack: string; readonly revision: string; readonly errors: readonly unknown[] }];
 }
