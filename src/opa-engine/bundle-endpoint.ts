@@ -43,6 +43,8 @@ export class BundleEndpoint extends EventEmitter<BundleEndpointEvents> {
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #packs: ReadonlySet<string>;
   readonly #answeredAt = new Map<string, number>();
+  // Before this, OPA's requests could not reach the endpoint (an OPA started first reports failed downloads).
+  #listeningSince = 0;
   readonly #logger: Logger;
 
   constructor(opts: { readonly token: string; readonly packs: readonly string[]; readonly logger: Logger }) {
@@ -60,6 +62,7 @@ export class BundleEndpoint extends EventEmitter<BundleEndpointEvents> {
       const onError = (err: Error): void =>
         reject(new WardenError('LISTEN_FAILED', `OPA bundle endpoint ${host}:${port}: ${err.message}`, { cause: err }));
       this.#server.once('error', onError);
+      this.#listeningSince = wallClockMs();
       this.#server.listen(port, host, () => {
         this.#server.off('error', onError);
         const a = this.#server.address() as AddressInfo;
@@ -114,7 +117,7 @@ export class BundleEndpoint extends EventEmitter<BundleEndpointEvents> {
   #serveBundle(req: IncomingMessage, res: ServerResponse, pack: string): void {
     req.resume();
     const answer = (): void => {
-      const since = this.#answeredAt.get(pack) ?? 0;
+      const since = this.#answeredAt.get(pack) ?? this.#listeningSince;
       this.#answeredAt.set(pack, wallClockMs());
       const current = this.#bundles.get(pack);
       if (current === undefined || noneMatch(req.headers['if-none-match'], current.etag)) {
