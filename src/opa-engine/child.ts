@@ -33,7 +33,7 @@ export class OpaChild {
         resolve({ code: -1, signal: null });
       });
     });
-    pipeLog(this.#child, logger.child({ component: 'opa' }));
+    pipeLog(this.#child, logger.child({ component: 'opa' }), () => this.#stopping);
   }
 
   get pid(): number | undefined {
@@ -56,8 +56,8 @@ export class OpaChild {
   }
 }
 
-// OPA's stderr, line by line, into the logger (bounded line length and rate).
-function pipeLog(child: ChildProcess, logger: Logger): void {
+// OPA's stderr, line by line, into the logger (bounded line length and rate; errors at warn unless stopping).
+function pipeLog(child: ChildProcess, logger: Logger, stopping: () => boolean): void {
   let pending = '';
   // True while the rest of an over-long line is skipped (its first MAX_LINE characters were logged).
   let skipping = false;
@@ -86,7 +86,9 @@ function pipeLog(child: ChildProcess, logger: Logger): void {
     } catch {
       // Not JSON (a Go panic, a flag warning): logged as it is.
     }
-    if (level === 'error' || level === 'fatal' || level === 'panic') logger.warn({ opa: line }, `opa: ${msg}`);
+    // While stopping, OPA's complaints about its cancelled bundle requests are expected.
+    if (!stopping() && (level === 'error' || level === 'fatal' || level === 'panic'))
+      logger.warn({ opa: line }, `opa: ${msg}`);
     else logger.debug({ opa: line }, `opa: ${msg}`);
   };
   child.stderr?.on('data', (chunk: Buffer) => {

@@ -14,10 +14,12 @@ export type OpaAddress = { readonly socketPath: string } | { readonly url: strin
 // Errors that mean "OPA is not there" (not started, restarting, gone).
 const UNAVAILABLE = new Set(['ECONNREFUSED', 'ENOENT', 'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'EHOSTUNREACH']);
 const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+const MAX_CACHED_PATHS = 1024;
 
 /** A client for one OPA's data API. */
 export class DecisionClient {
   readonly #agent = new Agent({ keepAlive: true, keepAliveMsecs: 1000, scheduling: 'lifo' });
+  readonly #urls = new Map<string, string>();
   readonly #target: { socketPath?: string; host?: string; port?: number; basePath: string };
 
   constructor(address: OpaAddress) {
@@ -34,22 +36,29 @@ export class DecisionClient {
   }
 
   /** The `result` text of POST /v1/data/<path> (undefined: OPA says undefined). */
-  async evaluate(path: string, inputJson: string | undefined, timeoutMs: number): Promise<string | undefined> {
+  evaluate(path: string, inputJson: string | undefined, timeoutMs: number): Promise<string | undefined> {
     const body = inputJson === undefined ? '{}' : `{"input":${inputJson}}`;
-    const url = `${this.#target.basePath}/v1/data/${path.split('/').map(encodeURIComponent).join('/')}`;
+    const url = this.#urlOf(path);
     const deadline = performance.now() + timeoutMs;
-    try {
-      return await this.#post(url, body, timeoutMs);
-    } catch (err) {
+    return this.#post(url, body, timeoutMs).catch((err: unknown) => {
       if (!(err instanceof Retry)) throw err;
       // A keep-alive socket OPA closed just as it was reused: once more on a fresh one (decisions have no side effects).
       if (performance.now() >= deadline) throw err.error;
-      try {
-        return await this.#post(url, body, deadline - performance.now());
-      } catch (again) {
+      return this.#post(url, body, deadline - performance.now()).catch((again: unknown) => {
         throw again instanceof Retry ? again.error : again;
-      }
+      });
+    });
+  }
+
+  // The request path of a data path, cached (a pack has few entrypoints; the cache is bounded).
+  #urlOf(path: string): string {
+    let url = this.#urls.get(path);
+    if (url === undefined) {
+      url = `${this.#target.basePath}/v1/data/${path.split('/').map(encodeURIComponent).join('/')}`;
+      if (this.#urls.size >= MAX_CACHED_PATHS) this.#urls.clear();
+      this.#urls.set(path, url);
     }
+    return url;
   }
 
   /** GET <path> answers 200 (OPA's /health). */

@@ -159,24 +159,26 @@ export class OpaSidecar extends EventEmitter<OpaSidecarEvents> {
   }
 
   /** The exact JSON text of `result` for POST /v1/data/<path> (undefined: OPA says undefined). */
-  async evaluate(path: string, inputJson: string | undefined, timeoutMs: number): Promise<string | undefined> {
+  evaluate(path: string, inputJson: string | undefined, timeoutMs: number): Promise<string | undefined> {
     const client = this.#client;
-    if (this.#opts.mode === 'child' && (!this.#up || client === undefined)) {
-      throw new WardenError(
-        'OPA_UNAVAILABLE',
-        this.#closed ? 'the OPA engine is closed' : 'OPA is not up (starting or restarting)',
-      );
+    if (this.#opts.mode === 'child') {
+      if (this.#up && client !== undefined) return client.evaluate(path, inputJson, timeoutMs);
+      const why = this.#closed ? 'the OPA engine is closed' : 'OPA is not up (starting or restarting)';
+      return Promise.reject(new WardenError('OPA_UNAVAILABLE', why));
     }
-    if (client === undefined) throw new WardenError('OPA_UNAVAILABLE', 'the OPA engine is not started');
-    try {
-      const result = await client.evaluate(path, inputJson, timeoutMs);
-      if (this.#opts.mode === 'connect') this.#up = true;
-      return result;
-    } catch (err) {
-      if (this.#opts.mode === 'connect' && err instanceof WardenError && err.code === 'OPA_UNAVAILABLE')
-        this.#up = false;
-      throw err;
-    }
+    if (client === undefined)
+      return Promise.reject(new WardenError('OPA_UNAVAILABLE', 'the OPA engine is not started'));
+    // Connect mode: `up` follows what the last decision met (OPA is someone else's to restart).
+    return client.evaluate(path, inputJson, timeoutMs).then(
+      (result) => {
+        this.#up = true;
+        return result;
+      },
+      (err: unknown) => {
+        if (err instanceof WardenError && err.code === 'OPA_UNAVAILABLE') this.#up = false;
+        throw err;
+      },
+    );
   }
 
   /** The sidecar as data. */
