@@ -271,12 +271,14 @@ export class OpaSidecar extends EventEmitter<OpaSidecarEvents> {
     if (this.#closed) return;
     this.emit('restarted', { pid: this.#child?.pid, restarts: this.#restarts });
     if (failure !== undefined) {
+      this.#up = false;
       const delay = this.#backoff.next();
       this.#opts.logger.warn({ why: failure, restart_in_ms: delay }, 'OPA did not come back; retrying');
       this.#restartTimer = setTimeout(() => void this.#restart(), delay);
       return;
     }
-    if (this.#awaiting.size === 0) this.#markUp();
+    // The new OPA may already have reported its bundles active while /health was awaited (then it is up).
+    if (!this.#up && (this.#awaiting?.size ?? 0) === 0) this.#markUp();
   }
 
   #markUp(): void {
