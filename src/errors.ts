@@ -44,6 +44,26 @@ export const ERROR_CODES = {
     hint: 'run `npm run install-opa` to install the pinned opa version',
   },
   OPA_FAILED: { kind: 'io', status: 500, hint: 'opa exited unexpectedly; its stderr is in the message' },
+  OPA_BUNDLE_REFUSED: {
+    kind: 'build',
+    status: 500,
+    hint: "the OPA engine refused the pack's bundle (details.errors has OPA's own errors) and keeps answering from the previous revision; fix the policy so `opa run` loads it",
+  },
+  OPA_ACTIVATION_TIMEOUT: {
+    kind: 'io',
+    status: 500,
+    hint: 'the OPA engine did not report the revision active in time; the previous revision keeps answering; check the opa log lines and that OPA reaches the bundle endpoint',
+  },
+  OPA_UNAVAILABLE: {
+    kind: 'io',
+    status: 503,
+    hint: 'the OPA engine is not answering (starting, restarting after a crash, or unreachable); retry; see the opa sidecar state in /healthz',
+  },
+  OPA_DECISION_TIMEOUT: {
+    kind: 'io',
+    status: 503,
+    hint: 'the OPA engine did not answer the decision in time (the request was aborted); retry, or make the policy cheaper',
+  },
 
   PACK_SPEC_INVALID: {
     kind: 'build',
