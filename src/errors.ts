@@ -76,7 +76,7 @@ export const ERROR_CODES = {
   PACK_BUILTIN_UNSUPPORTED: {
     kind: 'build',
     status: 500,
-    hint: 'the embedded (wasm) engine lacks the builtins named; write the rule without them (docs/errors.md#pack_builtin_unsupported lists what the engine provides)',
+    hint: 'the embedded (wasm) engine lacks the builtins named; write the rule without them, or run the pack with `engine: opa` (docs/errors.md#pack_builtin_unsupported lists what the engine provides)',
   },
   PACK_GOLDEN_FAILED: {
     kind: 'build',

@@ -1,22 +1,18 @@
 /**
  * Which builtins a policy.wasm needs from its host, and whether the embedded
  * engine has them. OPA compiles most builtins into the module itself; the rest
- * (time.now_ns, io.jwt.*, semver.*, units.*, http.send …) are imported and
- * must be provided in JavaScript, and opa-wasm provides only a few. Without
- * this check such a rule fails only when a decision reaches it, as a 500; with
- * it the pack is refused at build and at activation, naming each builtin.
+ * (time.*, io.jwt.*, semver.*, units.*, crypto.*, http.send …) are imported and
+ * must be provided in JavaScript: host-builtins/ provides opa-wasm's few and
+ * Warden's own (time.*, semver.*, units.*). Without this check a rule calling
+ * another fails only when a decision reaches it, as a 500; with it the pack is
+ * refused at build and at activation, naming each builtin and pointing to
+ * `engine: opa`, where the real OPA evaluates the policy.
  */
-import { createRequire } from 'node:module';
 import { WardenError } from '../errors.js';
+import { HOST_BUILTIN_NAMES } from './host-builtins/index.js';
 
-const require = createRequire(import.meta.url);
-
-/** The builtins opa-wasm implements in JavaScript (its builtins table, read from the installed package). */
-export const HOST_BUILTINS: ReadonlySet<string> = new Set(
-  Object.keys(
-    createRequire(require.resolve('@open-policy-agent/opa-wasm'))('./builtins/index.js') as Record<string, unknown>,
-  ),
-);
+/** The builtins the embedded engine provides in JavaScript (host-builtins/). */
+export const HOST_BUILTINS: ReadonlySet<string> = new Set(HOST_BUILTIN_NAMES);
 
 /** The parts of a loaded module this reads. */
 interface ModuleFields {
@@ -41,7 +37,7 @@ export function requireHostBuiltins(imported: readonly string[]): void {
   if (missing.length === 0) return;
   throw new WardenError(
     'PACK_BUILTIN_UNSUPPORTED',
-    `the embedded engine does not provide ${missing.length === 1 ? 'the builtin' : 'the builtins'} ${missing.join(', ')}, which the policy calls`,
+    `the embedded engine does not provide ${missing.length === 1 ? 'the builtin' : 'the builtins'} ${missing.join(', ')}, which the policy calls; write the rule without ${missing.length === 1 ? 'it' : 'them'}, or run the pack with \`engine: opa\`, where the real OPA evaluates it`,
     { details: { builtins: missing, provided: [...HOST_BUILTINS].sort() } },
   );
 }

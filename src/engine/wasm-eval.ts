@@ -37,9 +37,13 @@ const TAIL = '}]';
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** An evaluator over `policy`: (entrypoint, input JSON text) → result JSON text, or undefined. */
+/**
+ * An evaluator over `policy`: (entrypoint, input JSON text) → result JSON text, or undefined.
+ * `beforeEach` runs once before each evaluation (which may run the module twice, see below).
+ */
 export function openEvaluator(
   policy: LoadedPolicyFields,
+  beforeEach?: () => void,
 ): (entrypoint: string, inputJson: string | undefined) => string | undefined {
   if ((policy.minorVersion ?? 0) < 2) {
     throw new WardenError(
@@ -77,6 +81,7 @@ export function openEvaluator(
   return (entrypoint, inputJson) => {
     const id = entrypoints[entrypoint];
     if (id === undefined) throw new Error(`entrypoint ${entrypoint} is not in this policy`);
+    beforeEach?.();
     let text: string;
     if (structured.has(id)) {
       text = inOpaOrder(run(id, inputJson, 1)) ?? run(id, inputJson, 0);

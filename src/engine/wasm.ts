@@ -6,16 +6,17 @@
  * (wasm-eval.ts): the input's text is written into the module's memory and the
  * result is read back as the engine's own JSON text, so integers of any size
  * and decimals reach the policy and the client exactly as OPA would have them,
- * with no JavaScript number in between. opa-wasm itself is used to instantiate
- * the module, provide the builtins and set the data. The data reaches it as JSON
+ * with no JavaScript number in between. instantiate.ts instantiates the module
+ * with the host builtins (host-builtins/: opa-wasm's and Warden's) and sets the data. The data reaches it as JSON
  * text too: given as text by the caller (pack/data.ts's assembleDataText), so that
  * a big data document is parsed once, by the engine, not parsed and stringified first.
  */
-import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import { WardenError, messageOf } from '../errors.js';
 import { engineJson, engineJsonText } from './json-text.js';
 import { openEvaluator } from './wasm-eval.js';
 import { importedBuiltins, requireHostBuiltins } from './builtins.js';
+import { hostBuiltins } from './host-builtins/index.js';
+import { instantiatePolicy, type PolicyInstance } from './instantiate.js';
 
 /** A JSON object (pack/data.ts's JsonObject, declared here so that engine/ imports nothing from pack/, which imports engine/). */
 type JsonObject = { [key: string]: unknown };
@@ -76,10 +77,10 @@ function exactBuffer(view: Uint8Array): ArrayBuffer {
  */
 export async function loadWasmEngine(wasm: Uint8Array, data: JsonObject | Uint8Array): Promise<WasmEngine> {
   const text = data instanceof Uint8Array ? exactBuffer(data) : (engineJson(data) ?? EMPTY_OBJECT);
-  let policy: Awaited<ReturnType<typeof loadPolicy>>;
+  const host = hostBuiltins();
+  let policy: PolicyInstance;
   try {
-    // opa-wasm wants an ArrayBuffer-backed view of exactly the module bytes.
-    policy = await loadPolicy(Uint8Array.from(wasm).buffer, { initial: initialPages(text.byteLength) });
+    policy = await instantiatePolicy(Uint8Array.from(wasm).buffer, initialPages(text.byteLength), host.table);
   } catch (err) {
     throw new WardenError('PACK_MANIFEST_INVALID', `policy.wasm does not load: ${messageOf(err)}`, { cause: err });
   }
@@ -95,8 +96,11 @@ export async function loadWasmEngine(wasm: Uint8Array, data: JsonObject | Uint8A
       { cause: err, details: { bytes: text.byteLength } },
     );
   }
-  const evaluateJson = openEvaluator(policy);
-  const entrypoints = Object.keys(policy.entrypoints as Record<string, number>);
+  // Each decision is one OPA query: time.now_ns is fixed at its first call within it.
+  const evaluateJson = openEvaluator(policy, () => {
+    host.context.nowNs = undefined;
+  });
+  const entrypoints = Object.keys(policy.entrypoints);
   return {
     kind: 'local',
     entrypoints,

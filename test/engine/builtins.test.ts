@@ -22,18 +22,21 @@ const CLOCK = {
     'import rego.v1',
     'default fresh := false',
     'fresh if time.now_ns() - input.issued_ns < 60000000000',
-    'v := semver.compare(input.a, input.b)',
+    'v := [http.send({"method": "get", "url": input.url}).body, io.jwt.decode(input.token)[1]]',
     '',
   ].join('\n'),
 };
 
 describe('builtins the embedded engine lacks', () => {
-  it('refuses the build, naming each missing builtin, and lists what the engine provides', async () => {
+  it('refuses the build (warden pack build), naming each missing builtin, and lists what the engine provides', async () => {
     const err = await rejectsCode(buildFrom(CLOCK), 'PACK_BUILTIN_UNSUPPORTED');
-    assert.deepEqual(err.details.builtins, ['semver.compare', 'time.now_ns']);
-    assert.match(err.message, /semver\.compare, time\.now_ns/);
+    // time.now_ns is provided (host-builtins/); http.send and io.jwt.decode are not.
+    assert.deepEqual(err.details.builtins, ['http.send', 'io.jwt.decode']);
+    assert.match(err.message, /the builtins http\.send, io\.jwt\.decode, which the policy calls/);
+    assert.match(err.message, /`engine: opa`/);
     assert.deepEqual(err.details.provided, [...HOST_BUILTINS].sort());
     assert.ok(HOST_BUILTINS.has('sprintf'), 'opa-wasm provides sprintf in JavaScript');
+    assert.ok(HOST_BUILTINS.has('time.now_ns') && HOST_BUILTINS.has('semver.compare'), 'Warden provides these');
   });
 
   it('refuses at activation a pack whose policy.wasm, built elsewhere, imports one', async () => {
@@ -53,6 +56,6 @@ describe('builtins the embedded engine lacks', () => {
       prepareCandidate('clock', pack, undefined, { kind: 'unsigned' }, {}),
       'PACK_BUILTIN_UNSUPPORTED',
     );
-    assert.deepEqual(err.details.builtins, ['semver.compare', 'time.now_ns']);
+    assert.deepEqual(err.details.builtins, ['http.send', 'io.jwt.decode']);
   });
 });

@@ -1,0 +1,33 @@
+/**
+ * The shape of a builtin the host provides to a policy.wasm. Arguments arrive
+ * as the engine's own JSON text (so numbers are exact: a nanosecond timestamp
+ * of 19 digits is not rounded through a double) with a lazily parsed value for
+ * the common case; the result goes back as JSON text, parsed by the engine, so
+ * an integer result is exact too. A builtin that throws, or returns undefined,
+ * leaves the call undefined: what OPA does with a builtin error outside
+ * strict-builtin-errors mode.
+ */
+
+/** One argument: the engine's JSON text of it, and that text parsed (numbers as doubles). */
+export interface HostArg {
+  readonly text: string;
+  readonly value: unknown;
+}
+
+/** A host builtin: arguments in, the result's JSON text out (undefined: no result). */
+export type HostBuiltin = (args: readonly HostArg[]) => string | undefined;
+
+/** What one evaluation shares between its builtin calls. */
+export interface EvaluationContext {
+  /** time.now_ns for this evaluation, fixed at its first call (OPA fixes it once per query). */
+  nowNs: bigint | undefined;
+}
+
+/** A failed builtin call (the call is undefined; the message is for debugging). */
+export class BuiltinCallError extends Error {}
+
+/** Throws BuiltinCallError unless `value` is a string; returns it. */
+export function stringArg(arg: HostArg | undefined, position: number): string {
+  if (typeof arg?.value !== 'string') throw new BuiltinCallError(`operand ${position} must be a string`);
+  return arg.value;
+}
