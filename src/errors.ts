@@ -250,6 +250,11 @@ export const ERROR_CODES = {
     status: 400,
     hint: 'the request nests arrays and objects deeper than limits.max_json_depth allows (or than the engine can evaluate); flatten the input',
   },
+  STRICT_BUILTIN_ERRORS_UNSUPPORTED: {
+    kind: 'usage',
+    status: 400,
+    hint: "the embedded wasm engine cannot tell a failing builtin from an undefined one; send the request without strict-builtin-errors (OPA's default semantics)",
+  },
   DECISION_FAILED: {
     kind: 'io',
     status: 500,

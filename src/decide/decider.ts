@@ -32,6 +32,8 @@ export interface Decision extends DecisionSource {
 export interface JsonDecision extends DecisionSource {
   readonly defined: boolean;
   readonly resultJson?: string;
+  /** How long the engine evaluated, in nanoseconds (a decision worker's own time). */
+  readonly evalNs?: number;
 }
 
 /** Answers decisions against whatever packs are active at the moment of each call. */
@@ -68,7 +70,8 @@ export class Decider {
       throw new WardenError('DECISION_INPUT_INVALID', `the input is not JSON: ${messageOf(err)}`, { cause: err });
     }
     const decision = await this.#remote(path, active, active.engine, inputJson);
-    const { resultJson, ...base } = decision;
+    const { resultJson, evalNs, ...base } = decision;
+    void evalNs; // not part of a Decision
     return resultJson === undefined
       ? { ...base, defined: false }
       : { ...base, defined: true, result: JSON.parse(resultJson) as unknown };
@@ -84,8 +87,9 @@ export class Decider {
     const active = this.#active(path);
     const engine = active.engine;
     if (engine.kind !== 'local') return this.#remote(path, active, engine, inputJson);
+    const started = process.hrtime.bigint();
     const resultJson = this.#timed(path, active, () => engine.evaluateJson(path, inputJson));
-    const base = sourceOf(active);
+    const base = { ...sourceOf(active), evalNs: Number(process.hrtime.bigint() - started) };
     return resultJson === undefined ? { defined: false, ...base } : { defined: true, resultJson, ...base };
   }
 
@@ -126,7 +130,7 @@ export class Decider {
       throw evaluationError(path, active, err);
     }
     this.#observer(active).observe(answer.ns / 1e9);
-    const base = sourceOf(active);
+    const base = { ...sourceOf(active), evalNs: answer.ns };
     return answer.resultJson === undefined
       ? { defined: false, ...base }
       : { defined: true, resultJson: answer.resultJson, ...base };

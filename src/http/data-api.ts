@@ -8,7 +8,9 @@
  *    body is the input itself and the answer is the bare result; undefined is
  *    404 DECISION_UNDEFINED.
  * Response headers name the pack version that answered. With a decision log,
- * each decision is enqueued to it (never written here).
+ * each decision is enqueued to it (never written here). OPA's query parameters
+ * (`?pretty`, `?metrics`, `?strict-builtin-errors` …) are read as query-options.ts
+ * says, and errors leave in OPA's shape (opa-errors.ts, from the server's handler).
  *
  * The input reaches the engine as the client's own JSON text and the result
  * leaves as the engine's: integers beyond 2^53 and decimals like `1.0` are
@@ -22,6 +24,9 @@ import { engineText } from '../engine/json-text.js';
 import { bodyTextOf } from './body-text.js';
 import { jsonDeeperThan } from './json-depth.js';
 import { memberText } from './json-member.js';
+import { metricsMember, noteInputParse } from './opa-metrics.js';
+import { indentJson } from './pretty-json.js';
+import { opaQueryOptions, refuseStrictBuiltinErrors, type Query } from './query-options.js';
 
 /** How the data API is set up. */
 export interface DataApiOptions {
@@ -38,7 +43,8 @@ type Shape = 'v1' | 'bare';
 export function registerDataApi(app: FastifyInstance, decider: Decider, opts: DataApiOptions): void {
   const { decisionLog } = opts;
 
-  app.post<{ Params: { '*': string }; Body: unknown }>('/v1/data/*', (request, reply) => {
+  app.post<{ Params: { '*': string }; Body: unknown; Querystring: Query }>('/v1/data/*', (request, reply) => {
+    refuseStrictBuiltinErrors(request.query);
     const body = request.body;
     if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) {
       throw new WardenError('DECISION_INPUT_INVALID', 'the body must be a JSON object like {"input": …}');
@@ -53,15 +59,17 @@ export function registerDataApi(app: FastifyInstance, decider: Decider, opts: Da
     );
   });
 
-  app.get<{ Params: { '*': string }; Querystring: Record<string, string | string[] | undefined> }>(
-    '/v1/data/*',
-    (request, reply) => {
-      const given = request.query.input;
-      const raw = Array.isArray(given) ? given.at(-1) : given;
-      if (raw !== undefined) checkQueryInput(raw, opts.maxJsonDepth);
-      return decide(request, reply, pathOf(request.params['*']), raw, 'v1');
-    },
-  );
+  app.get<{ Params: { '*': string }; Querystring: Query }>('/v1/data/*', (request, reply) => {
+    refuseStrictBuiltinErrors(request.query);
+    const given = request.query.input;
+    const raw = Array.isArray(given) ? given.at(-1) : given;
+    if (raw !== undefined) {
+      const started = process.hrtime.bigint();
+      checkQueryInput(raw, opts.maxJsonDepth);
+      noteInputParse(request, started);
+    }
+    return decide(request, reply, pathOf(request.params['*']), raw, 'v1');
+  });
 
   app.post<{ Params: { '*': string }; Body: unknown }>('/v0/data/*', (request, reply) =>
     decide(request, reply, pathOf(request.params['*']), bodyTextOf(request), 'bare'),
@@ -100,18 +108,27 @@ export function registerDataApi(app: FastifyInstance, decider: Decider, opts: Da
       .header('x-warden-revision', decision.revision)
       .header('x-warden-digest', decision.digest)
       .header('x-warden-decision-id', decision.decisionId);
+    const options = opaQueryOptions(request.query as Query | undefined);
+    const text = (json: string): string => (options.pretty ? indentJson(json) : json);
     if (shape === 'bare') {
-      if (!decision.defined) {
+      if (!decision.defined || decision.resultJson === undefined) {
         throw new WardenError('DECISION_UNDEFINED', `document undefined: data.${path.replaceAll('/', '.')}`, {
           details: { path, decision_id: decision.decisionId },
         });
       }
-      return reply.type('application/json; charset=utf-8').send(decision.resultJson);
+      return reply.type('application/json; charset=utf-8').send(text(decision.resultJson));
     }
     const id = JSON.stringify(decision.decisionId);
+    const metrics = options.metrics ? `,${metricsMember(request, decision.evalNs)}` : '';
     return reply
       .type('application/json; charset=utf-8')
-      .send(decision.defined ? `{"result":${decision.resultJson},"decision_id":${id}}` : `{"decision_id":${id}}`);
+      .send(
+        text(
+          decision.defined
+            ? `{"result":${decision.resultJson},"decision_id":${id}${metrics}}`
+            : `{"decision_id":${id}${metrics}}`,
+        ),
+      );
   }
 }
 

@@ -60,7 +60,7 @@ export function registerHealth(
   // OPA's health check, for probes and load balancers written for OPA: 200 {} while the server is up;
   // `?bundles`: 500 until every pack is active; `?plugins`: 500 while a "plugin" (the packs as
   // `bundle`, the decision workers as `decision_workers`, engine: opa's process as `opa`) is not up,
-  // minus any `exclude-plugin`.
+  // minus any `exclude-plugin`. A failure is OPA's `{"error": …}` with Warden's code beside it in `warden_code`.
   app.get<{ Querystring: Record<string, string | string[] | undefined> }>('/health', (request, reply) => {
     const q = request.query;
     const on = (name: string): boolean => name in q && q[name] !== 'false';
@@ -78,7 +78,7 @@ export function registerHealth(
     }
     if (error === undefined) return {};
     explain(request, { code: 'NOT_READY', message: error, details: { waiting } });
-    return reply.code(500).send({ error });
+    return reply.code(500).send({ error, warden_code: 'NOT_READY' });
   });
 
   app.get('/readyz', (request, reply) => {

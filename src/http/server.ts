@@ -1,7 +1,7 @@
 /**
  * The agent's HTTP API on Fastify: decisions, verdicts, health, metrics. Errors leave as
- * `{code, message}` with the HTTP status the error registry gives the code, and the
- * request time is observed per route.
+ * `{code, message}` with the HTTP status the error registry gives the code (on OPA's
+ * routes in OPA's shape, opa-errors.ts), and the request time is observed per route.
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Activator } from '../activate/activator.js';
@@ -19,6 +19,8 @@ import { answerClientError } from './client-error.js';
 import { jsonDeeperThan } from './json-depth.js';
 import { keepBodyText } from './body-text.js';
 import { registerCompression } from './compression.js';
+import { isOpaRoute, sendOpaError } from './opa-errors.js';
+import { markRequestStart, noteInputParse, requestStart } from './opa-metrics.js';
 
 /** Default of limits.max_body_bytes: OPA's own default request limit (256 MiB), after gzip inflation. */
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024;
@@ -55,13 +57,12 @@ export function buildApiServer(deps: {
     bodyLimit,
     clientErrorHandler: answerClientError,
   });
-  const starts = new WeakMap<object, bigint>();
   app.addHook('onRequest', (request, _reply, done) => {
-    starts.set(request, process.hrtime.bigint());
+    markRequestStart(request);
     done();
   });
   app.addHook('onResponse', (request, reply, done) => {
-    const started = starts.get(request);
+    const started = requestStart(request);
     const route = request.routeOptions.url ?? 'unmatched';
     if (started !== undefined) {
       deps.metrics.httpDuration.observe(
@@ -86,6 +87,7 @@ export function buildApiServer(deps: {
       done(null, undefined);
       return;
     }
+    const parseStart = process.hrtime.bigint();
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -105,6 +107,7 @@ export function buildApiServer(deps: {
       return;
     }
     keepBodyText(request, text);
+    noteInputParse(request, parseStart);
     done(null, value);
   });
   app.setErrorHandler((err, request, reply) => {
@@ -112,12 +115,21 @@ export function buildApiServer(deps: {
     const challenge = e.details.wwwAuthenticate;
     if (typeof challenge === 'string') void reply.header('www-authenticate', challenge);
     explain(request, { code: e.code, message: e.message, details: e.details });
+    if (isOpaRoute(request.url)) {
+      sendOpaError(reply, e, statusOf(e, err));
+      return;
+    }
     void reply
       .code(statusOf(e, err))
       .send({ code: e.code, message: e.message, ...(Object.keys(e.details).length ? { details: e.details } : {}) });
   });
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send({ code: 'DECISION_PATH_UNKNOWN', message: `no route ${request.method} ${request.url}` });
+    const message = `no route ${request.method} ${request.url}`;
+    if (isOpaRoute(request.url)) {
+      sendOpaError(reply, new WardenError('DECISION_PATH_UNKNOWN', message), 404, 'resource_not_found');
+      return;
+    }
+    void reply.code(404).send({ code: 'DECISION_PATH_UNKNOWN', message });
   });
   registerCompression(app);
   registerDataApi(app, deps.decider, {

@@ -152,11 +152,11 @@ describe('hostile decision input', () => {
     for (const depth of [DEPTH_LIMIT, 5_000, 100_000]) {
       const deep = await post(url, '/v1/data/probe/echo', `{"input":${nested(depth)}}`);
       assert.equal(deep.status, 400, `depth ${depth}`);
-      assert.equal(deep.body.code, 'INPUT_TOO_DEEP');
+      assert.deepEqual([deep.body.code, deep.body.warden_code], ['invalid_parameter', 'INPUT_TOO_DEEP']);
       assert.deepEqual(deep.body.details, { limit: DEPTH_LIMIT });
     }
     const objects = `${'{"k":'.repeat(10_000)}1${'}'.repeat(10_000)}`;
-    assert.equal((await post(url, '/v1/data/probe/allow', `{"input":${objects}}`)).body.code, 'INPUT_TOO_DEEP');
+    assert.equal((await post(url, '/v1/data/probe/allow', `{"input":${objects}}`)).body.warden_code, 'INPUT_TOO_DEEP');
     // Brackets inside strings are text, not nesting.
     const inString = await post(
       url,
@@ -174,7 +174,7 @@ describe('hostile decision input', () => {
     const failing = (): Promise<RawAnswer> => post(url, '/v1/data/probe/clash', '{"input":{"one":true,"two":true}}');
     const first = await failing();
     assert.equal(first.status, 500);
-    assert.equal(first.body.code, 'DECISION_FAILED');
+    assert.deepEqual([first.body.code, first.body.warden_code], ['internal_error', 'DECISION_FAILED']);
     const failures = (): Array<Record<string, unknown>> =>
       proc.logs().filter((l) => l.msg === 'request failed' && l.code === 'DECISION_FAILED');
     await proc.waitFor(/"msg":"request failed"/);

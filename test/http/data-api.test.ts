@@ -75,8 +75,8 @@ describe('OPA data API', () => {
   it('refuses an unknown path with 404 DECISION_PATH_UNKNOWN listing the known ones', async () => {
     const res = await post('app/nope', '{}');
     assert.equal(res.status, 404);
-    const body = (await res.json()) as { code: string; details: { known: string[] } };
-    assert.equal(body.code, 'DECISION_PATH_UNKNOWN');
+    const body = (await res.json()) as { code: string; warden_code: string; details: { known: string[] } };
+    assert.deepEqual([body.code, body.warden_code], ['undefined_document', 'DECISION_PATH_UNKNOWN']);
     assert.deepEqual(body.details.known, ['app/allow', 'app/tier', 'app/version']);
   });
 
@@ -84,23 +84,24 @@ describe('OPA data API', () => {
     for (const bad of ['{"input":', '[1,2]', '"text"']) {
       const res = await post('app/allow', bad);
       assert.equal(res.status, 400, bad);
-      assert.equal(((await res.json()) as { code: string }).code, 'DECISION_INPUT_INVALID', bad);
+      const body = (await res.json()) as { code: string; warden_code: string };
+      assert.deepEqual([body.code, body.warden_code], ['invalid_parameter', 'DECISION_INPUT_INVALID'], bad);
     }
   });
 
-  it('takes bodies up to limits.max_body_bytes and refuses a larger one with 413 naming the key', async () => {
+  it("takes bodies up to limits.max_body_bytes and refuses a larger one with OPA's 400 naming the key", async () => {
     const ok = await post('app/allow', JSON.stringify({ input: { level: 5, pad: 'x'.repeat(1536 * 1024) } }));
     assert.equal(ok.status, 200, 'a 1.5 MiB body (over the old fixed 1 MiB) is taken');
     const res = await post('app/allow', JSON.stringify({ input: { pad: 'x'.repeat(2 * 1024 * 1024) } }));
-    assert.equal(res.status, 413);
-    const body = (await res.json()) as { code: string; details: { key: string; limit: number } };
+    assert.equal(res.status, 400, 'OPA answers a body over its limit with 400 invalid_parameter');
+    const body = (await res.json()) as { code: string; warden_code: string; details: { key: string; limit: number } };
     assert.deepEqual(
-      [body.code, body.details],
-      ['DECISION_INPUT_INVALID', { limit: 2097152, key: 'limits.max_body_bytes' }],
+      [body.code, body.warden_code, body.details],
+      ['invalid_parameter', 'DECISION_INPUT_INVALID', { limit: 2097152, key: 'limits.max_body_bytes' }],
     );
   });
 
-  it('inflates a gzip body, refuses one that inflates past the limit (413) or does not inflate (400)', async () => {
+  it('inflates a gzip body, refuses one that inflates past the limit or does not inflate (400, as OPA)', async () => {
     const zipped = (text: string): Uint8Array => new Uint8Array(gzipSync(text));
     const send = (body: Uint8Array) =>
       fetch(`${agent.url}/v1/data/app/allow`, {
@@ -114,10 +115,12 @@ describe('OPA data API', () => {
     const bomb = zipped(JSON.stringify({ input: { pad: ' '.repeat(3 * 1024 * 1024) } }));
     assert.ok(bomb.length < 10_000, `a small bomb: ${bomb.length} bytes`);
     const big = await send(bomb);
-    assert.equal(big.status, 413);
+    assert.equal(big.status, 400);
+    assert.equal(((await big.json()) as { warden_code: string }).warden_code, 'DECISION_INPUT_INVALID');
     const corrupt = await send(new TextEncoder().encode('not gzip at all'));
     assert.equal(corrupt.status, 400);
-    assert.equal(((await corrupt.json()) as { code: string }).code, 'DECISION_INPUT_INVALID');
+    const body = (await corrupt.json()) as { code: string; warden_code: string };
+    assert.deepEqual([body.code, body.warden_code], ['invalid_parameter', 'DECISION_INPUT_INVALID']);
     const other = await fetch(`${agent.url}/v1/data/app/allow`, {
       method: 'POST',
       body: '{}',
@@ -173,7 +176,10 @@ describe('OPA data API', () => {
     assert.ok(pool);
     // A worker killed and not yet replaced (replacement waits its backoff): the plugin is down.
     await pool.killWorker(0);
-    assert.deepEqual(await health('?plugins'), [500, { error: 'one or more plugins are not up' }]);
+    assert.deepEqual(await health('?plugins'), [
+      500,
+      { error: 'one or more plugins are not up', warden_code: 'NOT_READY' },
+    ]);
     assert.deepEqual(await health('?plugins&exclude-plugin=decision_workers'), [200, {}]);
     assert.deepEqual(await health('?bundles'), [200, {}], 'every pack is active');
     await eventually(async () => (await health('?plugins'))[0] === 200, { what: 'the worker replaced' });
