@@ -18,6 +18,8 @@ export interface RemoteEvaluation {
 export interface PooledEngine {
   readonly kind: 'pooled';
   readonly entrypoints: readonly string[];
+  /** See WasmEngine.answersAnyPath. */
+  readonly answersAnyPath?: boolean;
   /** Evaluates on input JSON text (undefined: no input) in a worker. Rejects with a coded error. */
   evaluateJsonAsync(entrypoint: string, inputJson: string | undefined): Promise<RemoteEvaluation>;
   /** Unloads the pack from every worker (after it stopped being active, or was never activated). */

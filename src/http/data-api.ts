@@ -38,7 +38,10 @@ type Shape = 'v1' | 'bare';
 export function registerDataApi(app: FastifyInstance, decider: Decider, opts: DataApiOptions): void {
   const { decisionLog } = opts;
 
-  app.post<{ Params: { '*': string }; Body: unknown }>('/v1/data/*', (request, reply) => {
+  // `/v1/data/{path}`, and `/v1/data` itself (the whole data document) as the empty path.
+  type V1Post = FastifyRequest<{ Params: { '*'?: string }; Body: unknown }>;
+  type V1Get = FastifyRequest<{ Params: { '*'?: string }; Querystring: Record<string, string | string[] | undefined> }>;
+  const postV1 = (request: V1Post, reply: FastifyReply): FastifyReply | Promise<FastifyReply> => {
     const body = request.body;
     if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) {
       throw new WardenError('DECISION_INPUT_INVALID', 'the body must be a JSON object like {"input": …}');
@@ -47,21 +50,21 @@ export function registerDataApi(app: FastifyInstance, decider: Decider, opts: Da
     return decide(
       request,
       reply,
-      pathOf(request.params['*']),
+      pathOf(request.params['*'] ?? ''),
       text === undefined ? undefined : memberText(text, 'input'),
       'v1',
     );
-  });
-
-  app.get<{ Params: { '*': string }; Querystring: Record<string, string | string[] | undefined> }>(
-    '/v1/data/*',
-    (request, reply) => {
-      const given = request.query.input;
-      const raw = Array.isArray(given) ? given.at(-1) : given;
-      if (raw !== undefined) checkQueryInput(raw, opts.maxJsonDepth);
-      return decide(request, reply, pathOf(request.params['*']), raw, 'v1');
-    },
-  );
+  };
+  const getV1 = (request: V1Get, reply: FastifyReply): FastifyReply | Promise<FastifyReply> => {
+    const given = request.query.input;
+    const raw = Array.isArray(given) ? given.at(-1) : given;
+    if (raw !== undefined) checkQueryInput(raw, opts.maxJsonDepth);
+    return decide(request, reply, pathOf(request.params['*'] ?? ''), raw, 'v1');
+  };
+  for (const url of ['/v1/data/*', '/v1/data']) {
+    app.post(url, postV1);
+    app.get(url, getV1);
+  }
 
   app.post<{ Params: { '*': string }; Body: unknown }>('/v0/data/*', (request, reply) =>
     decide(request, reply, pathOf(request.params['*']), bodyTextOf(request), 'bare'),
@@ -95,11 +98,14 @@ export function registerDataApi(app: FastifyInstance, decider: Decider, opts: Da
   ): FastifyReply {
     decisionLog?.enqueue(jsonDecisionEvent(path, raw, decision, { requested_by: request.ip }));
     // Which pack answered: lets clients (and the zero-failed-decisions test) tie a decision to a version.
-    void reply
-      .header('x-warden-pack', decision.pack)
-      .header('x-warden-revision', decision.revision)
-      .header('x-warden-digest', decision.digest)
-      .header('x-warden-decision-id', decision.decisionId);
+    // A path no pack owns names none (several, comma-separated, when a parent path merged packs' documents).
+    if (decision.pack !== '') {
+      void reply
+        .header('x-warden-pack', decision.pack)
+        .header('x-warden-revision', decision.revision)
+        .header('x-warden-digest', decision.digest);
+    }
+    void reply.header('x-warden-decision-id', decision.decisionId);
     if (shape === 'bare') {
       if (!decision.defined) {
         throw new WardenError('DECISION_UNDEFINED', `document undefined: data.${path.replaceAll('/', '.')}`, {
