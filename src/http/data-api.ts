@@ -32,7 +32,10 @@ export interface DataApiOptions {
   readonly maxJsonDepth: number;
 }
 
-type Shape = 'v1' | 'bare';
+type Shape = 'v1' | 'v1-no-input' | 'bare';
+
+// What OPA adds to a `POST /v1/data` answer when the body has no `input` member.
+const NO_INPUT_WARNING = `"warning":{"code":"api_usage_warning","message":"'input' key missing from the request"}`;
 
 /** Registers the data API on app. */
 export function registerDataApi(app: FastifyInstance, decider: Decider, opts: DataApiOptions): void {
@@ -47,13 +50,9 @@ export function registerDataApi(app: FastifyInstance, decider: Decider, opts: Da
       throw new WardenError('DECISION_INPUT_INVALID', 'the body must be a JSON object like {"input": …}');
     }
     const text = body === undefined || body === null ? undefined : bodyTextOf(request);
-    return decide(
-      request,
-      reply,
-      pathOf(request.params['*'] ?? ''),
-      text === undefined ? undefined : memberText(text, 'input'),
-      'v1',
-    );
+    const input = text === undefined ? undefined : memberText(text, 'input');
+    // OPA warns a POST without an `input` member (it evaluates without input all the same).
+    return decide(request, reply, pathOf(request.params['*'] ?? ''), input, input === undefined ? 'v1-no-input' : 'v1');
   };
   const getV1 = (request: V1Get, reply: FastifyReply): FastifyReply | Promise<FastifyReply> => {
     const given = request.query.input;
@@ -117,7 +116,9 @@ export function registerDataApi(app: FastifyInstance, decider: Decider, opts: Da
     const id = JSON.stringify(decision.decisionId);
     return reply
       .type('application/json; charset=utf-8')
-      .send(decision.defined ? `{"result":${decision.resultJson},"decision_id":${id}}` : `{"decision_id":${id}}`);
+      .send(
+        `{${decision.defined ? `"result":${decision.resultJson},` : ''}"decision_id":${id}${shape === 'v1-no-input' ? `,${NO_INPUT_WARNING}` : ''}}`,
+      );
   }
 }
 

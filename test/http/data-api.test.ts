@@ -73,11 +73,11 @@ describe('OPA data API', () => {
   });
 
   it('answers a rule the pack does not define as undefined (200, the decision id alone), as OPA does', async () => {
-    const res = await post('app/nope', '{}');
+    const res = await post('app/nope', '{"input":{}}');
     assert.equal(res.status, 200);
     assert.deepEqual(Object.keys((await res.json()) as object), ['decision_id']);
     assert.equal(res.headers.get('x-warden-revision'), 'v7', 'the pack owning the path answered');
-    const unowned = await post('nobody/here', '{}');
+    const unowned = await post('nobody/here', '{"input":{}}');
     assert.equal(unowned.status, 200);
     assert.deepEqual(Object.keys((await unowned.json()) as object), ['decision_id']);
     assert.equal(unowned.headers.get('x-warden-pack'), null, 'no pack owns the path');
