@@ -109,7 +109,7 @@ export class Decider {
       if (values.length === 0) return { defined: false, ...base };
       return { defined: true, resultJson: plan.merge ? mergeJsonObjects(values) : (values[0] ?? ''), ...base };
     };
-    if (texts.some((t) => t instanceof Promise)) return Promise.all(texts).then(finish);
+    if (texts.some((t) => t instanceof Promise)) return Promise.all(texts.map(async (t) => t)).then(finish);
     return finish(texts as Array<string | undefined>);
   }
 
