@@ -26,6 +26,8 @@ export const PATHS_PACK: Record<string, string> = {
     'nope if input.never == "set"',
     's contains x if some x in [3, 1, 2]',
     'f(x) := x + 1',
+    'clash := 1 if input.clash',
+    'clash := 2 if input.clash',
     '',
   ].join('\n'),
   'users.rego': [
