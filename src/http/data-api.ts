@@ -4,6 +4,9 @@
  *    undefined result is `{decision_id}` alone, as in OPA.
  *  - `GET /v1/data/{path}?input=…`: the same, the input as a query parameter
  *    (the last one when repeated, as OPA takes it).
+ *  - Any path, `/v1/data` itself included: a declared entrypoint, an undeclared
+ *    rule, a package, a data document (the Decider plans the paths no pack
+ *    declares, decide/path-plan.ts); a path no pack owns is undefined.
  *  - `POST /v0/data/{path}` and `POST /` (the configured default decision): the
  *    body is the input itself and the answer is the bare result; undefined is
  *    404 DECISION_UNDEFINED.
