@@ -232,7 +232,7 @@ export const ERROR_CODES = {
   DECISION_PATH_UNKNOWN: {
     kind: 'usage',
     status: 404,
-    hint: 'POST /v1/data/<entrypoint> with an entrypoint an active pack declares (GET /healthz lists them)',
+    hint: 'no active pack can answer this path: a pack built without package entrypoints answers only its declared ones (GET /healthz lists them), rebuild it with warden pack build; the governance step needs its own pack active',
   },
   HTTP_REQUEST_INVALID: {
     kind: 'usage',

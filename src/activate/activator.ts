@@ -493,6 +493,7 @@ export class Activator {
       revision: candidate.revision,
       sequence: candidate.sequence,
       entrypoints: candidate.entrypoints,
+      roots: candidate.manifest.roots,
       engine: candidate.engine,
       signer: candidate.signer,
       origin: how.origin,

@@ -84,6 +84,7 @@ export function opaEngineLoader(o: OpaLoaderOptions): EngineLoader {
     const engine: OpaEngine = {
       kind: 'opa',
       entrypoints,
+      answersAnyPath: true,
       evaluateJsonAsync: (path, inputJson) => evaluate(o, path, inputJson),
       release: restore,
     };

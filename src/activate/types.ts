@@ -34,6 +34,8 @@ export interface ActivePack {
   readonly revision: string;
   readonly sequence: number;
   readonly entrypoints: readonly string[];
+  /** The manifest's roots (`authz`, `a/b`; `` owns every path): which data paths the pack answers. */
+  readonly roots: readonly string[];
   readonly engine: Engine;
   readonly signer: SignerIdentity | undefined;
   readonly origin: string;

@@ -51,7 +51,7 @@ export async function startOpaEngine(
     ...(config.opa_path !== undefined ? { opaPath: config.opa_path } : {}),
     ...(o.url !== undefined ? { url: o.url } : {}),
     ...(o.bundle_listen !== undefined ? { bundleListen: hostPort(o.bundle_listen) } : {}),
-    ...(token !== undefined ? { token } : {}),
+    ...(token !== undefined ? { bearerToken: token } : {}),
     runDir: join(config.data_dir, 'opa'),
     packs,
     activationTimeoutMs: o.activation_timeout_seconds * 1000,

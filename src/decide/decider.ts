@@ -3,7 +3,8 @@
  * route the path to its pack, read that pack's active reference once, evaluate
  * synchronously, observe the latency. No I/O, no label hashing: the latency
  * series is looked up once per pack version (FastHistogram), and decision ids
- * come from a counter (decision-id.ts).
+ * come from a counter (decision-id.ts). A path no pack declares misses the
+ * router's Map and only then is planned over the active packs (path-plan.ts).
  */
 import type { ActivePack } from '../activate/activator.js';
 import { requireLocal, type RemoteEngine } from '../engine/engine.js';
@@ -12,6 +13,8 @@ import { WardenError, messageOf } from '../errors.js';
 import type { WardenMetrics } from '../observe/metrics.js';
 import type { HistogramSeries } from '../observe/fast-histogram.js';
 import { nextDecisionId } from './decision-id.js';
+import { isObject, mergeJsonObjects, walkJson } from './json-walk.js';
+import { planPath, type PathPart } from './path-plan.js';
 import type { DecisionRouter } from './router.js';
 
 /** Which decision this was and which pack version gave it. */
@@ -59,17 +62,15 @@ export class Decider {
 
   /** Evaluates `path` on input wherever its pack is answered (this thread or a decision worker). */
   async decideAsync(path: string, input: unknown): Promise<Decision> {
-    const active = this.#active(path);
-    if (active.engine.kind === 'local') return this.decide(path, input);
-    let inputJson: string | undefined;
-    try {
-      inputJson = engineJsonText(input);
-    } catch (err) {
-      // Too deep to stringify is too deep for the engine too (INPUT_TOO_DEEP); a BigInt or a cycle is the caller's.
-      if (err instanceof RangeError) throw evaluationError(path, active, err);
-      throw new WardenError('DECISION_INPUT_INVALID', `the input is not JSON: ${messageOf(err)}`, { cause: err });
+    const active = this.router.route(path)?.current;
+    if (active === undefined) {
+      const d = await this.decideJson(path, inputText(path, input));
+      const { resultJson, evalNs, ...base } = d;
+      void evalNs; // not part of a Decision
+      return resultJson === undefined ? base : { ...base, result: JSON.parse(resultJson) as unknown };
     }
-    const decision = await this.#remote(path, active, active.engine, inputJson);
+    if (active.engine.kind === 'local') return this.decide(path, input);
+    const decision = await this.#remote(path, active, active.engine, inputText(path, input, active));
     const { resultJson, evalNs, ...base } = decision;
     void evalNs; // not part of a Decision
     return resultJson === undefined
@@ -84,13 +85,57 @@ export class Decider {
    * on this thread, a promise for one answered by the decision workers.
    */
   decideJson(path: string, inputJson: string | undefined): JsonDecision | Promise<JsonDecision> {
-    const active = this.#active(path);
+    const active = this.router.route(path)?.current;
+    if (active === undefined) return this.#anyPath(path, inputJson);
     const engine = active.engine;
     if (engine.kind !== 'local') return this.#remote(path, active, engine, inputJson);
     const started = process.hrtime.bigint();
     const resultJson = this.#timed(path, active, () => engine.evaluateJson(path, inputJson));
     const base = { ...sourceOf(active), evalNs: Number(process.hrtime.bigint() - started) };
     return resultJson === undefined ? { defined: false, ...base } : { defined: true, resultJson, ...base };
+  }
+
+  /**
+   * A path no pack declares (path-plan.ts): each part's entrypoint evaluated where its pack is
+   * answered, the rest of the path walked in the result's text, several parts' objects merged.
+   * Synchronous when every part is answered on this thread.
+   */
+  #anyPath(path: string, inputJson: string | undefined): JsonDecision | Promise<JsonDecision> {
+    const plan = planPath(path, this.router.actives());
+    const texts = plan.parts.map((part) => this.#evaluatePart(path, part, inputJson));
+    const finish = (results: ReadonlyArray<string | undefined>): JsonDecision => {
+      const values: string[] = [];
+      results.forEach((text, i) => {
+        const value = text === undefined ? undefined : walkJson(text, plan.parts[i]?.rest ?? []);
+        // Merged parts are objects (the path lies above their roots); anything else is not there.
+        if (value !== undefined && (!plan.merge || isObject(value))) values.push(value);
+      });
+      const base = sourceOfParts(plan.parts.map((p) => p.active));
+      if (values.length === 0) return { defined: false, ...base };
+      return { defined: true, resultJson: plan.merge ? mergeJsonObjects(values) : (values[0] ?? ''), ...base };
+    };
+    if (texts.some((t) => t instanceof Promise)) return Promise.all(texts.map(async (t) => t)).then(finish);
+    return finish(texts as Array<string | undefined>);
+  }
+
+  // One part of a plan: its pack's entrypoint evaluated on this thread or in a decision worker.
+  #evaluatePart(
+    path: string,
+    part: PathPart,
+    inputJson: string | undefined,
+  ): string | undefined | Promise<string | undefined> {
+    const { active, entrypoint } = part;
+    const engine = active.engine;
+    if (engine.kind === 'local') return this.#timed(path, active, () => engine.evaluateJson(entrypoint, inputJson));
+    return engine.evaluateJsonAsync(entrypoint, inputJson).then(
+      (answer) => {
+        this.#observer(active).observe(answer.ns / 1e9);
+        return answer.resultJson;
+      },
+      (err: unknown) => {
+        throw evaluationError(path, active, err);
+      },
+    );
   }
 
   // The active pack answering `path`; DECISION_PATH_UNKNOWN when none declares it.
@@ -153,6 +198,31 @@ export class Decider {
 // A fresh decision id and the pack version that answers.
 function sourceOf(active: ActivePack): DecisionSource {
   return { decisionId: nextDecisionId(), pack: active.name, revision: active.revision, digest: active.digest };
+}
+
+// The pack versions that answered a path no pack declares: joined by commas when several did,
+// empty when none owns the path (the data API then names no pack in its headers).
+function sourceOfParts(actives: readonly ActivePack[]): DecisionSource {
+  if (actives.length === 1 && actives[0]) return sourceOf(actives[0]);
+  return {
+    decisionId: nextDecisionId(),
+    pack: actives.map((a) => a.name).join(','),
+    revision: actives.map((a) => a.revision).join(','),
+    digest: actives.map((a) => a.digest).join(','),
+  };
+}
+
+// A JavaScript input as the engine's JSON text (undefined: no input).
+function inputText(path: string, input: unknown, active?: ActivePack): string | undefined {
+  try {
+    return engineJsonText(input);
+  } catch (err) {
+    // Too deep to stringify is too deep for the engine too (INPUT_TOO_DEEP); a BigInt or a cycle is the caller's.
+    if (err instanceof RangeError && active) throw evaluationError(path, active, err);
+    if (err instanceof RangeError)
+      throw new WardenError('INPUT_TOO_DEEP', `evaluating ${path}: the input is nested too deeply`, { cause: err });
+    throw new WardenError('DECISION_INPUT_INVALID', `the input is not JSON: ${messageOf(err)}`, { cause: err });
+  }
 }
 
 // What a failed evaluation means: the engine's stack ran out on a deeply nested input

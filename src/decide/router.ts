@@ -1,9 +1,11 @@
 /**
  * Maps a decision path (`authz/allow`) to the activator whose active pack
  * declares it. The table is rebuilt after every activation and swapped whole,
- * so a lookup is one Map read with no locking.
+ * so a lookup is one Map read with no locking. A path no pack declares is
+ * planned over the active packs (path-plan.ts), after that lookup missed.
  */
 import type { Activator } from '../activate/activator.js';
+import type { ActivePack } from '../activate/types.js';
 
 /** Entrypoint → activator, over all configured packs. */
 export class DecisionRouter {
@@ -23,6 +25,13 @@ export class DecisionRouter {
   /** The activator answering `path`, if any. */
   route(path: string): Activator | undefined {
     return this.#table.get(path);
+  }
+
+  /** The active packs, in configured order: for paths no pack declares (path-plan.ts). */
+  actives(): ActivePack[] {
+    const out: ActivePack[] = [];
+    for (const a of this.activators) if (a.current) out.push(a.current);
+    return out;
   }
 
   /** Every routable path, for error messages and health. */

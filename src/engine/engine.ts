@@ -19,6 +19,8 @@ export interface RemoteEvaluation {
 export interface PooledEngine {
   readonly kind: 'pooled';
   readonly entrypoints: readonly string[];
+  /** See WasmEngine.answersAnyPath. */
+  readonly answersAnyPath?: boolean;
   /** Evaluates on input JSON text (undefined: no input) in a worker. Rejects with a coded error. */
   evaluateJsonAsync(entrypoint: string, inputJson: string | undefined): Promise<RemoteEvaluation>;
   /** Unloads the pack from every worker (after it stopped being active, or was never activated). */
@@ -29,6 +31,8 @@ export interface PooledEngine {
 export interface OpaEngine {
   readonly kind: 'opa';
   readonly entrypoints: readonly string[];
+  /** OPA answers any path under the pack's roots itself: nothing to plan or walk. */
+  readonly answersAnyPath: true;
   /** Evaluates any path under the pack's roots in OPA; rejects with a coded error (OPA_UNAVAILABLE, OPA_DECISION_TIMEOUT …). */
   evaluateJsonAsync(path: string, inputJson: string | undefined): Promise<RemoteEvaluation>;
   /** Called when the pack stops being active or was never activated: OPA is given back the active pack's bundle if it holds this one. */

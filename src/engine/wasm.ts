@@ -27,7 +27,14 @@ export type Evaluation = { readonly defined: true; readonly result: unknown } | 
 /** A loaded policy, ready to answer decisions. */
 export interface WasmEngine {
   readonly kind: 'local';
+  /** Every compiled entrypoint: the declared ones and the package and root ones (pack/path-entrypoints.ts). */
   readonly entrypoints: readonly string[];
+  /**
+   * True for an engine that evaluates any data path itself (`evaluateJson('a/b/c', …)`), as an
+   * engine holding the Rego can: the decider then hands it the path as is. The wasm engine
+   * answers only its compiled entrypoints (absent: false), and the decider walks the rest.
+   */
+  readonly answersAnyPath?: boolean;
   /** Evaluates on a JavaScript value; the result is parsed (numbers become doubles). */
   evaluate(entrypoint: string, input: unknown): Evaluation;
   /**

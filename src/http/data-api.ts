@@ -4,6 +4,9 @@
  *    undefined result is `{decision_id}` alone, as in OPA.
  *  - `GET /v1/data/{path}?input=…`: the same, the input as a query parameter
  *    (the last one when repeated, as OPA takes it).
+ *  - Any path, `/v1/data` itself included: a declared entrypoint, an undeclared
+ *    rule, a package, a data document (the Decider plans the paths no pack
+ *    declares, decide/path-plan.ts); a path no pack owns is undefined.
  *  - `POST /v0/data/{path}` and `POST /` (the configured default decision): the
  *    body is the input itself and the answer is the bare result; undefined is
  *    404 DECISION_UNDEFINED.
@@ -37,29 +40,30 @@ export interface DataApiOptions {
   readonly maxJsonDepth: number;
 }
 
-type Shape = 'v1' | 'bare';
+type Shape = 'v1' | 'v1-no-input' | 'bare';
+
+// What OPA adds to a `POST /v1/data` answer when the body has no `input` member.
+const NO_INPUT_WARNING = `"warning":{"code":"api_usage_warning","message":"'input' key missing from the request"}`;
 
 /** Registers the data API on app. */
 export function registerDataApi(app: FastifyInstance, decider: Decider, opts: DataApiOptions): void {
   const { decisionLog } = opts;
 
-  app.post<{ Params: { '*': string }; Body: unknown; Querystring: Query }>('/v1/data/*', (request, reply) => {
+  // `/v1/data/{path}`, and `/v1/data` itself (the whole data document) as the empty path.
+  type V1Post = FastifyRequest<{ Params: { '*'?: string }; Body: unknown; Querystring: Query }>;
+  type V1Get = FastifyRequest<{ Params: { '*'?: string }; Querystring: Query }>;
+  const postV1 = (request: V1Post, reply: FastifyReply): FastifyReply | Promise<FastifyReply> => {
     refuseStrictBuiltinErrors(request.query);
     const body = request.body;
     if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) {
       throw new WardenError('DECISION_INPUT_INVALID', 'the body must be a JSON object like {"input": …}');
     }
     const text = body === undefined || body === null ? undefined : bodyTextOf(request);
-    return decide(
-      request,
-      reply,
-      pathOf(request.params['*']),
-      text === undefined ? undefined : memberText(text, 'input'),
-      'v1',
-    );
-  });
-
-  app.get<{ Params: { '*': string }; Querystring: Query }>('/v1/data/*', (request, reply) => {
+    const input = text === undefined ? undefined : memberText(text, 'input');
+    // OPA warns a POST without an `input` member (it evaluates without input all the same).
+    return decide(request, reply, pathOf(request.params['*'] ?? ''), input, input === undefined ? 'v1-no-input' : 'v1');
+  };
+  const getV1 = (request: V1Get, reply: FastifyReply): FastifyReply | Promise<FastifyReply> => {
     refuseStrictBuiltinErrors(request.query);
     const given = request.query.input;
     const raw = Array.isArray(given) ? given.at(-1) : given;
@@ -68,8 +72,12 @@ export function registerDataApi(app: FastifyInstance, decider: Decider, opts: Da
       checkQueryInput(raw, opts.maxJsonDepth);
       noteInputParse(request, started);
     }
-    return decide(request, reply, pathOf(request.params['*']), raw, 'v1');
-  });
+    return decide(request, reply, pathOf(request.params['*'] ?? ''), raw, 'v1');
+  };
+  for (const url of ['/v1/data/*', '/v1/data']) {
+    app.post(url, postV1);
+    app.get(url, getV1);
+  }
 
   app.post<{ Params: { '*': string }; Body: unknown }>('/v0/data/*', (request, reply) =>
     decide(request, reply, pathOf(request.params['*']), bodyTextOf(request), 'bare'),
@@ -103,11 +111,14 @@ export function registerDataApi(app: FastifyInstance, decider: Decider, opts: Da
   ): FastifyReply {
     decisionLog?.enqueue(jsonDecisionEvent(path, raw, decision, { requested_by: request.ip }));
     // Which pack answered: lets clients (and the zero-failed-decisions test) tie a decision to a version.
-    void reply
-      .header('x-warden-pack', decision.pack)
-      .header('x-warden-revision', decision.revision)
-      .header('x-warden-digest', decision.digest)
-      .header('x-warden-decision-id', decision.decisionId);
+    // A path no pack owns names none (several, comma-separated, when a parent path merged packs' documents).
+    if (decision.pack !== '') {
+      void reply
+        .header('x-warden-pack', decision.pack)
+        .header('x-warden-revision', decision.revision)
+        .header('x-warden-digest', decision.digest);
+    }
+    void reply.header('x-warden-decision-id', decision.decisionId);
     const options = opaQueryOptions(request.query as Query | undefined);
     const text = (json: string): string => (options.pretty ? indentJson(json) : json);
     if (shape === 'bare') {
@@ -124,9 +135,7 @@ export function registerDataApi(app: FastifyInstance, decider: Decider, opts: Da
       .type('application/json; charset=utf-8')
       .send(
         text(
-          decision.defined
-            ? `{"result":${decision.resultJson},"decision_id":${id}${metrics}}`
-            : `{"decision_id":${id}${metrics}}`,
+          `{${decision.defined ? `"result":${decision.resultJson},` : ''}"decision_id":${id}${metrics}${shape === 'v1-no-input' ? `,${NO_INPUT_WARNING}` : ''}}`,
         ),
       );
   }

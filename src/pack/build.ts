@@ -17,6 +17,7 @@ import { locateOpa } from '../opa/locate.js';
 import { WARDEN_VERSION } from '../project.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { checkRuleConflicts } from './conflicts.js';
+import { pathEntrypoints } from './path-entrypoints.js';
 import { assembleData, assembleDataText } from './data.js';
 import { runGolden, runGoldenAsync } from './golden.js';
 import { GOLDEN_PATH, MANIFEST_PATH, MARKER_FORMAT, parseManifest, type PackManifest } from './manifest.js';
@@ -58,6 +59,11 @@ export interface BuildOptions extends LimitSettings {
   readonly fallbackSpec?: PackSpec;
   /** Sources already collected (the directory source read them to hash them); else read from DIR. */
   readonly sources?: PolicySources;
+  /**
+   * Whether to compile the package and root entrypoints that let the agent answer any data path
+   * (default true; false builds the declared entrypoints only, as Warden did before them).
+   */
+  readonly pathEntrypoints?: boolean;
 }
 
 /** A built pack: its bytes, digest and what went into it. */
@@ -70,6 +76,60 @@ export interface BuiltPack {
   readonly files: ReadonlyMap<string, Buffer>;
   readonly testsRun: number;
   readonly goldenRun: number;
+  /**
+   * The package and root entrypoints compiled besides the declared ones (path-entrypoints.ts):
+   * empty when the pack's undeclared rules need what the embedded engine cannot compile or
+   * provide (then only declared entrypoints are answered, as by packs built before them).
+   */
+  readonly paths: readonly string[];
+}
+
+type Built = Omit<BuiltPack, 'spec' | 'testsRun' | 'goldenRun' | 'paths'>;
+
+/**
+ * Compiles the stage to wasm with the declared entrypoints and the path entrypoints, re-packs it
+ * and loads its engine (on the data text an agent gives it: assembleDataText, checked as an agent
+ * checks it). When that fails, the declared entrypoints alone are compiled, so that no pack that
+ * built before the path entrypoints fails now (an undeclared rule calling http.send, say); a
+ * failure of that build is the pack's own. One opa run on the success path; `opa check` only to
+ * turn a failure into file:line:col errors.
+ */
+async function compileWithPaths(
+  opa: string,
+  stage: string,
+  what: {
+    readonly sources: PolicySources;
+    readonly spec: PackSpec;
+    readonly limits: { readonly limits: PackLimits; readonly limitKeys: LimitKeys };
+    readonly paths: readonly string[];
+  },
+  rel: (f: string) => string,
+): Promise<{ built: Built; engine: WasmEngine | undefined; paths: readonly string[] }> {
+  const { sources, spec, limits, paths } = what;
+  // engine: opa packs are not loaded into the embedded engine (its builtins do not matter to them): engine undefined.
+  const compile = async (paths: readonly string[]): Promise<{ built: Built; engine: WasmEngine | undefined }> => {
+    const opaBundle = await opaBuildWasm(opa, stage, [...spec.entrypoints, ...paths], spec.rego_version);
+    const built = await repack(opaBundle, sources, spec, limits);
+    if (spec.engine === 'opa') return { built, engine: undefined };
+    const engine = await loadWasmEngine(
+      built.files.get('policy.wasm') ?? Buffer.alloc(0),
+      assembleDataText(sources.data),
+    );
+    return { built, engine };
+  };
+  if (paths.length > 0) {
+    try {
+      return { ...(await compile(paths)), paths };
+    } catch (err) {
+      if (!isWardenError(err, 'PACK_COMPILE_FAILED') && !isWardenError(err, 'PACK_BUILTIN_UNSUPPORTED')) throw err;
+    }
+  }
+  try {
+    return { ...(await compile([])), paths: [] };
+  } catch (err) {
+    if (isWardenError(err, 'PACK_COMPILE_FAILED')) await opaCheck(opa, stage, spec.rego_version, rel);
+    throw err;
+  }
 }
 
 /** Builds the pack for a policy folder; throws a coded error on any failure. */
@@ -105,33 +165,22 @@ export async function buildPack(options: BuildOptions): Promise<BuiltPack> {
     // The parse runs beside the build (it only reads the staged files); a compile error is reported first.
     const conflicts = checkRuleConflicts(opa, stage, [...sources.modules.keys()], spec.rego_version, rel);
     conflicts.catch(() => undefined);
-    // One opa run on the success path; `opa check` only to turn a failure into file:line:col errors.
-    const opaBundle = await opaBuildWasm(opa, stage, spec.entrypoints, spec.rego_version).catch(
-      async (err: unknown) => {
-        await opaCheck(opa, stage, spec.rego_version, rel);
-        throw err;
-      },
-    );
+    const paths = options.pathEntrypoints === false ? [] : pathEntrypoints(sources.modules.values(), spec.entrypoints);
+    const compiled = await compileWithPaths(opa, stage, { sources, spec, limits, paths }, rel);
     await conflicts;
     const testsRun = await runTests(opa, stage, sources, spec, rel);
-    const built = await repack(opaBundle, sources, spec, limits);
-    if (spec.engine === 'opa') {
+    const { built, engine } = compiled;
+    if (engine === undefined) {
       // Written for the real OPA: its golden decisions are OPA's, and the embedded engine's builtins do not matter.
       await runGoldenAsync((entrypoint, input) => opaEvaluation(opa, stage, entrypoint, input, spec, rel), spec.golden);
     } else {
-      // The golden decisions run on the data text an agent gives its engine (assembleDataText), checked
-      // as an agent checks it; assembleData above validated the document and found its roots.
-      const engine = await loadWasmEngine(
-        built.files.get('policy.wasm') ?? Buffer.alloc(0),
-        assembleDataText(sources.data),
-      );
       await runGoldenExplained(engine, spec, opa, stage, rel);
     }
     if (options.out) {
       await mkdir(dirname(resolve(options.out)), { recursive: true });
       await writeFileAtomic(resolve(options.out), built.bytes);
     }
-    return { ...built, spec, testsRun, goldenRun: spec.golden.length };
+    return { ...built, spec, testsRun, goldenRun: spec.golden.length, paths: compiled.paths };
   } finally {
     await rm(stage, { recursive: true, force: true });
   }
@@ -177,13 +226,13 @@ async function repack(
   sources: PolicySources,
   spec: PackSpec,
   limits: { readonly limits: PackLimits; readonly limitKeys: LimitKeys },
-): Promise<Omit<BuiltPack, 'spec' | 'testsRun' | 'goldenRun'>> {
+): Promise<Built> {
   const opaFiles = await readPack(opaBundle, OPA_OUTPUT_LIMITS, { opaOutput: true });
   const wasm = opaFiles.get('policy.wasm');
   const manifestBytes = opaFiles.get(MANIFEST_PATH);
   if (!wasm || !manifestBytes) throw new WardenError('OPA_FAILED', 'opa build produced no policy.wasm or .manifest');
   const files = new Map<string, Buffer>([
-    [MANIFEST_PATH, unrootManifest(manifestBytes)],
+    [MANIFEST_PATH, declaredManifest(manifestBytes, spec.entrypoints)],
     ['policy.wasm', wasm],
   ]);
   for (const [rel, bytes] of [...sources.modules, ...sources.data]) files.set(rel, bytes);
@@ -241,9 +290,12 @@ function checkFits(
   }
 }
 
-// opa names wasm modules "/policy.wasm"; the re-packed tar has no leading "/", so neither may the manifest.
-function unrootManifest(bytes: Buffer): Buffer {
-  const manifest = JSON.parse(bytes.toString('utf8')) as { wasm?: Array<{ module: string }> };
+// opa's manifest as the pack keeps it: its wasm list names the declared entrypoints only (the path
+// entrypoints are the engine's others; OPA serving the pack resolves only these through the module),
+// and opa names wasm modules "/policy.wasm", the re-packed tar has no leading "/", so neither may the manifest.
+function declaredManifest(bytes: Buffer, declared: readonly string[]): Buffer {
+  const manifest = JSON.parse(bytes.toString('utf8')) as { wasm?: Array<{ entrypoint?: string; module: string }> };
+  if (manifest.wasm) manifest.wasm = manifest.wasm.filter((w) => w.entrypoint && declared.includes(w.entrypoint));
   for (const w of manifest.wasm ?? []) w.module = w.module.replace(/^\/+/, '');
   return Buffer.from(JSON.stringify(manifest));
 }

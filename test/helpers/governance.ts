@@ -138,11 +138,15 @@ export function governanceYaml(
  * Copies the example governance and kill-switch packs into `dir` and returns an
  * agent configuration over them (directory sources, unsigned, log level silent);
  * `tenants` is the flow-style `governance.tenants` value (none: no tenant
- * verification), `extra` lines go at the end.
+ * verification), `packs` lines are more `packs:` entries, `extra` lines go at the end.
  */
 export async function exampleGovernanceYaml(
   dir: string,
-  opts: { tenants?: string | undefined; extra?: readonly string[] | undefined } = {},
+  opts: {
+    tenants?: string | undefined;
+    extra?: readonly string[] | undefined;
+    packs?: readonly string[] | undefined;
+  } = {},
 ): Promise<string> {
   await cp(GOVERNANCE_DIR, join(dir, 'governance'), { recursive: true });
   await cp(KILLSWITCH_DIR, join(dir, 'killswitch'), { recursive: true });
@@ -154,6 +158,7 @@ export async function exampleGovernanceYaml(
     '  - name: governance',
     '    source: { directory: { path: governance } }',
     '    verify: { unsigned: true }',
+    ...(opts.packs ?? []),
     'governance:',
     '  pack: governance',
     '  evidence: { dir: evidence }',

@@ -29,7 +29,7 @@ export function simplePolicy(
 /** Writes the files to a temp folder and builds a pack from it. */
 export async function buildFrom(
   files: Record<string, string>,
-  opts: { sequence?: number; out?: string } = {},
+  opts: { sequence?: number; out?: string; pathEntrypoints?: boolean } = {},
 ): Promise<BuiltPack> {
   const dir = await writeTree(tempDir('warden-pack-'), files);
   return buildPack({
@@ -37,6 +37,7 @@ export async function buildFrom(
     sequence: opts.sequence ?? 1,
     now: new Date('2026-11-22T00:00:00Z'),
     ...(opts.out ? { out: opts.out } : {}),
+    ...(opts.pathEntrypoints === undefined ? {} : { pathEntrypoints: opts.pathEntrypoints }),
   });
 }
 

@@ -93,10 +93,12 @@ export async function startAgentProcess(configPath: string): Promise<{ proc: War
   return { proc, url: m[1] ?? '' };
 }
 
-/** One sample of a metric (name and a label substring such as `code="X"`) from an agent's /metrics; 0 when absent. */
+/** One sample of a metric (name and a label substring such as `code="X"`; '' for a metric without labels) from an agent's /metrics; 0 when absent. */
 export async function agentMetric(url: string, name: string, labels: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
+  const line = text
+    .split('\n')
+    .find((l) => (l.startsWith(`${name}{`) || (labels === '' && l.startsWith(`${name} `))) && l.includes(labels));
   return line ? Number(line.split(' ').pop()) : 0;
 }
 

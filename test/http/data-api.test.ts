@@ -72,12 +72,15 @@ describe('OPA data API', () => {
     assert.equal(definedTier.result, 'gold');
   });
 
-  it('refuses an unknown path with 404 DECISION_PATH_UNKNOWN listing the known ones', async () => {
-    const res = await post('app/nope', '{}');
-    assert.equal(res.status, 404);
-    const body = (await res.json()) as { code: string; warden_code: string; details: { known: string[] } };
-    assert.deepEqual([body.code, body.warden_code], ['undefined_document', 'DECISION_PATH_UNKNOWN']);
-    assert.deepEqual(body.details.known, ['app/allow', 'app/tier', 'app/version']);
+  it('answers a rule the pack does not define as undefined (200, the decision id alone), as OPA does', async () => {
+    const res = await post('app/nope', '{"input":{}}');
+    assert.equal(res.status, 200);
+    assert.deepEqual(Object.keys((await res.json()) as object), ['decision_id']);
+    assert.equal(res.headers.get('x-warden-revision'), 'v7', 'the pack owning the path answered');
+    const unowned = await post('nobody/here', '{"input":{}}');
+    assert.equal(unowned.status, 200);
+    assert.deepEqual(Object.keys((await unowned.json()) as object), ['decision_id']);
+    assert.equal(unowned.headers.get('x-warden-pack'), null, 'no pack owns the path');
   });
 
   it('refuses a body that is not JSON, or not an object, with 400 DECISION_INPUT_INVALID', async () => {

@@ -6,7 +6,7 @@
  * nothing on /metrics the catalogue lacks, nor lacks anything it lists.
  */
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { exportJWK, generateKeyPair } from 'jose';
@@ -17,7 +17,7 @@ import { CATALOGUE, METRIC_NAMES, type MetricName } from '../../src/observe/cata
 import { createLogger } from '../../src/observe/logger.js';
 import { PROJECT_ROOT } from '../../src/project.js';
 import { tempDir } from '../helpers/fs.js';
-import { exampleGovernanceYaml } from '../helpers/governance.js';
+import { GOVERNANCE_DIR, exampleGovernanceYaml } from '../helpers/governance.js';
 
 const isCatalogued = (name: string): name is MetricName => Object.hasOwn(CATALOGUE, name);
 
@@ -91,7 +91,15 @@ describe('a fully started agent exposes exactly the catalogue', () => {
       JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] }),
     );
     await writeFile(join(dir, 'webhook.secret'), 'a-webhook-secret-of-32-characters');
+    // One pack answered by a real OPA, so that the OPA engine's metrics exist too.
+    await cp(join(GOVERNANCE_DIR, '..', 'authz'), join(dir, 'authz'), { recursive: true });
     const yaml = await exampleGovernanceYaml(dir, {
+      packs: [
+        '  - name: authz',
+        '    source: { directory: { path: authz } }',
+        '    verify: { unsigned: true }',
+        '    engine: opa',
+      ],
       tenants:
         '{ issuer: "https://idp.example.test", audience: orders-api, algorithms: [ES256], jwks_file: jwks.json }',
       extra: [

@@ -42,7 +42,7 @@ export const packBuildCommand: Command = {
     const marker = built.manifest.metadata.warden;
     io.out(
       `built ${values.out} ${built.digest} pack=${marker.pack} revision=${built.manifest.revision} sequence=${marker.sequence} ` +
-        `entrypoints=${built.spec.entrypoints.join(',')} tests=${built.testsRun} golden=${built.goldenRun}`,
+        `entrypoints=${built.spec.entrypoints.join(',')} paths=${built.paths.length} tests=${built.testsRun} golden=${built.goldenRun}`,
     );
     return 0;
   },
