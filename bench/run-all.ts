@@ -17,6 +17,9 @@ const BENCHES = [
   'decision-log',
   'verdict',
   'activation',
+  'paths',
+  'opa-engine',
+  'opa-engine-http',
 ] as const;
 
 // Runs `node --import tsx bench/<name>.bench.ts` with inherited output; resolves with its exit status.

@@ -92,6 +92,8 @@ export interface WardenOptions {
   readonly source: readonly string[];
   readonly publicKeyPath: string;
   readonly workers: Workers;
+  /** The pack's engine (default wasm); `opa`: the agent starts and supervises a real OPA. */
+  readonly engine?: 'wasm' | 'opa';
   /** Default `warn`: nothing per request, nothing per reload. */
   readonly logLevel?: string;
   /** The configuration's `limits:` keys. */
@@ -106,6 +108,7 @@ export function wardenConfig(o: WardenOptions): string {
     `data_dir: ${join(o.dir, `data-${o.name}`)}`,
     `log_level: ${o.logLevel ?? 'warn'}`,
     `decision_workers: ${o.workers}`,
+    ...(o.engine === 'opa' ? ['engine: opa'] : []),
     ...(limits.length > 0 ? ['limits:', ...limits.map(([k, v]) => `  ${k}: ${v}`)] : []),
     'packs:',
     `  - name: ${o.packName}`,

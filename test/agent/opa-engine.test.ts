@@ -17,6 +17,7 @@ import { publish, variant } from '../helpers/variants.js';
 import { eventually } from '../helpers/wait.js';
 
 const key = p256();
+const ADMIN_TOKEN = 'an-admin-token-of-32-characters!';
 
 interface OpaHealth {
   readonly status: string;
@@ -97,13 +98,16 @@ function opaProcessesOf(dataDir: string): number[] {
 describe('engine: opa (a real OPA supervised by the agent)', () => {
   after(() => WardenProcess.killAll());
 
-  it('answers from a pack only once OPA reports it active; a new version changes decisions; OPA refusing a pack keeps the previous one', async () => {
+  it('answers from a pack only once OPA reports it active; a new version changes decisions; OPA refusing a pack keeps the previous one; rollback and pin reach OPA', async () => {
     const dir = tempDir();
     const packs = join(dir, 'packs');
     await mkdir(packs);
     await publish(packs, 'app', await variant(1), key.privateKey);
     const server = await startPackServerProcess(packs);
-    const { proc, url } = await startAgentProcess(await config(dir, server.url));
+    await writeFile(join(dir, 'admin.token'), ADMIN_TOKEN);
+    const { proc, url } = await startAgentProcess(
+      await config(dir, server.url, ['admin: { token_file: admin.token }']),
+    );
     try {
       const h = await health(url);
       assert.equal(h.status, 'ok');
@@ -139,6 +143,26 @@ describe('engine: opa (a real OPA supervised by the agent)', () => {
       // A good v4 goes through after the refusal.
       await publish(packs, 'app', await variant(4), key.privateKey);
       await eventually(async () => (await version(url)).revision === 'v4');
+
+      // Rollback (and its pin) reach OPA the same way: OPA reports v2 again, and v5 is held back.
+      const rolled = await fetch(`${url}/v1/admin/packs/app/rollback`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ reason: 'v4 misbehaves', version: 'v2' }),
+      });
+      assert.equal(rolled.status, 200, await rolled.clone().text());
+      assert.equal(((await rolled.json()) as { active: { revision: string } }).active.revision, 'v2');
+      const afterRollback = await version(url);
+      assert.deepEqual([(afterRollback.body as { result: number }).result, afterRollback.revision], [2, 'v2']);
+      assert.equal((await health(url)).opa.bundles.app?.revision, 'v2@2');
+      await publish(packs, 'app', await variant(5), key.privateKey);
+      await eventually(async () => {
+        const res = await fetch(`${url}/v1/admin/packs/app/versions`, {
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        });
+        return JSON.stringify(await res.json()).includes('"v5"');
+      });
+      assert.equal((await version(url)).revision, 'v2', 'pinned: v5 is stored, not activated');
     } finally {
       await proc.stop();
       await server.proc.stop();
