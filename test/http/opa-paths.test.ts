@@ -217,8 +217,8 @@ describe('data paths: Warden against opa run --server on the same packs', () => 
       assert.equal(ok.result, true);
       const res = await fetch(`${agent.url}/v1/data/old/other`, { method: 'POST' });
       assert.equal(res.status, 404);
-      const body = (await res.json()) as { code: string; message: string };
-      assert.equal(body.code, 'DECISION_PATH_UNKNOWN');
+      const body = (await res.json()) as { code: string; warden_code: string; message: string };
+      assert.deepEqual([body.code, body.warden_code], ['undefined_document', 'DECISION_PATH_UNKNOWN']);
       assert.match(body.message, /rebuild/);
       const unowned = await fetch(`${agent.url}/v1/data/elsewhere`, { method: 'POST' });
       assert.equal(unowned.status, 200, 'a path outside its roots is still undefined');
