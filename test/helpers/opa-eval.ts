@@ -12,9 +12,15 @@ import { tempDir } from './fs.js';
 
 /**
  * What `opa eval -b bundle` answers for `path` (an entrypoint like `a/b`) on each input, given as
- * JSON text: canonical text (canonical-json.ts), or undefined where the rule is undefined.
+ * JSON text: canonical text (canonical-json.ts), or undefined where the rule is undefined. With
+ * `sortKeys: false` objects keep OPA's key order (orderedJson), for comparing the order too.
  */
-export function opaAnswers(bundle: string, path: string, inputs: readonly string[]): Array<string | undefined> {
+export function opaAnswers(
+  bundle: string,
+  path: string,
+  inputs: readonly string[],
+  opts: { sortKeys?: boolean } = {},
+): Array<string | undefined> {
   const file = join(tempDir(), 'cases.json');
   // Concatenated, not stringified: the inputs' numbers reach opa exactly as written.
   writeFileSync(file, `{"cases":[${inputs.join(',')}]}`);
@@ -25,6 +31,6 @@ export function opaAnswers(bundle: string, path: string, inputs: readonly string
     maxBuffer: 64 * 1024 * 1024,
   });
   assert.equal(res.status, 0, res.stderr);
-  const members = canonicalMembers(res.stdout);
+  const members = canonicalMembers(res.stdout, opts);
   return inputs.map((_, i) => members.get(String(i)));
 }
