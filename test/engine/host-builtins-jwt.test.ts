@@ -374,7 +374,79 @@ async function cases(dir: string): Promise<Record<string, string[]>> {
     ...malformed,
   ].map((t) => args(t));
 
+  // encode_sign: private JWKs (a set: its first key), header and payload objects.
+  const priv = (k: KeyObject, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+    ...k.export({ format: 'jwk' }),
+    ...extra,
+  });
+  const oct = { kty: 'oct', k: b64(secret) };
+  const body = {
+    sub: 'alice',
+    n: 'BIG',
+    f: 1.5,
+    html: '<a&b>',
+    u: '\u2028\u00e9',
+    x: [1, { b: 2, a: 1 }],
+  };
+  const exact: Array<[unknown, unknown, unknown]> = [
+    [{ alg: 'RS256', typ: 'JWT' }, body, priv(rsa.privateKey)],
+    [{ alg: 'RS384', kid: 'k1' }, body, { keys: [priv(rsa.privateKey), oct] }],
+    [{ alg: 'RS512' }, body, priv(rsaOther.privateKey)],
+    [{ alg: 'HS256', typ: 'JWT' }, body, oct],
+    [{ typ: 'JWT', alg: 'HS384', z: 1 }, {}, oct],
+    [{ alg: 'HS512' }, { a: null }, { keys: [oct] }],
+    [{ alg: 'EdDSA' }, body, priv(ed.privateKey)],
+    // Errors: unknown or missing alg, a key that does not fit, a public key, no keys, not a JWK.
+    [{ alg: 'none' }, body, oct],
+    [{ typ: 'JWT' }, body, oct],
+    [{ alg: 5 }, body, oct],
+    [{ alg: 'RS256' }, body, oct],
+    [{ alg: 'HS256' }, body, priv(rsa.privateKey)],
+    [{ alg: 'ES256' }, body, priv(rsa.privateKey)],
+    [{ alg: 'EdDSA' }, body, priv(ecCert.privateKey)],
+    [{ alg: 'RS256' }, body, rsa.publicKey.export({ format: 'jwk' })],
+    [{ alg: 'HS256' }, body, { keys: [] }],
+    [{ alg: 'HS256' }, body, { kty: 'oct', k: '' }],
+    [{ alg: 'HS256' }, body, { kty: 'XYZ' }],
+    [{ alg: 'HS256' }, body, 'not a key'],
+    ['header', body, oct],
+  ];
+  const exactRaw: Array<[unknown, unknown, unknown]> = [
+    ['{"alg":"HS256", "typ":"JWT"}', '{"b": 1, "a": 12345678901234567890}', JSON.stringify(oct)],
+    ['{"alg":"HS256","typ":"text"}', 'not json', JSON.stringify(oct)],
+    ['{"alg":"HS256","typ":"JWT"}', 'not json', JSON.stringify(oct)],
+    ['{"alg":"HS256"}', 'not json', JSON.stringify(oct)],
+    ['{"alg":"RS256"}', '{}', JSON.stringify(priv(rsa.privateKey))],
+    ['{"alg":"EdDSA"}', 'any bytes', JSON.stringify(priv(ed.privateKey))],
+    ['not json', '{}', JSON.stringify(oct)],
+    ['{"alg":"XS256"}', '{}', JSON.stringify(oct)],
+    ['{"alg":"HS256"}', '{}', 'not a key'],
+    [{ alg: 'HS256' }, '{}', JSON.stringify(oct)],
+    ['{"alg":"HS256"}', 5, JSON.stringify(oct)],
+  ];
+  // Randomised signatures (ES, PS): compared by their header and payload, and by verifying.
+  const check = (k: KeyObject): Record<string, unknown> => ({
+    cert: JSON.stringify(k.export({ format: 'jwk' })),
+    time: NS,
+  });
+  const randomised: Array<[unknown, unknown, unknown, unknown]> = [
+    [{ alg: 'ES256' }, body, priv(ecCert.privateKey), check(ecCert.publicKey)],
+    [{ alg: 'ES384' }, body, priv(ec384.privateKey), check(ec384.publicKey)],
+    [{ alg: 'ES512' }, body, priv(ec521.privateKey), check(ec521.publicKey)],
+    [{ alg: 'ES256' }, body, priv(ec384.privateKey), check(ec384.publicKey)],
+    [{ alg: 'PS256' }, body, priv(rsa.privateKey), check(rsa.publicKey)],
+    [{ alg: 'PS384' }, body, priv(rsa.privateKey), check(rsa.publicKey)],
+    [{ alg: 'PS512' }, body, priv(rsa.privateKey), check(rsa.publicKey)],
+    [{ alg: 'PS256' }, body, priv(rsa.privateKey), check(rsaOther.publicKey)],
+    [{ alg: 'RS256' }, body, priv(rsa.privateKey), check(rsa.publicKey)],
+  ];
+
   const out: Record<string, string[]> = {
+    // The payload's n: an integer a double cannot hold, as written.
+    'io.jwt.encode_sign': exact.map((a) => args(...a).replaceAll('"BIG"', '12345678901234567890')),
+    'io.jwt.encode_sign_raw': exactRaw.map((a) => args(...a)),
+    signed: randomised.map((a) => args(...a)),
+    signed_raw: randomised.map(([h, p, k, c]) => args(JSON.stringify(h), JSON.stringify(p), JSON.stringify(k), c)),
     'io.jwt.decode': decodeCases,
     'io.jwt.decode_verify': dv.map(([t, cs]) => args(t, cs)),
   };
@@ -384,12 +456,25 @@ async function cases(dir: string): Promise<Record<string, string[]>> {
 
 const ruleName = (builtin: string): string => builtin.replaceAll('.', '_');
 
+const ENCODE = ['io.jwt.encode_sign', 'io.jwt.encode_sign_raw'];
+// Randomised signatures: the token's header and payload, and whether it verifies with input.args[3].
+const SIGNED = { signed: 'io.jwt.encode_sign', signed_raw: 'io.jwt.encode_sign_raw' };
+const RULES = [...BUILTINS, ...ENCODE].map(ruleName).concat(Object.keys(SIGNED));
+
 function policy(): string {
   const lines = ['package jwt', 'import rego.v1'];
-  for (const name of BUILTINS) {
-    const arity = name === 'io.jwt.decode' ? 1 : 2;
+  for (const name of [...BUILTINS, ...ENCODE]) {
+    const arity = name === 'io.jwt.decode' ? 1 : ENCODE.includes(name) ? 3 : 2;
     const params = Array.from({ length: arity }, (_, i) => `input.args[${i}]`).join(', ');
     lines.push(`${ruleName(name)} := ${name}(${params})`);
+  }
+  for (const [rule, name] of Object.entries(SIGNED)) {
+    lines.push(
+      `${rule} := [p[0], p[1], io.jwt.decode_verify(t, input.args[3])[0]] if {`,
+      `  t := ${name}(input.args[0], input.args[1], input.args[2])`,
+      '  p := split(t, ".")',
+      '}',
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -405,7 +490,7 @@ describe('io.jwt.* builtins, against the real opa eval', () => {
     const bundle = await opaBuildWasm(
       locateOpa().path,
       dir,
-      BUILTINS.map((n) => `jwt/${ruleName(n)}`),
+      RULES.map((r) => `jwt/${r}`),
       'v1',
     );
     const wasm = (await readPack(bundle, {}, { opaOutput: true })).get('policy.wasm');
@@ -413,11 +498,11 @@ describe('io.jwt.* builtins, against the real opa eval', () => {
     engine = await loadWasmEngine(wasm, {});
   });
 
-  for (const name of BUILTINS) {
+  for (const name of [...BUILTINS, ...ENCODE, ...Object.keys(SIGNED)]) {
     it(`${name} answers as OPA's`, () => {
-      assert.ok(HOST_BUILTINS.has(name), `${name} is provided`);
+      assert.ok(name in SIGNED || HOST_BUILTINS.has(name), `${name} is provided`);
       const cases = table[name] ?? [];
-      const path = `jwt/${ruleName(name)}`;
+      const path = `jwt/${name in SIGNED ? name : ruleName(name)}`;
       const inputs = cases.map((a) => `{"args":${a}}`);
       const expected = opaAnswers(dir, path, inputs);
       const actual = inputs.map((input) => {
@@ -431,8 +516,11 @@ describe('io.jwt.* builtins, against the real opa eval', () => {
       );
       // The table exercises every outcome: a result (true, or a decoded token), false, and undefined.
       assert.ok(expected.some((e) => e !== undefined && e !== 'false' && !e.startsWith('[false')));
-      assert.ok(expected.some((e) => e === undefined));
-      if (name !== 'io.jwt.decode') assert.ok(expected.some((e) => e === 'false' || e?.startsWith('[false')));
+      if (!(name in SIGNED)) assert.ok(expected.some((e) => e === undefined));
+      if (name in SIGNED)
+        assert.ok(expected.some((e) => e?.endsWith(',true]')) && expected.some((e) => e?.endsWith(',false]')));
+      else if (!name.startsWith('io.jwt.encode') && name !== 'io.jwt.decode')
+        assert.ok(expected.some((e) => e === 'false' || e?.startsWith('[false')));
     });
   }
 });

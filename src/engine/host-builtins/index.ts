@@ -7,6 +7,7 @@
  */
 import { createRequire } from 'node:module';
 import { jwtBuiltins } from './jwt.js';
+import { jwtSignBuiltins } from './jwt-sign.js';
 import { semverBuiltins } from './semver.js';
 import { timeBuiltins } from './time.js';
 import { unitsBuiltins } from './units.js';
@@ -37,6 +38,7 @@ export function hostBuiltins(): HostBuiltins {
   for (const [name, fn] of Object.entries({
     ...timeBuiltins(context),
     ...jwtBuiltins(context),
+    ...jwtSignBuiltins,
     ...semverBuiltins,
     ...unitsBuiltins,
   })) {
