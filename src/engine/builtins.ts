@@ -3,7 +3,7 @@
  * engine has them. OPA compiles most builtins into the module itself; the rest
  * (time.*, io.jwt.*, semver.*, units.*, crypto.*, http.send …) are imported and
  * must be provided in JavaScript: host-builtins/ provides opa-wasm's few and
- * Warden's own (time.*, semver.*, units.*). Without this check a rule calling
+ * Warden's own (time.*, io.jwt.*, semver.*, units.*). Without this check a rule calling
  * another fails only when a decision reaches it, as a 500; with it the pack is
  * refused at build and at activation, naming each builtin and pointing to
  * `engine: opa`, where the real OPA evaluates the policy.

@@ -22,7 +22,7 @@ const CLOCK = {
     'import rego.v1',
     'default fresh := false',
     'fresh if time.now_ns() - input.issued_ns < 60000000000',
-    'v := [http.send({"method": "get", "url": input.url}).body, io.jwt.decode(input.token)[1]]',
+    'v := [http.send({"method": "get", "url": input.url}).body, time.parse_ns("2006-01-02", input.day)]',
     '',
   ].join('\n'),
 };
@@ -30,9 +30,9 @@ const CLOCK = {
 describe('builtins the embedded engine lacks', () => {
   it('refuses the build (warden pack build), naming each missing builtin, and lists what the engine provides', async () => {
     const err = await rejectsCode(buildFrom(CLOCK), 'PACK_BUILTIN_UNSUPPORTED');
-    // time.now_ns is provided (host-builtins/); http.send and io.jwt.decode are not.
-    assert.deepEqual(err.details.builtins, ['http.send', 'io.jwt.decode']);
-    assert.match(err.message, /the builtins http\.send, io\.jwt\.decode, which the policy calls/);
+    // time.now_ns is provided (host-builtins/); http.send and time.parse_ns are not.
+    assert.deepEqual(err.details.builtins, ['http.send', 'time.parse_ns']);
+    assert.match(err.message, /the builtins http\.send, time\.parse_ns, which the policy calls/);
     assert.match(err.message, /`engine: opa`/);
     assert.deepEqual(err.details.provided, [...HOST_BUILTINS].sort());
     assert.ok(HOST_BUILTINS.has('sprintf'), 'opa-wasm provides sprintf in JavaScript');
@@ -56,6 +56,6 @@ describe('builtins the embedded engine lacks', () => {
       prepareCandidate('clock', pack, undefined, { kind: 'unsigned' }, {}),
       'PACK_BUILTIN_UNSUPPORTED',
     );
-    assert.deepEqual(err.details.builtins, ['http.send', 'io.jwt.decode']);
+    assert.deepEqual(err.details.builtins, ['http.send', 'time.parse_ns']);
   });
 });

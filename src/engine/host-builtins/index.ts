@@ -1,11 +1,13 @@
 /**
  * The builtins Warden provides to policy.wasm modules from JavaScript, beyond
  * those OPA compiles into the module: opa-wasm's own (sprintf, json.is_valid,
- * regex.split, yaml.*) and Warden's (time.*, semver.*, units.*). Each engine gets
+ * regex.split, yaml.*) and Warden's (time.*, io.jwt.*, semver.*, units.*). Each engine gets
  * its own table, sharing one EvaluationContext that the evaluator resets before
  * each decision.
  */
 import { createRequire } from 'node:module';
+import { jwtBuiltins } from './jwt.js';
+import { jwtSignBuiltins } from './jwt-sign.js';
 import { semverBuiltins } from './semver.js';
 import { timeBuiltins } from './time.js';
 import { unitsBuiltins } from './units.js';
@@ -33,7 +35,13 @@ export function hostBuiltins(): HostBuiltins {
   for (const [name, fn] of Object.entries(OPA_WASM_BUILTINS)) {
     table.set(name, (args) => JSON.stringify(fn(...args.map((a) => a.value))));
   }
-  for (const [name, fn] of Object.entries({ ...timeBuiltins(context), ...semverBuiltins, ...unitsBuiltins })) {
+  for (const [name, fn] of Object.entries({
+    ...timeBuiltins(context),
+    ...jwtBuiltins(context),
+    ...jwtSignBuiltins,
+    ...semverBuiltins,
+    ...unitsBuiltins,
+  })) {
     table.set(name, fn);
   }
   return { table, context };
