@@ -1,6 +1,6 @@
 /**
  * The text of each request's JSON body, kept beside the parsed value: the data
- * API hands the engine the client's input exactly as written (json-member.ts).
+ * API hands the engine the client's input exactly as written (src/engine/json-member.ts).
  */
 
 const texts = new WeakMap<object, string>();

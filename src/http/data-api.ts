@@ -26,7 +26,7 @@ import type { Decider, JsonDecision } from '../decide/decider.js';
 import { engineText } from '../engine/json-text.js';
 import { bodyTextOf } from './body-text.js';
 import { jsonDeeperThan } from './json-depth.js';
-import { memberText } from './json-member.js';
+import { memberText } from '../engine/json-member.js';
 import { metricsMember, noteInputParse } from './opa-metrics.js';
 import { indentJson } from './pretty-json.js';
 import { opaQueryOptions, refuseStrictBuiltinErrors, type Query } from './query-options.js';

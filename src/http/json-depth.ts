@@ -4,7 +4,7 @@
  * thousand levels down, which must be the client's 400, never a 5xx. A linear
  * scan with no recursion, skipped outright for a text too short to be that deep.
  */
-import { closingQuote } from './json-member.js';
+import { closingQuote } from '../engine/json-member.js';
 
 /** True when `text` (valid JSON) nests arrays and objects more than `limit` levels deep. */
 export function jsonDeeperThan(text: string, limit: number): boolean {

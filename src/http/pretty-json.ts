@@ -4,7 +4,7 @@
  * and a final newline). It works on the text, never through JSON.parse, so numbers keep
  * their exact text (12345678901234567891, 1.0) and strings their exact escapes.
  */
-import { closingQuote } from './json-member.js';
+import { closingQuote } from '../engine/json-member.js';
 
 /** `text` (valid JSON) indented with two spaces per level, ending in a newline. */
 export function indentJson(text: string): string {

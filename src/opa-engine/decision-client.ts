@@ -6,7 +6,7 @@
  */
 import { Agent, request, type IncomingMessage, type RequestOptions } from 'node:http';
 import { WardenError, messageOf } from '../errors.js';
-import { memberText } from '../http/json-member.js';
+import { memberText } from '../engine/json-member.js';
 
 /** Where OPA's API is: a unix socket path, or an http:// base URL. */
 export type OpaAddress = { readonly socketPath: string } | { readonly url: string };

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { jsonDeeperThan } from '../../src/http/json-depth.js';
 import { engineJson, engineText } from '../../src/engine/json-text.js';
-import { memberText } from '../../src/http/json-member.js';
+import { memberText } from '../../src/engine/json-member.js';
 
 const text = (b: ArrayBuffer | undefined): string | undefined =>
   b === undefined ? undefined : new TextDecoder().decode(b);

@@ -10,7 +10,7 @@
  * then checks the constraints: iss, aud, exp and nbf against `time` (ns, default the
  * evaluation's time.now_ns), compared as OPA does, with the time in seconds as a double.
  */
-import { memberText } from '../../http/json-member.js';
+import { memberText } from '../json-member.js';
 import { compareNumbers } from '../rego-value.js';
 import { ALG_SCHEMES, parseKeys, verifies, type Scheme, type Strictness, type VerificationKey } from './jwt-keys.js';
 import {
