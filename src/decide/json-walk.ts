@@ -4,6 +4,7 @@
  * number stays exactly as the engine wrote it (12345678901234567891, 1.0).
  * The text must be valid JSON (the engine's output).
  */
+import { closingQuote, skipSpace, valueEnd } from '../engine/json-member.js';
 
 /** The value at `segments` inside the JSON text (object keys; array indexes in decimal), or undefined. */
 export function walkJson(text: string, segments: readonly string[]): string | undefined {
@@ -84,41 +85,4 @@ function* elements(text: string, open: number): Generator<[number, number]> {
     i = skipSpace(text, end);
     if (text.charCodeAt(i) === 0x2c) i = skipSpace(text, i + 1);
   }
-}
-
-// The index just past the JSON value starting at `start`.
-function valueEnd(text: string, start: number): number {
-  const c = text.charCodeAt(start);
-  if (c === 0x22) return closingQuote(text, start) + 1;
-  if (c === 0x7b || c === 0x5b) {
-    let depth = 0;
-    for (let i = start; i < text.length; i++) {
-      const d = text.charCodeAt(i);
-      if (d === 0x22) i = closingQuote(text, i);
-      else if (d === 0x7b || d === 0x5b) depth++;
-      else if ((d === 0x7d || d === 0x5d) && --depth === 0) return i + 1;
-    }
-    return text.length;
-  }
-  // A number or a literal: up to the next delimiter.
-  let i = start;
-  while (i < text.length && !/[,}\]\s]/.test(text.charAt(i))) i++;
-  return i;
-}
-
-// The index of the quote closing the string opened at `open` (one not escaped by an odd run of backslashes).
-function closingQuote(text: string, open: number): number {
-  let q = text.indexOf('"', open + 1);
-  while (q > 0) {
-    let slashes = 0;
-    for (let j = q - 1; text.charCodeAt(j) === 0x5c; j--) slashes++;
-    if (slashes % 2 === 0) return q;
-    q = text.indexOf('"', q + 1);
-  }
-  return text.length;
-}
-
-function skipSpace(text: string, i: number): number {
-  while (i < text.length && /\s/.test(text.charAt(i))) i++;
-  return i;
 }

@@ -27,8 +27,8 @@ export function memberText(text: string, key: string): string | undefined {
   return found;
 }
 
-// The index just past the JSON value starting at `start`.
-function valueEnd(text: string, start: number): number {
+/** The index just past the JSON value starting at `start` (valid JSON text). */
+export function valueEnd(text: string, start: number): number {
   const c = text.charCodeAt(start);
   if (c === 0x22) return closingQuote(text, start) + 1;
   if (c === 0x7b || c === 0x5b) {
@@ -45,13 +45,13 @@ function valueEnd(text: string, start: number): number {
   let i = start;
   while (i < text.length) {
     const d = text.charCodeAt(i);
-    if (d === 0x2c || d === 0x7d || d === 0x20 || d === 0x0a || d === 0x0d || d === 0x09) break;
+    if (d === 0x2c || d === 0x7d || d === 0x5d || d === 0x20 || d === 0x0a || d === 0x0d || d === 0x09) break;
     i++;
   }
   return i;
 }
 
-// The index of the quote that closes the string opened at `open` (one not escaped by an odd run of backslashes).
+/** The index of the quote that closes the string opened at `open` (one not escaped by an odd run of backslashes). */
 export function closingQuote(text: string, open: number): number {
   let q = text.indexOf('"', open + 1);
   while (q > 0) {
@@ -63,7 +63,8 @@ export function closingQuote(text: string, open: number): number {
   return text.length;
 }
 
-function skipSpace(text: string, i: number): number {
+/** The index of the first non-whitespace character at or after `i`. */
+export function skipSpace(text: string, i: number): number {
   while (i < text.length) {
     const c = text.charCodeAt(i);
     if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
