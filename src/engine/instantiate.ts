@@ -54,6 +54,7 @@ export async function instantiatePolicy(
     return decoder.decode(bytes.subarray(addr, bytes.indexOf(0, addr)));
   };
   const dump = (addr: number): string => cString((exports.opa_json_dump as (a: number) => number)(addr));
+  const valueDump = (addr: number): string => cString((exports.opa_value_dump as (a: number) => number)(addr));
   const load = (text: string | ArrayBuffer): number => {
     const bytes = typeof text === 'string' ? encoder.encode(text) : new Uint8Array(text);
     const at = (exports.opa_malloc as (n: number) => number)(bytes.byteLength);
@@ -70,7 +71,7 @@ export async function instantiatePolicy(
     try {
       const args: HostArg[] = addrs.map((addr) => {
         const text = dump(addr);
-        return { text, value: JSON.parse(text) as unknown };
+        return { text, value: JSON.parse(text) as unknown, notation: () => valueDump(addr) };
       });
       out = impl(args);
     } catch {

@@ -12,7 +12,7 @@
  */
 
 /** A parsed value: kind, its JSON text once written, and what ordering needs. */
-type Value =
+export type Value =
   | { readonly k: 0; readonly json: 'null' }
   | { readonly k: 1; readonly json: string; readonly b: boolean }
   | { readonly k: 2; readonly json: string }
@@ -22,9 +22,12 @@ type Value =
 
 /** `text` (the engine's value notation) as JSON with sets and object keys in OPA's order. */
 export function valueNotationToJson(text: string): string {
-  const p = new Parser(text);
-  const v = p.value();
-  return v.json;
+  return parseValueNotation(text).json;
+}
+
+/** `text` (the engine's value notation) parsed, with sets and object keys in OPA's order. */
+export function parseValueNotation(text: string): Value {
+  return new Parser(text).value();
 }
 
 class Parser {

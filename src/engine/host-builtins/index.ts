@@ -1,7 +1,7 @@
 /**
  * The builtins Warden provides to policy.wasm modules from JavaScript, beyond
- * those OPA compiles into the module: opa-wasm's own (sprintf, json.is_valid,
- * regex.split, yaml.*) and Warden's (time.*, io.jwt.*, semver.*, units.*). Each engine gets
+ * those OPA compiles into the module: opa-wasm's own (json.is_valid, regex.split,
+ * yaml.*) and Warden's (sprintf with Go's fmt, time.*, io.jwt.*, semver.*, units.*). Each engine gets
  * its own table, sharing one EvaluationContext that the evaluator resets before
  * each decision.
  */
@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { jwtBuiltins } from './jwt.js';
 import { jwtSignBuiltins } from './jwt-sign.js';
 import { semverBuiltins } from './semver.js';
+import { sprintf } from './sprintf.js';
 import { timeBuiltins } from './time.js';
 import { unitsBuiltins } from './units.js';
 import type { EvaluationContext, HostBuiltin } from './types.js';
@@ -41,6 +42,7 @@ export function hostBuiltins(): HostBuiltins {
     ...jwtSignBuiltins,
     ...semverBuiltins,
     ...unitsBuiltins,
+    sprintf,
   })) {
     table.set(name, fn);
   }

@@ -12,6 +12,8 @@
 export interface HostArg {
   readonly text: string;
   readonly value: unknown;
+  /** The engine's value notation of the argument (sets as `{a, b}`), for builtins that tell sets apart. */
+  readonly notation?: () => string;
 }
 
 /** A host builtin: arguments in, the result's JSON text out (undefined: no result). */
