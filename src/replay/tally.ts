@@ -43,7 +43,7 @@ export interface ChangeExample {
   readonly after: Answer;
 }
 
-/** A replay's counts; see the README's "Rolling out a policy change safely" for the JSON shape. */
+/** A replay's counts; report.ts turns them into the JSON documented in docs/architecture.md#offline-replay. */
 export class Tally {
   lines = 0;
   replayed = 0;
