@@ -8,7 +8,7 @@
  */
 import type { Candidate } from '../activate/prepare.js';
 import type { ActivePack } from '../activate/types.js';
-import { walkJson } from '../decide/json-walk.js';
+import { isObject, walkJson } from '../decide/json-walk.js';
 import { planPath, segmentsOf } from '../decide/path-plan.js';
 import { requireLocal } from '../engine/engine.js';
 import type { WasmEngine } from '../engine/wasm.js';
@@ -66,10 +66,13 @@ export class CandidateEngine {
   }
 
   #planned(path: string, inputJson: string): string | undefined {
-    const part = planPath(path, [this.#active]).parts[0];
+    const plan = planPath(path, [this.#active]);
+    const part = plan.parts[0];
     if (part === undefined) return undefined;
     const text = this.#engine.evaluateJson(part.entrypoint, inputJson);
-    return text === undefined ? undefined : walkJson(text, part.rest);
+    const value = text === undefined ? undefined : walkJson(text, part.rest);
+    // Above the pack's roots (an --entrypoint asked for it): the pack's object, as the decider merges it.
+    return value !== undefined && plan.merge && !isObject(value) ? undefined : value;
   }
 }
 
