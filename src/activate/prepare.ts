@@ -42,25 +42,32 @@ export interface Candidate {
 }
 
 /**
- * Verifies and loads pack bytes for the pack named `name`. With `active`, a pack
+ * Verifies and loads pack bytes for the pack named `name` (undefined: any name, for a
+ * tool with no configured entry, `warden pack replay`). With `active`, a pack
  * whose signed sequence is not newer is refused as PACK_DOWNGRADE. `limitKeys` names
- * where `limits` were set, for refusals (the agent: its `limits.*` keys).
+ * where `limits` were set, for refusals (the agent: its `limits.*` keys);
+ * `expectedDigest` refuses other bytes as DIGEST_MISMATCH (`--digest`).
  */
 export async function prepareCandidate(
-  name: string,
+  name: string | undefined,
   pack: Buffer,
   signature: Buffer | undefined,
   trust: PackTrust,
   limits: Partial<PackLimits>,
   active?: { readonly sequence: number; readonly revision: string },
-  options: { readonly limitKeys?: LimitKeys | undefined; readonly engines?: EngineLoader | undefined } = {},
+  options: {
+    readonly limitKeys?: LimitKeys | undefined;
+    readonly engines?: EngineLoader | undefined;
+    readonly expectedDigest?: string | undefined;
+  } = {},
 ): Promise<Candidate> {
-  const signer = trust.kind === 'unsigned' ? undefined : verifyPack(pack, signature, trust).signer;
+  const expected = options.expectedDigest === undefined ? {} : { expectedDigest: options.expectedDigest };
+  const signer = trust.kind === 'unsigned' ? undefined : verifyPack(pack, signature, trust, expected).signer;
   const digest = sha256Digest(pack);
   const files = await readPack(pack, limits, options.limitKeys ? { limitKeys: options.limitKeys } : {});
   const manifest = parseManifest(files.get(MANIFEST_PATH));
   const marker = manifest.metadata.warden;
-  if (marker.pack !== name) {
+  if (name !== undefined && marker.pack !== name) {
     throw new WardenError('PACK_NAME_MISMATCH', `the pack's marker names "${marker.pack}", this entry is "${name}"`, {
       details: { marker: marker.pack },
     });

@@ -40,6 +40,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/pack-verify.js')).packVerifyCommand,
   },
   {
+    name: 'pack replay',
+    summary:
+      'ask a verified candidate pack every decision in decision logs (Warden or OPA); report what it changes, gate CI',
+    load: async () => (await import('./commands/pack-replay.js')).packReplayCommand,
+  },
+  {
     name: 'pack serve',
     summary: 'serve the packs in DIR over HTTP (ETag, 304, long polling) for agents to pull',
     load: async () => (await import('./commands/pack-serve.js')).packServeCommand,

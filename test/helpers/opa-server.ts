@@ -13,8 +13,8 @@ export interface OpaServer {
   stop(): Promise<void>;
 }
 
-// A port that was free a moment ago.
-function freePort(): Promise<number> {
+/** A port that was free a moment ago. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);

@@ -2,9 +2,7 @@
  * `warden pack verify FILE (--public-key PUB… | --trusted-root ROOT --issuer I --subject-regex R)`:
  * digest, signature and identity, then the pack's contents through the safe reader.
  */
-import { existsSync } from 'node:fs';
-import { loadTrust, type TrustFiles } from '../../config/trust-files.js';
-import { WardenError } from '../../errors.js';
+import { loadTrust } from '../../config/trust-files.js';
 import { manifestEntrypoints, MANIFEST_PATH, parseManifest } from '../../pack/manifest.js';
 import { CLI_LIMIT_KEYS } from '../../pack/limits.js';
 import { readPack } from '../../pack/reader.js';
@@ -12,19 +10,15 @@ import { verifyPack } from '../../verify/verify.js';
 import { parse, readOrFail, type Command } from '../command.js';
 import { LIMIT_FLAGS, LIMIT_HELP, LIMIT_USAGE, limitsFromFlags } from '../limit-flags.js';
 import { summaryOf } from '../registry.js';
+import { readSignature, trustFiles, VERIFY_FLAGS, VERIFY_USAGE } from '../verify-flags.js';
 
 export const packVerifyCommand: Command = {
   name: 'pack verify',
   summary: summaryOf('pack verify'),
-  usage: `warden pack verify FILE (--public-key PUB [--public-key PUB2…] | --trusted-root ROOT --issuer I --subject-regex R) [--bundle B] [--digest sha256:…] [--json] ${LIMIT_USAGE}`,
+  usage: `warden pack verify FILE ${VERIFY_USAGE} [--json] ${LIMIT_USAGE}`,
   async run(argv, io) {
     const opts = {
-      'public-key': { type: 'string', multiple: true },
-      'trusted-root': { type: 'string' },
-      issuer: { type: 'string' },
-      'subject-regex': { type: 'string' },
-      bundle: { type: 'string' },
-      digest: { type: 'string' },
+      ...VERIFY_FLAGS,
       json: { type: 'boolean' },
       ...LIMIT_FLAGS,
     } as const;
@@ -37,10 +31,8 @@ export const packVerifyCommand: Command = {
     }
     const file = positionals[0] ?? '';
     const limits = limitsFromFlags(values);
-    const bundlePath = values.bundle ?? `${file}.sigstore.json`;
     const pack = await readOrFail(file);
-    // A missing bundle is "unsigned", not an I/O error: that is the verdict the operator needs.
-    const signature = values.bundle !== undefined || existsSync(bundlePath) ? await readOrFail(bundlePath) : undefined;
+    const signature = await readSignature(file, values.bundle);
     const trust = await loadTrust(trustFiles(values));
     const verified = verifyPack(
       pack,
@@ -74,24 +66,3 @@ export const packVerifyCommand: Command = {
     return 0;
   },
 };
-
-// Picks key-based or keyless trust from the flags; both or neither → USAGE.
-function trustFiles(v: {
-  'public-key'?: string[];
-  'trusted-root'?: string;
-  issuer?: string;
-  'subject-regex'?: string;
-}): TrustFiles {
-  const keys = v['public-key'] ?? [];
-  const keyless = v['trusted-root'] !== undefined || v.issuer !== undefined || v['subject-regex'] !== undefined;
-  if (keys.length > 0 && keyless)
-    throw new WardenError('USAGE', 'give either --public-key or --trusted-root/--issuer/--subject-regex, not both');
-  if (keys.length > 0) return { publicKeys: keys };
-  if (!v['trusted-root'] || !v.issuer || !v['subject-regex']) {
-    throw new WardenError(
-      'USAGE',
-      'keyless verification needs --trusted-root, --issuer and --subject-regex (or use --public-key)',
-    );
-  }
-  return { trustedRoot: v['trusted-root'], issuer: v.issuer, subjectRegex: v['subject-regex'] };
-}
