@@ -189,14 +189,23 @@ const governanceSchema = z.strictObject({
 });
 
 /** Headers the shipper sets itself: a configured one would contradict the body or the token. */
-const SHIP_RESERVED_HEADERS = new Set(['content-type', 'content-encoding', 'content-length', 'host', 'transfer-encoding']);
+const SHIP_RESERVED_HEADERS = new Set([
+  'content-type',
+  'content-encoding',
+  'content-length',
+  'host',
+  'transfer-encoding',
+]);
 
 /** `decision_log.service`: a collector speaking OPA's decision-log service protocol. */
 const decisionLogServiceSchema = z
   .strictObject({
     /** The service URL; batches are POSTed to <url><resource>, as OPA does. */
     url: z.url({ protocol: /^https?$/ }),
-    resource: z.string().regex(/^\/[^\s?#]*$/, 'a path starting with "/", e.g. /logs').default('/logs'),
+    resource: z
+      .string()
+      .regex(/^\/[^\s?#]*$/, 'a path starting with "/", e.g. /logs')
+      .default('/logs'),
     /** A file holding the bearer token (`Authorization: Bearer …`), read for every upload. */
     token_file: z.string().min(1).optional(),
     headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'an HTTP header name'), z.string()).optional(),

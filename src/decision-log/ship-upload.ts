@@ -41,7 +41,8 @@ export class Uploader {
   #ca: Buffer | undefined;
 
   constructor(readonly target: UploadTarget) {
-    this.#agent = target.url.protocol === 'https:' ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+    this.#agent =
+      target.url.protocol === 'https:' ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
   }
 
   /** Posts one gzipped body; the answer, or DECISION_LOG_SHIP_FAILED on a network failure or timeout. */

@@ -215,7 +215,14 @@ export class DecisionLogShipper {
       const window = Math.min(MAX_WINDOW, Math.ceil(this.#batchMaxBytes * this.#ratio * 1.1));
       let chunk;
       try {
-        chunk = await readLines(join(this.#dir, file.name), cursor.offset, file.size, final, window, this.#batchMaxEvents);
+        chunk = await readLines(
+          join(this.#dir, file.name),
+          cursor.offset,
+          file.size,
+          final,
+          window,
+          this.#batchMaxEvents,
+        );
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // retention: the next listing counts it
         throw err;
@@ -229,7 +236,12 @@ export class DecisionLogShipper {
       const next = { file: file.name, offset: cursor.offset + body.diskBytes };
       if (body.count === 0) {
         this.#log.warn(
-          { code: 'DECISION_LOG_SHIP_DROPPED', reason: 'too_large', bytes: body.diskBytes, batch_max_bytes: this.#batchMaxBytes },
+          {
+            code: 'DECISION_LOG_SHIP_DROPPED',
+            reason: 'too_large',
+            bytes: body.diskBytes,
+            batch_max_bytes: this.#batchMaxBytes,
+          },
           'a decision-log event alone is over batch_max_bytes once gzipped; not shipped (it stays in the local file)',
         );
         await this.#giveUp('too_large', next, body.diskBytes);

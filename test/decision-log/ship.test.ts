@@ -93,7 +93,10 @@ async function diskLines(dir: string): Promise<Array<{ id: string; bytes: number
   const out: Array<{ id: string; bytes: number }> = [];
   for (const name of names)
     for (const line of (await readFile(join(dir, name), 'utf8')).split('\n').filter(Boolean))
-      out.push({ id: String((JSON.parse(line) as { decision_id: string }).decision_id), bytes: Buffer.byteLength(line) + 1 });
+      out.push({
+        id: String((JSON.parse(line) as { decision_id: string }).decision_id),
+        bytes: Buffer.byteLength(line) + 1,
+      });
   return out;
 }
 
@@ -105,7 +108,9 @@ describe('decision-log shipping', () => {
     const { log, registry, dir } = setup(c.url, { tokenFile, headers: { 'X-Tenant': 't1' } });
     log.start();
     for (let n = 1; n <= 20; n++) log.enqueue(n === 3 ? { ...ev(n), requested_by: '10.0.0.7' } : ev(n));
-    await eventually(() => c.acknowledgedIds().length === 20, { what: () => `20 acknowledged, got ${c.acknowledgedIds().length}` });
+    await eventually(() => c.acknowledgedIds().length === 20, {
+      what: () => `20 acknowledged, got ${c.acknowledgedIds().length}`,
+    });
     assert.deepEqual(c.acknowledgedIds(), ids(1, 20));
     const upload = c.uploads[0];
     assert.ok(upload);
@@ -144,7 +149,8 @@ describe('decision-log shipping', () => {
     for (let n = 101; n <= 300; n++) log.enqueue(ev(n));
     await log.drain(5000);
     await eventually(
-      async () => (await metric(registry, 'warden_decision_log_ship_failure_total{code="DECISION_LOG_SHIP_FAILED"}')) >= 2,
+      async () =>
+        (await metric(registry, 'warden_decision_log_ship_failure_total{code="DECISION_LOG_SHIP_FAILED"}')) >= 2,
     );
     assert.equal(
       logLines.filter((l) => l.includes('"code":"DECISION_LOG_SHIP_FAILED"') && l.includes('retrying')).length,
@@ -159,7 +165,10 @@ describe('decision-log shipping', () => {
     const repeated = [...duplicates(c.acknowledgedIds()).keys()];
     const biggest = Math.max(...c.uploads.map((u) => u.events.length));
     assert.ok(repeated.length <= biggest, `at most one batch repeated (${repeated.length} ≤ ${biggest})`);
-    assert.ok(Math.max(...c.uploads.map((u) => Number(u.headers['content-length']))) <= 1024, 'batches within batch_max_bytes');
+    assert.ok(
+      Math.max(...c.uploads.map((u) => Number(u.headers['content-length']))) <= 1024,
+      'batches within batch_max_bytes',
+    );
     await eventually(
       async () => (await metric(registry, 'warden_decision_log_shipped_total')) === c.acknowledgedIds().length,
     );
@@ -173,7 +182,9 @@ describe('decision-log shipping', () => {
     for (let n = 1; n <= 40; n++) log.enqueue(ev(n));
     await log.drain(5000);
     log.start();
-    await eventually(() => c.acknowledgedIds().length === 30, { what: () => `30 acknowledged, got ${c.acknowledgedIds().length}` });
+    await eventually(() => c.acknowledgedIds().length === 30, {
+      what: () => `30 acknowledged, got ${c.acknowledgedIds().length}`,
+    });
     const [first, , , refused] = c.uploads.map((u) => u.events.map((e) => String(e.decision_id)));
     assert.deepEqual(first, ids(1, 10));
     assert.deepEqual(refused, first, 'the retried batch is the same batch');
@@ -181,15 +192,26 @@ describe('decision-log shipping', () => {
     assert.equal(await metric(registry, 'warden_decision_log_ship_failure_total{code="DECISION_LOG_SHIP_FAILED"}'), 3);
     assert.equal(await metric(registry, 'warden_decision_log_ship_failure_total{code="DECISION_LOG_SHIP_REFUSED"}'), 1);
     const refusedBytes = (await diskLines(dir)).slice(0, 10).reduce((s, l) => s + l.bytes, 0);
-    assert.equal(await metric(registry, 'warden_decision_log_ship_dropped_bytes_total{reason="refused"}'), refusedBytes);
+    assert.equal(
+      await metric(registry, 'warden_decision_log_ship_dropped_bytes_total{reason="refused"}'),
+      refusedBytes,
+    );
     assert.ok(logLines.some((l) => l.includes('"code":"DECISION_LOG_SHIP_REFUSED"') && l.includes('"status":400')));
-    assert.deepEqual((await diskLines(dir)).map((l) => l.id), ids(1, 40), 'the local files keep every event');
+    assert.deepEqual(
+      (await diskLines(dir)).map((l) => l.id),
+      ids(1, 40),
+      'the local files keep every event',
+    );
   });
 
   it('keeps the backlog within queue_max_bytes by giving up the oldest, counted in bytes; ships the rest once the collector is back', async () => {
     const c = await collector();
     await c.down();
-    const { log, registry, logLines, dir } = setup(c.url, { queueMaxBytes: 4096 }, { maxFileBytes: 8192, batchSize: 10 });
+    const { log, registry, logLines, dir } = setup(
+      c.url,
+      { queueMaxBytes: 4096 },
+      { maxFileBytes: 8192, batchSize: 10 },
+    );
     log.start();
     for (let n = 1; n <= 150; n++) log.enqueue(ev(n));
     await log.drain(5000);
@@ -197,9 +219,15 @@ describe('decision-log shipping', () => {
     await eventually(async () => (await metric(registry, 'warden_decision_log_ship_backlog_bytes')) > 0);
     await eventually(async () => {
       const backlog = await metric(registry, 'warden_decision_log_ship_backlog_bytes');
-      return backlog > 0 && backlog <= 4096 && (await metric(registry, 'warden_decision_log_ship_dropped_bytes_total{reason="backlog"}')) > 0;
+      return (
+        backlog > 0 &&
+        backlog <= 4096 &&
+        (await metric(registry, 'warden_decision_log_ship_dropped_bytes_total{reason="backlog"}')) > 0
+      );
     });
-    assert.ok(logLines.some((l) => l.includes('"code":"DECISION_LOG_SHIP_DROPPED"') && l.includes('"reason":"backlog"')));
+    assert.ok(
+      logLines.some((l) => l.includes('"code":"DECISION_LOG_SHIP_DROPPED"') && l.includes('"reason":"backlog"')),
+    );
     await c.up();
     const lines = await diskLines(dir);
     await eventually(() => c.acknowledgedIds().at(-1) === 'd150');
@@ -208,7 +236,10 @@ describe('decision-log shipping', () => {
     assert.ok(k > 1, 'the oldest were given up');
     assert.deepEqual(shipped, ids(k, 150), 'the newest are shipped, in order, none missing');
     const droppedBytes = lines.slice(0, k - 1).reduce((s, l) => s + l.bytes, 0);
-    assert.equal(await metric(registry, 'warden_decision_log_ship_dropped_bytes_total{reason="backlog"}'), droppedBytes);
+    assert.equal(
+      await metric(registry, 'warden_decision_log_ship_dropped_bytes_total{reason="backlog"}'),
+      droppedBytes,
+    );
     assert.ok(shipped.length * 150 <= 4096 + 400, 'about queue_max_bytes were kept');
     assert.equal(lines.length, 150, 'no file was deleted: the local files keep everything');
   });
@@ -222,12 +253,17 @@ describe('decision-log shipping', () => {
     await log.drain(5000);
     // The shipper has looked (its cursor is on the first file) once it has failed an upload.
     await eventually(
-      async () => (await metric(registry, 'warden_decision_log_ship_failure_total{code="DECISION_LOG_SHIP_FAILED"}')) >= 1,
+      async () =>
+        (await metric(registry, 'warden_decision_log_ship_failure_total{code="DECISION_LOG_SHIP_FAILED"}')) >= 1,
     );
     for (let n = 6; n <= 100; n++) log.enqueue(ev(n));
     await log.drain(5000);
-    await eventually(async () => (await metric(registry, 'warden_decision_log_ship_dropped_bytes_total{reason="retention"}')) > 0);
-    assert.ok(logLines.some((l) => l.includes('"code":"DECISION_LOG_SHIP_DROPPED"') && l.includes('"reason":"retention"')));
+    await eventually(
+      async () => (await metric(registry, 'warden_decision_log_ship_dropped_bytes_total{reason="retention"}')) > 0,
+    );
+    assert.ok(
+      logLines.some((l) => l.includes('"code":"DECISION_LOG_SHIP_DROPPED"') && l.includes('"reason":"retention"')),
+    );
     const left = (await diskLines(dir)).map((l) => l.id);
     assert.ok(!left.includes('d1'), 'retention deleted the oldest file');
     await c.up();
@@ -244,7 +280,8 @@ describe('decision-log shipping', () => {
     const c = await collector();
     const dir = join(tempDir(), 'decisions');
     await mkdir(dir);
-    const line = (n: number): string => `${JSON.stringify({ labels: { id: 'x', version: '1' }, ...ev(n), timestamp: '2026-01-01T00:00:00Z' })}\n`;
+    const line = (n: number): string =>
+      `${JSON.stringify({ labels: { id: 'x', version: '1' }, ...ev(n), timestamp: '2026-01-01T00:00:00Z' })}\n`;
     const torn = line(3).slice(0, 40);
     await writeFile(join(dir, logFileName(Date.UTC(2026, 0, 1))), line(1) + line(2) + torn);
     await writeFile(join(dir, logFileName(Date.UTC(2026, 0, 2))), `${line(4)}\u0000\u0000\u0000\n${line(5)}`);
@@ -252,7 +289,10 @@ describe('decision-log shipping', () => {
     log.start();
     await eventually(() => c.acknowledgedIds().length === 4);
     assert.deepEqual(c.acknowledgedIds(), ['d1', 'd2', 'd4', 'd5']);
-    assert.equal(await metric(registry, 'warden_decision_log_ship_dropped_bytes_total{reason="torn"}'), torn.length + 4);
+    assert.equal(
+      await metric(registry, 'warden_decision_log_ship_dropped_bytes_total{reason="torn"}'),
+      torn.length + 4,
+    );
   });
 
   it('resumes from its cursor after a restart: nothing sent twice after a clean stop', async () => {
