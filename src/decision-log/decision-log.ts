@@ -26,6 +26,9 @@
  * held counts as a failed write and is retried, so it may be written twice
  * (the same decision_id) but is not lost. A batch in flight at two exits in a
  * row is dropped, counted as `dropped_total{reason="writer_exit"}`.
+ *
+ * With `service`, a shipper (shipper.ts) uploads the files to a collector from a
+ * timer of this thread, reading what the writer wrote: never on enqueue.
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
