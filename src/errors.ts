@@ -351,6 +351,21 @@ export const ERROR_CODES = {
     status: 500,
     hint: 'decisions came faster than the decision log could write them, or the disk failed; the oldest queued events were dropped; check the disk or raise the queue limit',
   },
+  DECISION_LOG_SHIP_FAILED: {
+    kind: 'io',
+    status: 500,
+    hint: 'the decision-log collector did not acknowledge a batch (unreachable, timed out, 5xx, 408 or 429); it is retried with backoff and stays in the local files until acknowledged',
+  },
+  DECISION_LOG_SHIP_REFUSED: {
+    kind: 'io',
+    status: 500,
+    hint: 'the decision-log collector refused a batch with a 4xx (bad token, wrong resource, body rejected); the batch is skipped (it stays in the local files); check decision_log.service and the collector',
+  },
+  DECISION_LOG_SHIP_DROPPED: {
+    kind: 'io',
+    status: 500,
+    hint: 'unshipped decision-log data was given up: the backlog passed queue_max_bytes, retention deleted a file before it was shipped, or an event alone is over batch_max_bytes; make the collector reachable or raise the bounds',
+  },
   POLICY_DENIED: {
     kind: 'policy',
     status: 403,

@@ -29,7 +29,13 @@ export {
 export { jwksFromFile } from './govern/tenant/jwks-file.js';
 export { jwksFromUrl } from './govern/tenant/jwks.js';
 export { DecisionCache } from './govern/cache/decision-cache.js';
-export { DecisionLog, decisionEvent, type DecisionLogEvent } from './decision-log/decision-log.js';
+export {
+  DecisionLog,
+  decisionEvent,
+  type DecisionLogEvent,
+  type DecisionLogOptions,
+} from './decision-log/decision-log.js';
+export type { ShipperSettings as DecisionLogServiceSettings } from './decision-log/shipper.js';
 export {
   createEnforcer,
   type EnforcerOptions,

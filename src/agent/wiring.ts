@@ -14,6 +14,7 @@ import type { DecisionLogConfig, PackConfig } from '../config/schema.js';
 import { loadTrust } from '../config/trust-files.js';
 import { WardenError, messageOf } from '../errors.js';
 import type { DecisionLogOptions } from '../decision-log/decision-log.js';
+import type { ShipperSettings } from '../decision-log/shipper.js';
 import type { NewEvent } from '../notify/events.js';
 import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
@@ -205,8 +206,27 @@ export function decisionLogOptionsFrom(
     flushIntervalMs: d.flush_interval_ms,
     maxFileBytes: d.max_file_bytes,
     maxFiles: d.max_files,
+    ...(d.service === undefined ? {} : { service: shipperSettingsFrom(d.service) }),
     registry: deps.metrics.registry,
     log: deps.log.child({ component: 'decision-log' }),
+  };
+}
+
+/** Shipper settings from `decision_log.service`. */
+export function shipperSettingsFrom(s: NonNullable<DecisionLogConfig['service']>): ShipperSettings {
+  return {
+    url: s.url,
+    resource: s.resource,
+    ...(s.headers === undefined ? {} : { headers: s.headers }),
+    ...(s.token_file === undefined ? {} : { tokenFile: s.token_file }),
+    ...(s.tls?.ca_file === undefined ? {} : { caFile: s.tls.ca_file }),
+    batchMaxBytes: s.batch_max_bytes,
+    batchMaxEvents: s.batch_max_events,
+    minDelayMs: s.upload_interval.min_delay_seconds * 1000,
+    maxDelayMs: s.upload_interval.max_delay_seconds * 1000,
+    timeoutMs: s.timeout_seconds * 1000,
+    backoffMaxMs: s.backoff_max_seconds * 1000,
+    queueMaxBytes: s.queue_max_bytes,
   };
 }
 

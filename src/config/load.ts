@@ -80,9 +80,13 @@ function resolvePaths(c: RawConfig, base: string): RawConfig {
     if (g.kill_switches) packPaths(g.kill_switches);
     if (g.tenants?.jwks_file !== undefined) g.tenants.jwks_file = at(g.tenants.jwks_file);
   }
-  if (out.decision_log)
+  if (out.decision_log) {
     out.decision_log.dir =
       out.decision_log.dir === undefined ? join(out.data_dir, 'decisions') : at(out.decision_log.dir);
+    const service = out.decision_log.service;
+    if (service?.token_file !== undefined) service.token_file = at(service.token_file);
+    if (service?.tls?.ca_file !== undefined) service.tls.ca_file = at(service.tls.ca_file);
+  }
   return out;
 }
 

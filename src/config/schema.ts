@@ -188,6 +188,64 @@ const governanceSchema = z.strictObject({
   tenants: tenantsSchema.optional(),
 });
 
+/** Headers the shipper sets itself: a configured one would contradict the body or the token. */
+const SHIP_RESERVED_HEADERS = new Set([
+  'content-type',
+  'content-encoding',
+  'content-length',
+  'host',
+  'transfer-encoding',
+]);
+
+/** `decision_log.service`: a collector speaking OPA's decision-log service protocol. */
+const decisionLogServiceSchema = z
+  .strictObject({
+    /** The service URL; batches are POSTed to <url><resource>, as OPA does. */
+    url: z.url({ protocol: /^https?$/ }),
+    resource: z
+      .string()
+      .regex(/^\/[^\s?#]*$/, 'a path starting with "/", e.g. /logs')
+      .default('/logs'),
+    /** A file holding the bearer token (`Authorization: Bearer …`), read for every upload. */
+    token_file: z.string().min(1).optional(),
+    headers: z.record(z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'an HTTP header name'), z.string()).optional(),
+    /** Largest upload, gzipped (OPA's upload_size_limit_bytes). */
+    batch_max_bytes: z
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(32 * 1024),
+    batch_max_events: z.int().min(1).max(1_000_000).default(10_000),
+    /** Once caught up, the next look is jittered between these (OPA's min/max_delay_seconds). */
+    upload_interval: z
+      .strictObject({
+        min_delay_seconds: seconds(0.01, 86_400).default(5),
+        max_delay_seconds: seconds(0.01, 86_400).default(10),
+      })
+      .refine((u) => u.max_delay_seconds >= u.min_delay_seconds, {
+        message: 'max_delay_seconds must be ≥ min_delay_seconds',
+        path: ['max_delay_seconds'],
+      })
+      .default({ min_delay_seconds: 5, max_delay_seconds: 10 }),
+    timeout_seconds: seconds(0.1, 600).default(10),
+    backoff_max_seconds: seconds(0.01, 86_400).default(60),
+    tls: z.strictObject({ ca_file: z.string().min(1).optional() }).optional(),
+    /** Unshipped bytes kept at most: past it the oldest are given up, counted. */
+    queue_max_bytes: z
+      .int()
+      .min(1024)
+      .max(1024 * 1024 * 1024 * 1024)
+      .default(128 * 1024 * 1024),
+  })
+  .refine((s) => Object.keys(s.headers ?? {}).every((h) => !SHIP_RESERVED_HEADERS.has(h.toLowerCase())), {
+    message: 'headers may not set Content-Type, Content-Encoding, Content-Length, Host or Transfer-Encoding',
+    path: ['headers'],
+  })
+  .refine(
+    (s) => s.token_file === undefined || Object.keys(s.headers ?? {}).every((h) => h.toLowerCase() !== 'authorization'),
+    { message: 'token_file and an Authorization header do not go together', path: ['headers'] },
+  );
+
 const decisionLogSchema = z.strictObject({
   /** Folder of the NDJSON files; default <data_dir>/decisions. */
   dir: z.string().min(1).optional(),
@@ -200,6 +258,8 @@ const decisionLogSchema = z.strictObject({
     .max(1024 * 1024 * 1024)
     .default(64 * 1024 * 1024),
   max_files: z.int().min(1).max(10_000).default(10),
+  /** Present: the files are shipped to an OPA decision-log collector (docs/configuration.md#decision-log-shipping). */
+  service: decisionLogServiceSchema.optional(),
 });
 
 const limitsSchema = z.strictObject({

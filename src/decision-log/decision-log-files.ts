@@ -9,7 +9,8 @@
 import { mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
-const NAME = /^decisions-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z\.ndjson$/;
+/** The name of a decision-log file (logFileName); nothing else in the folder matches it. */
+export const LOG_FILE_NAME = /^decisions-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z\.ndjson$/;
 
 /** The file name for a log started at `ms` (sorts by time, safe on every file system). */
 export function logFileName(ms: number): string {
@@ -81,7 +82,7 @@ export class RotatingFiles {
 
   // Removes the oldest log files until maxFiles remain, never the open one (a clock set back can make it sort first).
   async #prune(): Promise<void> {
-    const names = (await readdir(this.dir)).filter((n) => NAME.test(n) && n !== this.#name).sort();
+    const names = (await readdir(this.dir)).filter((n) => LOG_FILE_NAME.test(n) && n !== this.#name).sort();
     names.push(this.#name);
     for (const name of names.slice(0, Math.max(0, names.length - this.maxFiles)))
       await rm(join(this.dir, name), { force: true });

@@ -26,6 +26,9 @@
  * held counts as a failed write and is retried, so it may be written twice
  * (the same decision_id) but is not lost. A batch in flight at two exits in a
  * row is dropped, counted as `dropped_total{reason="writer_exit"}`.
+ *
+ * With `service`, a shipper (shipper.ts) uploads the files to a collector from a
+ * timer of this thread, reading what the writer wrote: never on enqueue.
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -38,6 +41,7 @@ import { scrapedCounter } from '../observe/scraped-counter.js';
 import { Backoff } from '../util/backoff.js';
 import type { DecisionLogEvent, DecisionLogLabels } from './decision-log-event.js';
 import { RingQueue, type Batch } from './decision-log-queue.js';
+import { DecisionLogShipper, type ShipperSettings } from './shipper.js';
 import { WriterExited, WriterThread, type WriterInit, type WriterReply } from './writer-thread.js';
 
 export type { DecisionLogEvent, DecisionLogLabels } from './decision-log-event.js';
@@ -59,6 +63,8 @@ export interface DecisionLogOptions {
   readonly maxFiles?: number;
   /** Added to every line; `id` defaults to a fresh UUID, `version` to Warden's. */
   readonly labels?: Readonly<Record<string, string>>;
+  /** Present: the files are also shipped to this collector (shipper.ts), off the request path. */
+  readonly service?: ShipperSettings;
   /** Where `warden_decision_log_*` are registered (WardenMetrics.registry); none if absent. */
   readonly registry?: Registry;
   readonly log: Logger;
@@ -98,6 +104,7 @@ export class DecisionLog {
   #closed = false;
   #droppedReported = 0;
   #writer: WriterThread | undefined;
+  readonly #shipper: DecisionLogShipper | undefined;
   /** No new writer thread before this (performance.now()): the backoff after one ended. */
   #restartAt = 0;
   /** Writer threads that ended holding a batch since the last successful write. */
@@ -138,6 +145,20 @@ export class DecisionLog {
     this.#written = counter(opts.registry, 'warden_decision_log_written_total');
     this.#failures = counter(opts.registry, 'warden_decision_log_write_failure_total');
     this.#writerExits = counter(opts.registry, 'warden_decision_log_writer_exit_total');
+    this.#shipper =
+      opts.service === undefined
+        ? undefined
+        : new DecisionLogShipper({
+            ...opts.service,
+            dir: opts.dir,
+            log: opts.log,
+            ...(opts.registry === undefined ? {} : { registry: opts.registry }),
+          });
+  }
+
+  /** The shipper, when `service` is configured. */
+  get shipper(): DecisionLogShipper | undefined {
+    return this.#shipper;
   }
 
   /** Queues one event for the writer: O(1), no I/O, never throws. A full queue drops its oldest event. */
@@ -164,6 +185,7 @@ export class DecisionLog {
     this.#writerNow();
     this.#timer = setInterval(this.#wake, this.#intervalMs);
     this.#timer.unref();
+    this.#shipper?.start();
   }
 
   /** Writes everything queued, retrying failed writes until `timeoutMs`; then logs what is left. Never rejects. */
@@ -200,6 +222,7 @@ export class DecisionLog {
     const writer = this.#writer;
     this.#writer = undefined;
     const err = await writer?.close(deadline - performance.now());
+    await this.#shipper?.close();
     if (err !== undefined)
       this.#log.warn(
         { code: 'DECISION_LOG_WRITE_FAILED', dir: this.#init.dir, err },

@@ -231,6 +231,26 @@ export const CATALOGUE = {
     help: "Times the decision log's writer thread ended unexpectedly (a new one is started after a backoff).",
     labels: [],
   },
+  warden_decision_log_shipped_total: {
+    type: 'counter',
+    help: 'Decision-log events the collector acknowledged (decision_log.service; a 2xx answer to their batch).',
+    labels: [],
+  },
+  warden_decision_log_ship_dropped_bytes_total: {
+    type: 'counter',
+    help: 'Bytes of unshipped decision-log data given up, by reason: backlog (over queue_max_bytes, oldest first), retention (its file was deleted before it was shipped), refused (a 4xx answer), too_large (one event over batch_max_bytes), torn (an incomplete or malformed line).',
+    labels: ['reason'],
+  },
+  warden_decision_log_ship_failure_total: {
+    type: 'counter',
+    help: 'Decision-log uploads that failed, by error code: DECISION_LOG_SHIP_FAILED (retried) or DECISION_LOG_SHIP_REFUSED (skipped).',
+    labels: ['code'],
+  },
+  warden_decision_log_ship_backlog_bytes: {
+    type: 'gauge',
+    help: 'Bytes of decision-log files written but not yet acknowledged by the collector.',
+    labels: [],
+  },
 } as const satisfies Record<string, MetricDefinition>;
 
 type Catalogue = typeof CATALOGUE;
