@@ -1,7 +1,8 @@
 /**
  * The builtins Warden provides to policy.wasm modules from JavaScript, beyond
  * those OPA compiles into the module: opa-wasm's own (sprintf, json.is_valid,
- * regex.split, yaml.*) and Warden's (time.*, io.jwt.*, semver.*, units.*). Each engine gets
+ * regex.split, yaml.*) and Warden's (time.*, io.jwt.*, semver.*, units.*, uuid.*,
+ * urlquery.*, crypto hashes and HMACs, hex.*, net.cidr_*). Each engine gets
  * its own table, sharing one EvaluationContext that the evaluator resets before
  * each decision.
  */
@@ -10,6 +11,7 @@ import { jwtBuiltins } from './jwt.js';
 import { jwtSignBuiltins } from './jwt-sign.js';
 import { semverBuiltins } from './semver.js';
 import { timeBuiltins } from './time.js';
+import { timeParseBuiltins } from './time-parse.js';
 import { unitsBuiltins } from './units.js';
 import type { EvaluationContext, HostBuiltin } from './types.js';
 
@@ -37,6 +39,7 @@ export function hostBuiltins(): HostBuiltins {
   }
   for (const [name, fn] of Object.entries({
     ...timeBuiltins(context),
+    ...timeParseBuiltins,
     ...jwtBuiltins(context),
     ...jwtSignBuiltins,
     ...semverBuiltins,
