@@ -13,9 +13,11 @@ import { semverBuiltins } from './semver.js';
 import { timeBuiltins } from './time.js';
 import { timeParseBuiltins } from './time-parse.js';
 import { unitsBuiltins } from './units.js';
+import { uuidBuiltins } from './uuid.js';
 import type { EvaluationContext, HostBuiltin } from './types.js';
 
 export type { EvaluationContext, HostArg, HostBuiltin } from './types.js';
+export { resetContext } from './types.js';
 
 const require = createRequire(import.meta.url);
 
@@ -32,7 +34,7 @@ export interface HostBuiltins {
 
 /** A fresh table of every host builtin, with its own evaluation context. */
 export function hostBuiltins(): HostBuiltins {
-  const context: EvaluationContext = { nowNs: undefined };
+  const context: EvaluationContext = { nowNs: undefined, uuids: new Map() };
   const table = new Map<string, HostBuiltin>();
   for (const [name, fn] of Object.entries(OPA_WASM_BUILTINS)) {
     table.set(name, (args) => JSON.stringify(fn(...args.map((a) => a.value))));
@@ -44,6 +46,7 @@ export function hostBuiltins(): HostBuiltins {
     ...jwtSignBuiltins,
     ...semverBuiltins,
     ...unitsBuiltins,
+    ...uuidBuiltins(context),
   })) {
     table.set(name, fn);
   }
