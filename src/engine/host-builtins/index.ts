@@ -13,6 +13,7 @@ import { semverBuiltins } from './semver.js';
 import { timeBuiltins } from './time.js';
 import { timeParseBuiltins } from './time-parse.js';
 import { unitsBuiltins } from './units.js';
+import { urlqueryBuiltins } from './urlquery.js';
 import { uuidBuiltins } from './uuid.js';
 import type { EvaluationContext, HostBuiltin } from './types.js';
 
@@ -47,6 +48,7 @@ export function hostBuiltins(): HostBuiltins {
     ...semverBuiltins,
     ...unitsBuiltins,
     ...uuidBuiltins(context),
+    ...urlqueryBuiltins,
   })) {
     table.set(name, fn);
   }
