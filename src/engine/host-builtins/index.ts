@@ -2,11 +2,13 @@
  * The builtins Warden provides to policy.wasm modules from JavaScript, beyond
  * those OPA compiles into the module: opa-wasm's own (sprintf, json.is_valid,
  * regex.split, yaml.*) and Warden's (time.*, io.jwt.*, semver.*, units.*, uuid.*,
- * urlquery.*, crypto hashes and HMACs, hex.*, net.cidr_*). Each engine gets
+ * urlquery.*, crypto hashes and HMACs, hex.*, base64url.encode_no_pad,
+ * net.cidr_is_valid). Each engine gets
  * its own table, sharing one EvaluationContext that the evaluator resets before
  * each decision.
  */
 import { createRequire } from 'node:module';
+import { cryptoBuiltins } from './crypto.js';
 import { jwtBuiltins } from './jwt.js';
 import { jwtSignBuiltins } from './jwt-sign.js';
 import { semverBuiltins } from './semver.js';
@@ -49,6 +51,7 @@ export function hostBuiltins(): HostBuiltins {
     ...unitsBuiltins,
     ...uuidBuiltins(context),
     ...urlqueryBuiltins,
+    ...cryptoBuiltins,
   })) {
     table.set(name, fn);
   }
