@@ -15,7 +15,7 @@ import { WardenError, messageOf } from '../errors.js';
 import { engineJson, engineJsonText } from './json-text.js';
 import { openEvaluator } from './wasm-eval.js';
 import { importedBuiltins, requireHostBuiltins } from './builtins.js';
-import { hostBuiltins } from './host-builtins/index.js';
+import { hostBuiltins, resetContext } from './host-builtins/index.js';
 import { instantiatePolicy, type PolicyInstance } from './instantiate.js';
 
 /** A JSON object (pack/data.ts's JsonObject, declared here so that engine/ imports nothing from pack/, which imports engine/). */
@@ -103,10 +103,9 @@ export async function loadWasmEngine(wasm: Uint8Array, data: JsonObject | Uint8A
       { cause: err, details: { bytes: text.byteLength } },
     );
   }
-  // Each decision is one OPA query: time.now_ns is fixed at its first call within it.
-  const evaluateJson = openEvaluator(policy, () => {
-    host.context.nowNs = undefined;
-  });
+  // Each decision is one OPA query: time.now_ns is fixed at its first call within it, and
+  // uuid.rfc4122 gives one answer per key within it.
+  const evaluateJson = openEvaluator(policy, () => resetContext(host.context));
   const entrypoints = Object.keys(policy.entrypoints);
   return {
     kind: 'local',

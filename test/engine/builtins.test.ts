@@ -22,7 +22,7 @@ const CLOCK = {
     'import rego.v1',
     'default fresh := false',
     'fresh if time.now_ns() - input.issued_ns < 60000000000',
-    'v := [http.send({"method": "get", "url": input.url}).body, time.parse_ns("2006-01-02", input.day)]',
+    'v := [http.send({"method": "get", "url": input.url}).body, net.cidr_merge(input.cidrs)]',
     '',
   ].join('\n'),
 };
@@ -30,13 +30,18 @@ const CLOCK = {
 describe('builtins the embedded engine lacks', () => {
   it('refuses the build (warden pack build), naming each missing builtin, and lists what the engine provides', async () => {
     const err = await rejectsCode(buildFrom(CLOCK), 'PACK_BUILTIN_UNSUPPORTED');
-    // time.now_ns is provided (host-builtins/); http.send and time.parse_ns are not.
-    assert.deepEqual(err.details.builtins, ['http.send', 'time.parse_ns']);
-    assert.match(err.message, /the builtins http\.send, time\.parse_ns, which the policy calls/);
+    // time.now_ns is provided (host-builtins/); http.send and net.cidr_merge are not.
+    assert.deepEqual(err.details.builtins, ['http.send', 'net.cidr_merge']);
+    assert.match(err.message, /the builtins http\.send, net\.cidr_merge, which the policy calls/);
     assert.match(err.message, /`engine: opa`/);
     assert.deepEqual(err.details.provided, [...HOST_BUILTINS].sort());
     assert.ok(HOST_BUILTINS.has('sprintf'), 'opa-wasm provides sprintf in JavaScript');
-    assert.ok(HOST_BUILTINS.has('time.now_ns') && HOST_BUILTINS.has('semver.compare'), 'Warden provides these');
+    assert.ok(
+      ['time.now_ns', 'semver.compare', 'time.parse_ns', 'uuid.rfc4122', 'urlquery.encode', 'crypto.sha256'].every(
+        (b) => HOST_BUILTINS.has(b),
+      ),
+      'Warden provides these',
+    );
   });
 
   it('refuses at activation a pack whose policy.wasm, built elsewhere, imports one', async () => {
@@ -56,6 +61,6 @@ describe('builtins the embedded engine lacks', () => {
       prepareCandidate('clock', pack, undefined, { kind: 'unsigned' }, {}),
       'PACK_BUILTIN_UNSUPPORTED',
     );
-    assert.deepEqual(err.details.builtins, ['http.send', 'time.parse_ns']);
+    assert.deepEqual(err.details.builtins, ['http.send', 'net.cidr_merge']);
   });
 });

@@ -4,9 +4,9 @@
  * (BigInt): a timestamp is read from the argument's JSON text, never through a
  * double, and written back as integer text.
  *
- * time.parse_ns, time.parse_rfc3339_ns, time.parse_duration_ns and time.format
- * parse or format with Go's time layouts and are not provided (a policy calling
- * them needs `engine: opa`).
+ * time.parse_ns, time.parse_rfc3339_ns, time.parse_duration_ns and time.format,
+ * which read and write Go's time layouts, are in time-parse.ts; they share this
+ * file's reading of a time operand (instantOf).
  */
 import { floorDiv, INT64_MAX, INT64_MIN, integerOf } from './exact.js';
 import { resolveZone, wallAt, wallSeconds, instantOfWall, type Wall, type Zone } from './zone.js';
@@ -15,11 +15,13 @@ import { BuiltinCallError, type EvaluationContext, type HostArg, type HostBuilti
 const NS = 1_000_000_000n;
 const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 
-/** An instant: whole seconds since the epoch (floored), the nanoseconds past them, and its zone. */
-interface Instant {
+/** An instant: whole seconds since the epoch (floored), the nanoseconds past them, its zone, and a layout. */
+export interface Instant {
   readonly sec: bigint;
   readonly nsec: bigint;
   readonly zone: Zone;
+  /** The third member of [ns, zone, layout] ("" without one), for time.format. */
+  readonly layout: string;
 }
 
 // An exact integer from a number's JSON text, as OPA's tzTime wants it (int64, no fraction).
@@ -30,10 +32,11 @@ function nanos(text: string): bigint {
 }
 
 /** OPA's tzTime: a number (ns, UTC) or [ns, zone, layout…]. */
-function instantOf(arg: HostArg | undefined): Instant {
+export function instantOf(arg: HostArg | undefined): Instant {
   const v = arg?.value;
   let ns: bigint;
   let zone: Zone;
+  let layout = '';
   if (typeof v === 'number') {
     ns = nanos(arg?.text ?? '');
   } else if (Array.isArray(v) && v.length > 0) {
@@ -45,12 +48,15 @@ function instantOf(arg: HostArg | undefined): Instant {
       if (typeof v[1] !== 'string') throw new BuiltinCallError('operand 1 must be a string');
       zone = resolveZone(v[1]);
     }
-    if (v.length > 2 && typeof v[2] !== 'string') throw new BuiltinCallError('operand 1 must be a string');
+    if (v.length > 2) {
+      if (typeof v[2] !== 'string') throw new BuiltinCallError('operand 1 must be a string');
+      layout = v[2];
+    }
   } else {
     throw new BuiltinCallError('operand 1 must be either number (ns) or [number (ns), string (tz)]');
   }
   const sec = floorDiv(ns, NS);
-  return { sec, nsec: ns - sec * NS, zone };
+  return { sec, nsec: ns - sec * NS, zone, layout };
 }
 
 function wallOf(t: Instant): Wall {

@@ -23,6 +23,14 @@ export type HostBuiltin = (args: readonly HostArg[]) => string | undefined;
 export interface EvaluationContext {
   /** time.now_ns for this evaluation, fixed at its first call (OPA fixes it once per query). */
   nowNs: bigint | undefined;
+  /** uuid.rfc4122's answers in this evaluation, by the key's canonical JSON (OPA caches them per query). */
+  readonly uuids: Map<string, string>;
+}
+
+/** Clears what `context` holds for one evaluation, before the next. */
+export function resetContext(context: EvaluationContext): void {
+  context.nowNs = undefined;
+  context.uuids.clear();
 }
 
 /** A failed builtin call (the call is undefined; the message is for debugging). */
