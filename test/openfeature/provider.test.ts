@@ -237,7 +237,7 @@ describe('OpenFeature provider', () => {
     assert.equal((await client.getBooleanDetails('kill-switch.billing', false)).flagMetadata.stale, false);
   });
 
-  it('cold start: kill-switch flags are PROVIDER_NOT_READY (the caller default) until a state loads', async () => {
+  it('cold start: kill-switch flags are PROVIDER_NOT_READY (the caller default) until a state loads; PROVIDER_ERROR while its only update is refused', async () => {
     const t = await agentWithProvider({ coldStart: true });
     const client = OpenFeature.getClient();
     assert.equal(
@@ -264,14 +264,29 @@ describe('OpenFeature provider', () => {
     assert.equal(verdict.value, 'blocked');
     assert.equal(verdict.flagMetadata.killSwitchSource, 'cold_start');
 
+    // A kill-switch pack that does not build, with nothing active to keep: PROVIDER_ERROR.
+    const errors: EventDetails[] = [];
+    client.addHandler(ProviderEvents.Error, (d) => void (d && errors.push(d)));
+    await writeTree(t.killswitch, {
+      ...killSwitchFiles('0', SWITCHES),
+      'policy.rego': 'package killswitch\n\nstate := {',
+    });
+    await eventually(() => errors.length > 0, { what: 'PROVIDER_ERROR' });
+    assert.equal(client.providerStatus, ProviderStatus.ERROR);
+    assert.equal(errors[0]?.metadata?.pack, 'killswitches');
+
     const changed: EventDetails[] = [];
+    const readyAgain: EventDetails[] = [];
     client.addHandler(ProviderEvents.ConfigurationChanged, (d) => void (d && changed.push(d)));
+    client.addHandler(ProviderEvents.Ready, (d) => void (d && readyAgain.push(d)));
     await writeTree(t.killswitch, killSwitchFiles('1', SWITCHES));
     await eventually(() => changed.length > 0, { what: 'the kill-switch state loading' });
     assert.ok(
       (changed[0]?.flagsChanged as string[] | undefined)?.includes('kill-switch.ai_inference'),
       JSON.stringify(changed[0]),
     );
+    await eventually(() => readyAgain.length > 0, { what: 'PROVIDER_READY once the pack is active' });
+    assert.equal(client.providerStatus, ProviderStatus.READY);
     const loaded = await client.getBooleanDetails('kill-switch.ai_inference', true);
     assert.equal(loaded.value, false);
     assert.equal(loaded.reason, StandardResolutionReasons.STATIC);
