@@ -44,3 +44,5 @@ export {
 } from './govern/middleware/enforce.js';
 export { wardenGovernance, type WardenFastifyOptions } from './govern/middleware/fastify.js';
 export { wardenExpress, type WardenMiddleware } from './govern/middleware/express.js';
+export { WardenProvider, type WardenProviderOptions } from './openfeature/provider.js';
+export type { WardenProviderAgent } from './openfeature/agent-view.js';

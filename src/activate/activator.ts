@@ -58,6 +58,8 @@ export class Activator {
   #lastError: { at: Date; code: ErrorCode; message: string } | undefined;
   #lastConfirmedAt: Date | undefined;
   #stale = false;
+  /** policy.stale was emitted and policy.fresh not yet (the boot-time stale flag alone emits nothing). */
+  #staleAnnounced = false;
   #onLastKnownGood = false;
   #pin: Pin | undefined;
 
@@ -70,6 +72,14 @@ export class Activator {
 
   get name(): string {
     return this.opts.name;
+  }
+
+  /**
+   * True from policy.stale to policy.fresh: the source failed while a version is served and has
+   * not answered since (a stored pack served at boot before its source answered is stale, not failing).
+   */
+  get sourceFailing(): boolean {
+    return this.#staleAnnounced;
   }
 
   /** Loads the pinned or newest stored pack that still verifies. Resolves false if none does. */
@@ -243,6 +253,10 @@ export class Activator {
     }
     this.#stale = false;
     this.opts.metrics.stale.set({ pack: this.opts.name }, 0);
+    if (this.#staleAnnounced) {
+      this.#staleAnnounced = false;
+      this.#emit('policy.fresh', { digest: active?.digest, revision: active?.revision });
+    }
   }
 
   /** The source failed to fetch; the active pack stays but is stale. */
@@ -250,7 +264,18 @@ export class Activator {
     this.#lastError = { at: new Date(), code: error.code, message: error.message };
     this.#stale = true;
     // Stale describes an active pack; without one the health endpoint decides whether the series exists.
-    if (this.#current) this.opts.metrics.stale.set({ pack: this.opts.name }, 1);
+    const active = this.#current;
+    if (!active) return;
+    this.opts.metrics.stale.set({ pack: this.opts.name }, 1);
+    // Once per stale spell: a source retrying every few seconds does not flood the event log.
+    if (this.#staleAnnounced) return;
+    this.#staleAnnounced = true;
+    this.#emit('policy.stale', {
+      digest: active.digest,
+      revision: active.revision,
+      code: error.code,
+      message: error.message,
+    });
   }
 
   /** Records a reload refused before a pack existed (a directory source whose Rego does not build). */

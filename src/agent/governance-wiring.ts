@@ -83,7 +83,10 @@ export function prepareGovernance(g: GovernanceConfig, metrics: WardenMetrics, l
         if (active.name === g.pack)
           killSwitches.setRisks(parseModuleRisks(valueOf(active.engine, g.modules_entrypoint), g.modules_entrypoint));
         if (ks && active.name === ks.name) {
-          killSwitches.load(parseSwitchState(valueOf(active.engine, ks.entrypoint), ks.entrypoint), active.revision);
+          killSwitches.load(parseSwitchState(valueOf(active.engine, ks.entrypoint), ks.entrypoint), active.revision, {
+            pack: active.name,
+            digest: active.digest,
+          });
           log.info(
             { pack: active.name, revision: active.revision, switches: killSwitches.snapshot() },
             'kill-switch state loaded',

@@ -13,6 +13,8 @@ export const EVENT_TYPES = [
   'policy.version_created', // a verified pack was recorded in the history (active or not, e.g. while pinned)
   'policy.pinned', // the pack is pinned: new packs are recorded but not activated
   'policy.unpinned', // the pin was lifted
+  'policy.stale', // the source failed while a version is served: it answers, but may be out of date
+  'policy.fresh', // the source answered again after policy.stale: the served version is current
 ] as const;
 
 export type WardenEventType = (typeof EVENT_TYPES)[number];

@@ -22,6 +22,12 @@ export type ModuleRisk = 'high' | 'core';
 /** Where a switch's state came from: the kill-switch pack, or the cold-start default. */
 export type SwitchSource = 'pack' | 'cold_start';
 
+/** The kill-switch pack version a state was read from. */
+export interface KillSwitchOrigin {
+  readonly pack: string;
+  readonly digest: string;
+}
+
 /** One module's switch; frozen and shared. */
 export interface SwitchState {
   readonly active: boolean;
@@ -51,6 +57,7 @@ export class KillSwitches {
   #switches: ReadonlyMap<string, SwitchState> | undefined;
   #risk: ReadonlyMap<string, ModuleRisk> = new Map();
   #revision: string | undefined;
+  #origin: KillSwitchOrigin | undefined;
   readonly #active: Gauge<'module' | 'source'> | undefined;
   readonly #loaded: Gauge | undefined;
 
@@ -72,6 +79,11 @@ export class KillSwitches {
     return switches.get(module) ?? OPEN;
   }
 
+  /** True when `module` has a state or a declared risk: two Map reads. */
+  knows(module: string): boolean {
+    return this.#risk.has(module) || this.#switches?.has(module) === true;
+  }
+
   /** True once a state has loaded from the kill-switch pack. */
   get loaded(): boolean {
     return this.#switches !== undefined;
@@ -82,10 +94,16 @@ export class KillSwitches {
     return this.#revision;
   }
 
-  /** Replaces the state with a parsed one (see parseSwitchState), in one assignment. */
-  load(switches: ReadonlyMap<string, SwitchState>, revision: string): void {
+  /** The pack version the loaded state came from, if any. */
+  get origin(): KillSwitchOrigin | undefined {
+    return this.#origin;
+  }
+
+  /** Replaces the state with a parsed one (see parseSwitchState), in one assignment; `origin` is its pack version. */
+  load(switches: ReadonlyMap<string, SwitchState>, revision: string, origin?: KillSwitchOrigin): void {
     this.#switches = switches;
     this.#revision = revision;
+    this.#origin = origin;
     this.#publish();
   }
 
