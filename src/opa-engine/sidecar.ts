@@ -86,6 +86,7 @@ export class OpaSidecar extends EventEmitter<OpaSidecarEvents> {
         await this.close();
         throw new WardenError('OPA_UNAVAILABLE', `OPA at ${this.#opts.url ?? ''} does not answer GET /health`);
       }
+      await this.#client.warm(1000);
       this.#markUp();
       return;
     }
@@ -106,6 +107,7 @@ export class OpaSidecar extends EventEmitter<OpaSidecarEvents> {
       );
       const failure = await this.#launch();
       if (failure !== undefined) throw new WardenError('OPA_FAILED', `the OPA engine did not start: ${failure}`);
+      await this.#client.warm(1000);
     } catch (err) {
       await this.close();
       throw err;
