@@ -42,6 +42,9 @@ async function config(dir: string, serverUrl: string, extra: string[] = []): Pro
       'log_level: warn',
       'decision_workers: 0',
       'engine: opa',
+      // These tests count failed reloads, restarts and refusals, not OPA's latency: a loaded
+      // machine must not turn a slow answer into a 503 (opa-timeout.test.ts covers the limit).
+      'opa: { decision_timeout_ms: 5000 }',
       ...extra,
       'packs:',
       '  - name: app',
@@ -252,11 +255,17 @@ describe('engine: opa (a real OPA supervised by the agent)', () => {
     const server = await startPackServerProcess(packs);
     const { proc, url } = await startAgentProcess(await config(dir, server.url));
     let running = true;
-    const results: Array<{ status: number; version: number; revision: string | null }> = [];
+    const results: Array<{ status: number; version: number; revision: string | null; code?: string }> = [];
     const worker = async (): Promise<void> => {
       while (running) {
         const r = await version(url);
-        results.push({ status: r.status, version: (r.body as { result: number }).result, revision: r.revision });
+        const body = r.body as { result: number; warden_code?: string };
+        results.push({
+          status: r.status,
+          version: body.result,
+          revision: r.revision,
+          ...(body.warden_code ? { code: body.warden_code } : {}),
+        });
       }
     };
     const workers = Array.from({ length: 8 }, () => worker());
