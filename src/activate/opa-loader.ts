@@ -8,7 +8,7 @@
  * one delivery. docs/architecture.md#the-opa-engine.
  */
 import type { Counter } from 'prom-client';
-import type { Engine, OpaEngine, RemoteEvaluation } from '../engine/engine.js';
+import type { Engine, EvaluateOptions, OpaEngine, RemoteEvaluation } from '../engine/engine.js';
 import type { Evaluation } from '../engine/wasm.js';
 import { WardenError, isWardenError, messageOf } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
@@ -22,7 +22,12 @@ export interface OpaDelivery {
   /** Makes `bundle` the one OPA holds for `pack`; resolves when OPA reports `revision` active. */
   deliver(pack: string, bundle: Buffer, revision: string): Promise<void>;
   /** data/<path> on input JSON text: the result's JSON text, or undefined. */
-  evaluate(path: string, inputJson: string | undefined, timeoutMs: number): Promise<string | undefined>;
+  evaluate(
+    path: string,
+    inputJson: string | undefined,
+    timeoutMs: number,
+    options?: EvaluateOptions,
+  ): Promise<string | undefined>;
 }
 
 /** What a decision past its timeout gets. */
@@ -85,7 +90,7 @@ export function opaEngineLoader(o: OpaLoaderOptions): EngineLoader {
       kind: 'opa',
       entrypoints,
       answersAnyPath: true,
-      evaluateJsonAsync: (path, inputJson) => evaluate(o, path, inputJson),
+      evaluateJsonAsync: (path, inputJson, options) => evaluate(o, path, inputJson, options),
       release: restore,
     };
     const delivered: Delivered = { bundle: o.bundleOf(files, revision, manifest.roots), revision };
@@ -103,10 +108,15 @@ export function opaEngineLoader(o: OpaLoaderOptions): EngineLoader {
 }
 
 // One decision in OPA, timed; past the timeout, the configured action.
-async function evaluate(o: OpaLoaderOptions, path: string, inputJson: string | undefined): Promise<RemoteEvaluation> {
+async function evaluate(
+  o: OpaLoaderOptions,
+  path: string,
+  inputJson: string | undefined,
+  options: EvaluateOptions = {},
+): Promise<RemoteEvaluation> {
   const started = process.hrtime.bigint();
   try {
-    const resultJson = await o.opa.evaluate(path, inputJson, o.timeout.timeoutMs);
+    const resultJson = await o.opa.evaluate(path, inputJson, o.timeout.timeoutMs, options);
     return { resultJson, ns: Number(process.hrtime.bigint() - started) };
   } catch (err) {
     if (!isWardenError(err) || err.code !== 'OPA_DECISION_TIMEOUT') throw err;

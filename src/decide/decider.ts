@@ -7,7 +7,7 @@
  * router's Map and only then is planned over the active packs (path-plan.ts).
  */
 import type { ActivePack } from '../activate/activator.js';
-import { requireLocal, type RemoteEngine } from '../engine/engine.js';
+import { requireLocal, type EvaluateOptions, type RemoteEngine } from '../engine/engine.js';
 import { engineJsonText } from '../engine/json-text.js';
 import { WardenError, messageOf } from '../errors.js';
 import type { WardenMetrics } from '../observe/metrics.js';
@@ -78,17 +78,26 @@ export class Decider {
       : { ...base, defined: true, result: JSON.parse(resultJson) as unknown };
   }
 
+  /** True when the pack answering `path` runs on a real OPA (engine: opa), which honours strict builtin errors. */
+  answersStrictBuiltinErrors(path: string): boolean {
+    return this.router.route(path)?.current?.engine.kind === 'opa';
+  }
+
   /**
    * Evaluates `path` on input given as JSON text (undefined: no input) and gives
    * the result as the engine's JSON text: integers of any size and decimals
    * come back exactly as the policy made them. Synchronous for a pack answered
    * on this thread, a promise for one answered by the decision workers.
    */
-  decideJson(path: string, inputJson: string | undefined): JsonDecision | Promise<JsonDecision> {
+  decideJson(
+    path: string,
+    inputJson: string | undefined,
+    options?: EvaluateOptions,
+  ): JsonDecision | Promise<JsonDecision> {
     const active = this.router.route(path)?.current;
     if (active === undefined) return this.#anyPath(path, inputJson);
     const engine = active.engine;
-    if (engine.kind !== 'local') return this.#remote(path, active, engine, inputJson);
+    if (engine.kind !== 'local') return this.#remote(path, active, engine, inputJson, options);
     const started = process.hrtime.bigint();
     const resultJson = this.#timed(path, active, () => engine.evaluateJson(path, inputJson));
     const base = { ...sourceOf(active), evalNs: Number(process.hrtime.bigint() - started) };
@@ -167,10 +176,13 @@ export class Decider {
     active: ActivePack,
     engine: RemoteEngine,
     inputJson: string | undefined,
+    options?: EvaluateOptions,
   ): Promise<JsonDecision> {
     let answer;
     try {
-      answer = await engine.evaluateJsonAsync(path, inputJson);
+      answer = await (engine.kind === 'opa' && options !== undefined
+        ? engine.evaluateJsonAsync(path, inputJson, options)
+        : engine.evaluateJsonAsync(path, inputJson));
     } catch (err) {
       throw evaluationError(path, active, err);
     }

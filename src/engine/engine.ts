@@ -27,6 +27,12 @@ export interface PooledEngine {
   release(): void;
 }
 
+/** How one remote evaluation is asked for. */
+export interface EvaluateOptions {
+  /** OPA's `strict-builtin-errors`: a failing builtin fails the decision instead of leaving it undefined (engine: opa only). */
+  readonly strictBuiltinErrors?: boolean;
+}
+
 /** A pack delivered to a real OPA process (engine: opa). */
 export interface OpaEngine {
   readonly kind: 'opa';
@@ -34,7 +40,7 @@ export interface OpaEngine {
   /** OPA answers any path under the pack's roots itself: nothing to plan or walk. */
   readonly answersAnyPath: true;
   /** Evaluates any path under the pack's roots in OPA; rejects with a coded error (OPA_UNAVAILABLE, OPA_DECISION_TIMEOUT …). */
-  evaluateJsonAsync(path: string, inputJson: string | undefined): Promise<RemoteEvaluation>;
+  evaluateJsonAsync(path: string, inputJson: string | undefined, options?: EvaluateOptions): Promise<RemoteEvaluation>;
   /** Called when the pack stops being active or was never activated: OPA is given back the active pack's bundle if it holds this one. */
   release(): void;
 }

@@ -29,7 +29,7 @@ import { jsonDeeperThan } from './json-depth.js';
 import { memberText } from '../engine/json-member.js';
 import { metricsMember, noteInputParse } from './opa-metrics.js';
 import { indentJson } from './pretty-json.js';
-import { opaQueryOptions, refuseStrictBuiltinErrors, type Query } from './query-options.js';
+import { opaFlag, opaQueryOptions, refuseStrictBuiltinErrors, type Query } from './query-options.js';
 
 /** How the data API is set up. */
 export interface DataApiOptions {
@@ -53,7 +53,8 @@ export function registerDataApi(app: FastifyInstance, decider: Decider, opts: Da
   type V1Post = FastifyRequest<{ Params: { '*'?: string }; Body: unknown; Querystring: Query }>;
   type V1Get = FastifyRequest<{ Params: { '*'?: string }; Querystring: Query }>;
   const postV1 = (request: V1Post, reply: FastifyReply): FastifyReply | Promise<FastifyReply> => {
-    refuseStrictBuiltinErrors(request.query);
+    const path = pathOf(request.params['*'] ?? '');
+    const strict = strictBuiltinErrors(request.query, path);
     const body = request.body;
     if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) {
       throw new WardenError('DECISION_INPUT_INVALID', 'the body must be a JSON object like {"input": …}');
@@ -61,10 +62,11 @@ export function registerDataApi(app: FastifyInstance, decider: Decider, opts: Da
     const text = body === undefined || body === null ? undefined : bodyTextOf(request);
     const input = text === undefined ? undefined : memberText(text, 'input');
     // OPA warns a POST without an `input` member (it evaluates without input all the same).
-    return decide(request, reply, pathOf(request.params['*'] ?? ''), input, input === undefined ? 'v1-no-input' : 'v1');
+    return decide(request, reply, path, input, input === undefined ? 'v1-no-input' : 'v1', strict);
   };
   const getV1 = (request: V1Get, reply: FastifyReply): FastifyReply | Promise<FastifyReply> => {
-    refuseStrictBuiltinErrors(request.query);
+    const path = pathOf(request.params['*'] ?? '');
+    const strict = strictBuiltinErrors(request.query, path);
     const given = request.query.input;
     const raw = Array.isArray(given) ? given.at(-1) : given;
     if (raw !== undefined) {
@@ -72,7 +74,7 @@ export function registerDataApi(app: FastifyInstance, decider: Decider, opts: Da
       checkQueryInput(raw, opts.maxJsonDepth);
       noteInputParse(request, started);
     }
-    return decide(request, reply, pathOf(request.params['*'] ?? ''), raw, 'v1');
+    return decide(request, reply, path, raw, 'v1', strict);
   };
   for (const url of ['/v1/data/*', '/v1/data']) {
     app.post(url, postV1);
@@ -87,6 +89,13 @@ export function registerDataApi(app: FastifyInstance, decider: Decider, opts: Da
     decide(request, reply, pathOf(opts.defaultDecision), bodyTextOf(request), 'bare'),
   );
 
+  // OPA's strict-builtin-errors asked for: passed to a real OPA (engine: opa); refused where the wasm engine answers.
+  function strictBuiltinErrors(query: Query, path: string): boolean {
+    if (!opaFlag(query, 'strict-builtin-errors')) return false;
+    if (!decider.answersStrictBuiltinErrors(path)) refuseStrictBuiltinErrors();
+    return true;
+  }
+
   // Decides `path` on the raw input text and answers in the route's shape.
   function decide(
     request: FastifyRequest,
@@ -94,8 +103,12 @@ export function registerDataApi(app: FastifyInstance, decider: Decider, opts: Da
     path: string,
     raw: string | undefined,
     shape: Shape,
+    strict = false,
   ): FastifyReply | Promise<FastifyReply> {
-    const decision = decider.decideJson(path, raw === undefined ? undefined : engineText(raw));
+    const input = raw === undefined ? undefined : engineText(raw);
+    const decision = strict
+      ? decider.decideJson(path, input, { strictBuiltinErrors: true })
+      : decider.decideJson(path, input);
     if (!(decision instanceof Promise)) return answer(request, reply, path, raw, decision, shape);
     return decision.then((d) => answer(request, reply, path, raw, d, shape));
   }

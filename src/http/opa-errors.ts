@@ -38,6 +38,8 @@ const LOCATED = /^(?:evaluating \S*: )?([^\s:][^:]*):(\d+):(\d+): ([\s\S]+)$/;
 /** The per-location errors of a failed evaluation, as OPA lists them under `errors`. */
 export function evaluationErrors(e: WardenError): OpaErrorDetail[] | undefined {
   if (e.code !== 'DECISION_FAILED') return undefined;
+  const fromOpa = opaAnswerOf(e)?.errors;
+  if (Array.isArray(fromOpa)) return fromOpa as OpaErrorDetail[];
   const m = LOCATED.exec(e.message);
   if (!m) return [{ code: 'eval_internal_error', message: e.message.replace(/^evaluating \S*: /, '') }];
   const [, file = '', row = '0', col = '0', message = ''] = m;
@@ -45,12 +47,19 @@ export function evaluationErrors(e: WardenError): OpaErrorDetail[] | undefined {
   return [{ code, message, location: { file, row: Number(row), col: Number(col) } }];
 }
 
+// OPA's own error answer, when the failure is a real OPA's (engine: opa): DECISION_FAILED with details.opa.
+function opaAnswerOf(e: WardenError): { code?: unknown; errors?: unknown } | undefined {
+  const opa = e.details.opa;
+  return typeof opa === 'object' && opa !== null ? (opa) : undefined;
+}
+
 /** The OPA-shaped body of `e` answered with `status` (`code` overrides the mapped OPA code). */
 export function opaErrorBody(e: WardenError, status: number, code?: OpaCode): string {
   const errors = evaluationErrors(e);
   const decisionId = e.details.decision_id;
+  const opaCode = e.code === 'DECISION_FAILED' ? opaAnswerOf(e)?.code : undefined;
   const body = {
-    code: code ?? opaCodeOf(e.code, status),
+    code: code ?? (typeof opaCode === 'string' ? opaCode : opaCodeOf(e.code, status)),
     message: e.message,
     ...(errors ? { errors } : {}),
     ...(typeof decisionId === 'string' ? { decision_id: decisionId } : {}),

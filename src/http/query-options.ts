@@ -5,8 +5,9 @@
  *  - `pretty`: indented JSON (pretty-json.ts), on every data route, as OPA.
  *  - `metrics` (and `instrument`, which implies it in OPA): OPA's metric names that
  *    Warden measures (opa-metrics.ts), on `/v1/data` only, as OPA.
- *  - `strict-builtin-errors`: refused with 400 STRICT_BUILTIN_ERRORS_UNSUPPORTED on
- *    `/v1/data` (the wasm engine cannot tell a failed builtin from an undefined one);
+ *  - `strict-builtin-errors`: on `/v1/data`, passed to OPA for a path a pack with
+ *    `engine: opa` answers; refused with 400 STRICT_BUILTIN_ERRORS_UNSUPPORTED where the
+ *    wasm engine answers (it cannot tell a failed builtin from an undefined one);
  *    `/v0/data` and `POST /` ignore it, as OPA does.
  *  - `explain`, `provenance`: ignored (the answer has no `explanation`/`provenance`).
  */
@@ -36,11 +37,10 @@ export function opaQueryOptions(query: Query | undefined): OpaQueryOptions {
   return { pretty: opaFlag(query, 'pretty'), metrics: opaFlag(query, 'metrics') || opaFlag(query, 'instrument') };
 }
 
-/** Throws STRICT_BUILTIN_ERRORS_UNSUPPORTED when a `/v1/data` request asks for strict builtin errors. */
-export function refuseStrictBuiltinErrors(query: Query): void {
-  if (!opaFlag(query, 'strict-builtin-errors')) return;
+/** Throws STRICT_BUILTIN_ERRORS_UNSUPPORTED: a `/v1/data` request asked for strict builtin errors where the wasm engine answers. */
+export function refuseStrictBuiltinErrors(): never {
   throw new WardenError(
     'STRICT_BUILTIN_ERRORS_UNSUPPORTED',
-    'strict-builtin-errors cannot be honoured: the embedded wasm engine evaluates a failing builtin (to_number("x"), 1/0 …) as undefined and cannot tell it from an undefined result; ask without the parameter (or with strict-builtin-errors=false) for OPA\'s default semantics',
+    'strict-builtin-errors cannot be honoured on this path: the embedded wasm engine evaluates a failing builtin (to_number("x"), 1/0 …) as undefined and cannot tell it from an undefined result; ask without the parameter (or with strict-builtin-errors=false) for OPA\'s default semantics, or run the pack with `engine: opa`, which passes the parameter to OPA',
   );
 }

@@ -9,6 +9,7 @@
  */
 import { Pool, type Dispatcher } from 'undici';
 import { WardenError, messageOf } from '../errors.js';
+import type { EvaluateOptions } from '../engine/engine.js';
 import { memberText } from '../engine/json-member.js';
 
 /** Where OPA's API is: a unix socket path, or an http:// base URL. */
@@ -52,9 +53,14 @@ export class DecisionClient {
   }
 
   /** The `result` text of POST /v1/data/<path> (undefined: OPA says undefined). */
-  async evaluate(path: string, inputJson: string | undefined, timeoutMs: number): Promise<string | undefined> {
+  async evaluate(
+    path: string,
+    inputJson: string | undefined,
+    timeoutMs: number,
+    options: EvaluateOptions = {},
+  ): Promise<string | undefined> {
     const body = inputJson === undefined ? '{}' : `{"input":${inputJson}}`;
-    const url = this.#urlOf(path);
+    const url = options.strictBuiltinErrors ? `${this.#urlOf(path)}?strict-builtin-errors=true` : this.#urlOf(path);
     const deadline = performance.now() + timeoutMs;
     try {
       return await this.#post(url, body, timeoutMs);

@@ -16,6 +16,7 @@ import { Backoff } from '../util/backoff.js';
 import { Acknowledgements } from './acknowledgements.js';
 import { BundleEndpoint } from './bundle-endpoint.js';
 import { OpaChild, type ChildExit } from './child.js';
+import type { EvaluateOptions } from '../engine/engine.js';
 import { DecisionClient } from './decision-client.js';
 import { childOpaConfig } from './opa-config.js';
 import { killLeftover, removePidFile, writePidFile } from './pid-file.js';
@@ -161,17 +162,22 @@ export class OpaSidecar extends EventEmitter<OpaSidecarEvents> {
   }
 
   /** The exact JSON text of `result` for POST /v1/data/<path> (undefined: OPA says undefined). */
-  evaluate(path: string, inputJson: string | undefined, timeoutMs: number): Promise<string | undefined> {
+  evaluate(
+    path: string,
+    inputJson: string | undefined,
+    timeoutMs: number,
+    options: EvaluateOptions = {},
+  ): Promise<string | undefined> {
     const client = this.#client;
     if (this.#opts.mode === 'child') {
-      if (this.#up && client !== undefined) return client.evaluate(path, inputJson, timeoutMs);
+      if (this.#up && client !== undefined) return client.evaluate(path, inputJson, timeoutMs, options);
       const why = this.#closed ? 'the OPA engine is closed' : 'OPA is not up (starting or restarting)';
       return Promise.reject(new WardenError('OPA_UNAVAILABLE', why));
     }
     if (client === undefined)
       return Promise.reject(new WardenError('OPA_UNAVAILABLE', 'the OPA engine is not started'));
     // Connect mode: `up` follows what the last decision met (OPA is someone else's to restart).
-    return client.evaluate(path, inputJson, timeoutMs).then(
+    return client.evaluate(path, inputJson, timeoutMs, options).then(
       (result) => {
         this.#up = true;
         return result;

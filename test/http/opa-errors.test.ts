@@ -246,3 +246,55 @@ describe("OPA's error shape and query parameters: Warden against opa run --serve
     }
   });
 });
+
+describe('?strict-builtin-errors with engine: opa: passed to OPA, answered as OPA answers it', () => {
+  let agent: RunningAgent;
+  let opa: OpaServer;
+
+  before(async () => {
+    const dir = tempDir();
+    const built = await buildFrom(PACK);
+    const entry = await signedFilePack(dir, 'errs', built.bytes);
+    opa = await startOpaServer(['-b', join(dir, 'errs.tar.gz')]);
+    const config = ['listen: 127.0.0.1:0', 'data_dir: data', 'engine: opa', 'packs:', ...entry].join('\n');
+    agent = await startAgent(parseConfig(config, join(dir, 'agent.yaml')), createLogger('silent'));
+  });
+
+  after(async () => {
+    await agent?.close();
+    await opa?.stop();
+  });
+
+  it("fails a decision whose builtin fails with OPA's 500 and OPA's errors; without the parameter it is undefined", async () => {
+    const failing = `/v1/data/errs/num?input=${q({ s: 'x' })}`;
+    for (const flag of ['strict-builtin-errors', 'strict-builtin-errors=true']) {
+      for (const call of [
+        { method: 'GET', path: `${failing}&${flag}` },
+        { method: 'POST', path: `/v1/data/errs/num?${flag}`, body: '{"input":{"s":"x"}}' },
+      ] as const) {
+        const [w, o] = [await send(agent.url, call), await send(opa.url, call)];
+        assert.equal(o.status, 500, call.path);
+        assert.equal(w.status, o.status, call.path);
+        assert.equal(w.body.code, o.body.code, call.path);
+        type Detail = { code: string; message: string };
+        const [we, oe] = [(w.body.errors as Detail[])[0], (o.body.errors as Detail[])[0]];
+        assert.equal(oe?.code, 'eval_builtin_error');
+        assert.deepEqual(we, oe, call.path);
+        assert.equal(w.body.warden_code, 'DECISION_FAILED');
+      }
+    }
+    // A defined answer is the same with the parameter; without it the failing builtin is undefined.
+    const ok = {
+      method: 'POST',
+      path: '/v1/data/errs/num?strict-builtin-errors',
+      body: '{"input":{"s":"12"}}',
+    } as const;
+    const [w, o] = [await send(agent.url, ok), await send(opa.url, ok)];
+    assert.equal(w.status, 200);
+    assert.equal(w.body.result, 12);
+    assert.equal(o.body.result, 12);
+    const lenient = await rawRequest(`${agent.url}${failing}`);
+    assert.equal(lenient.status, 200);
+    assert.equal('result' in lenient.body, false);
+  });
+});
