@@ -51,6 +51,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/pack-serve.js')).packServeCommand,
   },
   {
+    name: 'config check',
+    summary: 'validate an agent configuration as `warden agent` does at start, without starting anything',
+    load: async () => (await import('./commands/config-check.js')).configCheckCommand,
+  },
+  {
     name: 'status',
     summary: "show each pack's active version, pin and last error (from a running agent)",
     load: async () => (await import('./commands/admin.js')).statusCommand,

@@ -140,6 +140,7 @@ describe('warden CLI: usage and errors', () => {
       ['pack', 'build', '--help'],
       ['pack', 'sign', '--help'],
       ['pack', 'verify', '--help'],
+      ['config', 'check', '--help'],
     ]) {
       const res = warden(args);
       assert.equal(res.status, 0, args.join(' '));
