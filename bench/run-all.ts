@@ -20,6 +20,7 @@ const BENCHES = [
   'paths',
   'opa-engine',
   'opa-engine-http',
+  'replay',
 ] as const;
 
 // Runs `node --import tsx bench/<name>.bench.ts` with inherited output; resolves with its exit status.

@@ -8,10 +8,12 @@
  * 2^53 (nanosecond timestamps) are exact; the result's text is parsed by the
  * engine (opa_json_parse). A builtin that throws or has no result leaves the call
  * undefined (address 0), which is what OPA does with a builtin error outside
- * strict-builtin-errors mode, instead of aborting the whole evaluation.
+ * strict-builtin-errors mode, instead of aborting the whole evaluation. A builtin
+ * whose result is a set returns it in value notation (ValueNotation), parsed by
+ * opa_value_parse.
  */
 import type { LoadedPolicyFields } from './wasm-eval.js';
-import type { HostArg, HostBuiltin } from './host-builtins/index.js';
+import { ValueNotation, type HostArg, type HostBuiltin } from './host-builtins/index.js';
 
 type Exports = Readonly<Record<string, unknown>>;
 
@@ -55,19 +57,22 @@ export async function instantiatePolicy(
   };
   const dump = (addr: number): string => cString((exports.opa_json_dump as (a: number) => number)(addr));
   const valueDump = (addr: number): string => cString((exports.opa_value_dump as (a: number) => number)(addr));
-  const load = (text: string | ArrayBuffer): number => {
-    const bytes = typeof text === 'string' ? encoder.encode(text) : new Uint8Array(text);
+  const load = (text: string | ArrayBuffer | ValueNotation): number => {
+    const notation = text instanceof ValueNotation;
+    const source = notation ? text.text : text;
+    const bytes = typeof source === 'string' ? encoder.encode(source) : new Uint8Array(source);
     const at = (exports.opa_malloc as (n: number) => number)(bytes.byteLength);
     new Uint8Array(mem.buffer).set(bytes, at);
-    const parsed = (exports.opa_json_parse as (a: number, n: number) => number)(at, bytes.byteLength);
-    if (parsed === 0) throw new Error('the engine could not parse a JSON value');
+    const parse = (notation ? exports.opa_value_parse : exports.opa_json_parse) as (a: number, n: number) => number;
+    const parsed = parse(at, bytes.byteLength);
+    if (parsed === 0) throw new Error(`the engine could not parse a ${notation ? 'value' : 'JSON value'}`);
     return parsed;
   };
   const call = (id: number, ...addrs: number[]): number => {
     const name = names[id] ?? String(id);
     const impl = table.get(name);
     if (impl === undefined) throw new Error(`not implemented: built-in function ${name}`);
-    let out: string | undefined;
+    let out: string | ValueNotation | undefined;
     try {
       const args: HostArg[] = addrs.map((addr) => {
         const text = dump(addr);

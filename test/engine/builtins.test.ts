@@ -22,7 +22,7 @@ const CLOCK = {
     'import rego.v1',
     'default fresh := false',
     'fresh if time.now_ns() - input.issued_ns < 60000000000',
-    'v := [http.send({"method": "get", "url": input.url}).body, net.cidr_merge(input.cidrs)]',
+    'v := [http.send({"method": "get", "url": input.url}).body, net.lookup_ip_addr(input.host)]',
     '',
   ].join('\n'),
 };
@@ -30,9 +30,9 @@ const CLOCK = {
 describe('builtins the embedded engine lacks', () => {
   it('refuses the build (warden pack build), naming each missing builtin, and lists what the engine provides', async () => {
     const err = await rejectsCode(buildFrom(CLOCK), 'PACK_BUILTIN_UNSUPPORTED');
-    // time.now_ns is provided (host-builtins/); http.send and net.cidr_merge are not.
-    assert.deepEqual(err.details.builtins, ['http.send', 'net.cidr_merge']);
-    assert.match(err.message, /the builtins http\.send, net\.cidr_merge, which the policy calls/);
+    // time.now_ns is provided (host-builtins/); http.send and net.lookup_ip_addr are not.
+    assert.deepEqual(err.details.builtins, ['http.send', 'net.lookup_ip_addr']);
+    assert.match(err.message, /the builtins http\.send, net\.lookup_ip_addr, which the policy calls/);
     assert.match(err.message, /`engine: opa`/);
     assert.deepEqual(err.details.provided, [...HOST_BUILTINS].sort());
     assert.ok(HOST_BUILTINS.has('sprintf'), 'opa-wasm provides sprintf in JavaScript');
@@ -61,6 +61,6 @@ describe('builtins the embedded engine lacks', () => {
       prepareCandidate('clock', pack, undefined, { kind: 'unsigned' }, {}),
       'PACK_BUILTIN_UNSUPPORTED',
     );
-    assert.deepEqual(err.details.builtins, ['http.send', 'net.cidr_merge']);
+    assert.deepEqual(err.details.builtins, ['http.send', 'net.lookup_ip_addr']);
   });
 });

@@ -5,12 +5,12 @@
  * digest of the string's UTF-8 bytes, node:crypto), crypto.hmac.equal (a
  * constant-time comparison), hex.encode and hex.decode (Go's hex: an odd length or
  * a non-hex digit fails; bytes that are not UTF-8 become U+FFFD as OPA writes them),
- * base64url.encode_no_pad, and net.cidr_is_valid (Go's net.ParseCIDR: an address
- * netip reads, without a zone, and a decimal prefix length within the family's bits).
+ * base64url.encode_no_pad, and net.cidr_is_valid (Go's net.ParseCIDR, go-net.ts: an
+ * address netip reads, without a zone, and a decimal prefix length within the family's bits).
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { isIP, isIPv4 } from 'node:net';
 import { goBytesToString } from './go-bytes.js';
+import { parseCIDR } from './go-net.js';
 import { BuiltinCallError, stringArg, type HostBuiltin } from './types.js';
 
 const digest =
@@ -22,14 +22,6 @@ const hmac =
   (algorithm: string): HostBuiltin =>
   ([x, key]) =>
     JSON.stringify(createHmac(algorithm, stringArg(key, 2)).update(stringArg(x, 1), 'utf8').digest('hex'));
-
-// Go's netip.ParseAddr (no zone) and its bit length, or undefined.
-function addressBits(s: string): number | undefined {
-  if (s.includes('%')) return undefined;
-  // netip refuses IPv4 octets with leading zeros; so does node:net.
-  if (isIPv4(s)) return 32;
-  return isIP(s) === 6 ? 128 : undefined;
-}
 
 export const cryptoBuiltins: Record<string, HostBuiltin> = {
   'crypto.md5': digest('md5'),
@@ -51,14 +43,5 @@ export const cryptoBuiltins: Record<string, HostBuiltin> = {
     return JSON.stringify(goBytesToString(Buffer.from(s, 'hex')));
   },
   'base64url.encode_no_pad': ([a]) => JSON.stringify(Buffer.from(stringArg(a, 1), 'utf8').toString('base64url')),
-  'net.cidr_is_valid': ([a]) => {
-    if (typeof a?.value !== 'string') return 'false';
-    const slash = a.value.indexOf('/');
-    if (slash < 0) return 'false';
-    const bits = addressBits(a.value.slice(0, slash));
-    const mask = a.value.slice(slash + 1);
-    // Go's dtoi: decimal digits (leading zeros allowed), at most 0xFFFFFF.
-    const ok = bits !== undefined && /^\d+$/.test(mask) && Number(mask) <= bits;
-    return String(ok);
-  },
+  'net.cidr_is_valid': ([a]) => String(typeof a?.value === 'string' && parseCIDR(a.value) !== undefined),
 };

@@ -3,11 +3,12 @@
  * those OPA compiles into the module: opa-wasm's own (json.is_valid, regex.split,
  * yaml.*) and Warden's (sprintf with Go's fmt, time.*, io.jwt.*, semver.*, units.*, uuid.*,
  * urlquery.*, crypto hashes and HMACs, hex.*, base64url.encode_no_pad,
- * net.cidr_is_valid). Each engine gets
+ * net.cidr_is_valid, net.cidr_merge, net.cidr_expand). Each engine gets
  * its own table, sharing one EvaluationContext that the evaluator resets before
  * each decision.
  */
 import { createRequire } from 'node:module';
+import { cidrBuiltins } from './cidr.js';
 import { cryptoBuiltins } from './crypto.js';
 import { jwtBuiltins } from './jwt.js';
 import { jwtSignBuiltins } from './jwt-sign.js';
@@ -21,6 +22,7 @@ import { uuidBuiltins } from './uuid.js';
 import type { EvaluationContext, HostBuiltin } from './types.js';
 
 export type { EvaluationContext, HostArg, HostBuiltin } from './types.js';
+export { ValueNotation } from './types.js';
 export { resetContext } from './types.js';
 
 const require = createRequire(import.meta.url);
@@ -53,6 +55,7 @@ export function hostBuiltins(): HostBuiltins {
     ...uuidBuiltins(context),
     ...urlqueryBuiltins,
     ...cryptoBuiltins,
+    ...cidrBuiltins,
     sprintf,
   })) {
     table.set(name, fn);

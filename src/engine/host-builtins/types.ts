@@ -16,8 +16,22 @@ export interface HostArg {
   readonly notation?: () => string;
 }
 
-/** A host builtin: arguments in, the result's JSON text out (undefined: no result). */
-export type HostBuiltin = (args: readonly HostArg[]) => string | undefined;
+/**
+ * A result in the engine's value notation, for a builtin whose result is a set (JSON has
+ * none): `{"a", "b"}`, the empty set `set()`. The engine parses it with opa_value_parse.
+ */
+export class ValueNotation {
+  constructor(readonly text: string) {}
+
+  /** A set of strings. */
+  static stringSet(members: Iterable<string>): ValueNotation {
+    const items = [...members].map((m) => JSON.stringify(m));
+    return new ValueNotation(items.length === 0 ? 'set()' : `{${items.join(',')}}`);
+  }
+}
+
+/** A host builtin: arguments in, the result's JSON text (or value notation) out (undefined: no result). */
+export type HostBuiltin = (args: readonly HostArg[]) => string | ValueNotation | undefined;
 
 /** What one evaluation shares between its builtin calls. */
 export interface EvaluationContext {
