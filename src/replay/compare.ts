@@ -46,6 +46,8 @@ export type PathKind = 'decision' | 'value';
 export function classify(pathKind: PathKind | undefined, before: Answer, after: Answer): Outcome {
   if (before.kind === 'error' || after.kind === 'error')
     return before.kind === 'error' && after.kind === 'error' ? 'unchanged' : 'error';
+  // The same text is the same value (most replayed decisions): no parse.
+  if (before.kind === 'value' && after.kind === 'value' && before.json === after.json) return 'unchanged';
   const was = before.kind === 'value' ? parsed(before.json) : undefined;
   const is = after.kind === 'value' ? parsed(after.json) : undefined;
   if (before.kind === after.kind && (before.kind === 'undefined' || canonical(was) === canonical(is)))
