@@ -117,14 +117,12 @@ export class ShadowEvaluator {
     const after = await Promise.all(asked.map(async (q) => (q === undefined ? undefined : answerOf(engine, q))));
     if (run.ended) return;
     const lines: string[] = [];
-    const labels = { pack: run.pack.name, outcome: '' };
     asked.forEach((q, i) => {
       const a = after[i];
       if (q === undefined || a === undefined) return;
       const outcome = classify(undefined, q.before, a);
       run.record(outcome);
-      labels.outcome = outcome;
-      this.#decisions.inc(labels);
+      this.#decisions.inc({ pack: run.pack.name, outcome });
       if (outcome !== 'unchanged') lines.push(changedLine(run.pack, q, a, outcome));
     });
     run.judge();
