@@ -122,6 +122,11 @@ async function metric(m: WardenMetrics, name: string, labels: Record<string, str
   return found?.value ?? 0;
 }
 
+// The running shadow's digest (a getter read afresh: no narrowing from an earlier assertion).
+function shadowOf(a: Activator): string | undefined {
+  return a.shadow?.pack.digest;
+}
+
 describe('shadow rollout', () => {
   it('a new version becomes the shadow, not active; sampling takes exactly one decision in ten; a full queue drops the oldest, counted', async () => {
     const x = setup(settings({ sample: 0.1, queueLimit: 10 }, { minDecisions: 1_000_000 }));
@@ -276,11 +281,11 @@ describe('shadow rollout', () => {
     assert.equal(x.a.shadow, undefined, 'pinned: recorded, not shadowed');
     await x.a.unpin(who);
     assert.equal(x.a.current?.digest, v1, 'unpin does not activate past the gate');
-    assert.equal(x.a.shadow?.pack.digest, sha256Digest(u3.pack), 'the newest version is the shadow');
+    assert.equal(shadowOf(x.a), sha256Digest(u3.pack), 'the newest version is the shadow');
     // A newer version supersedes the running shadow.
     const u4 = await update(4, BASE_ROLES);
     await x.a.submit(u4);
-    assert.equal(x.a.shadow?.pack.digest, sha256Digest(u4.pack));
+    assert.equal(shadowOf(x.a), sha256Digest(u4.pack));
     assert.equal(
       x.store.snapshot.versions.find((v) => v.digest === sha256Digest(u3.pack))?.shadow?.result,
       'superseded',
