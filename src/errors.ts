@@ -264,7 +264,7 @@ export const ERROR_CODES = {
   SHADOW_REFUSED: {
     kind: 'policy',
     status: 500,
-    hint: "the shadow version failed its rollout gate and was not promoted; the active version keeps answering; read the changed decisions in the pack's shadow log (docs/runbooks.md#a-shadow-was-refused)",
+    hint: "the shadow version failed its rollout gate and was not promoted; the active version keeps answering; read the changed decisions in the pack's shadow log (docs/runbooks.md#wardenshadowrefused)",
   },
   SHADOW_NOT_RUNNING: {
     kind: 'usage',
