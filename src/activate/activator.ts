@@ -438,7 +438,8 @@ export class Activator {
       }
       const pinned = this.#pin !== undefined;
       // rollout mode shadow: a new version becomes the shadow, not active (a pin still wins: it is recorded).
-      const shadowing = this.opts.rollout !== undefined && !pinned;
+      // The pack's first version has nothing to be compared with: it is activated.
+      const shadowing = this.opts.rollout !== undefined && !pinned && active !== undefined;
       const known = pinned || shadowing ? await this.opts.store.state(this.opts.name) : undefined;
       const knownVersion = known?.versions.find((v) => v.digest === digest);
       // A refused shadow is not shadowed again; a known one that is not (its shadow was cut short by a restart) is.
