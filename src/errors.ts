@@ -261,6 +261,16 @@ export const ERROR_CODES = {
     hint: 'the policy raised an error during evaluation (conflicting rule outputs?)',
   },
   NOT_READY: { kind: 'setup', status: 503, hint: 'no verified pack is active yet for this path' },
+  SHADOW_REFUSED: {
+    kind: 'policy',
+    status: 500,
+    hint: "the shadow version failed its rollout gate and was not promoted; the active version keeps answering; read the changed decisions in the pack's shadow log (docs/runbooks.md#wardenshadowrefused)",
+  },
+  SHADOW_NOT_RUNNING: {
+    kind: 'usage',
+    status: 409,
+    hint: 'the pack has no shadow to promote: it is not in rollout mode shadow, or its shadow was already promoted, refused or cancelled (see `warden status`)',
+  },
   DECISION_WORKER_LOST: {
     kind: 'io',
     status: 503,

@@ -18,9 +18,10 @@ import { WardenError, isContentError, messageOf, toWardenError, type ErrorCode }
 import type { WardenEventType } from '../notify/events.js';
 import type { PackUpdate, UpdateOutcome } from '../source/types.js';
 import type { ManualAction } from '../store/history.js';
-import type { PackState, Pin, StoredPack } from '../store/types.js';
+import type { PackState, Pin, ShadowRecord, ShadowResult, StoredPack } from '../store/types.js';
 import { sha256Digest } from '../verify/digest.js';
 import { describeSigner, prepareCandidate, type Candidate } from './prepare.js';
+import type { GateVerdict, ShadowRun } from './shadow.js';
 import type { PackStatus, ReloadRecord } from './status.js';
 import type { ActivePack, ActivatorOptions } from './types.js';
 
@@ -48,6 +49,15 @@ interface Activation {
   readonly events: readonly (readonly [WardenEventType, Record<string, unknown>])[];
 }
 
+/** The version running as the pack's shadow. */
+interface Shadow {
+  readonly run: ShadowRun;
+  readonly candidate: Candidate;
+  readonly number: number | undefined;
+  readonly origin: string;
+  readonly startedAt: Date;
+}
+
 /** Owns one pack's lifecycle. */
 export class Activator {
   #current: ActivePack | undefined;
@@ -62,6 +72,7 @@ export class Activator {
   #staleAnnounced = false;
   #onLastKnownGood = false;
   #pin: Pin | undefined;
+  #shadow: Shadow | undefined;
 
   constructor(private readonly opts: ActivatorOptions) {}
 
@@ -72,6 +83,11 @@ export class Activator {
 
   get name(): string {
     return this.opts.name;
+  }
+
+  /** The running shadow (one reference read; undefined when none runs): the decider offers it decisions. */
+  get shadow(): ShadowRun | undefined {
+    return this.#shadow?.run;
   }
 
   /**
@@ -150,6 +166,8 @@ export class Activator {
       const from = this.#current;
       const stored = await this.opts.store.load(this.opts.name, version.digest);
       const candidate = await this.#prepare(stored.pack, stored.signature);
+      // An operator takes over: a running shadow ends without a verdict (the rollback pins the pack).
+      await this.#endShadow('cancelled', manual);
       const after = await this.opts.store.rollback(this.opts.name, version.digest, manual);
       this.opts.metrics.rollbacks.inc({ pack: this.opts.name });
       return this.#activate(candidate, {
@@ -192,6 +210,8 @@ export class Activator {
         actor: manual.actor,
         reason: manual.reason,
       };
+      // A pinned pack activates nothing new: a running shadow ends without a verdict.
+      await this.#endShadow('cancelled', manual);
       this.#pin = (await this.opts.store.setPin(this.opts.name, pin)).pinned;
       this.#publishPin();
       this.#emit('policy.pinned', {
@@ -221,9 +241,17 @@ export class Activator {
         current === undefined || !newestFirst.includes(current)
           ? newestFirst
           : newestFirst.slice(0, newestFirst.indexOf(current));
-      const loaded = await this.#firstVerified(newer, 'stored pack does not verify; unpin tries an older one');
+      const eligible = this.opts.rollout
+        ? newer.filter((d) => state.versions.find((v) => v.digest === d)?.shadow?.result !== 'refused')
+        : newer;
+      const loaded = await this.#firstVerified(eligible, 'stored pack does not verify; unpin tries an older one');
       if (!loaded) return this.#current;
       const { candidate, stored } = loaded;
+      if (this.opts.rollout) {
+        // rollout mode shadow: the newest version is shadowed, not activated.
+        await this.#startShadow(candidate, stored.version.number, stored.version.origin);
+        return this.#current;
+      }
       const after = await this.opts.store.markActive(this.opts.name, candidate.digest);
       return this.#activate(candidate, {
         origin: stored.version.origin,
@@ -241,6 +269,21 @@ export class Activator {
           ],
         ],
       });
+    });
+  }
+
+  /**
+   * Makes the running shadow active through the normal activation path (the previous
+   * active becomes last-known-good), whatever its gate says: an operator's call.
+   * SHADOW_NOT_RUNNING when there is none.
+   */
+  promote(manual: ManualAction): Promise<ActivePack> {
+    return this.#enqueue(async () => {
+      if (!this.#shadow)
+        throw new WardenError('SHADOW_NOT_RUNNING', `pack "${this.opts.name}" has no shadow to promote`, {
+          details: { pack: this.opts.name },
+        });
+      return this.#promoteShadow(manual);
     });
   }
 
@@ -308,6 +351,20 @@ export class Activator {
       last_known_good: this.#onLastKnownGood,
       pinned: this.#pin !== undefined,
       pin: this.#pin,
+      shadow: this.#shadowStatus(),
+    };
+  }
+
+  #shadowStatus(): PackStatus['shadow'] {
+    const s = this.#shadow;
+    if (!s) return undefined;
+    return {
+      digest: s.candidate.digest,
+      number: s.number,
+      revision: s.candidate.revision,
+      sequence: s.candidate.sequence,
+      started_at: s.startedAt.toISOString(),
+      ...s.run.progress(),
     };
   }
 
@@ -352,7 +409,8 @@ export class Activator {
       try {
         return await work();
       } finally {
-        for (const engine of this.#prepared.splice(0)) if (engine !== this.#current?.engine) releaseEngine(engine);
+        for (const engine of this.#prepared.splice(0))
+          if (engine !== this.#current?.engine && engine !== this.#shadow?.candidate.engine) releaseEngine(engine);
       }
     };
     const next = this.#queue.then(run, run);
@@ -368,7 +426,7 @@ export class Activator {
     try {
       const active = this.#current;
       const digest = this.#digestOf(update.pack);
-      if (active?.digest === digest) {
+      if (active?.digest === digest || this.#shadow?.candidate.digest === digest) {
         this.#lastReload = {
           at: new Date(),
           result: 'unchanged',
@@ -379,8 +437,13 @@ export class Activator {
         return { status: 'unchanged', digest };
       }
       const pinned = this.#pin !== undefined;
-      const known = pinned ? await this.opts.store.state(this.opts.name) : undefined;
-      if (known?.versions.some((v) => v.digest === digest)) {
+      // rollout mode shadow: a new version becomes the shadow, not active (a pin still wins: it is recorded).
+      // The pack's first version has nothing to be compared with: it is activated.
+      const shadowing = this.opts.rollout !== undefined && !pinned && active !== undefined;
+      const known = pinned || shadowing ? await this.opts.store.state(this.opts.name) : undefined;
+      const knownVersion = known?.versions.find((v) => v.digest === digest);
+      // A refused shadow is not shadowed again; a known one that is not (its shadow was cut short by a restart) is.
+      if (knownVersion && (pinned || knownVersion.shadow?.result === 'refused')) {
         this.#lastReload = {
           at: new Date(),
           result: 'recorded',
@@ -396,7 +459,7 @@ export class Activator {
         ? Math.max(active?.sequence ?? 0, ...known.versions.map((v) => v.sequence))
         : active?.sequence;
       const guard =
-        this.opts.trust.kind === 'unsigned' || newestKnown === undefined
+        this.opts.trust.kind === 'unsigned' || newestKnown === undefined || knownVersion !== undefined
           ? undefined
           : { sequence: newestKnown, revision: active?.revision ?? '?' };
       const candidate = await this.#prepare(update.pack, update.signature, guard);
@@ -408,15 +471,31 @@ export class Activator {
         origin: update.origin,
       };
       const stored = { pack: update.pack, ...(update.signature ? { signature: update.signature } : {}), version };
-      const state = await this.opts.store.commit(this.opts.name, stored, !pinned);
+      const state = await this.opts.store.commit(this.opts.name, stored, !pinned && !shadowing);
       const number = state.versions.find((v) => v.digest === candidate.digest)?.number;
       this.#emit('policy.version_created', {
         digest: candidate.digest,
         number,
         revision: candidate.revision,
         sequence: candidate.sequence,
-        activated: !pinned,
+        activated: !pinned && !shadowing,
+        ...(shadowing ? { shadow: true } : {}),
       });
+      if (shadowing) {
+        await this.#startShadow(candidate, number, update.origin);
+        this.#lastReload = {
+          at: new Date(),
+          result: 'shadow',
+          digest: candidate.digest,
+          correlationId: update.correlationId,
+          durationMs: ms(),
+        };
+        log.info(
+          { digest: candidate.digest, number, revision: candidate.revision, active: active?.digest },
+          'policy stored as the shadow: the active version keeps answering',
+        );
+        return { status: 'recorded', digest: candidate.digest };
+      }
       if (pinned) {
         this.#lastReload = {
           at: new Date(),
@@ -562,6 +641,187 @@ export class Activator {
     return next;
   }
 
+  // Makes `candidate` the shadow (a running one is superseded) and records it in the history.
+  async #startShadow(candidate: Candidate, number: number | undefined, origin: string): Promise<void> {
+    const rollout = this.opts.rollout;
+    if (!rollout) return;
+    await this.#endShadow('superseded', { actor: 'warden', reason: `superseded by ${candidate.digest}` });
+    const pack: ActivePack = {
+      name: this.opts.name,
+      digest: candidate.digest,
+      number,
+      revision: candidate.revision,
+      sequence: candidate.sequence,
+      entrypoints: candidate.entrypoints,
+      roots: candidate.manifest.roots,
+      engine: candidate.engine,
+      signer: candidate.signer,
+      origin,
+      activatedAt: new Date(),
+    };
+    const startedAt = new Date();
+    const run = rollout.start(pack, (r, verdict) => this.#onVerdict(r, verdict));
+    this.#shadow = { run, candidate, number, origin, startedAt };
+    this.opts.metrics.shadowActive.set({ pack: this.opts.name }, 1);
+    await this.opts.store
+      .recordShadow(this.opts.name, candidate.digest, shadowRecord('running', startedAt, run))
+      .catch((err: unknown) => this.#historyFailed(err));
+    this.#emit('policy.shadow_started', {
+      digest: candidate.digest,
+      number,
+      revision: candidate.revision,
+      sequence: candidate.sequence,
+      active: this.#current?.digest,
+      sample: run.progress().sample,
+    });
+  }
+
+  // The gate's verdict, in the queue after anything before it: refuse, or promote (auto_promote).
+  #onVerdict(run: ShadowRun, verdict: GateVerdict): void {
+    void this.#enqueue(async () => {
+      if (this.#shadow?.run !== run) return;
+      if (verdict.state === 'failed') await this.#refuseShadow(verdict.reason ?? 'the gate failed');
+      else if (verdict.state === 'passed')
+        await this.#promoteShadow({ actor: 'warden', reason: verdict.reason ?? 'the gate held' });
+    }).catch((err: unknown) => {
+      const e = toWardenError(err);
+      this.opts.log.error({ pack: this.opts.name, code: e.code, err: e.message }, 'acting on the shadow gate failed');
+    });
+  }
+
+  // The shadow becomes active: history, then the normal activation (last-known-good, events, onActivated).
+  async #promoteShadow(manual: ManualAction): Promise<ActivePack> {
+    const s = this.#shadow;
+    if (!s) throw new WardenError('SHADOW_NOT_RUNNING', `pack "${this.opts.name}" has no shadow to promote`);
+    s.run.end();
+    const record = shadowRecord('promoted', s.startedAt, s.run, manual);
+    let after: PackState;
+    try {
+      await this.opts.store.recordShadow(this.opts.name, s.candidate.digest, record);
+      after = await this.opts.store.markActive(this.opts.name, s.candidate.digest);
+    } catch (err) {
+      this.#shadow = undefined;
+      this.opts.metrics.shadowActive.set({ pack: this.opts.name }, 0);
+      releaseEngine(s.candidate.engine);
+      throw err;
+    }
+    this.#shadow = undefined;
+    const pack = { pack: this.opts.name };
+    this.opts.metrics.shadowActive.set(pack, 0);
+    this.opts.metrics.shadowPromoted.inc(pack);
+    const from = this.#current;
+    return this.#activate(s.candidate, {
+      origin: s.origin,
+      state: after,
+      log: {
+        level: 'info',
+        msg: 'shadow promoted to active',
+        fields: { from: from?.digest, actor: manual.actor, reason: manual.reason, decisions: record.decisions },
+      },
+      events: [
+        [
+          'policy.shadow_promoted',
+          {
+            digest: s.candidate.digest,
+            number: s.number,
+            revision: s.candidate.revision,
+            from: from?.digest,
+            actor: manual.actor,
+            reason: manual.reason,
+            decisions: record.decisions,
+            outcomes: record.outcomes,
+          },
+        ],
+        [
+          'policy.updated',
+          {
+            digest: s.candidate.digest,
+            number: s.number,
+            revision: s.candidate.revision,
+            sequence: s.candidate.sequence,
+            origin: s.origin,
+            reason: 'promoted',
+          },
+        ],
+      ],
+    });
+  }
+
+  // The gate failed: the shadow ends, refused, with an error, a log line and an event; the active one stays.
+  async #refuseShadow(reason: string): Promise<void> {
+    const s = this.#shadow;
+    if (!s) return;
+    this.#shadow = undefined;
+    s.run.end();
+    releaseEngine(s.candidate.engine);
+    const pack = { pack: this.opts.name };
+    this.opts.metrics.shadowActive.set(pack, 0);
+    this.opts.metrics.shadowRefused.inc(pack);
+    const record = shadowRecord('refused', s.startedAt, s.run, { actor: 'warden', reason });
+    const e = new WardenError('SHADOW_REFUSED', `shadow ${s.candidate.digest} refused: ${reason}`, {
+      details: { digest: s.candidate.digest, decisions: record.decisions, outcomes: record.outcomes },
+    });
+    this.#lastError = { at: new Date(), code: e.code, message: e.message };
+    this.opts.log.error(
+      {
+        pack: this.opts.name,
+        code: e.code,
+        digest: s.candidate.digest,
+        number: s.number,
+        reason,
+        decisions: record.decisions,
+        outcomes: record.outcomes,
+        kept: this.#current?.digest,
+      },
+      'shadow refused by its gate; the active version keeps answering',
+    );
+    this.#emit('policy.shadow_refused', {
+      code: e.code,
+      digest: s.candidate.digest,
+      number: s.number,
+      revision: s.candidate.revision,
+      reason,
+      decisions: record.decisions,
+      outcomes: record.outcomes,
+      kept: this.#current?.digest,
+    });
+    await this.opts.store
+      .recordShadow(this.opts.name, s.candidate.digest, record)
+      .catch((err: unknown) => this.#historyFailed(err));
+  }
+
+  // Ends a running shadow without a verdict (a newer version, a pin, a rollback); none running: nothing.
+  async #endShadow(result: Extract<ShadowResult, 'superseded' | 'cancelled'>, manual: ManualAction): Promise<void> {
+    const s = this.#shadow;
+    if (!s) return;
+    this.#shadow = undefined;
+    s.run.end();
+    releaseEngine(s.candidate.engine);
+    this.opts.metrics.shadowActive.set({ pack: this.opts.name }, 0);
+    const record = shadowRecord(result, s.startedAt, s.run, manual);
+    this.#emit('policy.shadow_cancelled', {
+      digest: s.candidate.digest,
+      number: s.number,
+      revision: s.candidate.revision,
+      result,
+      actor: manual.actor,
+      reason: manual.reason,
+      decisions: record.decisions,
+    });
+    await this.opts.store
+      .recordShadow(this.opts.name, s.candidate.digest, record)
+      .catch((err: unknown) => this.#historyFailed(err));
+  }
+
+  // A shadow's history entry could not be written: logged; the shadow's fate stands.
+  #historyFailed(err: unknown): void {
+    const e = toWardenError(err);
+    this.opts.log.error(
+      { pack: this.opts.name, code: e.code, err: e.message },
+      'recording the shadow in the history failed',
+    );
+  }
+
   // Loads and prepares the first of `digests` that still verifies; each one that does not is logged and skipped.
   async #firstVerified(
     digests: readonly string[],
@@ -588,4 +848,17 @@ export class Activator {
   #emit(type: WardenEventType, data: Record<string, unknown>): void {
     this.opts.emit?.({ type, pack: this.opts.name, at: new Date().toISOString(), data });
   }
+}
+
+// A shadow's history entry: its result and counts (and, once ended, when, who and why).
+function shadowRecord(result: ShadowResult, startedAt: Date, run: ShadowRun, manual?: ManualAction): ShadowRecord {
+  const p = run.progress();
+  return {
+    result,
+    startedAt: startedAt.toISOString(),
+    ...(result === 'running' ? {} : { endedAt: new Date().toISOString() }),
+    decisions: p.decisions,
+    outcomes: p.outcomes,
+    ...(manual ? { actor: manual.actor, reason: manual.reason.slice(0, 2000) } : {}),
+  };
 }

@@ -5,11 +5,12 @@
 import type { ErrorCode } from '../errors.js';
 import type { SourceKind } from '../source/types.js';
 import type { Pin } from '../store/types.js';
+import type { ShadowProgress } from './shadow.js';
 
 /** The last reload attempt. */
 export interface ReloadRecord {
   readonly at: Date;
-  readonly result: 'activated' | 'unchanged' | 'recorded' | 'refused';
+  readonly result: 'activated' | 'unchanged' | 'recorded' | 'shadow' | 'refused';
   readonly digest?: string;
   readonly correlationId?: string;
   readonly durationMs: number;
@@ -38,4 +39,15 @@ export interface PackStatus {
   readonly last_known_good: boolean;
   readonly pinned: boolean;
   readonly pin: Pin | undefined;
+  /** The version running as a shadow (rollout mode shadow), with its progress; absent when none runs. */
+  readonly shadow?: ShadowStatus | undefined;
+}
+
+/** A running shadow: which version, since when, and how far its gate is. */
+export interface ShadowStatus extends ShadowProgress {
+  readonly digest: string;
+  readonly number: number | undefined;
+  readonly revision: string;
+  readonly sequence: number;
+  readonly started_at: string;
 }

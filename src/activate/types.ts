@@ -11,9 +11,10 @@ import type { WardenMetrics } from '../observe/metrics.js';
 import type { LimitKeys, PackLimits } from '../pack/limits.js';
 import type { SourceKind } from '../source/types.js';
 import type { ManualAction } from '../store/history.js';
-import type { CommitInput, PackState, Pin, StoredPack } from '../store/types.js';
+import type { CommitInput, PackState, Pin, ShadowRecord, StoredPack } from '../store/types.js';
 import type { SignerIdentity } from '../verify/verify.js';
 import type { Candidate, EngineLoader, PackTrust } from './prepare.js';
+import type { ShadowStarter } from './shadow.js';
 
 /** The narrow view of the store the activator needs. */
 export interface ActivationStore {
@@ -24,6 +25,7 @@ export interface ActivationStore {
   markActive(pack: string, digest: string): Promise<PackState>;
   rollback(pack: string, digest: string, manual: ManualAction): Promise<PackState>;
   setPin(pack: string, pin: Pin | undefined): Promise<PackState>;
+  recordShadow(pack: string, digest: string, shadow: ShadowRecord): Promise<PackState>;
 }
 
 /** The pack that answers decisions right now. Immutable; replaced whole. */
@@ -65,6 +67,11 @@ export interface ActivatorOptions {
   readonly accept?: (candidate: Candidate) => void;
   /** Builds candidates' engines; default: on this thread. The agent passes the decision workers' loader. */
   readonly engines?: EngineLoader;
+  /**
+   * rollout mode shadow: a new verified version becomes the pack's shadow (started
+   * here) instead of active, and is promoted or refused on its gate's verdict.
+   */
+  readonly rollout?: { readonly start: ShadowStarter } | undefined;
   /** Computes a pack's digest; default SHA-256. A seam for fault-injection tests. */
   readonly digest?: (pack: Buffer) => string;
 }

@@ -1,13 +1,13 @@
 /**
- * The routes that change what runs: rollback (and pin), pin, unpin, and
- * reload-now. Each says who asked (and, for rollback and pin, why) so the
+ * The routes that change what runs: rollback (and pin), pin, unpin, promote
+ * (a shadow), and reload-now. Each says who asked (and, for rollback and pin, why) so the
  * Activator can record it.
  */
 import type { FastifyInstance } from 'fastify';
 import { toWardenError } from '../errors.js';
 import { actorOf, find, pick, requireReason, type AdminDeps, type Body, type PackParams } from './request.js';
 
-/** Registers POST rollback, pin, unpin and reload on the admin scope. */
+/** Registers POST rollback, pin, unpin, promote and reload on the admin scope. */
 export function registerControlRoutes(scope: FastifyInstance, deps: AdminDeps): void {
   scope.post<{ Params: PackParams; Body: Body }>('/v1/admin/packs/:pack/rollback', async (request) => {
     const { activator } = pick(deps, request.params.pack);
@@ -43,6 +43,16 @@ export function registerControlRoutes(scope: FastifyInstance, deps: AdminDeps): 
       pack: activator.name,
       active: active ? { digest: active.digest, number: active.number, revision: active.revision } : null,
       pinned: false,
+    };
+  });
+
+  scope.post<{ Params: PackParams; Body: Body }>('/v1/admin/packs/:pack/promote', async (request) => {
+    const { activator } = pick(deps, request.params.pack);
+    const reason = typeof request.body?.reason === 'string' ? request.body.reason : 'promoted by hand';
+    const active = await activator.promote({ actor: actorOf(request), reason });
+    return {
+      pack: activator.name,
+      active: { digest: active.digest, number: active.number, revision: active.revision },
     };
   });
 

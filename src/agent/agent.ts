@@ -49,6 +49,7 @@ import { DecisionPool } from '../workers/pool.js';
 import type { EngineLoader } from '../activate/prepare.js';
 import type { Engine } from '../engine/engine.js';
 import { opaPackNames, startOpaEngine, type OpaEngineRuntime } from './opa-wiring.js';
+import { ShadowEvaluator, shadowLogDir } from '../shadow/evaluator.js';
 
 /** A started agent. */
 export interface RunningAgent {
@@ -58,6 +59,8 @@ export interface RunningAgent {
   readonly metrics: WardenMetrics;
   /** The in-process decision path (what the HTTP data API calls). */
   readonly decider: Decider;
+  /** Evaluates the shadows of packs in rollout mode shadow (absent when no pack is). */
+  readonly shadows: ShadowEvaluator | undefined;
   /** The decision worker threads (absent with `decision_workers: 0`): their state, and killWorker for fault drills. */
   readonly decisionWorkers: DecisionPool | undefined;
   /** Events: subscribe in-process (`events.subscribe`), or read the log. */
@@ -116,7 +119,16 @@ export async function startAgent(
     // engine: opa — a real OPA answers those packs; it is up before any of them is activated.
     const opa = await startOpaEngine(config, opaPackNames(config), { metrics, log });
     if (opa) closers.push(() => opa.close());
+    // Shadows (rollout mode shadow): evaluated by one timer of this thread, off the request path.
+    const shadows = config.packs.some((p) => p.rollout?.mode === 'shadow')
+      ? new ShadowEvaluator({ dir: shadowLogDir(config.data_dir), log, registry: metrics.registry })
+      : undefined;
+    if (shadows) {
+      shadows.start();
+      closers.push(() => shadows.close());
+    }
     const packDeps = {
+      shadows,
       store,
       metrics,
       log,
@@ -191,6 +203,7 @@ export async function startAgent(
       metrics,
       decider,
       decisionWorkers: pool,
+      shadows,
       events,
       governance,
       killSwitches: gov?.killSwitches,

@@ -10,7 +10,7 @@ import type { ActivationStore, ActivePack } from '../activate/activator.js';
 import { Activator } from '../activate/activator.js';
 import type { Candidate, PackTrust } from '../activate/prepare.js';
 import type { AgentConfig } from '../config/load.js';
-import type { DecisionLogConfig, PackConfig } from '../config/schema.js';
+import type { DecisionLogConfig, PackConfig, RolloutConfig } from '../config/schema.js';
 import { loadTrust } from '../config/trust-files.js';
 import { WardenError, messageOf } from '../errors.js';
 import type { DecisionLogOptions } from '../decision-log/decision-log.js';
@@ -27,6 +27,8 @@ import { FileSource, type FileSourceConfig } from '../source/file.js';
 import type { TlsMaterial } from '../source/http-fetch.js';
 import { HttpSource, type HttpSourceConfig } from '../source/http.js';
 import type { PackSource, SourceContext } from '../source/types.js';
+import type { ShadowEvaluator } from '../shadow/evaluator.js';
+import type { ShadowSettings } from '../shadow/settings.js';
 
 type Limits = AgentConfig['limits'];
 type HttpSection = NonNullable<PackConfig['source']['http']>;
@@ -44,6 +46,8 @@ export interface PackDeps {
   readonly engines?: EngineLoader | undefined;
   /** engine: opa — the loader of a pack OPA answers (undefined for the others); `current` gives its active engine. */
   readonly opaEngines?: ((name: string, current: () => Engine | undefined) => EngineLoader | undefined) | undefined;
+  /** Evaluates the shadows of packs in rollout mode shadow (present when any pack is). */
+  readonly shadows?: ShadowEvaluator | undefined;
 }
 
 /** A configured pack's moving parts. */
@@ -119,6 +123,9 @@ async function buildPackRuntime(
     emit: deps.emit,
     ...(deps.accept ? { accept: deps.accept } : {}),
     ...(engines ? { engines } : {}),
+    ...(p.rollout?.mode === 'shadow' && deps.shadows
+      ? { rollout: { start: deps.shadows.starter(shadowSettingsFrom(p.rollout)) } }
+      : {}),
   });
   const ctx: SourceContext = {
     pack: p.name,
@@ -129,6 +136,22 @@ async function buildPackRuntime(
     onRefused: (e, info) => activator.recordRefusal(e, info),
   };
   return { config: p, activator, source: await buildSource(p, config, ctx) };
+}
+
+/** A pack's shadow settings from its `rollout:` block. */
+export function shadowSettingsFrom(r: RolloutConfig): ShadowSettings {
+  return {
+    sample: r.sample,
+    queueLimit: r.queue_limit,
+    gate: {
+      minDecisions: r.gate.min_decisions,
+      maxDiffRate: r.gate.max_diff_rate,
+      allowDenyToAllow: r.gate.allow_deny_to_allow,
+      autoPromote: r.gate.auto_promote,
+    },
+    ...(r.max_duration_seconds === undefined ? {} : { maxDurationMs: r.max_duration_seconds * 1000 }),
+    logMaxBytes: r.log_max_bytes,
+  };
 }
 
 /** The pack limits an activator enforces, from `limits:`. */

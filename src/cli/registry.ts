@@ -85,6 +85,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     summary: 'lift the pin and activate the newest verified version',
     load: async () => (await import('./commands/admin.js')).unpinCommand,
   },
+  {
+    name: 'promote',
+    summary: "make a pack's shadow (rollout mode shadow) active now, whatever its gate says",
+    load: async () => (await import('./commands/admin.js')).promoteCommand,
+  },
 ];
 
 /** The summary of a command, for its own --help. */

@@ -98,6 +98,40 @@ const verifySchema = z
 /** Which engine answers a pack's decisions: the embedded wasm engine, or a real OPA process (docs/architecture.md#the-opa-engine). */
 const engineKind = z.enum(['wasm', 'opa']);
 
+/** `rollout.gate` — when a shadow is promoted or refused (docs/configuration.md#rollout-shadow-evaluation). */
+const gateSchema = z.strictObject({
+  /** Shadow decisions evaluated before the gate judges. */
+  min_decisions: z.int().min(1).max(100_000_000).default(1000),
+  /** Changed decisions (any outcome but unchanged) over evaluated ones at most, as a fraction: 0.01 is 1 %. */
+  max_diff_rate: z.number().min(0).max(1).default(0.01),
+  /** false: a single deny → allow refuses the shadow when the gate judges. */
+  allow_deny_to_allow: z.boolean().default(false),
+  /** true: a shadow whose gate holds is promoted at once; false: it waits for `warden promote`. */
+  auto_promote: z.boolean().default(true),
+});
+
+/** `rollout:` — how a new verified version of the pack goes live: at once, or as a shadow first. */
+const rolloutSchema = z.strictObject({
+  mode: z.enum(['direct', 'shadow']).default('direct'),
+  /** The share of the active pack's decisions also asked of the shadow (0 < sample ≤ 1). */
+  sample: z.number().gt(0).max(1).default(0.1),
+  /** Sampled decisions waiting for the shadow at most; past it the oldest is dropped (counted). */
+  queue_limit: z.int().min(1).max(1_000_000).default(10_000),
+  gate: gateSchema.prefault({}),
+  /** Present: a shadow with fewer than gate.min_decisions after this long is refused. */
+  max_duration_seconds: z
+    .int()
+    .min(1)
+    .max(30 * 24 * 3600)
+    .optional(),
+  /** The shadow log of this pack (changed decisions with both answers) is rotated past this size; one older file is kept. */
+  log_max_bytes: z
+    .int()
+    .min(4096)
+    .max(2 ** 31)
+    .default(16 * 2 ** 20),
+});
+
 const packSchema = z
   .strictObject({
     name: packName,
@@ -105,6 +139,8 @@ const packSchema = z
     verify: verifySchema,
     /** Overrides the agent's `engine` for this pack. */
     engine: engineKind.optional(),
+    /** Absent: mode direct (every verified version is activated at once). */
+    rollout: rolloutSchema.optional(),
   })
   .refine((p) => p.verify.unsigned === undefined || p.source.directory !== undefined, {
     message: 'unsigned: true is allowed only for directory sources',
@@ -383,6 +419,14 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', message: `duplicate pack name "${p.name}"`, path: ['packs', i, 'name'] });
       seen.add(p.name);
     });
+    c.packs.forEach((p, i) => {
+      if (p.rollout?.mode === 'shadow' && (p.engine ?? c.engine) === 'opa')
+        ctx.addIssue({
+          code: 'custom',
+          message: 'a shadow is evaluated by the embedded engine: rollout.mode shadow needs engine wasm',
+          path: ['packs', i, 'rollout', 'mode'],
+        });
+    });
     const g = c.governance;
     if (g && c.packs.some((p) => p.name === g.pack && p.engine === 'opa'))
       ctx.addIssue({
@@ -409,6 +453,7 @@ export const configSchema = z
 export type RawConfig = z.infer<typeof configSchema>;
 /** One configured pack. */
 export type PackConfig = RawConfig['packs'][number];
+export type RolloutConfig = NonNullable<PackConfig['rollout']>;
 /** The governance block. */
 export type GovernanceConfig = NonNullable<RawConfig['governance']>;
 /** The `opa:` block (engine: opa). */

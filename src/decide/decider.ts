@@ -7,6 +7,7 @@
  * router's Map and only then is planned over the active packs (path-plan.ts).
  */
 import type { ActivePack } from '../activate/activator.js';
+import type { ShadowRun } from '../activate/shadow.js';
 import { requireLocal, type EvaluateOptions, type RemoteEngine } from '../engine/engine.js';
 import { engineJsonText } from '../engine/json-text.js';
 import { WardenError, messageOf } from '../errors.js';
@@ -53,10 +54,20 @@ export class Decider {
    * error (DECISION_ASYNC_ONLY when the pack is answered by decision workers: use decideAsync).
    */
   decide(path: string, input: unknown): Decision {
-    const active = this.#active(path);
+    const owner = this.router.route(path);
+    const active = this.#active(path, owner?.current);
+    const shadow = owner?.shadow;
     const engine = requireLocal(active.engine, active.name);
     const evaluation = this.#timed(path, active, () => engine.evaluate(path, input));
     const base = sourceOf(active);
+    if (shadow !== undefined)
+      shadow.offerValue(
+        path,
+        input,
+        evaluation.defined,
+        evaluation.defined ? evaluation.result : undefined,
+        base.decisionId,
+      );
     return evaluation.defined ? { defined: true, result: evaluation.result, ...base } : { defined: false, ...base };
   }
 
@@ -70,7 +81,8 @@ export class Decider {
       return resultJson === undefined ? base : { ...base, result: JSON.parse(resultJson) as unknown };
     }
     if (active.engine.kind === 'local') return this.decide(path, input);
-    const decision = await this.#remote(path, active, active.engine, inputText(path, input, active));
+    const shadow = this.router.route(path)?.shadow;
+    const decision = await this.#remote(path, active, active.engine, inputText(path, input, active), shadow);
     const { resultJson, evalNs, ...base } = decision;
     void evalNs; // not part of a Decision
     return resultJson === undefined
@@ -94,13 +106,17 @@ export class Decider {
     inputJson: string | undefined,
     options?: EvaluateOptions,
   ): JsonDecision | Promise<JsonDecision> {
-    const active = this.router.route(path)?.current;
+    const owner = this.router.route(path);
+    const active = owner?.current;
     if (active === undefined) return this.#anyPath(path, inputJson);
+    // Read with the active version: a decision answered by it is offered to the shadow running beside it.
+    const shadow = owner?.shadow;
     const engine = active.engine;
-    if (engine.kind !== 'local') return this.#remote(path, active, engine, inputJson, options);
+    if (engine.kind !== 'local') return this.#remote(path, active, engine, inputJson, shadow, options);
     const started = process.hrtime.bigint();
     const resultJson = this.#timed(path, active, () => engine.evaluateJson(path, inputJson));
     const base = { ...sourceOf(active), evalNs: Number(process.hrtime.bigint() - started) };
+    shadow?.offerJson(path, inputJson, resultJson, base.decisionId);
     return resultJson === undefined ? { defined: false, ...base } : { defined: true, resultJson, ...base };
   }
 
@@ -148,8 +164,7 @@ export class Decider {
   }
 
   // The active pack answering `path`; DECISION_PATH_UNKNOWN when none declares it.
-  #active(path: string): ActivePack {
-    const active = this.router.route(path)?.current;
+  #active(path: string, active: ActivePack | undefined): ActivePack {
     if (!active)
       throw new WardenError('DECISION_PATH_UNKNOWN', `no active pack declares the entrypoint "${path}"`, {
         details: { known: this.router.paths() },
@@ -176,6 +191,7 @@ export class Decider {
     active: ActivePack,
     engine: RemoteEngine,
     inputJson: string | undefined,
+    shadow?: ShadowRun,
     options?: EvaluateOptions,
   ): Promise<JsonDecision> {
     let answer;
@@ -188,6 +204,7 @@ export class Decider {
     }
     this.#observer(active).observe(answer.ns / 1e9);
     const base = { ...sourceOf(active), evalNs: answer.ns };
+    shadow?.offerJson(path, inputJson, answer.resultJson, base.decisionId);
     return answer.resultJson === undefined
       ? { defined: false, ...base }
       : { defined: true, resultJson: answer.resultJson, ...base };

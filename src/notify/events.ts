@@ -15,6 +15,10 @@ export const EVENT_TYPES = [
   'policy.unpinned', // the pin was lifted
   'policy.stale', // the source failed while a version is served: it answers, but may be out of date
   'policy.fresh', // the source answered again after policy.stale: the served version is current
+  'policy.shadow_started', // a verified version became the pack's shadow (rollout mode shadow): evaluated, not answering
+  'policy.shadow_promoted', // the shadow became active (its gate held, or an operator promoted it)
+  'policy.shadow_refused', // the shadow failed its gate: not promoted; the active version keeps answering
+  'policy.shadow_cancelled', // the shadow was ended without a verdict: superseded by a newer version, or by a pin or rollback
 ] as const;
 
 export type WardenEventType = (typeof EVENT_TYPES)[number];

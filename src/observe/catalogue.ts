@@ -93,6 +93,31 @@ export const CATALOGUE = {
     help: '1 while the pack runs on its last-known-good version because a newer stored one failed to load.',
     labels: ['pack'],
   },
+  policy_shadow_active: {
+    type: 'gauge',
+    help: '1 while a version of the pack runs as its shadow (rollout mode shadow).',
+    labels: ['pack'],
+  },
+  policy_shadow_decisions_total: {
+    type: 'counter',
+    help: "Sampled decisions evaluated against the pack's shadow and compared with the active answer, by outcome: unchanged, allow_to_deny, deny_to_allow, value_changed, became_undefined, became_defined, error.",
+    labels: ['pack', 'outcome'],
+  },
+  policy_shadow_dropped_total: {
+    type: 'counter',
+    help: 'Sampled decisions dropped, oldest first, from the full shadow queue before evaluation (rollout.queue_limit).',
+    labels: ['pack'],
+  },
+  policy_shadow_promoted_total: {
+    type: 'counter',
+    help: 'Shadows promoted to active: by their gate (auto_promote) or by an operator.',
+    labels: ['pack'],
+  },
+  policy_shadow_refused_total: {
+    type: 'counter',
+    help: 'Shadows refused by their gate (deny → allow, too many changed decisions, or too few decisions in max_duration).',
+    labels: ['pack'],
+  },
 
   // ---------------------------------------------------------------- decisions and the agent's HTTP server
   /** Observed on every decision: registered as a FastHistogram. */

@@ -28,6 +28,12 @@ export class WardenMetrics {
   readonly policyCount = gauge(this.registry, 'policy_count');
   readonly stale = gauge(this.registry, 'policy_stale');
   readonly onLastKnownGood = gauge(this.registry, 'policy_last_known_good_active');
+  readonly shadowActive = gauge(this.registry, 'policy_shadow_active');
+  /** Counted by the shadow evaluator (src/shadow/), which takes them from this registry. */
+  readonly shadowDecisions = counter(this.registry, 'policy_shadow_decisions_total');
+  readonly shadowDropped = counter(this.registry, 'policy_shadow_dropped_total');
+  readonly shadowPromoted = counter(this.registry, 'policy_shadow_promoted_total');
+  readonly shadowRefused = counter(this.registry, 'policy_shadow_refused_total');
   /** Labels pack, engine. A FastHistogram: observed on every decision. */
   readonly decisionDuration = fastHistogram(this.registry, 'opa_client_latency_seconds');
   readonly httpDuration = histogram(this.registry, 'http_request_duration_seconds');

@@ -3,7 +3,7 @@
  * stored one, bound the history. No disk here, so every rule (active → lkg,
  * one version per digest, never evict active or lkg) is checked in one place.
  */
-import type { PackState, Pin, StoredVersion } from './types.js';
+import type { PackState, Pin, ShadowRecord, StoredVersion } from './types.js';
 
 /** Rollback records kept per pack. */
 export const ROLLBACK_HISTORY_LIMIT = 100;
@@ -26,7 +26,7 @@ export interface Transition {
  */
 export function applyCommit(
   prev: PackState,
-  version: Omit<StoredVersion, 'storedAt' | 'activatedAt' | 'number' | 'actor' | 'reason'>,
+  version: Omit<StoredVersion, 'storedAt' | 'activatedAt' | 'number' | 'actor' | 'reason' | 'shadow'>,
   activate: boolean,
   now: string,
   limit: number,
@@ -41,6 +41,7 @@ export function applyCommit(
     origin,
     storedAt: existing?.storedAt ?? now,
     number: existing?.number ?? prev.nextNumber,
+    ...(existing?.shadow === undefined ? {} : { shadow: existing.shadow }),
     ...(activate
       ? { activatedAt: now }
       : existing?.activatedAt === undefined
@@ -80,6 +81,11 @@ export function applyRollback(
     state: { ...state, pinned, rollbacks: [record, ...prev.rollbacks].slice(0, ROLLBACK_HISTORY_LIMIT) },
     evicted,
   };
+}
+
+/** Records a version's shadow run (started, or how it ended); a version no longer in the history is left alone. */
+export function applyShadow(prev: PackState, digest: string, shadow: ShadowRecord): PackState {
+  return { ...prev, versions: prev.versions.map((v) => (v.digest === digest ? { ...v, shadow } : v)) };
 }
 
 /** Sets or clears the pin. */

@@ -30,6 +30,17 @@ const versionSchema = z.strictObject({
   number: z.number().int().positive().optional(), // absent in format 1
   actor: z.string().max(200).optional(),
   reason: z.string().max(2000).optional(),
+  shadow: z
+    .strictObject({
+      result: z.enum(['running', 'promoted', 'refused', 'superseded', 'cancelled']),
+      startedAt: z.iso.datetime(),
+      endedAt: z.iso.datetime().optional(),
+      decisions: z.number().int().nonnegative(),
+      outcomes: z.record(z.string().max(40), z.number().int().nonnegative()),
+      reason: z.string().max(2000).optional(),
+      actor: z.string().max(200).optional(),
+    })
+    .optional(),
 });
 
 const pinSchema = z.strictObject({

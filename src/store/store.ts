@@ -21,12 +21,29 @@ import type { LimitSettings } from '../pack/limits.js';
 import { fsyncDir } from '../util/atomic-write.js';
 import { sha256Digest } from '../verify/digest.js';
 import { deleteBlob, readBlob, writeBlob } from './blobs.js';
-import { applyActivate, applyCommit, applyPin, applyRollback, bound, type ManualAction } from './history.js';
+import {
+  applyActivate,
+  applyCommit,
+  applyPin,
+  applyRollback,
+  applyShadow,
+  bound,
+  type ManualAction,
+} from './history.js';
 import { acquireLock, type StoreLock } from './lock.js';
 import { markerInspector, rebuildFromBlobs } from './recover.js';
 import { EMPTY_STATE, readStateFile, writeStateFile } from './state-file.js';
 import { sweepStore, type OpenReport } from './sweep.js';
-import type { BlobInspector, CommitInput, PackState, Pin, RecoveryResult, StoredPack, StoreOptions } from './types.js';
+import type {
+  BlobInspector,
+  CommitInput,
+  PackState,
+  Pin,
+  RecoveryResult,
+  ShadowRecord,
+  StoredPack,
+  StoreOptions,
+} from './types.js';
 
 export type { OpenReport };
 
@@ -174,6 +191,16 @@ export class PackStore {
       const { state, evicted } = applyRollback(prev, digest, new Date().toISOString(), this.historyLimit, manual);
       await writeStateFile(path, state);
       await this.#evict(pack, evicted);
+      return state;
+    });
+  }
+
+  /** Records a version's shadow run in the history (started, or how it ended). */
+  recordShadow(pack: string, digest: string, shadow: ShadowRecord): Promise<PackState> {
+    return this.#run(pack, async () => {
+      const path = this.#statePath(pack);
+      const state = applyShadow(await readStateFile(path), digest, shadow);
+      await writeStateFile(path, state);
       return state;
     });
   }

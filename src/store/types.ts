@@ -24,6 +24,26 @@ export interface StoredVersion {
   /** Who activated it by hand (rollback), and why. */
   readonly actor?: string;
   readonly reason?: string;
+  /** Present when the version ran as a shadow (rollout mode shadow): how that went, and its gate result. */
+  readonly shadow?: ShadowRecord;
+}
+
+/** How a shadow ended, or that it still runs. */
+export type ShadowResult = 'running' | 'promoted' | 'refused' | 'superseded' | 'cancelled';
+
+/** A version's run as a shadow, in the history. */
+export interface ShadowRecord {
+  readonly result: ShadowResult;
+  readonly startedAt: string;
+  readonly endedAt?: string;
+  /** Shadow decisions evaluated. */
+  readonly decisions: number;
+  /** Evaluated decisions by outcome (src/replay/compare.ts), unchanged included. */
+  readonly outcomes: Readonly<Record<string, number>>;
+  /** Why it ended (the gate's sentence, or the operator's reason). */
+  readonly reason?: string;
+  /** Who ended it by hand (promote, pin, rollback); `warden` for the gate. */
+  readonly actor?: string;
 }
 
 /** A pin: the pack stays on `digest`; newer packs are recorded but not activated. */
@@ -69,7 +89,7 @@ export interface StoredPack {
 export interface CommitInput {
   readonly pack: Buffer;
   readonly signature?: Buffer | undefined;
-  readonly version: Omit<StoredVersion, 'storedAt' | 'activatedAt' | 'number' | 'actor' | 'reason'>;
+  readonly version: Omit<StoredVersion, 'storedAt' | 'activatedAt' | 'number' | 'actor' | 'reason' | 'shadow'>;
 }
 
 /** What the caller (verify + manifest) tells `recover` about one blob. */

@@ -6,9 +6,16 @@
  */
 import type { ActivationStore } from '../../src/activate/activator.js';
 import { WardenError } from '../../src/errors.js';
-import { applyActivate, applyCommit, applyPin, applyRollback, type ManualAction } from '../../src/store/history.js';
+import {
+  applyActivate,
+  applyCommit,
+  applyPin,
+  applyRollback,
+  applyShadow,
+  type ManualAction,
+} from '../../src/store/history.js';
 import { EMPTY_STATE } from '../../src/store/state-file.js';
-import type { CommitInput, PackState, Pin, StoredPack } from '../../src/store/types.js';
+import type { CommitInput, PackState, Pin, ShadowRecord, StoredPack } from '../../src/store/types.js';
 
 const HISTORY_LIMIT = 10;
 
@@ -58,6 +65,10 @@ export class MemoryStore implements ActivationStore {
 
   rollback(_pack: string, digest: string, manual: ManualAction): Promise<PackState> {
     return this.#apply(applyRollback(this.#state, digest, new Date().toISOString(), HISTORY_LIMIT, manual).state);
+  }
+
+  recordShadow(_pack: string, digest: string, shadow: ShadowRecord): Promise<PackState> {
+    return this.#apply(applyShadow(this.#state, digest, shadow));
   }
 
   setPin(_pack: string, pin: Pin | undefined): Promise<PackState> {

@@ -400,7 +400,9 @@ describe('runbooks (docs/runbooks.md)', () => {
       [],
     );
     const commands = new Set([...read('src/cli/registry.ts').matchAll(/name: '([a-z ]+)'/g)].map((m) => m[1]));
-    const used = [...runbooks.matchAll(/\bwarden ([a-z]+(?: (?:build|sign|verify|serve))?)\b/g)].map((m) => m[1] ?? '');
+    const used = [...runbooks.matchAll(/\bwarden ([a-z]+(?: (?:build|sign|verify|serve|replay))?)\b/g)].map(
+      (m) => m[1] ?? '',
+    );
     assert.ok(
       used.includes('rollback') && used.includes('unpin') && used.includes('status') && used.includes('versions'),
     );

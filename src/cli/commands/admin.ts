@@ -1,6 +1,6 @@
 /**
  * Commands against a running agent's admin API: status, versions, diff,
- * rollback, pin, unpin. Each prints a readable summary, or JSON with --json.
+ * rollback, pin, unpin, promote. Each prints a readable summary, or JSON with --json.
  */
 import { WardenError } from '../../errors.js';
 import { ADMIN_FLAGS, adminCall, adminTarget, packName } from '../admin-client.js';
@@ -20,6 +20,28 @@ interface VersionRow {
   last_known_good: boolean;
   actor?: string;
   reason?: string;
+}
+
+/** A running shadow as /v1/admin/status reports it. */
+interface ShadowLine {
+  number?: number;
+  revision: string;
+  digest: string;
+  sample: number;
+  decisions: number;
+  changed: number;
+  dropped: number;
+  outcomes: Record<string, number>;
+  gate: { state: string; reason?: string };
+}
+
+// One line per shadow: its version, how many decisions it has seen and changed, and its gate.
+function shadowSummary(s: ShadowLine): string {
+  const changes = Object.entries(s.outcomes)
+    .filter(([o, n]) => o !== 'unchanged' && n > 0)
+    .map(([o, n]) => `${o} ${n}`)
+    .join(', ');
+  return `  shadow v${s.number ?? '?'} ${s.revision} ${s.digest}: ${s.decisions} decisions (sample ${s.sample * 100}%), ${s.changed} changed${changes ? ` (${changes})` : ''}${s.dropped > 0 ? `, ${s.dropped} dropped` : ''}; gate ${s.gate.state}${s.gate.reason ? `: ${s.gate.reason}` : ''}`;
 }
 
 const HELP = `Targets --url (or WARDEN_URL, default http://127.0.0.1:8181) with the token in --token-file (or WARDEN_TOKEN_FILE).`;
@@ -43,14 +65,17 @@ export const statusCommand: Command = {
       pinned: boolean;
       stale: boolean;
       last_error?: { code: string };
+      shadow?: ShadowLine;
     };
     const status = await adminCall<{ packs: PackLine[] }>(await adminTarget(values), 'GET', '/v1/admin/status');
     if (values.json) io.out(JSON.stringify(status));
     else
-      for (const p of status.packs)
+      for (const p of status.packs) {
         io.out(
           `${p.name}: v${p.active?.number ?? '?'} ${p.active?.revision ?? '-'} ${p.active?.digest ?? 'none'}${p.pinned ? ' PINNED' : ''}${p.stale ? ' stale' : ''}${p.last_error ? ` last error ${p.last_error.code}` : ''}`,
         );
+        if (p.shadow) io.out(shadowSummary(p.shadow));
+      }
     return 0;
   },
 };
@@ -150,6 +175,26 @@ export const pinCommand: Command = {
       { reason: values.reason },
     );
     io.out(`${pack}: pinned to ${res.pin.digest}`);
+    return 0;
+  },
+};
+
+export const promoteCommand: Command = {
+  name: 'promote',
+  summary: summaryOf('promote'),
+  usage: 'warden promote [PACK | --pack P] [--reason TEXT] [--url URL] [--token-file F]',
+  async run(argv, io) {
+    const { values, positionals } = parse(argv, { ...ADMIN_FLAGS, reason: { type: 'string' } }, [0, 1]);
+    if (values.help) return help(io, this.name, this.usage);
+    const target = await adminTarget(values);
+    const pack = await packName(target, positionals[0] ?? values.pack);
+    const res = await adminCall<{ active: { number: number; revision: string; digest: string } }>(
+      target,
+      'POST',
+      `/v1/admin/packs/${encodeURIComponent(pack)}/promote`,
+      { ...(values.reason ? { reason: values.reason } : {}) },
+    );
+    io.out(`${pack}: shadow promoted; active v${res.active.number} ${res.active.revision} ${res.active.digest}`);
     return 0;
   },
 };
