@@ -256,7 +256,15 @@ describe('?strict-builtin-errors with engine: opa: passed to OPA, answered as OP
     const built = await buildFrom(PACK);
     const entry = await signedFilePack(dir, 'errs', built.bytes);
     opa = await startOpaServer(['-b', join(dir, 'errs.tar.gz')]);
-    const config = ['listen: 127.0.0.1:0', 'data_dir: data', 'engine: opa', 'packs:', ...entry].join('\n');
+    // A loaded machine must not turn OPA's slow answer into OPA_DECISION_TIMEOUT here.
+    const config = [
+      'listen: 127.0.0.1:0',
+      'data_dir: data',
+      'engine: opa',
+      'opa: { decision_timeout_ms: 5000 }',
+      'packs:',
+      ...entry,
+    ].join('\n');
     agent = await startAgent(parseConfig(config, join(dir, 'agent.yaml')), createLogger('silent'));
   });
 

@@ -58,6 +58,8 @@ for (const engine of ['wasm', 'opa'] as const)
         'data_dir: data',
         'default_decision: /authz/allow',
         `engine: ${engine}`,
+        // A loaded machine must not turn OPA's slow answer into OPA_DECISION_TIMEOUT here.
+        ...(engine === 'opa' ? ['opa: { decision_timeout_ms: 5000 }'] : []),
         'packs:',
         ...entries,
       ];
