@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Makes a fresh checkout runnable: npm packages, the compiled CLI, the pinned opa
-// (and, with --test, the pinned cosign the signature-interop tests use).
+// (and, with --test, the pinned cosign the signature-interop tests use and Debian's
+// redis-server the revocation tests start).
 // Each step is skipped when its output is already up to date, so it is cheap to call
 // before every `npm start` / `npm test`.
 import { spawnSync } from 'node:child_process';
@@ -32,3 +33,31 @@ run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '
 // without it those tests skip the promtool checks and say so.
 const tools = process.argv.includes('--test') ? ['opa', 'cosign'] : ['opa'];
 run(process.execPath, [join(root, 'scripts', 'install-tools.mjs'), ...tools]);
+// redis-server (for the revocation tests) is C, not Go: Debian's package, installed with
+// apt-get when missing (as root; otherwise the message says what to run).
+if (process.argv.includes('--test')) installDebianPackage('redis-server', 'redis-server');
+
+// Installs the Debian package `pkg` when `binary` is not on PATH.
+function installDebianPackage(binary, pkg) {
+  if (spawnSync('sh', ['-c', `command -v ${binary}`], { stdio: 'ignore' }).status === 0) return;
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const apt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
+  if (!asRoot || !apt) {
+    console.error(
+      `bootstrap: ${binary} is missing; install the Debian package ${pkg} (sudo apt-get install -y ${pkg})`,
+    );
+    process.exit(1);
+  }
+  console.error(`bootstrap: installing ${pkg} (apt-get)…`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = () =>
+    spawnSync('apt-get', ['install', '-y', '--no-install-recommends', pkg], { stdio: 'inherit', env }).status === 0;
+  if (!install()) {
+    // A fresh machine may have no package lists yet.
+    run('apt-get', ['update']);
+    if (!install()) {
+      console.error(`bootstrap: apt-get could not install ${pkg}`);
+      process.exit(1);
+    }
+  }
+}
