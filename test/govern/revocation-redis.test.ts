@@ -34,7 +34,7 @@ describe('token revocation from a real redis-server', () => {
 
   before(async () => {
     server = await RedisServer.start();
-    writer = createClient({ url: server.url, socket: { reconnectStrategy: 50 } }) as RedisClientType;
+    writer = createClient({ url: server.url, socket: { reconnectStrategy: 50 } });
     writer.on('error', () => {}); // the restart test kills the server under it
     await writer.connect();
   });
