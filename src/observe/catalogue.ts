@@ -215,7 +215,7 @@ export const CATALOGUE = {
   },
   governance_revocation_refresh_failures_total: {
     type: 'counter',
-    help: 'Full reads of the token revocation list from Redis that failed (the last known list stayed).',
+    help: 'Full reads of the token revocation list from Redis, and connection attempts to it, that failed (the last known list stayed).',
     labels: [],
   },
   governance_revocation_entries: {
