@@ -115,7 +115,10 @@ export class RedisRevocation implements RevocationCheck {
     this.#client.on('error', onError);
     this.#subscriber.on('error', onError);
     this.#client.on('ready', () => void this.refresh());
-    this.#subscriber.on('ready', () => void this.refresh()); // resubscribed: notices may have been missed
+    // Resubscribed: notices may have been missed (the client's own 'ready' reads when it connects later).
+    this.#subscriber.on('ready', () => {
+      if (this.#client.isReady) void this.refresh();
+    });
     this.#client.connect().catch(onError);
     this.#subscriber
       .connect()
