@@ -351,6 +351,16 @@ export const ERROR_CODES = {
     status: 503,
     hint: 'the JWKS file or URL could not be read or holds no usable public keys; check the configured JWKS file or URL and the key server',
   },
+  TOKEN_REVOKED: {
+    kind: 'policy',
+    status: 401,
+    hint: "the token's jti or sid is on the revocation list (governance.tenants.revocation); the client must get a new token",
+  },
+  REVOCATION_UNAVAILABLE: {
+    kind: 'fetch',
+    status: 503,
+    hint: 'the revocation list has not been read from Redis within stale_after_seconds (or ever, since start) and on_stale is fail_closed; check Redis and the agent log (runbook WardenRevocationStale)',
+  },
   DECISION_LOG_WRITE_FAILED: {
     kind: 'io',
     status: 500,

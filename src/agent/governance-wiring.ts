@@ -28,6 +28,7 @@ import { jwksFromFile } from '../govern/tenant/jwks-file.js';
 import { jwksFromUrl, type JwksSource } from '../govern/tenant/jwks.js';
 import { KillSwitches, parseModuleRisks, parseSwitchState } from '../govern/verdict/kill-switch.js';
 import { createTenantValidator, type TenantValidatorOptions } from '../govern/tenant/tenant.js';
+import { RedisRevocation, readSecretFile } from '../govern/tenant/revocation-redis.js';
 import { parsePolicyAnswer } from '../govern/verdict/verdict-shape.js';
 import { counter } from '../observe/register.js';
 import type { Logger } from '../observe/logger.js';
@@ -111,11 +112,16 @@ export async function startGovernance(
     metrics: WardenMetrics;
     log: Logger;
   },
-): Promise<{ governance: Governance; close(): void }> {
+): Promise<{ governance: Governance; revocation: RedisRevocation | undefined; close(): Promise<void> }> {
   const t = parts.config.tenants;
   let keys: (JwksSource & { close?: () => void }) | undefined;
   if (t) keys = t.jwks_file !== undefined ? await jwksFromFile(t.jwks_file) : jwksFromUrl(t.jwks_url ?? '');
-  const tenants = t && keys ? createTenantValidator(tenantValidatorOptionsFrom(t, keys, deps.metrics)) : undefined;
+  const revocation = t?.revocation
+    ? await redisRevocationFrom(t.revocation, deps.metrics, deps.log.child({ component: 'revocation' }))
+    : undefined;
+  const tenants =
+    t && keys ? createTenantValidator({ ...tenantValidatorOptionsFrom(t, keys, deps.metrics), revocation }) : undefined;
+  revocation?.start();
   const governance = new Governance({
     decider: deps.decider,
     router: deps.router,
@@ -127,7 +133,37 @@ export async function startGovernance(
     registry: deps.metrics.registry,
     log: deps.log.child({ component: 'governance' }),
   });
-  return { governance, close: () => keys?.close?.() };
+  return {
+    governance,
+    revocation,
+    close: async () => {
+      tenants?.close();
+      keys?.close?.();
+      await revocation?.close();
+    },
+  };
+}
+
+/** The Redis revocation check from `governance.tenants.revocation`, its credential files read (not yet started). */
+export async function redisRevocationFrom(
+  r: NonNullable<TenantsSection['revocation']>,
+  metrics: WardenMetrics,
+  log: Logger,
+): Promise<RedisRevocation> {
+  const file = (path: string | undefined, what: string): Promise<string | undefined> =>
+    path === undefined ? Promise.resolve(undefined) : readSecretFile(path, what);
+  return new RedisRevocation({
+    url: r.redis.url,
+    username: await file(r.redis.username_file, 'redis.username_file'),
+    password: await file(r.redis.password_file, 'redis.password_file'),
+    ca: await file(r.redis.tls?.ca_file, 'redis.tls.ca_file'),
+    keyPrefix: r.key_prefix,
+    refreshMs: r.refresh_seconds * 1000,
+    staleAfterMs: r.stale_after_seconds * 1000,
+    onStale: r.on_stale,
+    registry: metrics.registry,
+    log,
+  });
 }
 
 /** DecisionCache options from `governance.cache`. */

@@ -79,6 +79,10 @@ function resolvePaths(c: RawConfig, base: string): RawConfig {
     g.evidence.dir = at(g.evidence.dir);
     if (g.kill_switches) packPaths(g.kill_switches);
     if (g.tenants?.jwks_file !== undefined) g.tenants.jwks_file = at(g.tenants.jwks_file);
+    const redis = g.tenants?.revocation?.redis;
+    if (redis?.username_file !== undefined) redis.username_file = at(redis.username_file);
+    if (redis?.password_file !== undefined) redis.password_file = at(redis.password_file);
+    if (redis?.tls?.ca_file !== undefined) redis.tls.ca_file = at(redis.tls.ca_file);
   }
   if (out.decision_log) {
     out.decision_log.dir =

@@ -180,6 +180,33 @@ const killSwitchSchema = z.strictObject({
   entrypoint: rulePath.default('killswitch/state'),
 });
 
+/** `governance.tenants.revocation`: revoked jti/sid values read from Redis (docs/configuration.md#token-revocation). */
+const revocationSchema = z
+  .strictObject({
+    redis: z.strictObject({
+      /** redis://host:port[/db], or rediss:// for TLS. */
+      url: z.url({ protocol: /^rediss?$/ }),
+      username_file: z.string().min(1).optional(),
+      password_file: z.string().min(1).optional(),
+      tls: z.strictObject({ ca_file: z.string().min(1).optional() }).optional(),
+    }),
+    key_prefix: z.string().max(128).default('warden:'),
+    /** A full read every this long (a notice on the channel is seen at once). */
+    refresh_seconds: seconds(0.05, 300).default(60),
+    /** What requests get once the list is stale: no choice is made for you. */
+    on_stale: z.enum(['fail_open', 'fail_closed']),
+    /** Stale when no full read has succeeded for this long (or ever, since start). */
+    stale_after_seconds: seconds(0.1, 86_400).default(300),
+  })
+  .refine((r) => r.stale_after_seconds >= r.refresh_seconds, {
+    message: 'stale_after_seconds must be ≥ refresh_seconds',
+    path: ['stale_after_seconds'],
+  })
+  .refine((r) => r.redis.tls === undefined || r.redis.url.startsWith('rediss:'), {
+    message: 'redis.tls needs a rediss:// url',
+    path: ['redis', 'tls'],
+  });
+
 const tenantsSchema = z
   .strictObject({
     issuer: z.string().min(1),
@@ -194,6 +221,8 @@ const tenantsSchema = z
     /** Verified tokens are not verified again for this long (0: every time); a removed key's tokens live this long at most. */
     token_cache_seconds: seconds(0, 3600).default(30),
     token_cache_entries: z.int().min(1).max(1_000_000).default(10_000),
+    /** Refuse tokens whose jti or sid is revoked in Redis. */
+    revocation: revocationSchema.optional(),
   })
   .refine((t) => (t.jwks_file === undefined) !== (t.jwks_url === undefined), 'exactly one of jwks_file, jwks_url');
 

@@ -228,6 +228,31 @@ export const CATALOGUE = {
     help: 'Requests refused by tenant isolation (security.tenant.missing_context), by reason.',
     labels: ['reason'],
   },
+  governance_revocation_last_refresh_timestamp_seconds: {
+    type: 'gauge',
+    help: 'Unix time of the last full read of the token revocation list from Redis that succeeded (0: never since start).',
+    labels: [],
+  },
+  governance_revocation_stale: {
+    type: 'gauge',
+    help: '1 while the token revocation list has not been read from Redis within stale_after_seconds (or never since start): on_stale decides.',
+    labels: [],
+  },
+  governance_revocation_refresh_failures_total: {
+    type: 'counter',
+    help: 'Full reads of the token revocation list from Redis, and connection attempts to it, that failed (the last known list stayed).',
+    labels: [],
+  },
+  governance_revocation_entries: {
+    type: 'gauge',
+    help: 'Revoked values held in memory, by kind: jti or sid.',
+    labels: ['kind'],
+  },
+  governance_token_cache_forgotten_total: {
+    type: 'counter',
+    help: 'Verified tokens dropped from the token cache because what they were verified with changed, by reason: jwks_change or tenant_change.',
+    labels: ['reason'],
+  },
   /** Counted on every cached verdict: registered as a scraped counter. */
   warden_decision_cache_total: {
     type: 'counter',

@@ -39,6 +39,17 @@ export class ExpiringLru<V> {
     this.#entries.clear();
   }
 
+  /** Deletes every entry whose value `drop` picks (O(n): for rare changes, never per request); returns how many. */
+  deleteWhere(drop: (value: V) => boolean): number {
+    let dropped = 0;
+    for (const [key, e] of this.#entries) {
+      if (!drop(e.value)) continue;
+      this.#entries.delete(key);
+      dropped++;
+    }
+    return dropped;
+  }
+
   /** Entries held, expired ones not yet pushed out included. */
   get size(): number {
     return this.#entries.size;

@@ -25,6 +25,46 @@ describe('documented configurations', () => {
     assert.equal(config.governance.kill_switches.source.http.poll_max_seconds, 30);
     assert.equal(config.governance.evidence.dir, '/etc/warden/artifacts/governance/runtime');
     assert.equal(config.decision_log?.dir, '/etc/warden/decisions');
+    const revocation = config.governance.tenants?.revocation;
+    assert.equal(revocation?.on_stale, 'fail_closed');
+    assert.equal(
+      revocation.redis.password_file,
+      '/etc/warden/redis.password',
+      'credential files resolve beside the config',
+    );
+    assert.equal(revocation.redis.tls?.ca_file, '/etc/warden/redis-ca.pem');
+  });
+
+  it('refuses a revocation block without on_stale, refreshing past 300 s, stale before a refresh, or TLS on redis://', () => {
+    const base =
+      'packs:\n  - name: app\n    source: { file: { path: a.tar.gz } }\n    verify: { public_keys: [k.pub] }\n' +
+      'governance:\n  pack: app\n  tenants:\n    issuer: i\n    audience: a\n    algorithms: [ES256]\n    jwks_file: j.json\n';
+    const revocation = (r: string): string => `${base}    revocation: ${r}\n`;
+    const ok = parseConfig(
+      revocation('{ redis: { url: "redis://127.0.0.1:6379" }, on_stale: fail_open }'),
+      '/x/a.yaml',
+    );
+    const r = ok.governance?.tenants?.revocation;
+    assert.deepEqual(
+      [r?.key_prefix, r?.refresh_seconds, r?.stale_after_seconds],
+      ['warden:', 60, 300],
+      'defaults: prefix warden:, a full read every 60 s, stale after 300 s',
+    );
+    for (const [bad, why] of [
+      ['{ redis: { url: "redis://h:6379" } }', /on_stale/],
+      ['{ redis: { url: "redis://h:6379" }, on_stale: fail_open, refresh_seconds: 301 }', /refresh_seconds/],
+      [
+        '{ redis: { url: "redis://h:6379" }, on_stale: fail_open, refresh_seconds: 60, stale_after_seconds: 30 }',
+        /stale_after_seconds/,
+      ],
+      ['{ redis: { url: "redis://h:6379", tls: { ca_file: ca.pem } }, on_stale: fail_open }', /rediss/],
+      ['{ redis: { url: "http://h:6379" }, on_stale: fail_open }', /url/],
+    ] as const)
+      assert.throws(
+        () => parseConfig(revocation(bad), '/x/a.yaml'),
+        (e: Error) => why.test(e.message),
+        bad,
+      );
   });
 
   it('the npm start example is a valid configuration with governance', async () => {

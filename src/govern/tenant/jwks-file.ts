@@ -3,13 +3,15 @@
  * start), re-read when the file changes (its folder is watched, so atomic
  * rename-into-place is seen), and re-read on an unknown kid at most once per
  * cooldown. A re-read that fails keeps the last good keys. Verifying a token
- * does no I/O unless its kid is unknown.
+ * does no I/O unless its kid is unknown. A re-read that changes the keys tells
+ * the onChange listeners which kids changed (the validator drops their cached tokens).
  */
 import { watch } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { createLocalJWKSet, errors } from 'jose';
 import { WardenError, messageOf } from '../../errors.js';
+import { JwksListeners } from './jwks-diff.js';
 import { MAX_JWKS_BYTES, parseJwks, type JwksSource } from './jwks.js';
 
 export interface JwksFileOptions {
@@ -39,8 +41,10 @@ export async function jwksFromFile(path: string, options: JwksFileOptions = {}):
   const file = resolve(path);
   const cooldownMs = options.refreshCooldownMs ?? 30_000;
   const stats: JwksFileStats = { loads: 0, failures: 0 };
-  let keys = createLocalJWKSet(parseJwks(await readLimited(file), file));
+  let set = parseJwks(await readLimited(file), file);
+  let keys = createLocalJWKSet(set);
   stats.loads++;
+  const listeners = new JwksListeners();
   let inFlight: Promise<boolean> | undefined;
   let lastMissRefresh = Number.NEGATIVE_INFINITY;
 
@@ -48,8 +52,12 @@ export async function jwksFromFile(path: string, options: JwksFileOptions = {}):
   const reload = (): Promise<boolean> => {
     inFlight ??= (async () => {
       try {
-        keys = createLocalJWKSet(parseJwks(await readLimited(file), file));
+        const next = parseJwks(await readLimited(file), file);
+        keys = createLocalJWKSet(next);
         stats.loads++;
+        const before = set;
+        set = next;
+        listeners.compare(before, next);
         return true;
       } catch (err) {
         stats.failures++;
@@ -82,6 +90,7 @@ export async function jwksFromFile(path: string, options: JwksFileOptions = {}):
     },
     stats: () => ({ ...stats }),
     reload,
+    onChange: (listener) => listeners.add(listener),
   };
 }
 

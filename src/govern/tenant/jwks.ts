@@ -8,6 +8,7 @@
 import { createRemoteJWKSet, customFetch, errors } from 'jose';
 import type { CryptoKey, FetchImplementation, FlattenedJWSInput, JSONWebKeySet, JWSHeaderParameters } from 'jose';
 import { WardenError, messageOf } from '../../errors.js';
+import { JwksListeners, type JwksChangeListener } from './jwks-diff.js';
 
 /** Largest JWKS document read from a file or URL. */
 export const MAX_JWKS_BYTES = 1024 * 1024;
@@ -24,6 +25,11 @@ export interface JwksSource {
   getKey(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<CryptoKey>;
   /** Stops watching the file; the source must not be used afterwards. */
   close(): void;
+  /**
+   * Calls `listener` after the key set changed (a file re-read, a URL refetched)
+   * with the kids the change affects (jwks-diff.ts); returns the function that stops it.
+   */
+  onChange?(listener: JwksChangeListener): () => void;
 }
 
 export interface JwksUrlOptions {
@@ -72,11 +78,18 @@ export function jwksFromUrl(url: string | URL, options: JwksUrlOptions = {}): Jw
       `JWKS URL ${target.href}: use https (plain http only on loopback), or anyone on the path could forge tokens`,
     );
   }
+  // jose refetches on an unknown kid or past cacheMaxAge, inside getKey: each fetched set is compared with the last.
+  const listeners = new JwksListeners();
+  let current: JSONWebKeySet | undefined;
   const remote = createRemoteJWKSet(target, {
     timeoutDuration: options.timeoutMs ?? 5_000,
     cooldownDuration: options.cooldownMs ?? 30_000,
     cacheMaxAge: options.cacheMaxAgeMs ?? 600_000,
-    [customFetch]: limitedFetch,
+    [customFetch]: limitedFetch((set) => {
+      const before = current;
+      current = set;
+      listeners.compare(before, set);
+    }),
   });
   return {
     async getKey(header, token) {
@@ -91,24 +104,27 @@ export function jwksFromUrl(url: string | URL, options: JwksUrlOptions = {}): Jw
       }
     },
     close() {},
+    onChange: (listener) => listeners.add(listener),
   };
 }
 
-// fetch, but a body over MAX_JWKS_BYTES or a bad document fails before jose parses it.
-const limitedFetch: FetchImplementation = async (url, init) => {
-  const res = await fetch(url, init);
-  if (res.status !== 200 || res.body === null) return res;
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-    size += chunk.byteLength;
-    if (size > MAX_JWKS_BYTES) throw new Error(`JWKS response is over ${MAX_JWKS_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  parseJwks(text, url);
-  return new Response(text, { status: 200, headers: res.headers });
-};
+// fetch, but a body over MAX_JWKS_BYTES or a bad document fails before jose parses it; a good one is passed to `fetched`.
+const limitedFetch =
+  (fetched: (set: JSONWebKeySet) => void): FetchImplementation =>
+  async (url, init) => {
+    const res = await fetch(url, init);
+    if (res.status !== 200 || res.body === null) return res;
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      size += chunk.byteLength;
+      if (size > MAX_JWKS_BYTES) throw new Error(`JWKS response is over ${MAX_JWKS_BYTES} bytes`);
+      chunks.push(chunk);
+    }
+    const text = Buffer.concat(chunks).toString('utf8');
+    fetched(parseJwks(text, url));
+    return new Response(text, { status: 200, headers: res.headers });
+  };
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

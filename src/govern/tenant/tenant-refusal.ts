@@ -3,8 +3,9 @@
  * error code, the HTTP status, the WWW-Authenticate value and the metric label.
  * No or unverifiable credentials → 401 (RFC 6750 `invalid_token`); a verified
  * caller without a usable tenant, or addressing another tenant → 403 (who the
- * caller is, is known; what it asks for is not allowed); keys that cannot be
- * had → 503 (not the caller's fault, and never a pass).
+ * caller is, is known; what it asks for is not allowed); a revoked token → 401
+ * (RFC 6750 lists revocation under `invalid_token`); keys or a revocation list
+ * that cannot be had → 503 (not the caller's fault, and never a pass).
  */
 import { errors } from 'jose';
 import type { Counter, Registry } from 'prom-client';
@@ -14,7 +15,14 @@ import { counter } from '../../observe/register.js';
 /** The codes a tenant validator throws; their HTTP statuses are in the error registry. */
 type TenantCode = Extract<
   ErrorCode,
-  'TOKEN_INVALID' | 'TENANT_MISSING' | 'TENANT_MALFORMED' | 'TENANT_MISMATCH' | 'JWKS_UNAVAILABLE' | 'INTERNAL'
+  | 'TOKEN_INVALID'
+  | 'TOKEN_REVOKED'
+  | 'TENANT_MISSING'
+  | 'TENANT_MALFORMED'
+  | 'TENANT_MISMATCH'
+  | 'JWKS_UNAVAILABLE'
+  | 'REVOCATION_UNAVAILABLE'
+  | 'INTERNAL'
 >;
 
 const REFUSALS = {
@@ -30,12 +38,14 @@ const REFUSALS = {
   wrong_audience: { code: 'TOKEN_INVALID', message: 'the token audience is not accepted' },
   exp_missing: { code: 'TOKEN_INVALID', message: 'the token has no exp claim' },
   claim_invalid: { code: 'TOKEN_INVALID', message: 'a registered claim of the token is invalid' },
+  revoked: { code: 'TOKEN_REVOKED', message: 'the token has been revoked' },
   tenant_missing: { code: 'TENANT_MISSING', message: 'the token names no tenant' },
   tenant_malformed: { code: 'TENANT_MALFORMED', message: 'the token tenant is not a valid tenant id' },
   tenant_header_missing: { code: 'TENANT_MISSING', message: 'the request has no X-Tenant-ID header' },
   tenant_header_malformed: { code: 'TENANT_MALFORMED', message: 'X-Tenant-ID is not a valid tenant id' },
   tenant_mismatch: { code: 'TENANT_MISMATCH', message: 'X-Tenant-ID names another tenant than the token' },
   jwks_unavailable: { code: 'JWKS_UNAVAILABLE', message: 'the verification keys are unavailable' },
+  revocation_unavailable: { code: 'REVOCATION_UNAVAILABLE', message: 'the token revocation list is not current' },
   internal: { code: 'INTERNAL', message: 'the token could not be checked' },
 } as const satisfies Record<string, { code: TenantCode; message: string }>;
 

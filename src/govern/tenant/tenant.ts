@@ -7,12 +7,18 @@
  * split) and counts `security_tenant_missing_context_total{reason}`. There is
  * never a default tenant. Everything is decided at construction; a call does
  * no I/O unless the token names an unknown key. With tokenCacheSeconds, a
- * token that verified is not verified again for that long (token-cache.ts).
+ * token that verified is not verified again for that long (token-cache.ts);
+ * a JWKS change drops the cached tokens of the keys it changed, and
+ * `forgetTenants` those of named tenants. With a revocation check, every
+ * token, cached or just verified, is looked up in the revoked jti/sid set
+ * (revocation-list.ts: in memory, O(1)) before it is accepted.
  */
 import { jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
 import { Registry } from 'prom-client';
 import { WardenError } from '../../errors.js';
+import { counter as catalogueCounter } from '../../observe/register.js';
 import type { JwksSource } from './jwks.js';
+import type { RevocationCheck } from './revocation-list.js';
 import { reasonOf, refusal, refusalCounter, type RefusalReason } from './tenant-refusal.js';
 import { TokenCache } from './token-cache.js';
 
@@ -42,6 +48,8 @@ export interface TenantValidatorOptions {
   tokenCacheSeconds?: number;
   /** Tokens remembered at most. Default 10,000. */
   tokenCacheEntries?: number;
+  /** Refuses revoked tokens (revocation-redis.ts); absent: no revocation. */
+  revocation?: RevocationCheck | undefined;
 }
 
 /** Who is calling, for which tenant; frozen. */
@@ -62,6 +70,10 @@ export interface TenantHeaders {
 export interface TenantValidator {
   /** The tenant context of a request, or a WardenError whose details give reason, status and wwwAuthenticate. */
   validate(headers: TenantHeaders): Promise<TenantContext>;
+  /** Drops the cached verified tokens of these tenants (their configuration changed); returns how many. */
+  forgetTenants(tenants: Iterable<string>): number;
+  /** Stops listening for key changes. */
+  close(): void;
 }
 
 /** Signature algorithms a public JWKS can satisfy. */
@@ -91,7 +103,8 @@ export function createTenantValidator(options: TenantValidatorOptions): TenantVa
   const given = options.tenantPattern ?? DEFAULT_TENANT_PATTERN;
   const pattern = new RegExp(given.source, given.flags.replace(/[gy]/g, '')); // no lastIndex state
   const headerRequired = options.tenantHeader === 'required';
-  const counter = refusalCounter(options.registry ?? new Registry());
+  const registry = options.registry ?? new Registry();
+  const counter = refusalCounter(registry);
   const verifyOptions: JWTVerifyOptions = Object.freeze({
     algorithms: [...options.algorithms],
     issuer: options.issuer,
@@ -101,7 +114,15 @@ export function createTenantValidator(options: TenantValidatorOptions): TenantVa
   });
   const keys = options.keys;
   const seconds = options.tokenCacheSeconds ?? 0;
-  const tokens = seconds > 0 ? new TokenCache(options.tokenCacheEntries ?? 10_000, seconds * 1000) : undefined;
+  const tokens =
+    seconds > 0 ? new TokenCache(options.tokenCacheEntries ?? 10_000, seconds * 1000, Date.now, claim) : undefined;
+  const revocation = options.revocation;
+  const forgotten = catalogueCounter(registry, 'governance_token_cache_forgotten_total');
+  forgotten.inc({ reason: 'jwks_change' }, 0);
+  forgotten.inc({ reason: 'tenant_change' }, 0);
+  // A key that changed or left the JWKS: its verified tokens are verified again (or refused) on their next use.
+  const stopWatching =
+    tokens && keys.onChange?.((kids) => forgotten.inc({ reason: 'jwks_change' }, tokens.forgetKeys(kids)));
   const getKey: JWTVerifyGetKey = (header, token) => keys.getKey(header, token);
   const refuse = (reason: RefusalReason, cause?: unknown, extra?: Record<string, unknown>): WardenError => {
     counter.inc({ reason });
@@ -118,12 +139,20 @@ export function createTenantValidator(options: TenantValidatorOptions): TenantVa
       if (token.length > MAX_TOKEN_CHARS) throw refuse('malformed');
       let payload = tokens?.get(token);
       if (payload === undefined) {
+        let kid: string | undefined;
         try {
-          ({ payload } = await jwtVerify(token, getKey, verifyOptions));
+          let protectedHeader;
+          ({ payload, protectedHeader } = await jwtVerify(token, getKey, verifyOptions));
+          kid = protectedHeader.kid;
         } catch (err) {
           throw refuse(reasonOf(err), err);
         }
-        tokens?.set(token, payload);
+        tokens?.set(token, payload, kid);
+      }
+      if (revocation !== undefined) {
+        const answer = revocation.check(payload);
+        if (answer === 'revoked') throw refuse('revoked');
+        if (answer === 'unavailable') throw refuse('revocation_unavailable');
       }
 
       const raw = Object.hasOwn(payload, claim) ? payload[claim] : undefined;
@@ -143,6 +172,14 @@ export function createTenantValidator(options: TenantValidatorOptions): TenantVa
         subject: typeof payload.sub === 'string' ? payload.sub : undefined,
         claims: Object.freeze(payload),
       });
+    },
+    forgetTenants(tenants) {
+      const dropped = tokens?.forgetTenants(new Set(tenants)) ?? 0;
+      forgotten.inc({ reason: 'tenant_change' }, dropped);
+      return dropped;
+    },
+    close() {
+      stopWatching?.();
     },
   };
 }
@@ -166,6 +203,8 @@ function checkOptions(o: TenantValidatorOptions): void {
       problems.push(`algorithms: ${alg} is not a known asymmetric JWS algorithm (${[...ASYMMETRIC].join(', ')})`);
   }
   if (typeof o.keys?.getKey !== 'function') problems.push('keys: must be a JWKS source (jwksFromFile, jwksFromUrl)');
+  if (o.revocation !== undefined && typeof o.revocation?.check !== 'function')
+    problems.push('revocation: must be a revocation check (RedisRevocation)');
   if (o.tenantClaim !== undefined && (typeof o.tenantClaim !== 'string' || o.tenantClaim === ''))
     problems.push('tenantClaim: must be a non-empty string');
   if (o.tenantPattern !== undefined && !(o.tenantPattern instanceof RegExp))

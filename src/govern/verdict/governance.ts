@@ -98,6 +98,14 @@ export class Governance {
   }
 
   /**
+   * Drops the verified-token cache entries of these tenants, for a host whose
+   * tenant configuration changed (their next request is verified again); returns how many.
+   */
+  forgetTenants(tenants: Iterable<string>): number {
+    return this.#o.tenants?.forgetTenants(tenants) ?? 0;
+  }
+
+  /**
    * The verdict for `context` (validated here: a missing or malformed tenant
    * is TENANT_MISSING / TENANT_MALFORMED, other bad fields DECISION_INPUT_INVALID).
    * Never throws for a deny or a block: those are verdicts.
