@@ -30,6 +30,7 @@ import { KillSwitches, parseModuleRisks, parseSwitchState } from '../govern/verd
 import { createTenantValidator, type TenantValidatorOptions } from '../govern/tenant/tenant.js';
 import { parsePolicyAnswer } from '../govern/verdict/verdict-shape.js';
 import { counter } from '../observe/register.js';
+import type { DecisionTracing } from '../observe/decision-tracing.js';
 import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
 
@@ -110,6 +111,7 @@ export async function startGovernance(
     decisionLog: DecisionLog | undefined;
     metrics: WardenMetrics;
     log: Logger;
+    tracing?: DecisionTracing | undefined;
   },
 ): Promise<{ governance: Governance; close(): void }> {
   const t = parts.config.tenants;
@@ -126,6 +128,7 @@ export async function startGovernance(
     tenants,
     registry: deps.metrics.registry,
     log: deps.log.child({ component: 'governance' }),
+    tracing: deps.tracing,
   });
   return { governance, close: () => keys?.close?.() };
 }
