@@ -116,16 +116,7 @@ export class DecisionBudget {
         if (open) resolve({ resultJson: JSON.stringify(this.#failOpen[path]), ns: Math.round(ms * 1e6) });
         else reject(exceeded(path, active, this.ms));
       }, this.ms);
-      asked.then(
-        (answer) => {
-          clearTimeout(timer);
-          resolve(answer);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          reject(err as Error); // the engines reject with coded errors
-        },
-      );
+      asked.finally(() => clearTimeout(timer)).then(resolve, reject);
     });
   }
 
