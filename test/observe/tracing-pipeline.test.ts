@@ -37,7 +37,7 @@ describe('pipeline spans', () => {
       dir,
       host: '127.0.0.1',
       port: 0,
-      log: (entry) => void served.push(entry),
+      log: (entry) => void served.push(entry as Record<string, unknown>),
     });
   });
 
