@@ -183,7 +183,7 @@ describe('decision budget', () => {
     assert.ok(Number(event.attributes?.['warden.budget.elapsed_ms']) > BUDGET_MS);
 
     otel.exporter.reset();
-    decider('fail_closed', { sample: 0, ms: 1 }).decideJson('l/slow', SLOW);
+    assert.ok(!(decider('fail_closed', { sample: 0, ms: 1 }).decideJson('l/slow', SLOW) instanceof Promise));
     const own = onlySpan(otel, 'warden.decision');
     assert.equal(own.attributes['warden.entrypoint'], 'l/slow');
     assert.equal(own.events[0]?.name, 'warden.budget_exceeded');
@@ -194,7 +194,7 @@ describe('decision budget', () => {
 
   it('logs at a bounded rate: one warning line for many overruns, each one counted and traced', () => {
     const d = decider('fail_closed', { ms: 1 });
-    for (let i = 0; i < 4; i++) d.decideJson('l/slow', SLOW);
+    for (let i = 0; i < 4; i++) assert.ok(!(d.decideJson('l/slow', SLOW) instanceof Promise));
     return exceeded('warn', 'l').then((n) => {
       assert.equal(n, 4);
       assert.equal(lines.length, 1, 'one line per log interval');
