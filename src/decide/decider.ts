@@ -72,11 +72,6 @@ export class Decider {
     this.#tracing = options.tracing;
   }
 
-  /** The budget decisions are held to, if any. */
-  get budget(): DecisionBudget | undefined {
-    return this.#budget;
-  }
-
   /**
    * Evaluates `path` (an entrypoint like `authz/allow`) on input, on this thread; throws a coded
    * error (DECISION_ASYNC_ONLY when the pack is answered by decision workers: use decideAsync).

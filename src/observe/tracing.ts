@@ -6,8 +6,8 @@
  * decision hot path does not even start a span unless a decision is sampled
  * (decision-tracing.ts).
  *
- * Pipeline spans: `warden.fetch` (one poll of a pack source, with the
- * requests' W3C traceparent) is the parent of `warden.reload` (one update
+ * Pipeline spans: `warden.fetch` (one poll of an http or file source; an http
+ * source's requests carry its W3C traceparent) is the parent of `warden.reload` (one update
  * through the pipeline), whose children are `warden.verify`, `warden.store`
  * and `warden.activate`. Every one carries `warden.correlation_id`, the id on
  * the log lines and sent to the pack server as `x-correlation-id`.
