@@ -59,6 +59,11 @@ export const ERROR_CODES = {
     status: 503,
     hint: 'the OPA engine is not answering (starting, restarting after a crash, or unreachable); retry; see the opa sidecar state in /healthz',
   },
+  DECISION_BUDGET_EXCEEDED: {
+    kind: 'io',
+    status: 503,
+    hint: 'the decision was not answered within governance.budget.verdict_ms (on_exceed: fail_closed, or fail_open without an answer for the path); retry, make the policy cheaper, or raise the budget',
+  },
   OPA_DECISION_TIMEOUT: {
     kind: 'io',
     status: 503,

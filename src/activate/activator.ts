@@ -13,9 +13,11 @@
  * which swaps it in and does every piece of bookkeeping (status, gauges, the
  * last-known-good flag, events, onActivated) the same way.
  */
+import { SpanStatusCode, context } from '@opentelemetry/api';
 import { releaseEngine, type Engine } from '../engine/engine.js';
 import { WardenError, isContentError, messageOf, toWardenError, type ErrorCode } from '../errors.js';
 import type { WardenEventType } from '../notify/events.js';
+import { ATTR, inSpan, inSpanSync } from '../observe/tracing.js';
 import type { PackUpdate, UpdateOutcome } from '../source/types.js';
 import type { ManualAction } from '../store/history.js';
 import type { PackState, Pin, ShadowRecord, ShadowResult, StoredPack } from '../store/types.js';
@@ -140,7 +142,9 @@ export class Activator {
 
   /** Runs an update through verify → store → activate (or record, while pinned), after anything queued before it. */
   submit(update: PackUpdate): Promise<UpdateOutcome> {
-    return this.#enqueue(() => this.#process(update));
+    // The caller's trace context (the source's `warden.fetch` span): the reload span is its child, however long it queues.
+    const caller = context.active();
+    return this.#enqueue(() => context.with(caller, () => this.#traced(update)));
   }
 
   /**
@@ -373,6 +377,7 @@ export class Activator {
     pack: Buffer,
     signature: Buffer | undefined,
     guard?: Parameters<typeof prepareCandidate>[5],
+    correlationId?: string,
   ): Promise<Candidate> {
     const candidate = await prepareCandidate(
       this.opts.name,
@@ -381,7 +386,14 @@ export class Activator {
       this.opts.trust,
       this.opts.limits,
       guard,
-      { limitKeys: this.opts.limitKeys, engines: this.opts.engines },
+      {
+        limitKeys: this.opts.limitKeys,
+        engines: this.opts.engines,
+        spanAttributes: {
+          [ATTR.pack]: this.opts.name,
+          ...(correlationId === undefined ? {} : { [ATTR.correlationId]: correlationId }),
+        },
+      },
     );
     this.#prepared.push(candidate.engine);
     this.opts.accept?.(candidate);
@@ -416,6 +428,24 @@ export class Activator {
     const next = this.#queue.then(run, run);
     this.#queue = next.catch(() => undefined);
     return next;
+  }
+
+  // One reload in a `warden.reload` span: its outcome and digest as attributes, a refusal as an error status.
+  #traced(update: PackUpdate): Promise<UpdateOutcome> {
+    const attributes = {
+      [ATTR.pack]: this.opts.name,
+      [ATTR.correlationId]: update.correlationId,
+      [ATTR.source]: this.opts.sourceKind,
+    };
+    return inSpan('warden.reload', attributes, async (span) => {
+      const outcome = await this.#process(update);
+      span.setAttribute(ATTR.outcome, outcome.status);
+      if (outcome.status === 'refused') {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.error.message });
+        span.setAttribute(ATTR.errorCode, outcome.error.code);
+      } else span.setAttribute(ATTR.digest, outcome.digest);
+      return outcome;
+    });
   }
 
   // One reload: candidate, downgrade check, store, swap (or record while pinned); failures recorded, never thrown.
@@ -462,7 +492,7 @@ export class Activator {
         this.opts.trust.kind === 'unsigned' || newestKnown === undefined || knownVersion !== undefined
           ? undefined
           : { sequence: newestKnown, revision: active?.revision ?? '?' };
-      const candidate = await this.#prepare(update.pack, update.signature, guard);
+      const candidate = await this.#prepare(update.pack, update.signature, guard, update.correlationId);
       const version = {
         digest: candidate.digest,
         revision: candidate.revision,
@@ -471,7 +501,14 @@ export class Activator {
         origin: update.origin,
       };
       const stored = { pack: update.pack, ...(update.signature ? { signature: update.signature } : {}), version };
-      const state = await this.opts.store.commit(this.opts.name, stored, !pinned && !shadowing);
+      const spanAttributes = {
+        [ATTR.pack]: this.opts.name,
+        [ATTR.correlationId]: update.correlationId,
+        [ATTR.digest]: candidate.digest,
+      };
+      const state = await inSpan('warden.store', spanAttributes, () =>
+        this.opts.store.commit(this.opts.name, stored, !pinned && !shadowing),
+      );
       const number = state.versions.find((v) => v.digest === candidate.digest)?.number;
       this.#emit('policy.version_created', {
         digest: candidate.digest,
@@ -511,35 +548,37 @@ export class Activator {
         return { status: 'recorded', digest: candidate.digest };
       }
       const durationMs = ms();
-      this.#activate(candidate, {
-        origin: update.origin,
-        state,
-        reload: { correlationId: update.correlationId, durationMs },
-        log: {
-          level: 'info',
-          msg: 'policy reloaded',
-          fields: {
-            correlation_id: update.correlationId,
-            revision: candidate.revision,
-            sequence: candidate.sequence,
-            source_tag: update.etag,
-            golden: candidate.goldenRun,
-            duration_ms: Math.round(durationMs),
-          },
-        },
-        events: [
-          [
-            'policy.updated',
-            {
-              digest: candidate.digest,
-              number,
+      inSpanSync('warden.activate', { ...spanAttributes, [ATTR.revision]: candidate.revision }, () =>
+        this.#activate(candidate, {
+          origin: update.origin,
+          state,
+          reload: { correlationId: update.correlationId, durationMs },
+          log: {
+            level: 'info',
+            msg: 'policy reloaded',
+            fields: {
+              correlation_id: update.correlationId,
               revision: candidate.revision,
               sequence: candidate.sequence,
-              origin: update.origin,
+              source_tag: update.etag,
+              golden: candidate.goldenRun,
+              duration_ms: Math.round(durationMs),
             },
+          },
+          events: [
+            [
+              'policy.updated',
+              {
+                digest: candidate.digest,
+                number,
+                revision: candidate.revision,
+                sequence: candidate.sequence,
+                origin: update.origin,
+              },
+            ],
           ],
-        ],
-      });
+        }),
+      );
       return { status: 'activated', digest: candidate.digest };
     } catch (err) {
       const e = toWardenError(err);

@@ -4,9 +4,11 @@
  * the pack's golden decisions on it (the canary gate). Nothing here changes
  * what is active.
  */
+import type { Attributes } from '@opentelemetry/api';
 import type { Engine } from '../engine/engine.js';
 import { WardenError } from '../errors.js';
 import type { LimitKeys, PackLimits } from '../pack/limits.js';
+import { ATTR, inSpan, inSpanSync } from '../observe/tracing.js';
 import { MANIFEST_PATH, manifestEntrypoints, parseManifest, type PackManifest } from '../pack/manifest.js';
 import { readPack } from '../pack/reader.js';
 import { loadPackEngine } from './load-engine.js';
@@ -59,11 +61,33 @@ export async function prepareCandidate(
     readonly limitKeys?: LimitKeys | undefined;
     readonly engines?: EngineLoader | undefined;
     readonly expectedDigest?: string | undefined;
+    /** Added to the `warden.verify` and `warden.load` spans (the agent: pack and correlation id). */
+    readonly spanAttributes?: Attributes | undefined;
   } = {},
 ): Promise<Candidate> {
   const expected = options.expectedDigest === undefined ? {} : { expectedDigest: options.expectedDigest };
-  const signer = trust.kind === 'unsigned' ? undefined : verifyPack(pack, signature, trust, expected).signer;
-  const digest = sha256Digest(pack);
+  const attributes = options.spanAttributes ?? {};
+  const { signer, digest } = inSpanSync('warden.verify', attributes, (span) => {
+    const verified = trust.kind === 'unsigned' ? undefined : verifyPack(pack, signature, trust, expected).signer;
+    const sha = sha256Digest(pack);
+    span.setAttribute(ATTR.digest, sha);
+    return { signer: verified, digest: sha };
+  });
+  return inSpan('warden.load', { ...attributes, [ATTR.digest]: digest }, () =>
+    loadCandidate(name, pack, limits, active, options, signer, digest),
+  );
+}
+
+// Reads a verified pack, checks its manifest and marker, builds its engine and runs its golden decisions.
+async function loadCandidate(
+  name: string | undefined,
+  pack: Buffer,
+  limits: Partial<PackLimits>,
+  active: { readonly sequence: number; readonly revision: string } | undefined,
+  options: { readonly limitKeys?: LimitKeys | undefined; readonly engines?: EngineLoader | undefined },
+  signer: SignerIdentity | undefined,
+  digest: string,
+): Promise<Candidate> {
   const files = await readPack(pack, limits, options.limitKeys ? { limitKeys: options.limitKeys } : {});
   const manifest = parseManifest(files.get(MANIFEST_PATH));
   const marker = manifest.metadata.warden;

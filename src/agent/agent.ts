@@ -17,6 +17,7 @@ import { loadAdminAuth } from '../admin/auth.js';
 import { registerAdmin } from '../admin/routes.js';
 import type { AgentConfig } from '../config/load.js';
 import { buildApiServer } from '../http/server.js';
+import { deciderOptionsFrom } from './decision-wiring.js';
 import { Decider } from '../decide/decider.js';
 import { DecisionRouter } from '../decide/router.js';
 import { WardenError, messageOf } from '../errors.js';
@@ -148,7 +149,8 @@ export async function startAgent(
     router.rebuild();
 
     // Decisions: the decider, the decision log, governance's verdicts.
-    const decider = new Decider(router, metrics);
+    const deciderOptions = deciderOptionsFrom(config, metrics, log);
+    const decider = new Decider(router, metrics, deciderOptions);
     const decisionLog = config.decision_log
       ? new DecisionLog(decisionLogOptionsFrom(config.decision_log, config.data_dir, { metrics, log }))
       : undefined;
@@ -156,7 +158,16 @@ export async function startAgent(
       decisionLog.start();
       closers.push(() => decisionLog.close());
     }
-    const verdicts = gov ? await startGovernance(gov, { decider, router, decisionLog, metrics, log }) : undefined;
+    const verdicts = gov
+      ? await startGovernance(gov, {
+          decider,
+          router,
+          decisionLog,
+          metrics,
+          log,
+          tracing: deciderOptions.tracing,
+        })
+      : undefined;
     if (verdicts) closers.push(() => verdicts.close());
     const governance = verdicts?.governance;
 

@@ -31,6 +31,7 @@ import { createTenantValidator, type TenantValidatorOptions } from '../govern/te
 import { RedisRevocation, readSecretFile } from '../govern/tenant/revocation-redis.js';
 import { parsePolicyAnswer } from '../govern/verdict/verdict-shape.js';
 import { counter } from '../observe/register.js';
+import type { DecisionTracing } from '../observe/decision-tracing.js';
 import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
 
@@ -111,6 +112,7 @@ export async function startGovernance(
     decisionLog: DecisionLog | undefined;
     metrics: WardenMetrics;
     log: Logger;
+    tracing?: DecisionTracing | undefined;
   },
 ): Promise<{ governance: Governance; revocation: RedisRevocation | undefined; close(): Promise<void> }> {
   const t = parts.config.tenants;
@@ -132,6 +134,7 @@ export async function startGovernance(
     tenants,
     registry: deps.metrics.registry,
     log: deps.log.child({ component: 'governance' }),
+    tracing: deps.tracing,
   });
   return {
     governance,

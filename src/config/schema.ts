@@ -239,6 +239,31 @@ const evidenceSchema = z.strictObject({
   strict: z.boolean().default(false),
 });
 
+/** `governance.budget` (docs/configuration.md#decision-budget): the time per decision and the action past it. */
+const budgetSchema = z.strictObject({
+  /** The policy engine's time per decision, in ms. */
+  verdict_ms: z.number().min(0.001).max(60_000),
+  /**
+   * Past it: warn (count, trace, log), fail_open (the `fail_open` answer for the path) or fail_closed
+   * (503 DECISION_BUDGET_EXCEEDED). fail_* apply only to answers that come asynchronously (decision workers, engine: opa).
+   */
+  on_exceed: z.enum(['warn', 'fail_open', 'fail_closed']).default('warn'),
+  /** fail_open: the answer by decision path; a path without one fails closed. */
+  fail_open: z.record(rulePath, z.json()).default({}),
+});
+
+/** `tracing:` (README "Tracing"): decision spans for the OpenTelemetry SDK the host registers. */
+const tracingSchema = z.strictObject({
+  decisions: z
+    .strictObject({
+      /** The share of verdicts and data-API decisions traced, 0..1. */
+      sample: z.number().min(0).max(1).default(0.01),
+    })
+    .default({ sample: 0.01 }),
+  /** Put the decision's input on its span (`warden.input`); off by default: inputs may hold personal data. */
+  include_input: z.boolean().default(false),
+});
+
 const governanceSchema = z.strictObject({
   /** The pack (in `packs:`) that answers verdicts. */
   pack: packName,
@@ -251,6 +276,7 @@ const governanceSchema = z.strictObject({
   evidence: evidenceSchema.default(evidenceSchema.parse({})),
   kill_switches: killSwitchSchema.optional(),
   tenants: tenantsSchema.optional(),
+  budget: budgetSchema.optional(),
 });
 
 /** Headers the shipper sets itself: a configured one would contradict the body or the token. */
@@ -438,6 +464,7 @@ export const configSchema = z
     opa: opaEngineSchema.optional(),
     packs: z.array(packSchema).min(1).max(64),
     governance: governanceSchema.optional(),
+    tracing: tracingSchema.default(tracingSchema.parse({})),
     /** Present: every decision (data API and verdicts) is logged, off the request path. */
     decision_log: decisionLogSchema.optional(),
   })
@@ -487,5 +514,9 @@ export type RolloutConfig = NonNullable<PackConfig['rollout']>;
 export type GovernanceConfig = NonNullable<RawConfig['governance']>;
 /** The `opa:` block (engine: opa). */
 export type OpaEngineConfig = NonNullable<RawConfig['opa']>;
+/** The `tracing:` block. */
+export type TracingConfig = RawConfig['tracing'];
+/** The `governance.budget` block. */
+export type BudgetConfig = NonNullable<GovernanceConfig['budget']>;
 /** The decision-log block. */
 export type DecisionLogConfig = NonNullable<RawConfig['decision_log']>;

@@ -5,13 +5,23 @@
  * series is looked up once per pack version (FastHistogram), and decision ids
  * come from a counter (decision-id.ts). A path no pack declares misses the
  * router's Map and only then is planned over the active packs (path-plan.ts).
+ *
+ * With a budget (budget.ts) every evaluation's time is checked against it: on
+ * this thread after the fact (one comparison), in a decision worker or OPA
+ * under a deadline. With tracing (observe/decision-tracing.ts) a sampled share
+ * of data-API decisions (decideJson, decideAsync) gets a `warden.decision`
+ * span; `decide` is the verdict's primitive and the verdict traces itself.
  */
+import { context } from '@opentelemetry/api';
 import type { ActivePack } from '../activate/activator.js';
 import type { ShadowRun } from '../activate/shadow.js';
 import { requireLocal, type EvaluateOptions, type RemoteEngine } from '../engine/engine.js';
 import { engineJsonText } from '../engine/json-text.js';
 import { WardenError, messageOf } from '../errors.js';
 import type { WardenMetrics } from '../observe/metrics.js';
+import { booleanResult, type DecisionTracing } from '../observe/decision-tracing.js';
+import { failed } from '../observe/tracing.js';
+import type { DecisionBudget } from './budget.js';
 import type { HistogramSeries } from '../observe/fast-histogram.js';
 import { nextDecisionId } from './decision-id.js';
 import { isObject, mergeJsonObjects, walkJson } from './json-walk.js';
@@ -40,14 +50,28 @@ export interface JsonDecision extends DecisionSource {
   readonly evalNs?: number;
 }
 
+/** What a Decider may add to the evaluation itself. */
+export interface DeciderOptions {
+  /** `governance.budget`: the time per evaluation, and what happens past it. */
+  readonly budget?: DecisionBudget | undefined;
+  /** `tracing`: sampled decision spans. */
+  readonly tracing?: DecisionTracing | undefined;
+}
+
 /** Answers decisions against whatever packs are active at the moment of each call. */
 export class Decider {
   readonly #series = new WeakMap<ActivePack, HistogramSeries>();
+  readonly #budget: DecisionBudget | undefined;
+  readonly #tracing: DecisionTracing | undefined;
 
   constructor(
     private readonly router: DecisionRouter,
     private readonly metrics: WardenMetrics,
-  ) {}
+    options: DeciderOptions = {},
+  ) {
+    this.#budget = options.budget;
+    this.#tracing = options.tracing;
+  }
 
   /**
    * Evaluates `path` (an entrypoint like `authz/allow`) on input, on this thread; throws a coded
@@ -72,10 +96,29 @@ export class Decider {
   }
 
   /** Evaluates `path` on input wherever its pack is answered (this thread or a decision worker). */
-  async decideAsync(path: string, input: unknown): Promise<Decision> {
+  decideAsync(path: string, input: unknown): Promise<Decision> {
+    if (this.#tracing?.sampled() !== true) return this.#decideAsync(path, input);
+    const tracing = this.#tracing;
+    const { span, ctx } = tracing.start('warden.decision', path);
+    return context
+      .with(ctx, () => this.#decideAsync(path, input))
+      .then(
+        (d) => {
+          tracing.finish(span, d, typeof d.result === 'boolean' ? d.result : undefined, () => input);
+          return d;
+        },
+        (err: unknown) => {
+          failed(span, err);
+          tracing.finish(span, undefined, undefined, () => input);
+          throw err;
+        },
+      );
+  }
+
+  async #decideAsync(path: string, input: unknown): Promise<Decision> {
     const active = this.router.route(path)?.current;
     if (active === undefined) {
-      const d = await this.decideJson(path, inputText(path, input));
+      const d = await this.#decideJson(path, inputText(path, input));
       const { resultJson, evalNs, ...base } = d;
       void evalNs; // not part of a Decision
       return resultJson === undefined ? base : { ...base, result: JSON.parse(resultJson) as unknown };
@@ -102,6 +145,41 @@ export class Decider {
    * on this thread, a promise for one answered by the decision workers.
    */
   decideJson(
+    path: string,
+    inputJson: string | undefined,
+    options?: EvaluateOptions,
+  ): JsonDecision | Promise<JsonDecision> {
+    if (this.#tracing?.sampled() !== true) return this.#decideJson(path, inputJson, options);
+    return this.#tracedJson(this.#tracing, path, inputJson, options);
+  }
+
+  // decideJson in a `warden.decision` span (a sampled one).
+  #tracedJson(
+    tracing: DecisionTracing,
+    path: string,
+    inputJson: string | undefined,
+    options?: EvaluateOptions,
+  ): JsonDecision | Promise<JsonDecision> {
+    const { span, ctx } = tracing.start('warden.decision', path);
+    const done = (d: JsonDecision): JsonDecision => {
+      tracing.finish(span, d, booleanResult(d.resultJson), () => inputJson);
+      return d;
+    };
+    const fail = (err: unknown): never => {
+      failed(span, err);
+      tracing.finish(span, undefined, undefined, () => inputJson);
+      throw err;
+    };
+    let d: JsonDecision | Promise<JsonDecision>;
+    try {
+      d = context.with(ctx, () => this.#decideJson(path, inputJson, options));
+    } catch (err) {
+      return fail(err);
+    }
+    return d instanceof Promise ? d.then(done, fail) : done(d);
+  }
+
+  #decideJson(
     path: string,
     inputJson: string | undefined,
     options?: EvaluateOptions,
@@ -152,7 +230,8 @@ export class Decider {
     const { active, entrypoint } = part;
     const engine = active.engine;
     if (engine.kind === 'local') return this.#timed(path, active, () => engine.evaluateJson(entrypoint, inputJson));
-    return engine.evaluateJsonAsync(entrypoint, inputJson).then(
+    const asked = engine.evaluateJsonAsync(entrypoint, inputJson);
+    return (this.#budget === undefined ? asked : this.#budget.bound(entrypoint, active, asked)).then(
       (answer) => {
         this.#observer(active).observe(answer.ns / 1e9);
         return answer.resultJson;
@@ -181,7 +260,9 @@ export class Decider {
     } catch (err) {
       throw evaluationError(path, active, err);
     }
-    this.#observer(active).observe(Number(process.hrtime.bigint() - started) / 1e9);
+    const ns = Number(process.hrtime.bigint() - started);
+    this.#observer(active).observe(ns / 1e9);
+    this.#budget?.checkSync(path, active, ns);
     return evaluation;
   }
 
@@ -196,9 +277,11 @@ export class Decider {
   ): Promise<JsonDecision> {
     let answer;
     try {
-      answer = await (engine.kind === 'opa' && options !== undefined
-        ? engine.evaluateJsonAsync(path, inputJson, options)
-        : engine.evaluateJsonAsync(path, inputJson));
+      const asked =
+        engine.kind === 'opa' && options !== undefined
+          ? engine.evaluateJsonAsync(path, inputJson, options)
+          : engine.evaluateJsonAsync(path, inputJson);
+      answer = await (this.#budget === undefined ? asked : this.#budget.bound(path, active, asked));
     } catch (err) {
       throw evaluationError(path, active, err);
     }

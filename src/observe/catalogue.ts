@@ -218,6 +218,11 @@ export const CATALOGUE = {
     help: '1 once a kill-switch state has loaded; 0 while cold-start defaults apply (high-risk modules blocked).',
     labels: [],
   },
+  governance_budget_exceeded_total: {
+    type: 'counter',
+    help: 'Decisions over governance.budget.verdict_ms, by the action taken: warn (answered anyway; always so for a synchronous evaluation, which a timer cannot preempt), fail_open (the configured answer) or fail_closed (503 DECISION_BUDGET_EXCEEDED).',
+    labels: ['pack', 'action'],
+  },
   governance_evidence_write_failure_total: {
     type: 'counter',
     help: 'Boot evidence (boot.json) writes that failed; in strict mode the agent does not start.',

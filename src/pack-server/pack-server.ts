@@ -12,7 +12,9 @@
  * one it refused) or `*`; every 304 carries the ETag that matched, so the client
  * can tell which of its versions is still served. A held request whose file
  * changes to a version the client listed is answered 304 too, not with bytes
- * it already has. Each request's log line has the If-None-Match it sent.
+ * it already has. Each request's log line has the If-None-Match it sent, and
+ * the agent's correlation id (`X-Correlation-Id`, else `X-Request-Id`) and W3C
+ * `traceparent` when it sent them, so a fetch is found on both sides.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isIPv6, type AddressInfo } from 'node:net';
@@ -107,6 +109,7 @@ function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): void {
       status,
       duration_ms: Math.round(performance.now() - started),
       ...(inm === undefined ? {} : { if_none_match: inm.slice(0, 300) }),
+      ...traceFields(req),
     };
     // aborted: the client went away first (typically during a long poll).
     ctx.log(res.writableFinished ? entry : { ...entry, aborted: true }, 'pack request');
@@ -193,6 +196,18 @@ async function shutdown(server: ReturnType<typeof createServer>, index: PackInde
     server.closeIdleConnections();
   });
   clearTimeout(cut);
+}
+
+// The request's correlation id and trace context, for its log line (bounded: they come from the client).
+function traceFields(req: IncomingMessage): { correlation_id?: string; traceparent?: string } {
+  const one = (v: string | string[] | undefined): string | undefined =>
+    (Array.isArray(v) ? v.join(',') : v)?.slice(0, 200);
+  const correlation = one(req.headers['x-correlation-id']) ?? one(req.headers['x-request-id']);
+  const traceparent = one(req.headers.traceparent);
+  return {
+    ...(correlation === undefined ? {} : { correlation_id: correlation }),
+    ...(traceparent === undefined ? {} : { traceparent }),
+  };
 }
 
 // IPv6 literals go in brackets in a URL.

@@ -12,6 +12,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { WardenError, messageOf, toWardenError } from '../errors.js';
+import { ATTR, inSpan } from '../observe/tracing.js';
 import { sha256Digest } from '../verify/digest.js';
 import { fetchTooLarge } from './http-fetch.js';
 import { isRefusedPair, rememberRefusal, skippedRefused, type RefusedPack } from './refused.js';
@@ -47,9 +48,27 @@ export class FileSource implements PackSource {
     this.#active = etag;
   }
 
-  async fetchOnce(handler: UpdateHandler, options: FetchOnceOptions = {}): Promise<UpdateOutcome | undefined> {
-    if (options.force === true) this.#refused = undefined;
+  /** One read in a `warden.fetch` span (the parent of the reload it triggers). */
+  fetchOnce(handler: UpdateHandler, options: FetchOnceOptions = {}): Promise<UpdateOutcome | undefined> {
     const correlationId = randomUUID();
+    const attributes = {
+      [ATTR.pack]: this.ctx.pack,
+      [ATTR.source]: 'file',
+      [ATTR.correlationId]: correlationId,
+    };
+    return inSpan('warden.fetch', attributes, async (span) => {
+      const outcome = await this.#fetchOnce(handler, options, correlationId);
+      span.setAttribute(ATTR.outcome, outcome?.status ?? 'not_modified');
+      return outcome;
+    });
+  }
+
+  async #fetchOnce(
+    handler: UpdateHandler,
+    options: FetchOnceOptions,
+    correlationId: string,
+  ): Promise<UpdateOutcome | undefined> {
+    if (options.force === true) this.#refused = undefined;
     const log = this.ctx.log.child({ pack: this.ctx.pack, correlation_id: correlationId, source: 'file' });
     const started = process.hrtime.bigint();
     const seconds = (): number => Number(process.hrtime.bigint() - started) / 1e9;

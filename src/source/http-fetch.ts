@@ -9,6 +9,7 @@
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { WardenError, messageOf } from '../errors.js';
+import { CORRELATION_HEADER, injectTraceHeaders } from '../observe/tracing.js';
 import { WARDEN_VERSION } from '../project.js';
 
 /** mTLS material as file contents (the agent reads the files). */
@@ -31,7 +32,10 @@ export interface FetchOptions {
   /** The setting maxBytes comes from, named when a body is over it. */
   readonly maxBytesKey?: string;
   readonly tls?: TlsMaterial;
-  /** Sent as X-Request-Id, so server logs can be joined with ours. */
+  /**
+   * Sent as X-Correlation-Id and X-Request-Id, so server logs can be joined with ours; the
+   * W3C `traceparent` of the active span goes along when the host registered an OpenTelemetry SDK.
+   */
   readonly correlationId: string;
   /** Aborting fails the request with FETCH_FAILED and `details.aborted`. */
   readonly signal?: AbortSignal;
@@ -50,6 +54,7 @@ export async function fetchPack(opts: FetchOptions): Promise<FetchResult> {
   const wait = opts.waitSeconds !== undefined && opts.waitSeconds > 0 ? Math.ceil(opts.waitSeconds) : 0;
   const headers: Record<string, string> = {
     'user-agent': `warden/${WARDEN_VERSION}`,
+    [CORRELATION_HEADER]: opts.correlationId,
     'x-request-id': opts.correlationId,
     accept: '*/*',
     // The signature covers the exact bytes: no transfer compression.
@@ -58,6 +63,7 @@ export async function fetchPack(opts: FetchOptions): Promise<FetchResult> {
   const tags = opts.ifNoneMatch ?? [];
   if (tags.length > 0) headers['if-none-match'] = tags.join(', ');
   if (wait > 0) headers.prefer = `wait=${wait}`;
+  injectTraceHeaders(headers);
   return get(opts, headers, opts.timeoutMs + wait * 1000);
 }
 

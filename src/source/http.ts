@@ -22,6 +22,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { messageOf, toWardenError, type WardenError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
+import { ATTR, inSpan } from '../observe/tracing.js';
 import { Backoff, nextPollDelayMs } from '../util/backoff.js';
 import { pairLooksConsistent } from './pairing.js';
 import { fetchPack, fetchSignature, signatureUrlFor, unexpected304, type TlsMaterial } from './http-fetch.js';
@@ -168,12 +169,27 @@ export class HttpSource implements PackSource {
     return run;
   }
 
+  // One poll in a `warden.fetch` span (the parent of the reload it triggers; its requests carry its traceparent).
+  #fetch(handler: UpdateHandler, hold: boolean, force: boolean): Promise<Fetched> {
+    const correlationId = randomUUID();
+    const attributes = {
+      [ATTR.pack]: this.#ctx.pack,
+      [ATTR.source]: 'http',
+      [ATTR.correlationId]: correlationId,
+      [ATTR.url]: this.#config.url,
+    };
+    return inSpan('warden.fetch', attributes, async (span) => {
+      const fetched = await this.#fetchTraced(handler, hold, force, correlationId);
+      span.setAttribute(ATTR.outcome, fetched.outcome?.status ?? 'not_modified');
+      return fetched;
+    });
+  }
+
   // Fetch → (signature) → handler; reports fetch failures once (log, metrics, ctx) and rethrows.
-  async #fetch(handler: UpdateHandler, hold: boolean, force: boolean): Promise<Fetched> {
+  async #fetchTraced(handler: UpdateHandler, hold: boolean, force: boolean, correlationId: string): Promise<Fetched> {
     const { pack, metrics } = this.#ctx;
     const { url, timeoutSeconds, tls } = this.#config;
     if (force) this.#refused = undefined;
-    const correlationId = randomUUID();
     const log = this.#ctx.log.child({ pack, source: 'http', correlation_id: correlationId });
     const signal = this.#lifecycle.signal;
     const started = this.#now();

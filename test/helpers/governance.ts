@@ -144,6 +144,8 @@ export async function exampleGovernanceYaml(
   dir: string,
   opts: {
     tenants?: string | undefined;
+    /** The flow-style `governance.budget` value (none: no budget). */
+    budget?: string | undefined;
     extra?: readonly string[] | undefined;
     packs?: readonly string[] | undefined;
   } = {},
@@ -166,6 +168,7 @@ export async function exampleGovernanceYaml(
     '    source: { directory: { path: killswitch } }',
     '    verify: { unsigned: true }',
     ...(opts.tenants === undefined ? [] : [`  tenants: ${opts.tenants}`]),
+    ...(opts.budget === undefined ? [] : [`  budget: ${opts.budget}`]),
     ...(opts.extra ?? []),
   ].join('\n');
 }

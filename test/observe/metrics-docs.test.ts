@@ -104,6 +104,7 @@ describe('a fully started agent exposes exactly the catalogue', () => {
       tenants:
         '{ issuer: "https://idp.example.test", audience: orders-api, algorithms: [ES256], jwks_file: jwks.json, ' +
         'revocation: { redis: { url: "redis://127.0.0.1:9" }, on_stale: fail_open } }',
+      budget: '{ verdict_ms: 50, on_exceed: fail_closed }',
       extra: [
         // A collector nobody listens on: the shipper and its metrics exist; its uploads fail, which is not tested here.
         'decision_log: { dir: decisions, flush_interval_ms: 20, service: { url: "http://127.0.0.1:9/v1" } }',

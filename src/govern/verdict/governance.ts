@@ -9,14 +9,18 @@
  *      can fall in between; a hit from another pack digest is not used;
  *   4. the answer is counted and enqueued to the decision log.
  * HTTP (http/verdict-route.ts), the Fastify plugin and the Express middleware all
- * call verdict().
+ * call verdict(). A sampled share of verdicts (`tracing.decisions.sample`) is
+ * traced as a `warden.verdict` span with the outcome (allow, deny, blocked).
  */
+import { context as otelContext } from '@opentelemetry/api';
 import type { Registry } from 'prom-client';
 import type { Decider, Decision } from '../../decide/decider.js';
 import { nextDecisionId } from '../../decide/decision-id.js';
 import type { DecisionRouter } from '../../decide/router.js';
 import { WardenError } from '../../errors.js';
 import type { Logger } from '../../observe/logger.js';
+import type { DecisionTracing } from '../../observe/decision-tracing.js';
+import { ATTR, failed } from '../../observe/tracing.js';
 import type { DecisionCache } from '../cache/decision-cache.js';
 import { scrapedCounter } from '../../observe/scraped-counter.js';
 import { decisionEvent, type DecisionLog } from '../../decision-log/decision-log.js';
@@ -62,6 +66,8 @@ export interface GovernanceOptions {
   readonly tenants?: TenantValidator | undefined;
   readonly registry?: Registry | undefined;
   readonly log: Logger;
+  /** Sampled `warden.verdict` spans. */
+  readonly tracing?: DecisionTracing | undefined;
 }
 
 type Result = 'allow' | 'deny' | 'blocked' | 'error';
@@ -111,6 +117,23 @@ export class Governance {
    * Never throws for a deny or a block: those are verdicts.
    */
   verdict(context: unknown, meta?: { readonly requestedBy?: string | undefined }): Verdict {
+    const tracing = this.#o.tracing;
+    if (tracing?.sampled() !== true) return this.#verdict(context, meta);
+    const { span, ctx } = tracing.start('warden.verdict', this.entrypoint);
+    let v: Verdict;
+    try {
+      v = otelContext.with(ctx, () => this.#verdict(context, meta));
+    } catch (err) {
+      failed(span, err);
+      tracing.finish(span, undefined, undefined, () => context);
+      throw err;
+    }
+    span.setAttribute(ATTR.cached, v.cached);
+    tracing.finish(span, v, v.result, () => context);
+    return v;
+  }
+
+  #verdict(context: unknown, meta: { readonly requestedBy?: string | undefined } | undefined): Verdict {
     const input = parseVerdictContext(context);
     const o = this.#o;
     const sw = o.killSwitches.check(input.module);
