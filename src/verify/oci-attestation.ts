@@ -72,7 +72,9 @@ export function checkAttestationChain(
       `the statement's predicate is ${JSON.stringify(statement.predicateType)}, not a cosign signature (${COSIGN_SIGN_PREDICATE})`,
     );
   const manifestDigest = sha256Digest(wrapper.manifest);
-  const subjects = Array.isArray(statement.subject) ? (statement.subject as Array<{ digest?: { sha256?: unknown } }>) : [];
+  const subjects = Array.isArray(statement.subject)
+    ? (statement.subject as Array<{ digest?: { sha256?: unknown } }>)
+    : [];
   if (!subjects.some((s) => `sha256:${String(s.digest?.sha256)}` === manifestDigest))
     throw new WardenError('DIGEST_MISMATCH', `the attestation does not name the manifest ${manifestDigest}`, {
       details: { manifest: manifestDigest },
@@ -88,8 +90,12 @@ export function checkAttestationChain(
     : undefined;
   const digest = sha256Digest(pack);
   if (layer?.digest !== digest)
-    throw new WardenError('DIGEST_MISMATCH', `the signed manifest names the pack ${String(layer?.digest)}, the pack is ${digest}`, {
-      details: { manifest: manifestDigest, signed: layer?.digest, actual: digest },
-    });
+    throw new WardenError(
+      'DIGEST_MISMATCH',
+      `the signed manifest names the pack ${String(layer?.digest)}, the pack is ${digest}`,
+      {
+        details: { manifest: manifestDigest, signed: layer?.digest, actual: digest },
+      },
+    );
   return bundle;
 }

@@ -338,7 +338,10 @@ async function readCapped(res: Sent, what: string, max: number, key: string | un
       received += b.length;
       if (received > max) {
         res.body.destroy();
-        throw fetchTooLarge(what, received, max, key, { atLeast: true, details: { url: what, received_bytes: received } });
+        throw fetchTooLarge(what, received, max, key, {
+          atLeast: true,
+          details: { url: what, received_bytes: received },
+        });
       }
       chunks.push(b);
     }

@@ -37,17 +37,11 @@ export function parseManifestJson(m: FetchedManifest, origin: string): ManifestJ
 /** The pack layer of a manifest, if it has one. */
 export function packLayerOf(json: ManifestJson): Descriptor | undefined {
   if (!Array.isArray(json.layers)) return undefined;
-  return (json.layers as unknown[]).find(
-    (l): l is Descriptor => isDescriptor(l) && l.mediaType === PACK_LAYER,
-  );
+  return (json.layers as unknown[]).find((l): l is Descriptor => isDescriptor(l) && l.mediaType === PACK_LAYER);
 }
 
 /** Walks from a fetched manifest (or index) to the manifest holding the pack layer. */
-export async function locatePack(
-  client: OciClient,
-  top: FetchedManifest,
-  signal?: AbortSignal,
-): Promise<PackLocation> {
+export async function locatePack(client: OciClient, top: FetchedManifest, signal?: AbortSignal): Promise<PackLocation> {
   const seen = new Set<string>([top.digest]);
   const walk = async (m: FetchedManifest, depth: number): Promise<PackLocation | undefined> => {
     const json = parseManifestJson(m, client.origin);

@@ -165,10 +165,7 @@ export class OciSource implements PackSource {
   }
 
   // The requests of one poll.
-  async #download(
-    log: Logger,
-    signal: AbortSignal,
-  ): Promise<Found> {
+  async #download(log: Logger, signal: AbortSignal): Promise<Found> {
     const { ref, maxBytes, maxBytesKey } = this.#config;
     const client = this.#client;
     const digest = ref.pinned ? ref.reference : await client.headManifest(ref.reference, signal);
