@@ -62,7 +62,7 @@ async function httpRemote(dir: string): Promise<Remote> {
   return remote;
 }
 
-async function ociRemote(): Promise<Remote> {
+function ociRemote(): Remote {
   let registry: Registry | undefined;
   return {
     sourceLines: () => [
@@ -126,7 +126,7 @@ const kinds: Array<{ name: string; make: (dir: string) => Promise<Remote>; skip:
   { name: 'http', make: httpRemote, skip: false },
   {
     name: 'oci',
-    make: () => ociRemote(),
+    make: () => Promise.resolve(ociRemote()),
     skip: ociToolsPresent() ? false : 'registry/oras missing: node scripts/install-tools.mjs registry oras',
   },
 ];

@@ -31,7 +31,7 @@ export function parseManifestJson(m: FetchedManifest, origin: string): ManifestJ
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json))
     throw invalid(`the manifest ${m.digest} at ${origin} is not a JSON object`, m.digest);
-  return json as ManifestJson;
+  return json;
 }
 
 /** The pack layer of a manifest, if it has one. */

@@ -9,7 +9,8 @@
  * tag-schema index `sha256-<hex>` updated instead.
  */
 import { WardenError } from '../../errors.js';
-import { OciClient, type Descriptor } from './client.js';
+import type { OciClient} from './client.js';
+import { type Descriptor } from './client.js';
 import { isDescriptor } from './manifest.js';
 import {
   EMPTY_CONFIG,
