@@ -1,16 +1,16 @@
 /**
  * Publishing a pack to a registry (`warden pack push`): the pack as an OPA
  * bundle artefact (config `{}` of type image.config.v1+json, one layer of type
- * image.layer.v1.tar+gzip titled with the file name), tagged; then, if given,
- * its Sigstore bundle as a referrer of that manifest (artifactType
+ * image.layer.v1.tar+gzip titled with the file name), first by digest; then, if
+ * given, its Sigstore bundle as a referrer of that manifest; then the tag, so
+ * an agent never finds the new pack without its signature (artifactType
  * application/vnd.dev.sigstore.bundle.v0.3+json, empty config, subject = the
  * pack manifest), the way cosign 3 attaches one. A registry without the
  * referrers API (no `OCI-Subject` header on the upload) gets the referrers
  * tag-schema index `sha256-<hex>` updated instead.
  */
 import { WardenError } from '../../errors.js';
-import type { OciClient} from './client.js';
-import { type Descriptor } from './client.js';
+import { digestOf, type Descriptor, type OciClient } from './client.js';
 import { isDescriptor } from './manifest.js';
 import {
   EMPTY_CONFIG,
@@ -48,11 +48,13 @@ export async function pushPack(
     config,
     layers: [{ ...layer, annotations: { [TITLE_ANNOTATION]: title } }],
   });
-  const digest = await client.pushManifest(tag, manifest, OCI_MANIFEST);
-  if (bundle === undefined) return { manifest: digest, layer: layer.digest };
-  const subject: Descriptor = { mediaType: OCI_MANIFEST, digest, size: manifest.length };
-  const signature = await attachBundle(client, subject, bundle);
-  return { manifest: digest, layer: layer.digest, signature };
+  // Untagged first, signed, then tagged: an agent polling the tag never sees the new pack before its signature.
+  const digest = await client.pushManifest(digestOf(manifest), manifest, OCI_MANIFEST);
+  let signature: string | undefined;
+  if (bundle !== undefined)
+    signature = await attachBundle(client, { mediaType: OCI_MANIFEST, digest, size: manifest.length }, bundle);
+  await client.pushManifest(tag, manifest, OCI_MANIFEST);
+  return { manifest: digest, layer: layer.digest, ...(signature === undefined ? {} : { signature }) };
 }
 
 /** Attaches a Sigstore bundle to a manifest as a referrer; returns the referrer's digest. */
