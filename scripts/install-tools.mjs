@@ -7,7 +7,11 @@
 //           skips that part when promtool is absent)
 //   k6      (K6_VERSION below, or package.json config.k6Version) — drives `npm run load`
 //           (load/governance.mjs, scripts/load.mjs)
-// Usage: node scripts/install-tools.mjs [opa] [cosign] [promtool] [k6]. Idempotent: a tool
+//   registry (REGISTRY_VERSION below, or package.json config.registryVersion) — CNCF
+//           distribution's registry, the real OCI registry the `oci` source tests run on 127.0.0.1
+//   oras    (ORAS_VERSION below, or package.json config.orasVersion) — pushes OPA-style
+//           artefacts in the OCI interop tests
+// Usage: node scripts/install-tools.mjs [opa] [cosign] [promtool] [k6] [registry] [oras]. Idempotent: a tool
 // already at its pinned version is left alone.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,6 +38,10 @@ const prometheusRelease = (pin) => {
 // k6's Go module version. package.json config.k6Version overrides it. The module proxy
 // here offers v0.52.0 and v1.8.1; v1.8.1 (go 1.25 in its go.mod) builds with Go 1.26 in ~5 min.
 const K6_VERSION = '1.8.1';
+
+// CNCF distribution (the `registry` server) and oras, as served by the Go module proxy.
+const REGISTRY_VERSION = '3.1.2';
+const ORAS_VERSION = '1.3.6';
 
 const TOOLS = {
   opa: {
@@ -70,6 +78,22 @@ const TOOLS = {
     tags: [],
     // `k6 version` prints "k6 v1.8.1 (go1.26.8, linux/amd64)".
     check: (out, pin) => new RegExp(`^k6 v${pin.replaceAll('.', '\\.')}\\b`, 'm').test(out),
+    versionArgs: ['version'],
+  },
+  registry: {
+    pin: config.registryVersion ?? REGISTRY_VERSION,
+    module: 'github.com/distribution/distribution/v3/cmd/registry',
+    tags: [],
+    // `registry --version` prints "registry github.com/distribution/distribution/v3 v3.1.2+unknown" (go install stamps the module version).
+    check: (out, pin) => new RegExp(`distribution/v3 v${pin.replaceAll('.', '\\.')}\\b`).test(out),
+    versionArgs: ['--version'],
+  },
+  oras: {
+    pin: config.orasVersion ?? ORAS_VERSION,
+    module: 'oras.land/oras/cmd/oras',
+    tags: [],
+    // `oras version` prints "Version:    1.3.6".
+    check: (out, pin) => new RegExp(`^Version:\\s*${pin.replaceAll('.', '\\.')}\\b`, 'm').test(out),
     versionArgs: ['version'],
   },
 };

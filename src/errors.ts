@@ -233,6 +233,26 @@ export const ERROR_CODES = {
     status: 500,
     hint: 'the pack was fetched but its .sigstore.json was not; publish both',
   },
+  OCI_REFERENCE_INVALID: {
+    kind: 'setup',
+    status: 500,
+    hint: 'write the OCI reference as registry/repository:tag or registry/repository@sha256:<hex>',
+  },
+  OCI_AUTH_FAILED: {
+    kind: 'fetch',
+    status: 500,
+    hint: "the registry refused the credentials (or the token exchange failed); check source.oci.auth's files and the account's pull (or push) rights",
+  },
+  OCI_MANIFEST_INVALID: {
+    kind: 'fetch',
+    status: 500,
+    hint: 'the reference does not name a pack artefact: push it with `warden pack push` or with a layer of type application/vnd.oci.image.layer.v1.tar+gzip',
+  },
+  OCI_DIGEST_MISMATCH: {
+    kind: 'fetch',
+    status: 500,
+    hint: 'the registry sent content that does not hash to the digest it was asked for (a broken registry or proxy); the agent retries with backoff',
+  },
 
   DECISION_PATH_UNKNOWN: {
     kind: 'usage',

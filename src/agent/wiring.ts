@@ -26,6 +26,9 @@ import { DirectorySource, type DirectorySourceConfig } from '../source/directory
 import { FileSource, type FileSourceConfig } from '../source/file.js';
 import type { TlsMaterial } from '../source/http-fetch.js';
 import { HttpSource, type HttpSourceConfig } from '../source/http.js';
+import type { OciCredentials } from '../source/oci/auth.js';
+import { parseOciReference } from '../source/oci/reference.js';
+import { OciSource, type OciSourceConfig } from '../source/oci/source.js';
 import type { PackSource, SourceContext } from '../source/types.js';
 import type { ShadowEvaluator } from '../shadow/evaluator.js';
 import type { ShadowSettings } from '../shadow/settings.js';
@@ -33,6 +36,7 @@ import type { ShadowSettings } from '../shadow/settings.js';
 type Limits = AgentConfig['limits'];
 type HttpSection = NonNullable<PackConfig['source']['http']>;
 type FileSection = NonNullable<PackConfig['source']['file']>;
+type OciSection = NonNullable<PackConfig['source']['oci']>;
 type DirectorySection = NonNullable<PackConfig['source']['directory']>;
 
 /** What building a pack's parts needs besides its configuration. */
@@ -181,6 +185,50 @@ export function httpSourceConfigFrom(h: HttpSection, limits: Limits, tls: TlsMat
   };
 }
 
+/** OciSource settings from `source.oci` (credentials and CA read beforehand); the layer is never larger than `limits.max_pack_bytes`. */
+export function ociSourceConfigFrom(
+  o: OciSection,
+  limits: Limits,
+  credentials: OciCredentials,
+  ca: Buffer | undefined,
+): OciSourceConfig {
+  return {
+    ref: parseOciReference(o.reference),
+    credentials,
+    insecureHttp: o.insecure_http,
+    ...(ca === undefined ? {} : { ca }),
+    pollMinSeconds: o.poll_min_seconds,
+    pollMaxSeconds: o.poll_max_seconds,
+    timeoutSeconds: o.timeout_seconds,
+    backoffMaxSeconds: o.backoff_max_seconds,
+    ...(o.max_bytes !== undefined && o.max_bytes < limits.max_pack_bytes
+      ? { maxBytes: o.max_bytes, maxBytesKey: 'source.oci.max_bytes' }
+      : { maxBytes: limits.max_pack_bytes, maxBytesKey: AGENT_LIMIT_KEYS.names.maxCompressedBytes }),
+  };
+}
+
+/** The registry credentials `source.oci.auth` names, read from their files (trailing newlines dropped). */
+export async function readOciCredentials(auth: OciSection['auth']): Promise<OciCredentials> {
+  if (auth === undefined) return { kind: 'anonymous' };
+  if ('token_file' in auth) return { kind: 'token', token: await readSecret(auth.token_file) };
+  return {
+    kind: 'basic',
+    username: await readSecret(auth.username_file),
+    password: await readSecret(auth.password_file),
+  };
+}
+
+// A secret file's contents without the trailing newline editors add.
+async function readSecret(path: string): Promise<string> {
+  try {
+    return (await readFile(path, 'utf8')).replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new WardenError('CONFIG_INVALID', `cannot read registry credential file ${path}: ${messageOf(err)}`, {
+      cause: err,
+    });
+  }
+}
+
 /** DirectorySource settings from `source.directory` and `limits:`; its entrypoints stand in when the folder has no warden.yaml. */
 export function directorySourceConfigFrom(
   name: string,
@@ -257,6 +305,11 @@ export function shipperSettingsFrom(s: NonNullable<DecisionLogConfig['service']>
 async function buildSource(p: PackConfig, config: AgentConfig, ctx: SourceContext): Promise<PackSource> {
   const h = p.source.http;
   if (h) return new HttpSource(httpSourceConfigFrom(h, config.limits, await readTlsFiles(h.tls)), ctx);
+  const o = p.source.oci;
+  if (o) {
+    const ca = o.ca_file === undefined ? undefined : await readTls(o.ca_file);
+    return new OciSource(ociSourceConfigFrom(o, config.limits, await readOciCredentials(o.auth), ca), ctx);
+  }
   const d = p.source.directory;
   if (d)
     return new DirectorySource(

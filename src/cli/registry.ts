@@ -35,6 +35,12 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import('./commands/pack-sign.js')).packSignCommand,
   },
   {
+    name: 'pack push',
+    summary:
+      'publish FILE to an OCI registry as an OPA bundle artefact, its Sigstore bundle (--key, --bundle) attached as a referrer',
+    load: async () => (await import('./commands/pack-push.js')).packPushCommand,
+  },
+  {
     name: 'pack verify',
     summary: 'check a pack: SHA-256, Sigstore signature (key or keyless identity), safe contents, manifest',
     load: async () => (await import('./commands/pack-verify.js')).packVerifyCommand,

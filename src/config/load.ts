@@ -68,6 +68,14 @@ function resolvePaths(c: RawConfig, base: string): RawConfig {
         dropUndefined({ ca_file: atOpt(tls.ca_file), cert_file: atOpt(tls.cert_file), key_file: atOpt(tls.key_file) }),
       );
     if (p.source.directory) p.source.directory.path = at(p.source.directory.path);
+    const oci = p.source.oci;
+    if (oci) {
+      if (oci.ca_file !== undefined) oci.ca_file = at(oci.ca_file);
+      const auth = oci.auth;
+      if (auth && 'token_file' in auth) auth.token_file = at(auth.token_file);
+      if (auth && 'username_file' in auth)
+        Object.assign(auth, { username_file: at(auth.username_file), password_file: at(auth.password_file) });
+    }
     const file = p.source.file;
     if (file) Object.assign(file, dropUndefined({ path: at(file.path), signature_path: atOpt(file.signature_path) }));
     if (p.verify.public_keys) p.verify.public_keys = p.verify.public_keys.map(at);

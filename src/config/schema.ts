@@ -49,6 +49,37 @@ const httpSource = z
     path: ['poll_max_seconds'],
   });
 
+const ociAuth = z.union([
+  z.strictObject({ username_file: z.string().min(1), password_file: z.string().min(1) }),
+  z.strictObject({ token_file: z.string().min(1) }),
+]);
+
+const ociSource = z
+  .strictObject({
+    /** registry/repository:tag or registry/repository@sha256:<hex> (src/source/oci/reference.ts). */
+    reference: z.string().min(3),
+    /** None: anonymous (a registry's bearer challenge is still answered, with an anonymous token). */
+    auth: ociAuth.optional(),
+    /** Plain HTTP (a registry on 127.0.0.1); HTTPS otherwise. */
+    insecure_http: z.boolean().default(false),
+    /** Extra CA certificates (PEM) for the registry and its token realm. */
+    ca_file: z.string().min(1).optional(),
+    poll_min_seconds: seconds(0.01, 86_400).default(10),
+    poll_max_seconds: seconds(0.01, 86_400).default(20),
+    timeout_seconds: seconds(0.1, 600).default(10),
+    backoff_max_seconds: seconds(0.1, 86_400).default(300),
+    /** Largest pack layer accepted; default (and at most): limits.max_pack_bytes. */
+    max_bytes: z
+      .int()
+      .min(1024)
+      .max(1024 * 1024 * 1024)
+      .optional(),
+  })
+  .refine((o) => o.poll_max_seconds >= o.poll_min_seconds, {
+    message: 'poll_max_seconds must be ≥ poll_min_seconds',
+    path: ['poll_max_seconds'],
+  });
+
 const fileSource = z.strictObject({
   path: z.string().min(1),
   signature_path: z.string().min(1).optional(),
@@ -76,10 +107,15 @@ const directorySource = z.strictObject({
 });
 
 const sourceSchema = z
-  .strictObject({ http: httpSource.optional(), file: fileSource.optional(), directory: directorySource.optional() })
+  .strictObject({
+    http: httpSource.optional(),
+    oci: ociSource.optional(),
+    file: fileSource.optional(),
+    directory: directorySource.optional(),
+  })
   .refine(
-    (s) => [s.http, s.file, s.directory].filter((x) => x !== undefined).length === 1,
-    'exactly one of http, file, directory',
+    (s) => [s.http, s.oci, s.file, s.directory].filter((x) => x !== undefined).length === 1,
+    'exactly one of http, oci, file, directory',
   );
 
 const verifySchema = z

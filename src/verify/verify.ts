@@ -3,13 +3,17 @@
  * a verdict. Pure and synchronous: no network, no disk, no clock but the
  * signed timestamps. Steps, each with its own code: digest → bundle → key or
  * certificate chain (+ SCT, tlog, timestamp) → signature → identity policy.
+ * A pack pulled from a registry and signed by `cosign sign` comes with a DSSE
+ * attestation over its OCI manifest instead (oci-attestation.ts): the digest
+ * step is then the chain statement → manifest → pack layer.
  */
 import type { KeyObject } from 'node:crypto';
-import type { BundleWithMessageSignature } from '@sigstore/bundle';
+import type { BundleWithDsseEnvelope, BundleWithMessageSignature } from '@sigstore/bundle';
 import { toSignedEntity, toTrustMaterial, Verifier, type SignedEntity } from '@sigstore/verify';
 import { WardenError, messageOf } from '../errors.js';
 import { parseSignatureBundle, signedDigestHex } from './bundle.js';
 import { sha256Digest } from './digest.js';
+import { checkAttestationChain, readAttestationWrapper } from './oci-attestation.js';
 import { fromSigstoreError } from './sigstore-errors.js';
 import type { Trust } from './trust.js';
 
@@ -47,6 +51,11 @@ export function verifyPack(
   if (signature === undefined || signature.length === 0) {
     throw new WardenError('SIGNATURE_MISSING', 'the pack has no signature bundle');
   }
+  const attestation = readAttestationWrapper(signature);
+  if (attestation !== undefined) {
+    const entity = toEntity(checkAttestationChain(pack, attestation));
+    return { digest, signer: trust.kind === 'keys' ? verifyWithKeys(entity, trust) : verifyKeyless(entity, trust) };
+  }
   const bundle = parseSignatureBundle(signature);
   const signed = signedDigestHex(bundle);
   if (signed === undefined)
@@ -59,10 +68,13 @@ export function verifyPack(
   return { digest, signer };
 }
 
-// Builds sigstore's view of the bundle over these bytes.
-function toEntity(bundle: BundleWithMessageSignature, pack: Uint8Array): SignedEntity {
+// Builds sigstore's view of the bundle (over these bytes, for a message signature).
+function toEntity(bundle: BundleWithMessageSignature | BundleWithDsseEnvelope, pack?: Uint8Array): SignedEntity {
   try {
-    return toSignedEntity(bundle, Buffer.from(pack.buffer, pack.byteOffset, pack.byteLength));
+    return toSignedEntity(
+      bundle,
+      pack === undefined ? undefined : Buffer.from(pack.buffer, pack.byteOffset, pack.byteLength),
+    );
   } catch (err) {
     throw new WardenError('SIGNATURE_BUNDLE_MALFORMED', `cannot read the bundle: ${messageOf(err)}`, { cause: err });
   }

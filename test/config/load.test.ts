@@ -83,7 +83,7 @@ describe('agent configuration', () => {
   it('wants exactly one source and one kind of trust', () => {
     assert.ok(
       issues(minimal.replace('source: {', 'source: { file: { path: p }, ')).some((l) =>
-        l.includes('exactly one of http, file'),
+        l.includes('exactly one of http, oci, file, directory'),
       ),
     );
     assert.ok(

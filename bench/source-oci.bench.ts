@@ -1,0 +1,179 @@
+/**
+ * Issue 12, publish → enforced for the `oci` source against `http` on the same
+ * machine: how long after a new pack is published a `warden agent` answers a
+ * decision from it. One pack server, one registry (CNCF distribution, as in
+ * the tests), one agent per source with the same poll settings (1–2 s,
+ * jittered); publishes alternate between them after a random 250–2250 ms
+ * pause, so each lands at a random point of the poll cycle. Time runs from
+ * the start of the publish (http: the signature and pack files written and
+ * renamed; oci: `pushPack` — blobs, manifest, signature referrer, tag) to the
+ * first answer whose `x-warden-revision` names the new version. Goal: oci p50
+ * and p99 within 1.5× of http.
+ *
+ * Run: `npx tsc -p tsconfig.build.json && npx tsx bench/source-oci.bench.ts`
+ * (needs .tools/bin/registry: `node scripts/install-tools.mjs registry oras`).
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { IncomingHttpHeaders } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { OciClient } from '../src/source/oci/client.js';
+import { pushPack } from '../src/source/oci/push.js';
+import { parseOciReference } from '../src/source/oci/reference.js';
+import { startRegistry, type Registry } from '../test/helpers/registry.js';
+import {
+  buildSignedExample,
+  ENTRYPOINT,
+  exampleVersion,
+  INPUTS,
+  publish,
+  publishable,
+  signingKey,
+  type Publishable,
+} from './lib/example.js';
+import { KeepAliveClient, pollUntil } from './lib/http.js';
+import { machineInfo } from './lib/machine.js';
+import { startPackServer, startWardenAgent, stopAll, type ServerProcess } from './lib/procs.js';
+import { ms, ratio, table, writeResults } from './lib/report.js';
+import { summarize, type Summary } from './lib/stats.js';
+
+const PUBLISHES = 15;
+const GOAL_RATIO = 1.5;
+const POLL = ['poll_min_seconds: 1', 'poll_max_seconds: 2'];
+
+type SourceName = 'http' | 'oci';
+
+interface Agent {
+  readonly source: SourceName;
+  readonly client: KeepAliveClient;
+  readonly publish: (p: Publishable) => Promise<void>;
+}
+
+function log(message: string): void {
+  process.stderr.write(`bench source-oci: ${message}\n`);
+}
+
+function config(dir: string, name: SourceName, sourceLines: string[], publicPath: string): string {
+  return [
+    'listen: 127.0.0.1:0',
+    `data_dir: ${join(dir, `data-${name}`)}`,
+    'log_level: warn',
+    'packs:',
+    '  - name: authz',
+    '    source:',
+    ...sourceLines,
+    ...POLL.map((l) => `        ${l}`),
+    '    verify:',
+    `      public_keys: [${publicPath}]`,
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'warden-bench-source-oci-'));
+  const procs: ServerProcess[] = [];
+  const agents: Agent[] = [];
+  let registry: Registry | undefined;
+  let oci: OciClient | undefined;
+  try {
+    log('building and signing examples/authz and its versions…');
+    const key = await signingKey(dir);
+    const base = await buildSignedExample(dir, key);
+    const versions = await Promise.all(
+      Array.from({ length: PUBLISHES * 2 + 1 }, (_, i) =>
+        publishable(exampleVersion(base.built, i + 1), key.privateKey),
+      ),
+    );
+    const v1 = versions[0] as Publishable;
+    const packsDir = join(dir, 'packs');
+    await mkdir(packsDir);
+    const target = join(packsDir, 'authz.tar.gz');
+    await publish(target, v1);
+    const server = await startPackServer(packsDir);
+    procs.push(server.proc);
+    registry = await startRegistry();
+    const reference = `${registry.host}/policy/authz:live`;
+    const ociClient = new OciClient({
+      ref: parseOciReference(reference),
+      credentials: { kind: 'anonymous' },
+      insecureHttp: true,
+      timeoutMs: 10_000,
+      push: true,
+    });
+    oci = ociClient;
+    const push = async (p: Publishable): Promise<void> =>
+      void (await pushPack(ociClient, 'live', p.pack, 'authz.tar.gz', p.signature));
+    await push(v1);
+    const sources: Record<SourceName, string[]> = {
+      http: ['      http:', `        url: ${server.url}/v1/policy/packs/authz`],
+      oci: ['      oci:', `        reference: ${reference}`, '        insecure_http: true'],
+    };
+    for (const name of ['http', 'oci'] as const) {
+      const path = join(dir, `${name}.yaml`);
+      await writeFile(path, config(dir, name, sources[name], key.publicPath));
+      const { proc, url } = await startWardenAgent(`agent (${name})`, path);
+      procs.push(proc);
+      agents.push({
+        source: name,
+        client: new KeepAliveClient(url),
+        publish: name === 'http' ? (p) => publish(target, p) : push,
+      });
+    }
+    const samples: Array<{ source: SourceName; ms: number | undefined }> = [];
+    for (let i = 0; i < PUBLISHES * 2; i++) {
+      const a = agents[i % 2] as Agent;
+      const n = i + 2;
+      await sleep(250 + Math.random() * 2000);
+      const t0 = performance.now();
+      await a.publish(versions[n - 1] as Publishable);
+      const revision = `bench-${n}`;
+      const accept = (h: IncomingHttpHeaders): true | undefined =>
+        h['x-warden-revision'] === revision ? true : undefined;
+      const seen = await pollUntil(a.client, `/v1/data/${ENTRYPOINT}`, { input: INPUTS[0]?.input }, accept, {
+        intervalMs: 5,
+        timeoutMs: 20_000,
+      });
+      const took = seen === undefined ? undefined : seen.at - t0;
+      samples.push({ source: a.source, ms: took });
+      log(`${a.source} #${Math.floor(i / 2) + 1}: ${took === undefined ? 'NOT SEEN' : `${ms(took)} ms`}`);
+    }
+    const of = (s: SourceName): Summary =>
+      summarize(samples.filter((x) => x.source === s && x.ms !== undefined).map((x) => x.ms as number));
+    const http = of('http');
+    const ociSummary = of('oci');
+    const r50 = ociSummary.p50 / http.p50;
+    const r99 = ociSummary.p99 / http.p99;
+    const machine = machineInfo();
+    process.stdout.write(
+      [
+        `# Publish → enforced: oci vs http\n\n${machine.cores} cores, ${machine.cpuModel}, Node ${machine.node}; polls 1–2 s for both\n`,
+        table(
+          ['source', 'n', 'p50 ms', 'p99 ms', 'max ms'],
+          [
+            ['http', String(http.n), ms(http.p50), ms(http.p99), ms(http.max)],
+            ['oci', String(ociSummary.n), ms(ociSummary.p50), ms(ociSummary.p99), ms(ociSummary.max)],
+          ],
+        ),
+        `\noci / http: p50 ${ratio(r50)}, p99 ${ratio(r99)} (goal ≤ ${GOAL_RATIO}×: ${r50 <= GOAL_RATIO && r99 <= GOAL_RATIO ? 'met' : 'MISSED'})\n`,
+      ].join('\n'),
+    );
+    const path = await writeResults('source-oci', {
+      benchmark: 'source-oci',
+      date: new Date().toISOString(),
+      machine,
+      settings: { publishes: PUBLISHES, poll: POLL },
+      results: { http, oci: ociSummary, ratioP50: r50, ratioP99: r99 },
+      samples,
+    });
+    process.stdout.write(`\nraw figures: ${path}\n`);
+  } finally {
+    for (const a of agents) a.client.close();
+    await stopAll(procs);
+    await oci?.close();
+    await registry?.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
