@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Makes a fresh checkout runnable: npm packages, the compiled CLI, the pinned opa
-// (and, with --test, the pinned cosign the signature-interop tests use).
+// (and, with --test, the pinned cosign the signature-interop tests use and the pinned
+// MinIO the s3 source's tests run against; MinIO's first build takes several minutes).
 // Each step is skipped when its output is already up to date, so it is cheap to call
 // before every `npm start` / `npm test`.
 import { spawnSync } from 'node:child_process';
@@ -30,5 +31,5 @@ run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '
 // promtool (for test/observe/alerts.test.ts) is not in the --test list: its Go build takes
 // 5–7 minutes on a fresh machine. `node scripts/install-tools.mjs promtool` installs it;
 // without it those tests skip the promtool checks and say so.
-const tools = process.argv.includes('--test') ? ['opa', 'cosign'] : ['opa'];
+const tools = process.argv.includes('--test') ? ['opa', 'cosign', 'minio'] : ['opa'];
 run(process.execPath, [join(root, 'scripts', 'install-tools.mjs'), ...tools]);

@@ -7,7 +7,9 @@
 //           skips that part when promtool is absent)
 //   k6      (K6_VERSION below, or package.json config.k6Version) — drives `npm run load`
 //           (load/governance.mjs, scripts/load.mjs)
-// Usage: node scripts/install-tools.mjs [opa] [cosign] [promtool] [k6]. Idempotent: a tool
+//   minio   (MINIO_VERSION below, or package.json config.minioVersion) — the S3-compatible
+//           server the s3 source's tests run against (test/helpers/minio.ts)
+// Usage: node scripts/install-tools.mjs [opa] [cosign] [promtool] [k6] [minio]. Idempotent: a tool
 // already at its pinned version is left alone.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,6 +36,11 @@ const prometheusRelease = (pin) => {
 // k6's Go module version. package.json config.k6Version overrides it. The module proxy
 // here offers v0.52.0 and v1.8.1; v1.8.1 (go 1.25 in its go.mod) builds with Go 1.26 in ~5 min.
 const K6_VERSION = '1.8.1';
+
+// MinIO's Go module version (MinIO publishes no Go module tags: a pseudo-version of its
+// main branch, which the module proxy serves; it needs Go ≥ 1.24). package.json
+// config.minioVersion overrides it.
+const MINIO_VERSION = '0.0.0-20260212201848-7aac2a2c5b7c';
 
 const TOOLS = {
   opa: {
@@ -71,6 +78,15 @@ const TOOLS = {
     // `k6 version` prints "k6 v1.8.1 (go1.26.8, linux/amd64)".
     check: (out, pin) => new RegExp(`^k6 v${pin.replaceAll('.', '\\.')}\\b`, 'm').test(out),
     versionArgs: ['version'],
+  },
+  minio: {
+    pin: config.minioVersion ?? MINIO_VERSION,
+    module: 'github.com/minio/minio',
+    tags: [],
+    // A `go install` build reports "DEVELOPMENT.GOGET" as its version: the module version
+    // is read from the binary's build information instead (`go version -m`).
+    check: (out, pin) => new RegExp(`^\\s*mod\\s+github\\.com/minio/minio\\s+v${pin.replaceAll('.', '\\.')}\\s`, 'm').test(out),
+    probe: (bin) => versionOutput('go', ['version', '-m', bin]),
   },
 };
 
@@ -156,7 +172,8 @@ function install(name) {
     process.exit(2);
   }
   const bin = join(binDir, name);
-  const have = existsSync(bin) ? versionOutput(bin, tool.versionArgs) : null;
+  const probe = () => (tool.probe ? tool.probe(bin) : versionOutput(bin, tool.versionArgs));
+  const have = existsSync(bin) ? probe() : null;
   if (have !== null && tool.check(have, tool.pin)) return;
   if (spawnSync('go', ['version']).status !== 0) {
     console.error(
@@ -169,7 +186,7 @@ function install(name) {
     `installing ${name} v${tool.pin} into .tools/bin (go ${tool.build ? 'build' : 'install'}; a few minutes the first time)…`,
   );
   const built = tool.build ? tool.build(tool, bin) : go(['install', ...tool.tags, `${tool.module}@v${tool.pin}`]);
-  const got = built ? versionOutput(bin, tool.versionArgs) : null;
+  const got = built ? probe() : null;
   if (got === null || !tool.check(got, tool.pin)) {
     console.error(
       `install-tools: go install of ${name} v${tool.pin} failed or reports another version; check the Go module proxy is reachable`,
