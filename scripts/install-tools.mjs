@@ -85,7 +85,8 @@ const TOOLS = {
     tags: [],
     // A `go install` build reports "DEVELOPMENT.GOGET" as its version: the module version
     // is read from the binary's build information instead (`go version -m`).
-    check: (out, pin) => new RegExp(`^\\s*mod\\s+github\\.com/minio/minio\\s+v${pin.replaceAll('.', '\\.')}\\s`, 'm').test(out),
+    check: (out, pin) =>
+      new RegExp(`^\\s*mod\\s+github\\.com/minio/minio\\s+v${pin.replaceAll('.', '\\.')}\\s`, 'm').test(out),
     probe: (bin) => versionOutput('go', ['version', '-m', bin]),
   },
 };

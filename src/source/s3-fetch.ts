@@ -216,10 +216,14 @@ async function readCredentialFiles(
     try {
       text = (await readFile(path, 'utf8')).trim();
     } catch (err) {
-      throw new WardenError('FETCH_CREDENTIALS_UNAVAILABLE', `cannot read the credentials file ${path}: ${messageOf(err)}`, {
-        cause: err,
-        details: { path },
-      });
+      throw new WardenError(
+        'FETCH_CREDENTIALS_UNAVAILABLE',
+        `cannot read the credentials file ${path}: ${messageOf(err)}`,
+        {
+          cause: err,
+          details: { path },
+        },
+      );
     }
     if (text === '')
       throw new WardenError('FETCH_CREDENTIALS_UNAVAILABLE', `the credentials file ${path} is empty`, {

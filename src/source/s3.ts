@@ -25,13 +25,7 @@ import { Backoff, nextPollDelayMs } from '../util/backoff.js';
 import { SIGNATURE_MAX_BYTES, type FetchResult } from './http-fetch.js';
 import type { SetTimer } from './http.js';
 import { pairLooksConsistent } from './pairing.js';
-import {
-  digestOrNone,
-  isRefusedPair,
-  rememberRefusal,
-  skippedRefused,
-  type RefusedPack,
-} from './refused.js';
+import { digestOrNone, isRefusedPair, rememberRefusal, skippedRefused, type RefusedPack } from './refused.js';
 import { createS3Client, getObject, s3Url, type S3ClientSettings, type S3GetOptions } from './s3-fetch.js';
 import type { FetchOnceOptions, PackSource, SourceContext, UpdateHandler, UpdateOutcome } from './types.js';
 
