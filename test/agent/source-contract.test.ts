@@ -239,7 +239,7 @@ for (const make of [httpBackend, s3Backend]) {
       })();
       let stale: string[] = [];
       try {
-        for (let round = 0; round < 8; round++) {
+        for (let round = 0; round < 6; round++) {
           const { version: v, digest } = await answer(agent.url);
           assert.equal(published.get(digest), v, `round ${round}: the answer comes from a published pack`);
           const current = new Set(tempFiles(join(dir, 'data')));
