@@ -105,6 +105,9 @@ export class S3Source implements PackSource {
     });
     this.#signatureKey = config.signatureKey ?? `${config.key}.sigstore.json`;
     this.#origin = s3Url(config.bucket, config.key);
+    // Load the SDK now (it takes a while), not at the first fetch; a failure surfaces at that fetch.
+    this.#client = createS3Client(config);
+    this.#client.catch(() => undefined);
   }
 
   setActive(etag: string | undefined): void {

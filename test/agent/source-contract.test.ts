@@ -219,9 +219,10 @@ for (const make of [httpBackend, s3Backend]) {
       await agent.proc.stop();
       agent = await startAgentProcess(path);
       assert.equal(await version(agent.url), 6);
-      const h = await health(agent.url);
-      assert.equal(h.packs.app.stale, true);
-      assert.equal(h.packs.app.last_error?.code, 'FETCH_FAILED');
+      assert.equal((await health(agent.url)).packs.app.stale, true);
+      await eventually(async () => (await health(agent.url)).packs.app.last_error?.code === 'FETCH_FAILED', {
+        what: 'the failed fetch in /healthz',
+      });
       await backend.up();
       await eventually(async () => !(await health(agent.url)).packs.app.stale, { what: 'fresh again' });
       assert.equal(await version(agent.url), 6);
