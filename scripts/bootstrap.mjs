@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Makes a fresh checkout runnable: npm packages, the compiled CLI, the pinned opa
 // (and, with --test, the pinned cosign the signature-interop tests use, the registry and
-// oras the OCI source tests run against, and Debian's redis-server the revocation tests
-// start).
+// oras the OCI source tests run against, the pinned MinIO the s3 source's tests run
+// against (its first build takes several minutes), and Debian's redis-server the
+// revocation tests start).
 // Each step is skipped when its output is already up to date, so it is cheap to call
 // before every `npm start` / `npm test`.
 import { spawnSync } from 'node:child_process';
@@ -32,7 +33,7 @@ run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '
 // promtool (for test/observe/alerts.test.ts) is not in the --test list: its Go build takes
 // 5–7 minutes on a fresh machine. `node scripts/install-tools.mjs promtool` installs it;
 // without it those tests skip the promtool checks and say so.
-const tools = process.argv.includes('--test') ? ['opa', 'cosign', 'registry', 'oras'] : ['opa'];
+const tools = process.argv.includes('--test') ? ['opa', 'cosign', 'registry', 'oras', 'minio'] : ['opa'];
 run(process.execPath, [join(root, 'scripts', 'install-tools.mjs'), ...tools]);
 // redis-server (for the revocation tests) is C, not Go: Debian's package, installed with
 // apt-get when missing (as root; otherwise the message says what to run).

@@ -11,7 +11,9 @@
 //           distribution's registry, the real OCI registry the `oci` source tests run on 127.0.0.1
 //   oras    (ORAS_VERSION below, or package.json config.orasVersion) — pushes OPA-style
 //           artefacts in the OCI interop tests
-// Usage: node scripts/install-tools.mjs [opa] [cosign] [promtool] [k6] [registry] [oras]. Idempotent: a tool
+//   minio   (MINIO_VERSION below, or package.json config.minioVersion) — the S3-compatible
+//           server the s3 source's tests run against (test/helpers/minio.ts)
+// Usage: node scripts/install-tools.mjs [opa] [cosign] [promtool] [k6] [registry] [oras] [minio]. Idempotent: a tool
 // already at its pinned version is left alone.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,6 +44,10 @@ const K6_VERSION = '1.8.1';
 // CNCF distribution (the `registry` server) and oras, as served by the Go module proxy.
 const REGISTRY_VERSION = '3.1.2';
 const ORAS_VERSION = '1.3.6';
+// MinIO's Go module version (MinIO publishes no Go module tags: a pseudo-version of its
+// main branch, which the module proxy serves; it needs Go ≥ 1.24). package.json
+// config.minioVersion overrides it.
+const MINIO_VERSION = '0.0.0-20260212201848-7aac2a2c5b7c';
 
 const TOOLS = {
   opa: {
@@ -95,6 +101,16 @@ const TOOLS = {
     // `oras version` prints "Version:    1.3.6".
     check: (out, pin) => new RegExp(`^Version:\\s*${pin.replaceAll('.', '\\.')}\\b`, 'm').test(out),
     versionArgs: ['version'],
+  },
+  minio: {
+    pin: config.minioVersion ?? MINIO_VERSION,
+    module: 'github.com/minio/minio',
+    tags: [],
+    // A `go install` build reports "DEVELOPMENT.GOGET" as its version: the module version
+    // is read from the binary's build information instead (`go version -m`).
+    check: (out, pin) =>
+      new RegExp(`^\\s*mod\\s+github\\.com/minio/minio\\s+v${pin.replaceAll('.', '\\.')}\\s`, 'm').test(out),
+    probe: (bin) => versionOutput('go', ['version', '-m', bin]),
   },
 };
 
@@ -180,7 +196,8 @@ function install(name) {
     process.exit(2);
   }
   const bin = join(binDir, name);
-  const have = existsSync(bin) ? versionOutput(bin, tool.versionArgs) : null;
+  const probe = () => (tool.probe ? tool.probe(bin) : versionOutput(bin, tool.versionArgs));
+  const have = existsSync(bin) ? probe() : null;
   if (have !== null && tool.check(have, tool.pin)) return;
   if (spawnSync('go', ['version']).status !== 0) {
     console.error(
@@ -193,7 +210,7 @@ function install(name) {
     `installing ${name} v${tool.pin} into .tools/bin (go ${tool.build ? 'build' : 'install'}; a few minutes the first time)…`,
   );
   const built = tool.build ? tool.build(tool, bin) : go(['install', ...tool.tags, `${tool.module}@v${tool.pin}`]);
-  const got = built ? versionOutput(bin, tool.versionArgs) : null;
+  const got = built ? probe() : null;
   if (got === null || !tool.check(got, tool.pin)) {
     console.error(
       `install-tools: go install of ${name} v${tool.pin} failed or reports another version; check the Go module proxy is reachable`,

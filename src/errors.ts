@@ -226,7 +226,7 @@ export const ERROR_CODES = {
   FETCH_TOO_LARGE: {
     kind: 'fetch',
     status: 500,
-    hint: 'the pack is over the configured size limit (limits.max_pack_bytes, or source.http.max_bytes if lower)',
+    hint: 'the pack is over the configured size limit (limits.max_pack_bytes, or source.http.max_bytes or source.s3.max_bytes if lower)',
   },
   SIGNATURE_FETCH_FAILED: {
     kind: 'fetch',
@@ -252,6 +252,16 @@ export const ERROR_CODES = {
     kind: 'fetch',
     status: 500,
     hint: 'the registry sent content that does not hash to the digest it was asked for (a broken registry or proxy); the agent retries with backoff',
+  },
+  FETCH_ACCESS_DENIED: {
+    kind: 'fetch',
+    status: 500,
+    hint: 'the object store refused the credentials or their signature (403: InvalidAccessKeyId, SignatureDoesNotMatch, AccessDenied, ExpiredToken); fix the access key files or the bucket policy; the active pack stays',
+  },
+  FETCH_CREDENTIALS_UNAVAILABLE: {
+    kind: 'fetch',
+    status: 500,
+    hint: 'no credentials to sign the request with: a credentials file named in source.s3.credentials is missing or empty, or the default AWS provider chain found none',
   },
 
   DECISION_PATH_UNKNOWN: {

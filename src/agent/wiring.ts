@@ -29,12 +29,15 @@ import { HttpSource, type HttpSourceConfig } from '../source/http.js';
 import type { OciCredentials } from '../source/oci/auth.js';
 import { parseOciReference } from '../source/oci/reference.js';
 import { OciSource, type OciSourceConfig } from '../source/oci/source.js';
+import { s3Url } from '../source/s3-fetch.js';
+import { S3Source, type S3SourceConfig } from '../source/s3.js';
 import type { PackSource, SourceContext } from '../source/types.js';
 import type { ShadowEvaluator } from '../shadow/evaluator.js';
 import type { ShadowSettings } from '../shadow/settings.js';
 
 type Limits = AgentConfig['limits'];
 type HttpSection = NonNullable<PackConfig['source']['http']>;
+type S3Section = NonNullable<PackConfig['source']['s3']>;
 type FileSection = NonNullable<PackConfig['source']['file']>;
 type OciSection = NonNullable<PackConfig['source']['oci']>;
 type DirectorySection = NonNullable<PackConfig['source']['directory']>;
@@ -109,13 +112,19 @@ async function buildPackRuntime(
   deps: PackDeps & { readonly accept?: ((candidate: Candidate) => void) | undefined },
 ): Promise<PackRuntime> {
   const trust = await packTrust(p);
-  const origin = p.source.http?.url ?? p.source.file?.path ?? p.source.directory?.path ?? '';
+  const s3 = p.source.s3;
+  const origin =
+    p.source.http?.url ??
+    (s3 ? s3Url(s3.bucket, s3.key) : undefined) ??
+    p.source.file?.path ??
+    p.source.directory?.path ??
+    '';
   // The pack's loader: OPA's for engine: opa, else the decision workers' (packs with an acceptance check stay local).
   const opa = deps.opaEngines?.(p.name, () => activator.current?.engine);
   const engines = opa ?? (deps.accept ? undefined : deps.engines);
   const activator: Activator = new Activator({
     name: p.name,
-    sourceKind: p.source.http ? 'http' : p.source.directory ? 'directory' : 'file',
+    sourceKind: p.source.http ? 'http' : s3 ? 's3' : p.source.directory ? 'directory' : 'file',
     origin,
     trust,
     store: deps.store,
@@ -229,6 +238,36 @@ async function readSecret(path: string): Promise<string> {
   }
 }
 
+/** S3Source settings from `source.s3` (the CA read beforehand); like http, a pack is never larger than `limits.max_pack_bytes`. */
+export function s3SourceConfigFrom(s: S3Section, limits: Limits, ca: Buffer | undefined): S3SourceConfig {
+  const files = s.credentials;
+  return {
+    bucket: s.bucket,
+    key: s.key,
+    ...(s.signature_key === undefined ? {} : { signatureKey: s.signature_key }),
+    ...(s.endpoint === undefined ? {} : { endpoint: s.endpoint }),
+    region: s.region,
+    forcePathStyle: s.force_path_style,
+    ...(files === undefined
+      ? {}
+      : {
+          credentials: {
+            accessKeyIdFile: files.access_key_id_file,
+            secretAccessKeyFile: files.secret_access_key_file,
+            ...(files.session_token_file === undefined ? {} : { sessionTokenFile: files.session_token_file }),
+          },
+        }),
+    ...(ca === undefined ? {} : { ca }),
+    pollMinSeconds: s.poll_min_seconds,
+    pollMaxSeconds: s.poll_max_seconds,
+    timeoutSeconds: s.timeout_seconds,
+    ...(s.max_bytes !== undefined && s.max_bytes < limits.max_pack_bytes
+      ? { maxBytes: s.max_bytes, maxBytesKey: 'source.s3.max_bytes' }
+      : { maxBytes: limits.max_pack_bytes, maxBytesKey: AGENT_LIMIT_KEYS.names.maxCompressedBytes }),
+    backoffMaxSeconds: s.backoff_max_seconds,
+  };
+}
+
 /** DirectorySource settings from `source.directory` and `limits:`; its entrypoints stand in when the folder has no warden.yaml. */
 export function directorySourceConfigFrom(
   name: string,
@@ -310,6 +349,12 @@ async function buildSource(p: PackConfig, config: AgentConfig, ctx: SourceContex
     const ca = o.ca_file === undefined ? undefined : await readTls(o.ca_file);
     return new OciSource(ociSourceConfigFrom(o, config.limits, await readOciCredentials(o.auth), ca), ctx);
   }
+  const s3 = p.source.s3;
+  if (s3)
+    return new S3Source(
+      s3SourceConfigFrom(s3, config.limits, s3.ca_file === undefined ? undefined : await readTls(s3.ca_file)),
+      ctx,
+    );
   const d = p.source.directory;
   if (d)
     return new DirectorySource(

@@ -67,6 +67,18 @@ function resolvePaths(c: RawConfig, base: string): RawConfig {
         tls,
         dropUndefined({ ca_file: atOpt(tls.ca_file), cert_file: atOpt(tls.cert_file), key_file: atOpt(tls.key_file) }),
       );
+    const s3 = p.source.s3;
+    if (s3?.ca_file !== undefined) s3.ca_file = at(s3.ca_file);
+    const creds = s3?.credentials;
+    if (creds)
+      Object.assign(
+        creds,
+        dropUndefined({
+          access_key_id_file: at(creds.access_key_id_file),
+          secret_access_key_file: at(creds.secret_access_key_file),
+          session_token_file: atOpt(creds.session_token_file),
+        }),
+      );
     if (p.source.directory) p.source.directory.path = at(p.source.directory.path);
     const oci = p.source.oci;
     if (oci) {

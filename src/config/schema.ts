@@ -80,6 +80,48 @@ const ociSource = z
     path: ['poll_max_seconds'],
   });
 
+/** `source.s3`: an object in an S3-compatible bucket (AWS S3, MinIO …), requests signed with SigV4 by the AWS SDK. */
+const s3Source = z
+  .strictObject({
+    /** Default: AWS S3's endpoint for the region. MinIO and other stores: their URL. */
+    endpoint: z.url({ protocol: /^https?$/ }).optional(),
+    bucket: z.string().min(3).max(63),
+    key: z.string().min(1).max(1024),
+    /** Default `<key>.sigstore.json`, beside the pack. */
+    signature_key: z.string().min(1).max(1024).optional(),
+    region: z.string().min(1).max(64),
+    /** `http://endpoint/bucket/key` instead of `http://bucket.endpoint/key`: MinIO and most self-hosted stores need it. */
+    force_path_style: z.boolean().default(false),
+    /** Files holding the keys (read at every fetch, so a rotated Secret is picked up); absent: the AWS SDK's default provider chain. */
+    credentials: z
+      .strictObject({
+        access_key_id_file: z.string().min(1),
+        secret_access_key_file: z.string().min(1),
+        session_token_file: z.string().min(1).optional(),
+      })
+      .optional(),
+    /** A PEM bundle trusted for an https endpoint (a private CA). */
+    ca_file: z.string().min(1).optional(),
+    poll_min_seconds: seconds(0.01, 86_400).default(10),
+    poll_max_seconds: seconds(0.01, 86_400).default(20),
+    timeout_seconds: seconds(0.1, 600).default(10),
+    backoff_max_seconds: seconds(0.1, 86_400).default(300),
+    /** Largest pack object accepted; default (and at most): limits.max_pack_bytes. */
+    max_bytes: z
+      .int()
+      .min(1024)
+      .max(1024 * 1024 * 1024)
+      .optional(),
+  })
+  .refine((s) => s.poll_max_seconds >= s.poll_min_seconds, {
+    message: 'poll_max_seconds must be ≥ poll_min_seconds',
+    path: ['poll_max_seconds'],
+  })
+  .refine((s) => (s.signature_key ?? `${s.key}.sigstore.json`) !== s.key, {
+    message: 'signature_key must differ from key',
+    path: ['signature_key'],
+  });
+
 const fileSource = z.strictObject({
   path: z.string().min(1),
   signature_path: z.string().min(1).optional(),
@@ -110,12 +152,13 @@ const sourceSchema = z
   .strictObject({
     http: httpSource.optional(),
     oci: ociSource.optional(),
+    s3: s3Source.optional(),
     file: fileSource.optional(),
     directory: directorySource.optional(),
   })
   .refine(
-    (s) => [s.http, s.oci, s.file, s.directory].filter((x) => x !== undefined).length === 1,
-    'exactly one of http, oci, file, directory',
+    (s) => [s.http, s.oci, s.s3, s.file, s.directory].filter((x) => x !== undefined).length === 1,
+    'exactly one of http, oci, s3, file, directory',
   );
 
 const verifySchema = z

@@ -50,7 +50,7 @@ export function evaluationErrors(e: WardenError): OpaErrorDetail[] | undefined {
 // OPA's own error answer, when the failure is a real OPA's (engine: opa): DECISION_FAILED with details.opa.
 function opaAnswerOf(e: WardenError): { code?: unknown; errors?: unknown } | undefined {
   const opa = e.details.opa;
-  return typeof opa === 'object' && opa !== null ? (opa) : undefined;
+  return typeof opa === 'object' && opa !== null ? opa : undefined;
 }
 
 /** The OPA-shaped body of `e` answered with `status` (`code` overrides the mapped OPA code). */

@@ -10,7 +10,7 @@ import type { WardenMetrics } from '../observe/metrics.js';
 import type { WardenError } from '../errors.js';
 
 /** The kinds of source a pack can have (docs/configuration.md). */
-export type SourceKind = 'http' | 'file' | 'directory' | 'oci';
+export type SourceKind = 'http' | 'oci' | 's3' | 'file' | 'directory';
 
 /** One delivery from a source. */
 export interface PackUpdate {

@@ -53,6 +53,25 @@ describe('agent configuration', () => {
     });
   });
 
+  it('reads an s3 source: defaults, key files and CA resolved against the folder, a signature key apart from the pack', () => {
+    const s3 =
+      'packs:\n  - name: authz\n    source: { s3: { endpoint: "http://127.0.0.1:9000", bucket: packs, key: prod/authz.tar.gz, region: us-east-1, ca_file: ca.pem, credentials: { access_key_id_file: s3/id, secret_access_key_file: /run/secret } } }\n    verify: { public_keys: [keys/policy.pub] }\n';
+    const c = parseConfig(s3, where).packs[0]?.source.s3;
+    assert.equal(c?.force_path_style, false);
+    assert.deepEqual([c?.poll_min_seconds, c?.poll_max_seconds, c?.timeout_seconds], [10, 20, 10]);
+    assert.equal(c?.ca_file, '/etc/warden/ca.pem');
+    assert.deepEqual(c?.credentials, {
+      access_key_id_file: '/etc/warden/s3/id',
+      secret_access_key_file: '/run/secret',
+    });
+    assert.ok(
+      issues(s3.replace('region: us-east-1', 'region: us-east-1, signature_key: prod/authz.tar.gz')).some((l) =>
+        l.includes('signature_key must differ from key'),
+      ),
+    );
+    assert.ok(issues(s3.replace(', region: us-east-1', '')).some((l) => l.includes('region')));
+  });
+
   it('is frozen all the way down', () => {
     const c = parseConfig(minimal, where);
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.packs[0]?.source.http));
@@ -83,7 +102,7 @@ describe('agent configuration', () => {
   it('wants exactly one source and one kind of trust', () => {
     assert.ok(
       issues(minimal.replace('source: {', 'source: { file: { path: p }, ')).some((l) =>
-        l.includes('exactly one of http, oci, file, directory'),
+        l.includes('exactly one of http, oci, s3, file, directory'),
       ),
     );
     assert.ok(

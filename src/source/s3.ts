@@ -1,0 +1,326 @@
+/**
+ * The `s3` source: a pack and its signature as two objects in an S3-compatible
+ * bucket (AWS S3, MinIO …), fetched with the AWS SDK (SigV4-signed requests), on
+ * a jittered poll with exponential backoff after failures, like the http source.
+ *
+ * Change detection is the object's ETag: each poll is a conditional GET
+ * (`If-None-Match`) of the pack, so an unchanged pack costs one 304 and is never
+ * downloaded or verified again. S3 takes one entity tag per request, so the tag
+ * sent is the active pack's or, after a refusal about the bytes (refused.ts), the
+ * refused pack's: a store still serving the refused pack answers 304 (counted in
+ * `policy_refused_unchanged_total`, not a confirmation of the active pack), and
+ * its signature object is asked for with its own ETag, so a signature fixed on
+ * its own brings the pair back to the pipeline. A 200 whose ETag is the active
+ * one (the store went back to what runs) confirms the active pack without a new
+ * verification. The signature object is fetched after the pack; a missing one is
+ * SIGNATURE_FETCH_FAILED, as for http. A pair torn by a publish between the two
+ * GETs is fetched once more (pairing.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { WardenError, messageOf, toWardenError, type WardenError as WardenErrorType } from '../errors.js';
+import type { Logger } from '../observe/logger.js';
+import { Backoff, nextPollDelayMs } from '../util/backoff.js';
+import { SIGNATURE_MAX_BYTES, type FetchResult } from './http-fetch.js';
+import type { SetTimer } from './http.js';
+import { pairLooksConsistent } from './pairing.js';
+import { digestOrNone, isRefusedPair, rememberRefusal, skippedRefused, type RefusedPack } from './refused.js';
+import { createS3Client, getObject, s3Url, type S3ClientSettings, type S3GetOptions } from './s3-fetch.js';
+import type { FetchOnceOptions, PackSource, SourceContext, UpdateHandler, UpdateOutcome } from './types.js';
+
+/** The `source.s3` settings of one pack (the CA as contents, not a path). */
+export interface S3SourceConfig extends S3ClientSettings {
+  readonly bucket: string;
+  readonly key: string;
+  /** Default `<key>.sigstore.json`. */
+  readonly signatureKey?: string;
+  readonly pollMinSeconds: number;
+  readonly pollMaxSeconds: number;
+  readonly timeoutSeconds: number;
+  readonly maxBytes: number;
+  /** The setting maxBytes comes from, named when a pack is over it. */
+  readonly maxBytesKey?: string;
+  /** First retry ceiling after a failure; default 1. */
+  readonly backoffBaseSeconds?: number;
+  /** Cap on the retry delay; default 300. */
+  readonly backoffMaxSeconds?: number;
+}
+
+/** Seams for tests: randomness, timers and the monotonic clock (ms). */
+export interface S3SourceDeps {
+  readonly random?: () => number;
+  readonly setTimer?: SetTimer;
+  readonly now?: () => number;
+}
+
+const unrefTimer: SetTimer = (fn, ms) => {
+  const t = setTimeout(fn, ms);
+  t.unref();
+  return () => clearTimeout(t);
+};
+
+// What the requests of one poll found.
+type Found =
+  | { readonly kind: 'current' }
+  | { readonly kind: 'refused'; readonly refused: RefusedPack; readonly how: 'not_modified' | 'same_digest' }
+  | { readonly kind: 'pair'; readonly pair: FetchedPair };
+
+interface FetchedPair {
+  readonly pack: Buffer;
+  readonly etag: string | undefined;
+  readonly signature: Buffer;
+  readonly signatureEtag: string | undefined;
+}
+
+/** A pack in an S3-compatible bucket. */
+export class S3Source implements PackSource {
+  readonly kind = 's3' as const;
+  readonly #config: S3SourceConfig;
+  readonly #ctx: SourceContext;
+  readonly #random: () => number;
+  readonly #setTimer: SetTimer;
+  readonly #now: () => number;
+  readonly #backoff: Backoff;
+  readonly #signatureKey: string;
+  readonly #origin: string;
+  #client: Promise<S3Client> | undefined;
+  #active: string | undefined;
+  #refused: RefusedPack | undefined;
+  #tail: Promise<unknown> = Promise.resolve();
+  #lifecycle = new AbortController();
+  #loop: Promise<void> | undefined;
+  #cancelSleep: (() => void) | undefined;
+
+  constructor(config: S3SourceConfig, ctx: SourceContext, deps: S3SourceDeps = {}) {
+    this.#config = config;
+    this.#ctx = ctx;
+    this.#random = deps.random ?? Math.random;
+    this.#setTimer = deps.setTimer ?? unrefTimer;
+    this.#now = deps.now ?? (() => performance.now());
+    this.#backoff = new Backoff({
+      baseMs: (config.backoffBaseSeconds ?? 1) * 1000,
+      maxMs: (config.backoffMaxSeconds ?? 300) * 1000,
+      random: this.#random,
+    });
+    this.#signatureKey = config.signatureKey ?? `${config.key}.sigstore.json`;
+    this.#origin = s3Url(config.bucket, config.key);
+    // Load the SDK now (it takes a while), not at the first fetch; a failure surfaces at that fetch.
+    this.#client = createS3Client(config);
+    this.#client.catch(() => undefined);
+  }
+
+  setActive(etag: string | undefined): void {
+    this.#active = etag;
+  }
+
+  /** One conditional GET now, after any fetch in flight; `force` forgets the refused pack first. */
+  fetchOnce(handler: UpdateHandler, options: FetchOnceOptions = {}): Promise<UpdateOutcome | undefined> {
+    const run = this.#tail.then(() => this.#fetch(handler, options.force === true));
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Polls until stop(); a second start() while running is ignored. */
+  start(handler: UpdateHandler): void {
+    if (this.#loop !== undefined) return;
+    if (this.#lifecycle.signal.aborted) this.#lifecycle = new AbortController();
+    this.#loop = this.#run(handler, this.#lifecycle.signal);
+  }
+
+  /** Aborts the request in flight and the pending timer; resolves when the loop has ended. */
+  async stop(): Promise<void> {
+    this.#lifecycle.abort();
+    this.#cancelSleep?.();
+    await this.#loop;
+    await this.#tail;
+    this.#loop = undefined;
+    const client = this.#client;
+    this.#client = undefined;
+    if (client !== undefined) (await client.catch(() => undefined))?.destroy();
+  }
+
+  // Fetch → (signature) → handler; reports fetch failures once (log, metrics, ctx) and rethrows.
+  async #fetch(handler: UpdateHandler, force: boolean): Promise<UpdateOutcome | undefined> {
+    const { pack, metrics } = this.#ctx;
+    if (force) this.#refused = undefined;
+    const correlationId = randomUUID();
+    const log = this.#ctx.log.child({ pack, source: 's3', correlation_id: correlationId });
+    const signal = this.#lifecycle.signal;
+    const started = this.#now();
+    let found: Found;
+    try {
+      found = await this.#download(signal, log);
+    } catch (err) {
+      const e = toWardenError(err, 'FETCH_FAILED');
+      if (!signal.aborted) this.#report(e, log, (this.#now() - started) / 1000);
+      throw e;
+    }
+    metrics.fetchDuration.observe(
+      { pack, source: 's3', result: found.kind === 'pair' ? 'changed' : 'unchanged' },
+      (this.#now() - started) / 1000,
+    );
+    if (found.kind === 'current') {
+      log.debug({ etag: this.#active }, 'policy pack unchanged');
+      this.#refused = undefined; // the store serves the active pack again, not the refused one
+      this.#ctx.onConfirmed();
+      return undefined;
+    }
+    if (found.kind === 'refused')
+      return skippedRefused(this.#ctx, 's3', found.refused, {
+        correlation_id: correlationId,
+        etag: found.refused.etag,
+        digest: found.refused.digest,
+        how: found.how,
+      });
+    const pair = found.pair;
+    log.info({ url: this.#origin, etag: pair.etag, bytes: pair.pack.length }, 'policy pack fetched');
+    let outcome: UpdateOutcome;
+    try {
+      outcome = await handler({
+        pack: pair.pack,
+        signature: pair.signature,
+        etag: pair.etag,
+        origin: this.#origin,
+        correlationId,
+      });
+    } catch (err) {
+      log.error({ code: toWardenError(err).code, err: messageOf(err) }, 'update handler failed');
+      throw err;
+    }
+    this.#refused = rememberRefusal(outcome, pair);
+    if (outcome.status !== 'refused') {
+      this.#active = pair.etag;
+      this.#ctx.onConfirmed();
+    }
+    return outcome;
+  }
+
+  // The GETs of one poll: the pack (If-None-Match: the refused ETag if any, else the active one), the signature when needed.
+  async #download(signal: AbortSignal, log: Logger): Promise<Found> {
+    const refused = this.#refused;
+    const tag = refused?.etag ?? this.#active;
+    const res = await this.#get(this.#config.key, signal, tag);
+    let pair: FetchedPair;
+    if (res.status === 304) {
+      if (refused?.etag === undefined) return { kind: 'current' };
+      // The refused pack is still served; its signature may have been fixed on its own (a small, conditional GET).
+      const sig = await this.#getSignature(signal, refused.signatureEtag);
+      if (sig.status === 304 || digestOrNone(sig.body) === refused.signatureDigest)
+        return { kind: 'refused', refused, how: 'not_modified' };
+      log.info({ url: s3Url(this.#config.bucket, this.#signatureKey) }, 'the signature of the refused pack changed');
+      pair = { ...(await this.#getPack(signal)), signature: sig.body, signatureEtag: sig.etag };
+    } else {
+      // The active pack again (the store went back to it after a refusal): confirmed, not verified again.
+      if (res.etag !== undefined && res.etag === this.#active) return { kind: 'current' };
+      pair = { pack: res.body, etag: res.etag, ...(await this.#getSignatureFull(signal)) };
+    }
+    // A publish landed between the two GETs: fetch the pair once more, unconditionally.
+    if (!pairLooksConsistent(pair.pack, pair.signature)) {
+      log.info({ url: this.#origin }, 'pack and signature fetched mid-publish; fetching the pair again');
+      pair = { ...(await this.#getPack(signal)), ...(await this.#getSignatureFull(signal)) };
+    }
+    if (isRefusedPair(refused, pair.pack, pair.signature)) {
+      this.#refused = {
+        ...refused,
+        etag: pair.etag ?? refused.etag,
+        signatureEtag: pair.signatureEtag ?? refused.signatureEtag,
+      };
+      return { kind: 'refused', refused, how: 'same_digest' };
+    }
+    return { kind: 'pair', pair };
+  }
+
+  // An unconditional GET of the pack.
+  async #getPack(signal: AbortSignal): Promise<{ pack: Buffer; etag: string | undefined }> {
+    const res = await this.#get(this.#config.key, signal, undefined);
+    if (res.status === 304) throw unexpected304(this.#origin);
+    return { pack: res.body, etag: res.etag };
+  }
+
+  // An unconditional GET of the signature.
+  async #getSignatureFull(signal: AbortSignal): Promise<{ signature: Buffer; signatureEtag: string | undefined }> {
+    const sig = await this.#getSignature(signal, undefined);
+    if (sig.status === 304) throw unexpected304(s3Url(this.#config.bucket, this.#signatureKey));
+    return { signature: sig.body, signatureEtag: sig.etag };
+  }
+
+  // GET of the signature object; any failure → SIGNATURE_FETCH_FAILED wrapping the cause (as the http source).
+  async #getSignature(signal: AbortSignal, ifNoneMatch: string | undefined): Promise<FetchResult> {
+    const url = s3Url(this.#config.bucket, this.#signatureKey);
+    try {
+      return await this.#get(this.#signatureKey, signal, ifNoneMatch, SIGNATURE_MAX_BYTES);
+    } catch (err) {
+      const cause = err instanceof WardenError ? err : undefined;
+      throw new WardenError('SIGNATURE_FETCH_FAILED', `cannot fetch the signature ${url}: ${messageOf(err)}`, {
+        cause: err,
+        details: { url, cause_code: cause?.code, ...cause?.details },
+      });
+    }
+  }
+
+  // One GET with this source's client, deadline and limit.
+  async #get(key: string, signal: AbortSignal, ifNoneMatch: string | undefined, limit?: number): Promise<FetchResult> {
+    const { bucket, timeoutSeconds, maxBytes, maxBytesKey } = this.#config;
+    this.#client ??= createS3Client(this.#config);
+    const opts: S3GetOptions = {
+      bucket,
+      key,
+      timeoutMs: timeoutSeconds * 1000,
+      signal,
+      ...(ifNoneMatch === undefined ? {} : { ifNoneMatch }),
+      ...(limit === undefined
+        ? { maxBytes, ...(maxBytesKey === undefined ? {} : { maxBytesKey }) }
+        : { maxBytes: Math.min(limit, maxBytes) }),
+    };
+    return getObject(await this.#client, opts);
+  }
+
+  // Logs, counts and reports one fetch failure.
+  #report(e: WardenErrorType, log: Logger, seconds: number): void {
+    const { pack, metrics } = this.#ctx;
+    metrics.fetchDuration.observe({ pack, source: 's3', result: 'error' }, seconds);
+    metrics.fetchFailures.inc({ pack, source: 's3', code: e.code });
+    log.warn({ code: e.code, err: e.message, details: e.details }, 'policy fetch failed');
+    this.#ctx.onFetchError(e);
+  }
+
+  // The poll loop: fetch, a jittered poll interval (or the backoff after a failure), sleep; ends on stop().
+  async #run(handler: UpdateHandler, signal: AbortSignal): Promise<void> {
+    const { pollMinSeconds, pollMaxSeconds } = this.#config;
+    while (!signal.aborted) {
+      let delay: number;
+      try {
+        await this.fetchOnce(handler);
+        this.#backoff.reset();
+        delay = nextPollDelayMs(pollMinSeconds, pollMaxSeconds, this.#random);
+      } catch {
+        delay = this.#backoff.next(); // already logged and counted
+      }
+      if (signal.aborted) break;
+      await this.#sleep(delay);
+    }
+  }
+
+  // Sleeps ms; stop() cancels the timer and wakes the loop.
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        this.#cancelSleep = undefined;
+        resolve();
+      };
+      const cancel = this.#setTimer(wake, ms);
+      this.#cancelSleep = () => {
+        cancel();
+        wake();
+      };
+    });
+  }
+}
+
+// A 304 to a GET that sent no entity tag: the store (or a cache in between) is broken.
+function unexpected304(url: string): WardenError {
+  return new WardenError('FETCH_HTTP_STATUS', `unexpected HTTP 304 for ${url}: the request was not conditional`, {
+    details: { status: 304, url },
+  });
+}
