@@ -10,7 +10,7 @@
  */
 import { bundleFromJSON, isBundleWithDsseEnvelope, type BundleWithDsseEnvelope } from '@sigstore/bundle';
 import { WardenError, messageOf } from '../errors.js';
-import { PACK_LAYER } from '../source/oci/media-types.js';
+import { PACK_LAYER } from './oci-media-types.js';
 import { sha256Digest } from './digest.js';
 
 /** The media type of the wrapper (Warden's own; never sent to a registry). */

@@ -19,7 +19,7 @@ import {
   tokenUrl,
   type OciCredentials,
 } from './auth.js';
-import { MANIFEST_ACCEPT, OCI_INDEX, OCI_MANIFEST } from './media-types.js';
+import { MANIFEST_ACCEPT, OCI_INDEX, OCI_MANIFEST } from '../../verify/oci-media-types.js';
 import type { OciReference } from './reference.js';
 
 /** How a client connects. */

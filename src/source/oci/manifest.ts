@@ -6,7 +6,7 @@
  */
 import { WardenError } from '../../errors.js';
 import type { Descriptor, FetchedManifest, OciClient } from './client.js';
-import { PACK_LAYER } from './media-types.js';
+import { PACK_LAYER } from '../../verify/oci-media-types.js';
 
 /** The manifest holding the pack and the pack layer's descriptor. */
 export interface PackLocation {

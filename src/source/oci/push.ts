@@ -20,7 +20,7 @@ import {
   PACK_LAYER,
   SIGSTORE_BUNDLE,
   TITLE_ANNOTATION,
-} from './media-types.js';
+} from '../../verify/oci-media-types.js';
 
 /** What was pushed. */
 export interface Pushed {

@@ -16,7 +16,7 @@ import { SIGNATURE_MAX_BYTES } from '../http-fetch.js';
 import { wrapAttestation } from '../../verify/oci-attestation.js';
 import type { Descriptor, FetchedManifest, OciClient } from './client.js';
 import { isDescriptor, parseManifestJson } from './manifest.js';
-import { SIGSTORE_BUNDLE } from './media-types.js';
+import { SIGSTORE_BUNDLE } from '../../verify/oci-media-types.js';
 
 /** The chosen signature referrer: its manifest digest (the signature's version tag) and descriptor. */
 export interface SignatureRef {

@@ -1,6 +1,6 @@
 /**
  * The `oci` source: a pack stored in an OCI registry as an OPA bundle artefact
- * (media-types.ts), its signature a Sigstore bundle attached as a referrer
+ * (src/verify/oci-media-types.ts), its signature a Sigstore bundle attached as a referrer
  * (signature.ts). Change detection is by manifest digest: each poll is one
  * HEAD of the tag (the digest is the source's ETag); only a new digest costs
  * the manifest, the layer and the signature. A reference pinned by digest is
