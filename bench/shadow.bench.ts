@@ -93,25 +93,40 @@ const caseAt = (i: number): VerdictCase => MIX[ORDER[i % ORDER.length] as number
  * the shadow's ring and its evaluation ends when it asks the gate (what follows is the log's
  * asynchronous append). Only while `on` is set.
  */
+const T0 = process.hrtime.bigint();
+/** ns since the benchmark started: the one clock of the open loop and of the batches. */
+const now = (): number => Number(process.hrtime.bigint() - T0);
+
 class BatchClock {
   on = false;
   readonly ns: number[] = [];
   readonly sizes: number[] = [];
-  #start = 0n;
+  /** Each batch's [start, end] on `now()`'s clock, in order. */
+  readonly spans: number[] = [];
+  #start = 0;
 
   attach(run: LiveShadow): void {
     const take = run.ring.take.bind(run.ring);
     run.ring.take = (max: number) => {
-      this.#start = process.hrtime.bigint();
+      this.#start = now();
       const out = take(max);
       if (this.on && out.length > 0) this.sizes.push(out.length);
       return out;
     };
     const judge = run.judge.bind(run);
     run.judge = () => {
-      if (this.on) this.ns.push(Number(process.hrtime.bigint() - this.#start));
+      if (this.on) {
+        const end = now();
+        this.ns.push(end - this.#start);
+        this.spans.push(this.#start, end);
+      }
       return judge();
     };
+  }
+
+  /** The spans recorded since the last call. */
+  takeSpans(): number[] {
+    return this.spans.splice(0);
   }
 
   /** Everything recorded since the last call. */
@@ -232,6 +247,8 @@ interface Block {
   readonly busy: number;
   /** The latest a verdict was started after it was due, ns. */
   readonly maxStartDelay: number;
+  /** Per verdict, the ns of its latency spent while a shadow batch ran (all 0 without a shadow). */
+  readonly shadowNs: number[];
 }
 
 // Verdicts due every 1/rate s for BLOCK_MS; after each turn, every verdict due is answered.
@@ -242,8 +259,6 @@ async function openBlock(a: GovernanceAgent, rate: number, start: number): Promi
   let busy = 0;
   let maxStartDelay = 0;
   let wrong = 0;
-  const base = process.hrtime.bigint();
-  const now = (): number => Number(process.hrtime.bigint() - base);
   const t0 = now() + 1e5;
   let i = 0;
   while (i < n) {
@@ -263,7 +278,24 @@ async function openBlock(a: GovernanceAgent, rate: number, start: number): Promi
     await turn();
   }
   if (wrong > 0) throw new Error(`open loop: ${wrong} of ${n} verdicts answered wrong`);
-  return { ns, busy: busy / (n * interval), maxStartDelay };
+  return { ns, busy: busy / (n * interval), maxStartDelay, shadowNs: overlaps(ns, t0, interval, clock.takeSpans()) };
+}
+
+/**
+ * For each verdict (due at t0 + i·interval, answered ns[i] later), the time of its wait during
+ * which the shadow evaluator's batches ran (spans: [start, end] pairs in order, not overlapping).
+ */
+function overlaps(ns: readonly number[], t0: number, interval: number, spans: readonly number[]): number[] {
+  const out = new Array<number>(ns.length).fill(0);
+  let j = 0;
+  for (let i = 0; i < ns.length; i++) {
+    const due = t0 + i * interval;
+    const done = due + (ns[i] as number);
+    while (j < spans.length && (spans[j + 1] as number) <= due) j += 2;
+    for (let k = j; k < spans.length && (spans[k] as number) < done; k += 2)
+      out[i] = (out[i] as number) + Math.min(done, spans[k + 1] as number) - Math.max(due, spans[k] as number);
+  }
+  return out;
 }
 
 interface OpenSide {
@@ -271,6 +303,12 @@ interface OpenSide {
   readonly roundP99: number[];
   readonly busy: number[];
   readonly maxStartDelayUs: number;
+  /** The same verdicts' latency less the time they waited while a shadow batch ran. */
+  readonly withoutShadow: Summary;
+  readonly withoutShadowRoundP99: number[];
+  /** Share of verdicts that waited while a shadow batch ran, and that wait (µs) among them. */
+  readonly touched: number;
+  readonly shadowWaitUs: Summary | undefined;
 }
 
 interface OpenResult {
@@ -280,6 +318,8 @@ interface OpenResult {
   readonly on: OpenSide;
   readonly ratio: { p50: number; p90: number; p99: number };
   readonly pairedP99: number;
+  /** "On" over the same verdicts less their wait behind shadow batches: the shadow's direct cost. */
+  readonly direct: { p50: number; p90: number; p99: number; pairedP99: number };
   readonly inBlocks: Counts;
   readonly drained: Counts;
   /** The evaluator's batches inside the kept "on" blocks (none in the A/A). */
@@ -299,10 +339,22 @@ interface BatchFigures {
 
 function side(blocks: readonly Block[]): OpenSide {
   const all: number[] = [];
-  for (const b of blocks) for (const x of b.ns) all.push(x / NS_PER_US);
+  const without: number[] = [];
+  const waits: number[] = [];
+  for (const b of blocks)
+    b.ns.forEach((x, i) => {
+      const w = b.shadowNs[i] ?? 0;
+      all.push(x / NS_PER_US);
+      without.push((x - w) / NS_PER_US);
+      if (w > 0) waits.push(w / NS_PER_US);
+    });
   return {
     pooled: summarize(all),
     roundP99: blocks.map((b) => summarize(b.ns).p99 / NS_PER_US),
+    withoutShadow: summarize(without),
+    withoutShadowRoundP99: blocks.map((b) => summarize(b.ns.map((x, i) => x - (b.shadowNs[i] ?? 0))).p99 / NS_PER_US),
+    touched: waits.length / all.length,
+    shadowWaitUs: waits.length > 0 ? summarize(waits) : undefined,
     busy: blocks.map((b) => b.busy),
     maxStartDelayUs: Math.max(...blocks.map((b) => b.maxStartDelay)) / NS_PER_US,
   };
@@ -356,6 +408,12 @@ async function openLoop(on: GovernanceAgent, off: GovernanceAgent, rate: number,
     on: o,
     ratio: { p50: o.pooled.p50 / f.pooled.p50, p90: o.pooled.p90 / f.pooled.p90, p99: o.pooled.p99 / f.pooled.p99 },
     pairedP99: pairedRatio(o.roundP99, f.roundP99),
+    direct: {
+      p50: o.pooled.p50 / o.withoutShadow.p50,
+      p90: o.pooled.p90 / o.withoutShadow.p90,
+      p99: o.pooled.p99 / o.withoutShadow.p99,
+      pairedP99: pairedRatio(o.roundP99, o.withoutShadowRoundP99),
+    },
     inBlocks,
     drained,
     load,
@@ -417,6 +475,28 @@ function renderOpen(title: string, r: OpenResult): string {
       [
         row('shadow off', r.off),
         row('shadow on', r.on),
+        ...(r.batches
+          ? [
+              [
+                'shadow on, less the waits behind its batches',
+                '',
+                f1(r.on.withoutShadow.p50),
+                f1(r.on.withoutShadow.p90),
+                f1(r.on.withoutShadow.p99),
+                f1(r.on.withoutShadow.max),
+                '',
+              ],
+              [
+                'on / on less the waits',
+                '',
+                ratio(r.direct.p50),
+                ratio(r.direct.p90),
+                ratio(r.direct.p99),
+                '',
+                `paired p99 ${ratio(r.direct.pairedP99)}`,
+              ],
+            ]
+          : []),
         [
           'on / off',
           '',
@@ -434,6 +514,9 @@ function renderOpen(title: string, r: OpenResult): string {
     r.batches
       ? `evaluator batches inside the "on" blocks: ${r.batches.count}, ${r.batches.size.p50} decisions (max ${r.batches.size.max}), ${f1(r.batches.us.p50)} µs p50 / ${f1(r.batches.us.p99)} µs p99 / ${f1(r.batches.us.max)} µs max; ${(100 * r.batches.share).toFixed(2)} % of the blocks' time`
       : 'no evaluator batches',
+    r.on.shadowWaitUs
+      ? `verdicts that waited while a batch ran: ${(100 * r.on.touched).toFixed(2)} %, waiting ${f1(r.on.shadowWaitUs.p50)} µs p50 / ${f1(r.on.shadowWaitUs.p99)} µs p99 / ${f1(r.on.shadowWaitUs.max)} µs max of it`
+      : 'no verdict waited behind a batch',
     `load average (1 min) per round: ${r.load.map((x) => x.toFixed(1)).join(' ')}`,
   ].join('\n');
 }
