@@ -31,13 +31,17 @@
  *    alternating; after the "on" block the rest of its queue is drained,
  *    untimed. p50/p90/p99 pooled, and the paired ratio at p99 (median over
  *    rounds of on / off p99 of the same round). Also how many sampled
- *    decisions the shadow evaluated, and dropped, inside the "on" blocks.
+ *    decisions the shadow evaluated, and dropped, inside the "on" blocks; the
+ *    evaluator's batches timed from outside (BatchClock); and each verdict's
+ *    wait during those batches, so the "on" latencies less those waits give
+ *    the shadow's direct cost apart from the scheduler's (on a loaded host the
+ *    scheduler sets the open-loop p99: the A/A of part 0 shows how much).
  * 3. Main-thread CPU per verdict with the shadow's evaluation included:
  *    verdicts with a turn after each, the "on" phase lasting until its queue
  *    is drained.
  *
  * Run: `node --import tsx bench/shadow.bench.ts` (in-process only: no dist/
- * needed; ~3 min). Prints tables; raw figures go to bench/results/.
+ * needed; ~2 min), or `npm run bench` with the others. Prints tables; raw figures go to bench/results/.
  */
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
