@@ -21,6 +21,7 @@ const BENCHES = [
   'opa-engine',
   'opa-engine-http',
   'replay',
+  'shadow',
 ] as const;
 
 // Runs `node --import tsx bench/<name>.bench.ts` with inherited output; resolves with its exit status.

@@ -151,6 +151,10 @@ export interface AgentShape {
   /** `tenants.token_cache_seconds`: 0 verifies every token every time. */
   readonly tokenCacheSeconds?: number;
   readonly logLevel?: 'silent' | 'warn';
+  /** The governance pack's folder; default examples/governance. */
+  readonly governanceDir?: string;
+  /** The governance pack's `rollout:` block as a YAML flow mapping; default none (mode direct). */
+  readonly rollout?: string;
 }
 
 /** The agent's YAML: both packs from the examples' folders, unsigned, polled rarely (nothing changes during a run). */
@@ -162,8 +166,9 @@ export function governanceConfig(s: AgentShape): string {
     'packs:',
     '  - name: governance',
     '    source:',
-    `      directory: { path: ${GOVERNANCE_DIR}, rescan_seconds: 3600 }`,
+    `      directory: { path: ${s.governanceDir ?? GOVERNANCE_DIR}, rescan_seconds: 3600 }`,
     '    verify: { unsigned: true }',
+    ...(s.rollout ? [`    rollout: ${s.rollout}`] : []),
     'governance:',
     '  pack: governance',
     // TTL well past the run, so the cached case only ever hits.
