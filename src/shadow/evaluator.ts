@@ -34,7 +34,7 @@ export interface ShadowEvaluatorOptions {
   readonly registry?: Registry | undefined;
   /** How often queued shadow decisions are evaluated; default 50 ms. */
   readonly intervalMs?: number;
-  /** Decisions evaluated per turn at most; default 64. */
+  /** Decisions evaluated per turn at most; default 16 (a verdict arriving meanwhile waits for one batch: ~0.1–0.4 ms, docs/benchmarks.md "Shadow evaluation cost"). */
   readonly batchSize?: number;
 }
 
@@ -53,7 +53,7 @@ export class ShadowEvaluator {
     this.#decisions = counter(opts.registry, 'policy_shadow_decisions_total');
     this.#dropped = counter(opts.registry, 'policy_shadow_dropped_total');
     this.#intervalMs = opts.intervalMs ?? 50;
-    this.#batchSize = opts.batchSize ?? 64;
+    this.#batchSize = opts.batchSize ?? 16;
   }
 
   /** The starter of one pack's shadows (the activator calls it for each new shadow). */

@@ -2,9 +2,13 @@
  * One running shadow: the request-path side (sample, then claim a ring slot
  * and fill it: no I/O, no allocation, never throws) and its counts, which the
  * evaluator (evaluator.ts) adds to off the request path before asking the gate
- * (gate.ts). Sampling is systematic, not random: every 1/sample-th decision the
- * active version answers (a running sum of `sample` crossing 1), so 10 % is
- * exactly one decision in ten, and a sample of 1 asks the shadow everything.
+ * (gate.ts). Sampling is stratified: the decisions the active version answers
+ * are cut into windows of 1/sample, and one decision at a random place in each
+ * window is taken. So 10 % is exactly one decision in every ten (counts stay
+ * exact), yet no periodic pattern in the traffic can hide from it (a fixed
+ * every-tenth pick would never see a request that comes back every eighth
+ * call at the other offsets); a sample of 1 asks the shadow everything. One
+ * Math.random() per sampled decision, none for the others.
  */
 import type { GateVerdict, ShadowProgress, ShadowRun } from '../activate/shadow.js';
 import type { ActivePack } from '../activate/types.js';
@@ -24,7 +28,10 @@ export class LiveShadow implements ShadowRun {
   sampled = 0;
   /** Drops already added to the metric. */
   droppedReported = 0;
-  #sum = 0;
+  /** Decisions seen; the next one taken is number #nextAt (0-based). */
+  #seen = 0;
+  #window = 0;
+  #nextAt = -1;
   #ended = false;
   #verdict: GateVerdict = { state: 'collecting' };
   #told = false;
@@ -119,12 +126,20 @@ export class LiveShadow implements ShadowRun {
     this.onEnd(this);
   }
 
-  // Systematic sampling: true for every 1/sample-th decision.
+  // Stratified sampling: true for one decision at a random place in each window of 1/sample.
   #take(): boolean {
-    this.#sum += this.settings.sample;
-    if (this.#sum < 1 - 1e-9) return false; // 0.1 ten times is 0.9999…
-    this.#sum -= 1;
+    if (this.#nextAt < 0) this.#nextAt = this.#placeIn(0, -1);
+    const n = this.#seen++;
+    if (n !== this.#nextAt) return false;
+    this.#window++;
+    this.#nextAt = this.#placeIn(this.#window, n);
     this.sampled++;
     return true;
+  }
+
+  // Where window k's decision is: floor((k + u) / sample), after the previous one taken.
+  #placeIn(k: number, previous: number): number {
+    const size = 1 / this.settings.sample;
+    return Math.max(Math.floor((k + Math.random()) * size), previous + 1);
   }
 }
