@@ -171,7 +171,7 @@ function options(summary) {
   else if (t.spans?.error) lines.push(`Tracing on (decision sample ${t.decision_sample}): ${t.spans.error}.`);
   else {
     const names = Object.entries(t.spans?.by_name ?? {}).map(([k, v]) => `${k} ${v}`).join(', ');
-    lines.push(`Tracing on: OpenTelemetry SDK (BasicTracerProvider, BatchSpanProcessor, a counting exporter), decision sample ${t.decision_sample}; ${t.spans?.ended ?? '?'} spans ended, ${t.spans?.exported ?? '?'} exported in ${t.spans?.exports ?? '?'} batches (${names}).`);
+    lines.push(`Tracing on: OpenTelemetry SDK (BasicTracerProvider, BatchSpanProcessor, a counting exporter), decision sample ${t.decision_sample}; ${t.spans?.ended ?? '?'} spans ended (${names}), ${t.spans?.exported ?? '?'} of them exported in ${t.spans?.exports ?? '?'} batches by the time the agent stopped.`);
   }
   return [...lines, ''];
 }
