@@ -12,17 +12,21 @@
 //   5. writes load/results/summary.{json,md} (k6's raw summaries beside them) and prints the tables.
 // Environment: LOAD_DURATION (seconds per scenario, default 20), LOAD_RATE_<SCENARIO>
 // (e.g. LOAD_RATE_DENIAL_STORM=2000), LOAD_RESOURCE_POOL (see load/governance.mjs),
-// LOAD_KEEP=1 keeps the temp folder. Needs a built checkout (`npm run load` bootstraps first).
+// LOAD_KEEP=1 keeps the temp folder, LOAD_REVOCATION=1 runs a real redis-server and turns on
+// governance.tenants.revocation (load/lib/revocation.mjs), LOAD_TRACING=1 registers a real
+// OpenTelemetry SDK in the agent (load/lib/otel-preload.mjs) with decision spans sampled at 1 %.
+// Needs a built checkout (`npm run load` bootstraps first).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep, startAgent, freePort, tail } from '../load/lib/agent.mjs';
-import { buildFixtures } from '../load/lib/fixtures.mjs';
+import { DECISION_SAMPLE, buildFixtures } from '../load/lib/fixtures.mjs';
 import { delta, scrape } from '../load/lib/prom.mjs';
 import { startPolicyUpdates } from '../load/lib/reconfigure.mjs';
 import { hostCpu, machine, markdown, reapedChildrenCpu, scenarioResult } from '../load/lib/report.mjs';
+import { KEY_PREFIX, startRedis, writeRevoked } from '../load/lib/revocation.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const k6Bin = join(root, '.tools', 'bin', 'k6');
@@ -51,6 +55,8 @@ if (unknown.length > 0) {
 }
 const scenarios = args.length > 0 ? Object.keys(TARGETS).filter((s) => args.includes(s)) : DEFAULT_SCENARIOS;
 const durationSeconds = Number(process.env.LOAD_DURATION ?? 20);
+const withRevocation = process.env.LOAD_REVOCATION === '1';
+const withTracing = process.env.LOAD_TRACING === '1';
 if (!Number.isInteger(durationSeconds) || durationSeconds < 1) {
   console.error(`load: LOAD_DURATION must be a whole number of seconds; got "${process.env.LOAD_DURATION}"`);
   process.exit(2);
@@ -69,6 +75,7 @@ mkdirSync(resultsDir, { recursive: true });
 for (const f of readdirSync(resultsDir)) if (/^k6-.*\.json$/.test(f)) rmSync(join(resultsDir, f));
 const work = mkdtempSync(join(tmpdir(), 'warden-load-'));
 let agent;
+let redis;
 let k6Child;
 let cleaning;
 let interrupted = false;
@@ -78,6 +85,7 @@ function cleanup() {
   cleaning ??= (async () => {
     if (k6Child && k6Child.exitCode === null) k6Child.kill('SIGTERM');
     await agent?.stop();
+    await redis?.stop();
     if (process.env.LOAD_KEEP === '1') console.error(`load: kept ${work}`);
     else rmSync(work, { recursive: true, force: true });
   })();
@@ -116,13 +124,14 @@ function runK6(scenario, { url, tokens, summaryOut }) {
 }
 
 // A few requests of each kind before measuring: JIT warm-up, and a loud failure if the setup is wrong.
-async function warmUp(url, tokens) {
-  const ask = async (tenant, purpose, body) => {
+// With revocation on, the revoked probe token must be refused (401 TOKEN_REVOKED).
+async function warmUp(url, tokens, probe) {
+  const ask = async (tenant, purpose, body, token = tokens[tenant].token) => {
     const res = await fetch(`${url}/v1/verdict`, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
-        authorization: `Bearer ${tokens[tenant].token}`,
+        authorization: `Bearer ${token}`,
         'x-tenant-id': tenant,
         'x-purpose': purpose,
       },
@@ -153,6 +162,27 @@ async function warmUp(url, tokens) {
         `warm-up verdicts are not what the example packs give: ${JSON.stringify({ allow, deny, blocked })}`,
       );
     }
+  }
+  if (probe) {
+    const refused = await ask(
+      'acme',
+      'billing_operations',
+      { module: 'billing', action: 'read', resource: 'acme/warmup/probe' },
+      probe.token,
+    );
+    if (refused.status !== 401 || refused.body.code !== 'TOKEN_REVOKED')
+      throw new Error(`the revoked probe token was not refused with 401 TOKEN_REVOKED: ${JSON.stringify(refused)}`);
+  }
+}
+
+const round2 = (x) => Math.round(x * 100) / 100;
+
+// The span counts the agent's OpenTelemetry preload wrote at exit (LOAD_TRACING=1).
+function readSpanCounts(file) {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return { error: `no span counts in ${file} (did the agent exit cleanly?)` };
   }
 }
 
@@ -221,13 +251,35 @@ async function runScenario(scenario, { url, tokens, governanceDir, idleCpuPerSec
 
 let failed = false;
 const startedAt = new Date().toISOString();
+const loadAverageAtStart = loadavg();
 try {
   const port = await freePort();
-  const fixtures = await buildFixtures({ root, work, port });
+  if (withRevocation) {
+    redis = await startRedis();
+    console.error(`load: revocation on, redis-server at ${redis.url}`);
+  }
+  const fixtures = await buildFixtures({
+    root,
+    work,
+    port,
+    revocation: redis ? { url: redis.url, keyPrefix: KEY_PREFIX } : undefined,
+    tracing: withTracing,
+  });
+  const revoked = redis
+    ? await writeRevoked({ root, url: redis.url, probeJti: fixtures.probe.jti, untilSeconds: fixtures.probe.exp })
+    : undefined;
   const logFile = join(resultsDir, 'agent.log');
+  const spansFile = join(work, 'otel-spans.json');
   console.error(`load: starting the agent on 127.0.0.1:${port} (log: ${relative(root, logFile)})`);
-  agent = await startAgent({ root, configFile: fixtures.configFile, port, logFile });
-  await warmUp(agent.url, fixtures.tokens);
+  agent = await startAgent({
+    root,
+    configFile: fixtures.configFile,
+    port,
+    logFile,
+    nodeArgs: withTracing ? ['--import', join(root, 'load', 'lib', 'otel-preload.mjs')] : [],
+    env: withTracing ? { LOAD_OTEL_REPORT: spansFile } : {},
+  });
+  await warmUp(agent.url, fixtures.tokens, redis ? fixtures.probe : undefined);
 
   const idle0 = await scrape(agent.url);
   await sleep(IDLE_SECONDS * 1000);
@@ -267,11 +319,20 @@ try {
         : `node scripts/load.mjs${args.length ? ` ${args.join(' ')}` : ''}`,
     k6_version: k6Version,
     machine: machine(),
+    // 1, 5 and 15 min, before the run and at its end (the run itself adds to the latter).
+    load_average: { start: loadAverageAtStart.map(round2), end: loadavg().map(round2) },
+    revocation: revoked ? { redis: true, revoked, refresh_seconds: 5, on_stale: 'fail_open' } : undefined,
+    tracing: withTracing ? { decision_sample: DECISION_SAMPLE } : undefined,
     duration_s: durationSeconds,
     agent_idle_cpu_s_per_s: Math.round(idleCpuPerSecond * 10_000) / 10_000,
     scenarios: rows.filter((r) => !r.error),
     errors: rows.filter((r) => r.error),
   };
+  if (withTracing) {
+    // The preload writes its counts when the agent exits: stop it now (cleanup() is then a no-op for it).
+    await agent.stop();
+    summary.tracing.spans = readSpanCounts(spansFile);
+  }
   writeFileSync(join(resultsDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   const md = markdown(summary);
   writeFileSync(join(resultsDir, 'summary.md'), md);

@@ -21,12 +21,17 @@ export function freePort() {
   });
 }
 
-/** Starts the agent; resolves once /readyz is 200, rejects (with the log tail) if it exits or times out. */
-export async function startAgent({ root, configFile, port, logFile }) {
+/**
+ * Starts the agent; resolves once /readyz is 200, rejects (with the log tail) if it exits or times out.
+ * `nodeArgs` go before bin/warden.js (e.g. `--import` of a preload); `env` is added to the runner's.
+ */
+export async function startAgent({ root, configFile, port, logFile, nodeArgs = [], env = {} }) {
   const log = createWriteStream(logFile);
-  const child = spawn(process.execPath, [join(root, 'bin', 'warden.js'), 'agent', '--config', configFile], {
+  const args = [...nodeArgs, join(root, 'bin', 'warden.js'), 'agent', '--config', configFile];
+  const child = spawn(process.execPath, args, {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   child.stdout.pipe(log, { end: false });
   child.stderr.pipe(log, { end: false });

@@ -135,6 +135,7 @@ export function markdown(summary) {
     '',
     `${summary.started_at} · k6 ${summary.k6_version} · node ${m.node} · ${m.cores} cores (${m.cpu_model}) · ${summary.duration_s} s per scenario · command: \`${summary.command}\``,
     '',
+    ...options(summary),
     `k6 and the agent run on the same ${m.cores} cores: when the host is near 100 % busy the achieved rate is what this machine can drive, not the agent's ceiling, and latency includes queueing in both.`,
     '',
     '## What k6 saw',
@@ -152,6 +153,27 @@ export function markdown(summary) {
     ...denyVersusAllow(rows),
     ...notes(summary),
   ].join('\n');
+}
+
+// Load average, revocation and tracing (LOAD_REVOCATION, LOAD_TRACING) of the run.
+function options(summary) {
+  const la = summary.load_average;
+  const lines = [];
+  if (la) lines.push(`Load average (1/5/15 min): ${la.start.join(' / ')} before, ${la.end.join(' / ')} at the end.`);
+  const r = summary.revocation;
+  lines.push(
+    r
+      ? `Revocation on: a real redis-server, ${r.revoked.jti} jti and ${r.revoked.sid} sid values revoked (none a load token's; the revoked probe token was refused with 401 TOKEN_REVOKED), refresh_seconds ${r.refresh_seconds}, on_stale ${r.on_stale}.`
+      : 'Revocation off.',
+  );
+  const t = summary.tracing;
+  if (!t) lines.push('Tracing off (no OpenTelemetry SDK).');
+  else if (t.spans?.error) lines.push(`Tracing on (decision sample ${t.decision_sample}): ${t.spans.error}.`);
+  else {
+    const names = Object.entries(t.spans?.by_name ?? {}).map(([k, v]) => `${k} ${v}`).join(', ');
+    lines.push(`Tracing on: OpenTelemetry SDK (BasicTracerProvider, BatchSpanProcessor, a counting exporter), decision sample ${t.decision_sample}; ${t.spans?.ended ?? '?'} spans ended (${names}), ${t.spans?.exported ?? '?'} of them exported in ${t.spans?.exports ?? '?'} batches by the time the agent stopped.`);
+  }
+  return [...lines, ''];
 }
 
 // Thresholds crossed (k6 exit 99) and scenarios that produced no figures.

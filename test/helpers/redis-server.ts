@@ -1,28 +1,22 @@
 /**
  * A real `redis-server` (Debian's, from PATH, or $WARDEN_REDIS_SERVER) on
- * 127.0.0.1 for tests: a free port, its own temporary folder, no persistence
+ * 127.0.0.1 for tests (spawned by load/lib/redis-server.mjs, shared with the load runner): a free port, its own temporary folder, no persistence
  * (`--save ''`, no AOF). `stop` kills it by handle; `start` runs it again on
  * the same port (to test an outage and a restart). Every server still running
  * is killed when the test process exits.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
+import { redisServerBinary, spawnRedisServer } from '../../load/lib/redis-server.mjs';
 import { tempDir } from './fs.js';
+
+export { redisServerBinary };
 
 const live = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
-
-/** The redis-server binary; fails the test with a clear message if there is none. */
-export function redisServerBinary(): string {
-  const bin = process.env['WARDEN_REDIS_SERVER'] ?? 'redis-server';
-  const probe = spawnSync(bin, ['--version'], { encoding: 'utf8' });
-  if (probe.error !== undefined || probe.status !== 0)
-    throw new Error(`${bin} not found: install Debian's redis-server (or set WARDEN_REDIS_SERVER) to run these tests`);
-  return bin;
-}
 
 /** A free TCP port on 127.0.0.1. */
 async function freePort(): Promise<number> {
@@ -61,27 +55,14 @@ export class RedisServer {
   /** (Re)starts the server on its port; resolves once it is ready for connections. */
   async start(): Promise<void> {
     if (this.#child) return;
-    const child = spawn(
-      this.bin,
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const { child, ready } = spawnRedisServer({ bin: this.bin, port: this.port, dir: this.dir, output: this.output });
     live.add(child);
     this.#child = child;
     child.on('exit', () => {
       live.delete(child);
       if (this.#child === child) this.#child = undefined;
     });
-    await new Promise<void>((resolve, reject) => {
-      const onData = (chunk: Buffer): void => {
-        this.output.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-        if (/Ready to accept connections/.test(chunk.toString('utf8'))) resolve();
-      };
-      child.stdout?.on('data', onData);
-      child.stderr?.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`redis-server exited (${code}):\n${this.output.join('\n')}`)));
-      child.once('error', reject);
-    });
+    await ready;
   }
 
   /** Kills the server (SIGKILL: an outage, not a shutdown) and waits for it to exit. */
