@@ -50,9 +50,10 @@ describe('token revocation from a real redis-server', () => {
     assert.equal(r.check({ jti: 'periodic-1' }), 'ok');
     const written = performance.now();
     await writer.zAdd(revokedKey(PREFIX, 'jti'), { score: Math.ceil(soon()), value: 'periodic-1' });
-    await eventually(() => r.check({ jti: 'periodic-1' }) === 'revoked', { timeoutMs: 2_000, everyMs: 10 });
+    await eventually(() => r.check({ jti: 'periodic-1' }) === 'revoked', { timeoutMs: 5_000, everyMs: 10 });
     const took = performance.now() - written;
-    assert.ok(took < 200 + 300, `seen after ${took.toFixed(0)} ms; the refresh interval is 200 ms`);
+    // One interval plus room for a loaded machine's scheduling (seen at 683 ms with a load average of 12).
+    assert.ok(took < 200 + 1_500, `seen after ${took.toFixed(0)} ms; the refresh interval is 200 ms`);
     assert.equal(r.check({ jti: 'other' }), 'ok');
   });
 
