@@ -100,9 +100,14 @@ export class ProviderEventBridge {
       case 'policy.validation_failed':
         if (data.kept === undefined) this.#errored.add(e.pack);
         break;
+      // A shadow answers no flag; its promotion is announced by the policy.updated that follows.
       case 'policy.version_created':
       case 'policy.pinned':
       case 'policy.unpinned':
+      case 'policy.shadow_started':
+      case 'policy.shadow_promoted':
+      case 'policy.shadow_refused':
+      case 'policy.shadow_cancelled':
         return;
     }
     this.#staleDigests = new Set(this.#stale.values());
