@@ -5,6 +5,33 @@
  * whose quirks (a sign inside a two-digit year, overflow at 2^63) parsing inherits.
  */
 
+/** Go's day names (Sunday first, as time.Weekday counts) and month names, long and short. */
+export const LONG_DAYS: readonly string[] = [
+  'Sunday',
+  'Monday',
+  'Tuesday',
+  'Wednesday',
+  'Thursday',
+  'Friday',
+  'Saturday',
+];
+export const SHORT_DAYS: readonly string[] = LONG_DAYS.map((d) => d.slice(0, 3));
+export const LONG_MONTHS: readonly string[] = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+];
+export const SHORT_MONTHS: readonly string[] = LONG_MONTHS.map((m) => m.slice(0, 3));
+
 /** A layout element: what the reference time's field looks like in the layout. */
 export type Std =
   | 'January'

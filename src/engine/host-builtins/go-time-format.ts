@@ -6,25 +6,9 @@
  * zone's abbreviation from the zoneinfo files (tzif.ts).
  */
 import { DateTime } from 'luxon';
-import { nextChunk } from './go-layout.js';
+import { LONG_DAYS, LONG_MONTHS, nextChunk, SHORT_DAYS, SHORT_MONTHS } from './go-layout.js';
 import { zoneAbbreviation } from './tzif.js';
 import { offsetAt, wallAt, type Zone } from './zone.js';
-
-const LONG_DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
-const LONG_MONTHS = [
-  'January',
-  'February',
-  'March',
-  'April',
-  'May',
-  'June',
-  'July',
-  'August',
-  'September',
-  'October',
-  'November',
-  'December',
-];
 
 /** An instant as the time.* builtins hold it: floored seconds, nanoseconds past them, zone. */
 export interface TimeValue {
@@ -88,7 +72,7 @@ export function goFormat(t: TimeValue, layout: string): string {
         out += pad(wall.year, 4);
         break;
       case 'Jan':
-        out += LONG_MONTHS[wall.month - 1]!.slice(0, 3);
+        out += SHORT_MONTHS[wall.month - 1]!;
         break;
       case 'January':
         out += LONG_MONTHS[wall.month - 1]!;
@@ -100,7 +84,7 @@ export function goFormat(t: TimeValue, layout: string): string {
         out += pad(wall.month, 2);
         break;
       case 'Mon':
-        out += LONG_DAYS[date.weekday % 7]!.slice(0, 3);
+        out += SHORT_DAYS[date.weekday % 7]!;
         break;
       case 'Monday':
         out += LONG_DAYS[date.weekday % 7]!;

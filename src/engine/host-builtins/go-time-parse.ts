@@ -9,27 +9,18 @@
  * process's local zone and otherwise read as offset 0; here it is always read as
  * offset 0, which is what Go does when the local zone is UTC (as in containers).
  */
-import { atoi, isDigitAt, leadingInt, nextChunk } from './go-layout.js';
+import {
+  atoi,
+  isDigitAt,
+  leadingInt,
+  LONG_DAYS,
+  LONG_MONTHS,
+  nextChunk,
+  SHORT_DAYS,
+  SHORT_MONTHS,
+} from './go-layout.js';
 import { BuiltinCallError } from './types.js';
 import { wallSeconds } from './zone.js';
-
-const SHORT_DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const LONG_DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
-const SHORT_MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const LONG_MONTHS = [
-  'January',
-  'February',
-  'March',
-  'April',
-  'May',
-  'June',
-  'July',
-  'August',
-  'September',
-  'October',
-  'November',
-  'December',
-];
 
 class Bad extends BuiltinCallError {}
 const bad = (what = 'bad value for field'): never => {
