@@ -72,6 +72,8 @@ export interface RunningAgent {
   readonly killSwitches: KillSwitches | undefined;
   /** Where boot evidence was written (standard mode: undefined if it failed). Resolves once the write is done. */
   readonly evidence: Promise<string | undefined>;
+  /** The decision log (absent without a `decision_log:` block): in-process callers that decide log here as the data API does. */
+  readonly decisionLog: Pick<DecisionLog, 'enqueue'> | undefined;
   /** Writes every queued decision-log event now (resolves at once without a decision log). */
   drainDecisionLog(): Promise<void>;
   /** Stops sources and the server, drains the decision log, releases the store lock. */
@@ -219,6 +221,7 @@ export async function startAgent(
       governance,
       killSwitches: gov?.killSwitches,
       evidence,
+      decisionLog,
       drainDecisionLog: async () => decisionLog?.drain(),
       close: () => closers.close(),
     };

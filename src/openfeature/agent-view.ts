@@ -5,6 +5,7 @@
  */
 import type { Activator } from '../activate/activator.js';
 import type { Decider } from '../decide/decider.js';
+import type { DecisionLog } from '../decision-log/decision-log.js';
 import type { Governance } from '../govern/verdict/governance.js';
 import type { KillSwitches } from '../govern/verdict/kill-switch.js';
 import type { EventHandler } from '../notify/bus.js';
@@ -16,6 +17,8 @@ export type ProviderPack = Pick<Activator, 'name' | 'current' | 'sourceFailing'>
 /** The parts of a running agent the provider reads (a `RunningAgent` is one). */
 export interface WardenProviderAgent {
   readonly decider: Pick<Decider, 'decideAsync'>;
+  /** Where decision-path flags are logged, as the data API logs its decisions (absent: not logged). */
+  readonly decisionLog?: Pick<DecisionLog, 'enqueue'> | undefined;
   readonly packs: readonly { readonly activator: ProviderPack }[];
   readonly events: {
     subscribe(types: readonly WardenEventType[] | '*', handler: EventHandler, name?: string): () => void;

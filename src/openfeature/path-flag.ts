@@ -12,12 +12,17 @@
  *   (reason DEFAULT) while some configured pack has no active version yet,
  *   since that pack may be the one that declares it.
  * - A failed evaluation: INVALID_CONTEXT for the caller's input, GENERAL else.
+ *
+ * Each decision made (defined or not) goes to the agent's decision log as the
+ * data API's do, under the decision id the flag metadata carries, requested by
+ * `openfeature` as verdict flags are (there is no remote address in-process).
  */
 import { ErrorCode, StandardResolutionReasons, type ResolutionDetails } from '@openfeature/server-sdk';
 import type { Decision } from '../decide/decider.js';
 import type { WardenProviderAgent } from './agent-view.js';
 import { isOfType, typeName, variantOf, type FlagType, type FlagValueOf } from './flag-type.js';
 import { answer, failure, failureOf, metadataOf, notReady } from './resolution.js';
+import { decisionEvent } from '../decision-log/decision-log.js';
 import { toWardenError } from '../errors.js';
 
 /** Resolves decision path `path` on `input` as `type`. */
@@ -38,6 +43,7 @@ export async function resolvePath<T extends FlagType>(
   }
   // No pack owns the path (a path nothing declares and no root covers): the data API's undefined, here not found.
   if (decision.pack === '') return notFound(agent, path, defaultValue);
+  agent.decisionLog?.enqueue(decisionEvent(path, input, decision, { requested_by: 'openfeature' }));
   const meta = metadataOf(decision, isStale(decision.digest));
   if (!decision.defined) return answer(defaultValue, StandardResolutionReasons.DEFAULT, meta);
   const value = decision.result;

@@ -66,8 +66,11 @@ export interface TestAgent {
   readonly killswitch: string;
 }
 
-/** Starts an agent; with `coldStart` the kill-switch folder does not exist yet (write it to load a state). */
-export async function startTestAgent(opts: { coldStart?: boolean } = {}): Promise<TestAgent> {
+/**
+ * Starts an agent; with `coldStart` the kill-switch folder does not exist yet (write it to load a state);
+ * with `decisionLog` it logs decisions to `<dir>/decisions`.
+ */
+export async function startTestAgent(opts: { coldStart?: boolean; decisionLog?: boolean } = {}): Promise<TestAgent> {
   const dir = tempDir('warden-openfeature-');
   await cp(GOVERNANCE_DIR, join(dir, 'governance'), { recursive: true });
   await writeTree(join(dir, 'authz'), AUTHZ_FILES);
@@ -90,6 +93,7 @@ export async function startTestAgent(opts: { coldStart?: boolean } = {}): Promis
     '  kill_switches:',
     '    source: { directory: { path: killswitch, rescan_seconds: 0.1, debounce_ms: 0 } }',
     '    verify: { unsigned: true }',
+    ...(opts.decisionLog ? ['decision_log: { dir: decisions, flush_interval_ms: 20 }'] : []),
   ].join('\n');
   await writeFile(join(dir, 'agent.yaml'), yaml);
   const agent = await startAgent(parseConfig(yaml, join(dir, 'agent.yaml')), createLogger('silent'));

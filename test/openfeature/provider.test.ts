@@ -5,7 +5,7 @@
  * input, cold start, and provider events driven by the agent's sources.
  */
 import assert from 'node:assert/strict';
-import { rename } from 'node:fs/promises';
+import { readdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
@@ -30,9 +30,13 @@ import { killSwitchFiles, SWITCHES, startTestAgent, type TestAgent } from './fix
 const started: TestAgent[] = [];
 
 async function agentWithProvider(
-  opts: { coldStart?: boolean; provider?: ConstructorParameters<typeof WardenProvider>[1] } = {},
+  opts: {
+    coldStart?: boolean;
+    decisionLog?: boolean;
+    provider?: ConstructorParameters<typeof WardenProvider>[1];
+  } = {},
 ): Promise<TestAgent & { provider: WardenProvider }> {
-  const t = await startTestAgent({ coldStart: opts.coldStart ?? false });
+  const t = await startTestAgent({ coldStart: opts.coldStart ?? false, decisionLog: opts.decisionLog ?? false });
   started.push(t);
   const provider = new WardenProvider(t.agent, opts.provider);
   await OpenFeature.setProviderAndWait(provider);
@@ -194,6 +198,43 @@ describe('OpenFeature provider', () => {
     assert.equal(seen.after[0]?.flagMetadata.digest, digestOf(t, 'authz'));
     assert.equal(seen.after[0]?.reason, StandardResolutionReasons.TARGETING_MATCH);
     assert.equal(seen.errors.length, 2, 'the type mismatch and the unknown flag reach the error hooks');
+  });
+
+  it('logs decision-path flags to the decision log as the data API does: decision id, path, input, result, bundles', async () => {
+    const t = await agentWithProvider({ decisionLog: true });
+    const client = OpenFeature.getClient();
+    const allow = await client.getBooleanDetails('authz/allow', false, { targetingKey: 'alice' });
+    const level = await client.getStringDetails('authz/level', 'none', { targetingKey: 'bob' });
+    assert.equal(level.reason, StandardResolutionReasons.DEFAULT, 'an undefined decision is still a decision');
+    const mismatch = await client.getStringDetails('authz/allow', 'x', { targetingKey: 'bob' });
+    assert.equal(mismatch.errorCode, ErrorCode.TYPE_MISMATCH);
+    const notFound = await client.getBooleanDetails('nothing/here', true);
+    assert.equal(notFound.errorCode, ErrorCode.FLAG_NOT_FOUND);
+    await t.agent.drainDecisionLog();
+
+    const dir = join(t.dir, 'decisions');
+    const events = (await Promise.all((await readdir(dir)).map((n) => readFile(join(dir, n), 'utf8'))))
+      .flatMap((text) => text.split('\n'))
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const byId = new Map(events.map((e) => [e.decision_id, e]));
+    const revision = { authz: { revision: '1' } };
+    for (const [details, input, result] of [
+      [allow, { subject: 'alice' }, true],
+      [level, { subject: 'bob' }, undefined],
+      [mismatch, { subject: 'bob' }, false],
+    ] as const) {
+      const id = details.flagMetadata.decisionId;
+      assert.equal(typeof id, 'string');
+      const event = byId.get(id);
+      assert.ok(event, `decision ${String(id)} is in the log`);
+      assert.equal(event.path, details.flagKey);
+      assert.deepEqual(event.input, input);
+      assert.deepEqual(event.result, result);
+      assert.deepEqual(event.bundles, revision);
+      assert.equal(event.requested_by, 'openfeature');
+    }
+    assert.equal(events.length, 3, 'the unknown flag decided nothing and logged nothing');
   });
 
   it('emits CONFIGURATION_CHANGED with flagsChanged on an activation, STALE when a source fails, READY when it is back', async () => {
