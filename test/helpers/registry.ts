@@ -11,13 +11,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { PROJECT_ROOT } from '../../src/project.js';
 import { tempDir } from './fs.js';
 import { freePort } from './opa-server.js';
+import { probeStatus } from './probe.js';
 import { eventually } from './wait.js';
 
 /** Path of a pinned tool in .tools/bin. */
@@ -58,19 +57,6 @@ function htpasswd(users: Readonly<Record<string, string>>): string {
   return Object.entries(users)
     .map(([user, password]) => `${user}:${bcrypt.hashSync(password, 5)}\n`)
     .join('');
-}
-
-// The status of GET url (trusting ca for HTTPS); undefined while nothing answers.
-function probe(url: string, ca: Buffer | undefined): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const req = (url.startsWith('https:') ? httpsRequest : httpRequest)(url, { ...(ca ? { ca } : {}) }, (res) => {
-      res.resume();
-      resolve(res.statusCode);
-    });
-    req.setTimeout(2_000, () => req.destroy());
-    req.once('error', () => resolve(undefined));
-    req.end();
-  });
 }
 
 /** Starts a registry; storage survives restart(). */
@@ -129,7 +115,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
         async () => {
           if (c.exitCode !== null) throw new Error(`registry exited: ${stderr}`);
           // 401: up, and asking for credentials.
-          const status = await probe(`${opts.tls ? 'https' : 'http'}://${host}/v2/`, opts.tls?.ca);
+          const status = await probeStatus(`${opts.tls ? 'https' : 'http'}://${host}/v2/`, opts.tls?.ca);
           return status === 200 || status === 401;
         },
         { what: 'the registry answering /v2/', timeoutMs: 20_000 },
