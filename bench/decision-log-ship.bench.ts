@@ -8,6 +8,8 @@
  *    queue takes (never past half of it, so nothing is dropped), rounds
  *    alternating the cases:
  *    - local writer: events/s persisted (enqueue of the first → drain done);
+ *      with every case, this process's CPU per event (all threads: the
+ *      producer, the writer thread, the shipper's reads and gzip);
  *    - shipping on, batches of 32 KiB gzipped (the default, OPA's), and of
  *      1 MiB: events/s acknowledged by the collector (first enqueue → the
  *      collector's answer to the batch holding the last), and the time from
@@ -53,7 +55,7 @@ const BATCHES = [
   { name: '1 MiB', bytes: 1024 * 1024 },
 ] as const;
 const STEADY = { perSecond: 2_000, seconds: 8, tickMs: 10, minDelayMs: 1_000, maxDelayMs: 2_000 };
-const HTTP = { connections: 8, seconds: 5, warmupSeconds: 2, rounds: 3 };
+const HTTP = { connections: 8, seconds: 5, warmupSeconds: 2, rounds: 5 };
 const MiB = 2 ** 20;
 
 const now = (): number => performance.timeOrigin + performance.now();
@@ -192,6 +194,8 @@ async function produce(log: DecisionLog, n: number): Promise<void> {
 interface ThroughputRun {
   readonly eventsPerSecond: number;
   readonly seconds: number;
+  /** CPU of this process (all its threads: the writer thread, gzip on the thread pool) per event, µs. */
+  readonly cpuUsPerEvent: number;
   readonly uploads?: number;
   readonly latencyMs?: Summary;
 }
@@ -201,13 +205,15 @@ async function localRun(n: number): Promise<ThroughputRun> {
   const { log, registry, dir } = await openLog(undefined);
   try {
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     await produce(log, n);
     await log.drain(120_000);
     const seconds = (performance.now() - t0) / 1000;
+    const cpuUsPerEvent = cpuUs(process.cpuUsage(cpu0)) / n;
     const written = await counterValue(registry, 'warden_decision_log_written_total');
     const dropped = await counterValue(registry, 'warden_decision_log_dropped_total');
     if (written !== n || dropped !== 0) throw new Error(`local writer: ${written} written, ${dropped} dropped of ${n}`);
-    return { eventsPerSecond: n / seconds, seconds };
+    return { eventsPerSecond: n / seconds, seconds, cpuUsPerEvent };
   } finally {
     await log.close();
     await rm(dir, { recursive: true, force: true });
@@ -225,9 +231,11 @@ async function shipRun(collector: Collector, n: number, batchMaxBytes: number): 
   });
   try {
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     await produce(log, n);
     await collector.acked(n, 300_000);
     const seconds = (performance.now() - t0) / 1000;
+    const cpuUsPerEvent = cpuUs(process.cpuUsage(cpu0)) / n;
     const r = await collector.report();
     const dropped = await counterValue(registry, 'warden_decision_log_dropped_total');
     const shipDropped = await counterValue(registry, 'warden_decision_log_ship_dropped_bytes_total');
@@ -235,7 +243,13 @@ async function shipRun(collector: Collector, n: number, batchMaxBytes: number): 
       throw new Error(
         `shipping: ${r.total} of ${n} acknowledged, ${r.bad} bad, ${dropped} dropped, ${shipDropped} B given up`,
       );
-    return { eventsPerSecond: n / seconds, seconds, uploads: r.uploads, latencyMs: summarize(r.latenciesMs) };
+    return {
+      eventsPerSecond: n / seconds,
+      seconds,
+      cpuUsPerEvent,
+      uploads: r.uploads,
+      latencyMs: summarize(r.latenciesMs),
+    };
   } finally {
     await log.close();
     await rm(dir, { recursive: true, force: true });
@@ -296,6 +310,7 @@ try {
       name === 'local' ? 'local writer (persisted)' : `shipping, batches ≤ ${name.slice(5)} (acknowledged)`,
       rates(rs.map((r) => r.eventsPerSecond)),
       ratio(rate / localRate),
+      median(rs.map((r) => r.cpuUsPerEvent)).toFixed(1),
       lat.length ? ms(median(lat.map((l) => l.p50))) : '—',
       lat.length ? ms(median(lat.map((l) => l.p99))) : '—',
       lat.length ? ms(Math.max(...lat.map((l) => l.max))) : '—',
@@ -374,7 +389,7 @@ try {
     `\nDecision-log throughput, ${THROUGHPUT.events} events per run, median of ${THROUGHPUT.rounds} rounds (Node ${process.version}); load average ${load.throughput.before.toFixed(2)} → ${load.throughput.after.toFixed(2)}\n\n`,
   );
   out.write(
-    `${table(['case', 'events/s (runs)', 'vs local', 'enqueue→ack p50 ms', 'p99 ms', 'max ms', 'uploads'], throughputRows)}\n`,
+    `${table(['case', 'events/s (runs)', 'vs local', 'CPU µs/event', 'enqueue→ack p50 ms', 'p99 ms', 'max ms', 'uploads'], throughputRows)}\n`,
   );
   out.write(
     `\nSteady ${STEADY.perSecond} events/s for ${STEADY.seconds} s (flush 1 s, upload interval ${STEADY.minDelayMs / 1000}–${STEADY.maxDelayMs / 1000} s, ${steady.uploads} uploads); load average ${load.steady.before.toFixed(2)} → ${load.steady.after.toFixed(2)}\n\n`,
@@ -409,6 +424,11 @@ try {
   await stopAll(servers.map((s) => s.proc));
   collector.stop();
   await rm(workDir, { recursive: true, force: true });
+}
+
+// User + system µs of a process.cpuUsage() difference.
+function cpuUs(u: NodeJS.CpuUsage): number {
+  return u.user + u.system;
 }
 
 // "p50 (min–max)" of per-run rates.
