@@ -11,7 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, writeFile } from 'node:fs/promises';
 import { Agent as HttpsAgent } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,7 +70,6 @@ export class MinioServer {
     let tls: { certsDir: string; ca: Buffer } | undefined;
     if (opts.tls) {
       const certsDir = tempDir('warden-minio-certs-');
-      await mkdir(certsDir, { recursive: true });
       await copyFile(opts.tls.path('server.pem'), join(certsDir, 'public.crt'));
       await copyFile(opts.tls.path('server.key'), join(certsDir, 'private.key'));
       tls = { certsDir, ca: opts.tls.ca };
