@@ -15,6 +15,7 @@ const BENCHES = [
   'publish',
   'reload',
   'decision-log',
+  'decision-log-ship',
   'verdict',
   'activation',
   'paths',

@@ -147,6 +147,8 @@ export interface AgentShape {
   readonly dir: string;
   readonly cache: boolean;
   readonly decisionLog: boolean;
+  /** With the decision log on: also ship it to this collector (`decision_log.service.url`), looking every 0.1–0.2 s once caught up. */
+  readonly decisionLogService?: string;
   readonly tenants?: TenantKeys | undefined;
   /** `tenants.token_cache_seconds`: 0 verifies every token every time. */
   readonly tokenCacheSeconds?: number;
@@ -196,6 +198,13 @@ export function governanceConfig(s: AgentShape): string {
       `  dir: ${join(s.dir, 'decisions')}`,
       `  max_file_bytes: ${16 * 2 ** 20}`,
       '  max_files: 2',
+      ...(s.decisionLogService === undefined
+        ? []
+        : [
+            '  service:',
+            `    url: ${s.decisionLogService}`,
+            '    upload_interval: { min_delay_seconds: 0.1, max_delay_seconds: 0.2 }',
+          ]),
     );
   return `${lines.join('\n')}\n`;
 }

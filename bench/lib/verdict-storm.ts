@@ -46,9 +46,16 @@ export async function startVerdictServer(
   dir: string,
   cases: readonly VerdictCase[],
   decisionLog: boolean,
+  decisionLogService?: string,
 ): Promise<VerdictServer> {
   await mkdir(dir, { recursive: true });
-  const configPath = await writeGovernanceConfig({ dir, cache: false, decisionLog, logLevel: 'warn' });
+  const configPath = await writeGovernanceConfig({
+    dir,
+    cache: false,
+    decisionLog,
+    logLevel: 'warn',
+    ...(decisionLogService === undefined ? {} : { decisionLogService }),
+  });
   const { proc, url } = await startWardenAgent('warden agent (verdicts)', configPath);
   const client = new KeepAliveClient(url);
   try {

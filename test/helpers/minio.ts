@@ -5,16 +5,21 @@
  * AWS SDK, as an operator publishing packs to S3 would. MinIO verifies the SigV4
  * signature of every request, so wrong keys are refused by the server itself.
  * It can be stopped (or killed) and started again on the same port and data.
+ * With `tls` (test/helpers/pki.ts) it serves HTTPS (`--certs-dir` holding
+ * public.crt and private.key), and its own client trusts the CA.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { copyFile, writeFile } from 'node:fs/promises';
+import { Agent as HttpsAgent } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { tempDir } from './fs.js';
 import { freePort } from './opa-server.js';
+import type { Pki } from './pki.js';
+import { probeStatus } from './probe.js';
 import { eventually } from './wait.js';
 
 const pinned = fileURLToPath(new URL('../../.tools/bin/minio', import.meta.url));
@@ -48,19 +53,28 @@ export class MinioServer {
   private constructor(
     readonly port: number,
     readonly dataDir: string,
+    readonly tls: { readonly certsDir: string; readonly ca: Buffer } | undefined,
   ) {
-    this.endpoint = `http://127.0.0.1:${port}`;
+    this.endpoint = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
     this.client = new S3Client({
       endpoint: this.endpoint,
       region: this.region,
       forcePathStyle: true,
       credentials: { accessKeyId: this.accessKeyId, secretAccessKey: this.secretAccessKey },
+      ...(tls ? { requestHandler: { httpsAgent: new HttpsAgent({ ca: tls.ca }) } } : {}),
     });
   }
 
-  /** Starts MinIO on a free port with a fresh data folder and waits until it is ready. */
-  static async start(): Promise<MinioServer> {
-    const server = new MinioServer(await freePort(), tempDir('warden-minio-'));
+  /** Starts MinIO on a free port with a fresh data folder (HTTPS with the PKI's server certificate) and waits until it is ready. */
+  static async start(opts: { tls?: Pki } = {}): Promise<MinioServer> {
+    let tls: { certsDir: string; ca: Buffer } | undefined;
+    if (opts.tls) {
+      const certsDir = tempDir('warden-minio-certs-');
+      await copyFile(opts.tls.path('server.pem'), join(certsDir, 'public.crt'));
+      await copyFile(opts.tls.path('server.key'), join(certsDir, 'private.key'));
+      tls = { certsDir, ca: opts.tls.ca };
+    }
+    const server = new MinioServer(await freePort(), tempDir('warden-minio-'), tls);
     await server.restart();
     return server;
   }
@@ -71,7 +85,16 @@ export class MinioServer {
     this.#stderr = '';
     const child = spawn(
       minioPath(),
-      ['server', this.dataDir, '--address', `127.0.0.1:${this.port}`, '--console-address', '127.0.0.1:0', '--quiet'],
+      [
+        'server',
+        this.dataDir,
+        '--address',
+        `127.0.0.1:${this.port}`,
+        '--console-address',
+        '127.0.0.1:0',
+        '--quiet',
+        ...(this.tls ? ['--certs-dir', this.tls.certsDir] : []),
+      ],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: {
@@ -98,7 +121,7 @@ export class MinioServer {
       await eventually(
         async () => {
           if (child.exitCode !== null) throw new Error(`minio exited: ${this.#stderr}`);
-          return (await fetch(`${this.endpoint}/minio/health/ready`).catch(() => undefined))?.status === 200;
+          return (await probeStatus(`${this.endpoint}/minio/health/ready`, this.tls?.ca)) === 200;
         },
         { what: 'MinIO answering /minio/health/ready', timeoutMs: 60_000, everyMs: 50 },
       );

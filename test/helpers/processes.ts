@@ -33,9 +33,11 @@ export class WardenProcess {
     await Promise.all([...live].map((p) => p.stop('SIGKILL')));
   }
 
-  /** Starts `warden args…`. */
-  static spawn(args: string[]): WardenProcess {
-    return new WardenProcess(spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  /** Starts `warden args…` (with these environment variables over the test's own). */
+  static spawn(args: string[], env: Readonly<Record<string, string>> = {}): WardenProcess {
+    return new WardenProcess(
+      spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } }),
+    );
   }
 
   /** Resolves with the first output line matching re (rejects after timeoutMs or if the process exits first). */

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
 import {
   createServer,
   type IncomingHttpHeaders,
@@ -10,7 +8,6 @@ import {
 } from 'node:http';
 import { Server as HttpsServer, createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -22,6 +19,7 @@ import { HttpSource, type HttpSourceConfig, type SetTimer } from '../../src/sour
 import type { PackUpdate, SourceContext, UpdateOutcome } from '../../src/source/types.js';
 import { startPackServer } from '../../src/pack-server/pack-server.js';
 import { tempDir } from '../helpers/fs.js';
+import { hasOpenssl, makePki } from '../helpers/pki.js';
 import { pack, publish } from '../helpers/pack-server.js';
 import { rejectsCode } from '../helpers/errors.js';
 import { eventually } from '../helpers/wait.js';
@@ -605,56 +603,6 @@ describe('HttpSource polling loop', () => {
     );
   });
 });
-
-const hasOpenssl = ((): boolean => {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'pipe' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-// A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl.
-function makePki(): Record<'ca' | 'serverCert' | 'serverKey' | 'clientCert' | 'clientKey', Buffer> {
-  const dir = tempDir('warden-mtls-');
-  const ssl = (...args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  ssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-subj', '/CN=warden test CA', '-days', '1');
-  for (const [name, ext, serial] of [
-    ['server', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth', '2'],
-    ['client', 'extendedKeyUsage=clientAuth', '3'],
-  ] as const) {
-    writeFileSync(join(dir, `${name}.ext`), `${ext}\n`);
-    ssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-    ssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-set_serial',
-      serial,
-      '-days',
-      '1',
-      '-extfile',
-      `${name}.ext`,
-      '-out',
-      `${name}.pem`,
-    );
-  }
-  const read = (f: string): Buffer => readFileSync(join(dir, f));
-  return {
-    ca: read('ca.pem'),
-    serverCert: read('server.pem'),
-    serverKey: read('server.key'),
-    clientCert: read('client.pem'),
-    clientKey: read('client.key'),
-  };
-}
 
 describe('HttpSource over mTLS', { skip: hasOpenssl ? false : 'openssl is not on PATH' }, () => {
   it('fetches with the right client certificate and fails with FETCH_FAILED without one', async () => {

@@ -38,7 +38,7 @@ export const packPushCommand: Command = {
     );
     if (values.help) {
       io.out(
-        `usage: ${this.usage}\n\n${this.summary}.\n--key signs the pack now (as \`pack sign\`); --bundle attaches an existing .sigstore.json; without either the pack is pushed unsigned (an agent refuses it).\nCredentials: the files given, else the Docker config (~/.docker/config.json), else anonymous.`,
+        `usage: ${this.usage}\n\n${this.summary}.\n--key signs the pack now (as \`pack sign\`); --bundle attaches an existing .sigstore.json; without either the pack is pushed unsigned (an agent refuses it).\nCredentials: the files given, else the Docker config ($HOME/.docker/config.json; DOCKER_CONFIG is not read), else anonymous.`,
       );
       return 0;
     }
@@ -91,7 +91,7 @@ async function credentials(
   if (user !== undefined && pass !== undefined)
     return { kind: 'basic', username: await text(user), password: await text(pass) };
   try {
-    // @sigstore/oci reads ~/.docker/config.json (DOCKER_CONFIG) as docker login writes it.
+    // @sigstore/oci reads $HOME/.docker/config.json as docker login writes it (DOCKER_CONFIG is not consulted).
     const c = getRegistryCredentials(`${registry}/x`);
     return { kind: 'basic', username: c.username, password: c.password };
   } catch {

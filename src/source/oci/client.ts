@@ -229,8 +229,11 @@ export class OciClient {
   ): Promise<Sent> {
     const url = pathOrUrl.startsWith('/') ? `${this.#base}${pathOrUrl}` : pathOrUrl;
     const first = await this.#request(method, url, { ...headers, ...this.#authorization() }, body, signal);
-    if (first.status !== 401 || this.#opts.credentials.kind === 'token') return first;
+    if (first.status !== 401 && !(first.status === 403 && this.#opts.credentials.kind === 'token')) return first;
     await first.body.dump();
+    // A configured token is never exchanged: refused is refused (expired, another repository, revoked).
+    if (this.#opts.credentials.kind === 'token')
+      throw authError(url, `the registry refused the configured token (HTTP ${first.status})`);
     const challenge = parseChallenge(header(first.headers, 'www-authenticate'));
     if (challenge?.scheme === 'basic') {
       if (this.#opts.credentials.kind !== 'basic')
