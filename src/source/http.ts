@@ -23,8 +23,8 @@ import { performance } from 'node:perf_hooks';
 import { messageOf, toWardenError, type WardenError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import { ATTR, inSpan } from '../observe/tracing.js';
-import { Backoff, nextPollDelayMs } from '../util/backoff.js';
 import { pairLooksConsistent } from './pairing.js';
+import { PollLoop, type Pace, type PollDeps, type PollSchedule } from './poll-loop.js';
 import { fetchPack, fetchSignature, signatureUrlFor, unexpected304, type TlsMaterial } from './http-fetch.js';
 import {
   answersRefused,
@@ -37,44 +37,25 @@ import {
 import type { FetchOnceOptions, PackSource, SourceContext, UpdateHandler, UpdateOutcome } from './types.js';
 
 /** The `source.http` settings of one pack (TLS material as contents, not paths). */
-export interface HttpSourceConfig {
+export interface HttpSourceConfig extends PollSchedule {
   readonly url: string;
   /** Default `<url path>.sigstore.json`. */
   readonly signatureUrl?: string;
-  readonly pollMinSeconds: number;
-  readonly pollMaxSeconds: number;
   /** 0 = off; else `Prefer: wait=N` and re-request as soon as the server answers. */
   readonly longPollSeconds: number;
   readonly timeoutSeconds: number;
   readonly maxBytes: number;
   /** The setting maxBytes comes from, named when a pack is over it. */
   readonly maxBytesKey?: string;
-  /** First retry ceiling after a failure; default 1. */
-  readonly backoffBaseSeconds?: number;
-  /** Cap on the retry delay; default 300. */
-  readonly backoffMaxSeconds?: number;
   readonly tls?: TlsMaterial;
 }
 
-/** Schedules fn after ms; returns a function that cancels it. */
-export type SetTimer = (fn: () => void, ms: number) => () => void;
+export { LONG_POLL_FLOOR_MS, type SetTimer } from './poll-loop.js';
 
 /** Seams for tests: randomness, timers and the monotonic clock (ms). */
-export interface HttpSourceDeps {
-  readonly random?: () => number;
-  readonly setTimer?: SetTimer;
+export interface HttpSourceDeps extends PollDeps {
   readonly now?: () => number;
 }
-
-/** Upper bound of the jittered pause between two long polls. */
-export const LONG_POLL_FLOOR_MS = 100;
-
-// An unref'd timeout: a sleeping poll loop never keeps the process alive.
-const unrefTimer: SetTimer = (fn, ms) => {
-  const t = setTimeout(fn, ms);
-  t.unref();
-  return () => clearTimeout(t);
-};
 
 // What the requests of one poll found.
 type Found =
@@ -111,29 +92,17 @@ export class HttpSource implements PackSource {
   readonly kind = 'http' as const;
   readonly #config: HttpSourceConfig;
   readonly #ctx: SourceContext;
-  readonly #random: () => number;
-  readonly #setTimer: SetTimer;
   readonly #now: () => number;
-  readonly #backoff: Backoff;
+  readonly #loop: PollLoop;
   readonly #signatureUrl: string;
   #active: string | undefined;
   #refused: RefusedPack | undefined;
-  #tail: Promise<unknown> = Promise.resolve();
-  #lifecycle = new AbortController();
-  #loop: Promise<void> | undefined;
-  #cancelSleep: (() => void) | undefined;
 
   constructor(config: HttpSourceConfig, ctx: SourceContext, deps: HttpSourceDeps = {}) {
     this.#config = config;
     this.#ctx = ctx;
-    this.#random = deps.random ?? Math.random;
-    this.#setTimer = deps.setTimer ?? unrefTimer;
     this.#now = deps.now ?? (() => performance.now());
-    this.#backoff = new Backoff({
-      baseMs: (config.backoffBaseSeconds ?? 1) * 1000,
-      maxMs: (config.backoffMaxSeconds ?? 300) * 1000,
-      random: this.#random,
-    });
+    this.#loop = new PollLoop(config, deps);
     this.#signatureUrl = signatureUrlFor(config.url, config.signatureUrl);
   }
 
@@ -143,34 +112,25 @@ export class HttpSource implements PackSource {
 
   /** One conditional GET now, never held open, after any fetch in flight (never two at once); `force` forgets the refused pack first. */
   async fetchOnce(handler: UpdateHandler, options: FetchOnceOptions = {}): Promise<UpdateOutcome | undefined> {
-    return (await this.#serial(handler, { hold: false, force: options.force === true })).outcome;
+    const force = options.force === true;
+    return (await this.#loop.serial((signal) => this.#fetch(handler, signal, false, force))).outcome;
   }
 
-  /** Polls until stop(); a second start() while running is ignored. */
+  /** Polls until stop(); a second start() while running is ignored. The first request answers at once: it confirms (or replaces) what boot loaded; later ones are long polls (if configured). */
   start(handler: UpdateHandler): void {
-    if (this.#loop !== undefined) return;
-    if (this.#lifecycle.signal.aborted) this.#lifecycle = new AbortController();
-    this.#loop = this.#run(handler, this.#lifecycle.signal);
+    this.#loop.start<Fetched>(
+      (signal, previous) => this.#fetch(handler, signal, previous !== undefined, false),
+      (fetched) => this.#pace(fetched),
+    );
   }
 
   /** Aborts the request in flight and the pending timer; resolves when the loop has ended. */
-  async stop(): Promise<void> {
-    this.#lifecycle.abort();
-    this.#cancelSleep?.();
-    await this.#loop;
-    await this.#tail;
-    this.#loop = undefined;
-  }
-
-  // Queues a fetch behind the one in flight; `hold`: a long poll (if configured), `force`: forget the refused pack.
-  #serial(handler: UpdateHandler, how: { hold: boolean; force: boolean }): Promise<Fetched> {
-    const run = this.#tail.then(() => this.#fetch(handler, how.hold, how.force));
-    this.#tail = run.catch(() => undefined);
-    return run;
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 
   // One poll in a `warden.fetch` span (the parent of the reload it triggers; its requests carry its traceparent).
-  #fetch(handler: UpdateHandler, hold: boolean, force: boolean): Promise<Fetched> {
+  #fetch(handler: UpdateHandler, signal: AbortSignal, hold: boolean, force: boolean): Promise<Fetched> {
     const correlationId = randomUUID();
     const attributes = {
       [ATTR.pack]: this.#ctx.pack,
@@ -179,19 +139,24 @@ export class HttpSource implements PackSource {
       [ATTR.url]: this.#config.url,
     };
     return inSpan('warden.fetch', attributes, async (span) => {
-      const fetched = await this.#fetchTraced(handler, hold, force, correlationId);
+      const fetched = await this.#fetchTraced(handler, signal, hold, force, correlationId);
       span.setAttribute(ATTR.outcome, fetched.outcome?.status ?? 'not_modified');
       return fetched;
     });
   }
 
   // Fetch → (signature) → handler; reports fetch failures once (log, metrics, ctx) and rethrows.
-  async #fetchTraced(handler: UpdateHandler, hold: boolean, force: boolean, correlationId: string): Promise<Fetched> {
+  async #fetchTraced(
+    handler: UpdateHandler,
+    signal: AbortSignal,
+    hold: boolean,
+    force: boolean,
+    correlationId: string,
+  ): Promise<Fetched> {
     const { pack, metrics } = this.#ctx;
     const { url, timeoutSeconds, tls } = this.#config;
     if (force) this.#refused = undefined;
     const log = this.#ctx.log.child({ pack, source: 'http', correlation_id: correlationId });
-    const signal = this.#lifecycle.signal;
     const started = this.#now();
     const common = { timeoutMs: timeoutSeconds * 1000, tls, correlationId, signal };
     let found: Found;
@@ -321,51 +286,15 @@ export class HttpSource implements PackSource {
     this.#ctx.onFetchError(e);
   }
 
-  // The poll loop: fetch, pick a delay, sleep; ends when the signal is aborted.
-  async #run(handler: UpdateHandler, signal: AbortSignal): Promise<void> {
-    let hold = false; // the first request answers at once: it confirms (or replaces) what boot loaded
-    while (!signal.aborted) {
-      let delay: number;
-      try {
-        const fetched = await this.#serial(handler, { hold, force: false });
-        hold = true;
-        this.#backoff.reset();
-        delay = this.#delayAfter(fetched);
-      } catch {
-        delay = this.#backoff.next(); // already logged and counted
-      }
-      if (signal.aborted) break;
-      await this.#sleep(delay);
-    }
-  }
-
   // Long poll re-requests at once after a held 304, an activation, a request that was not held, or a refusal remembered with its ETag; everything else waits a poll interval.
-  #delayAfter(f: Fetched): number {
-    const { longPollSeconds, pollMinSeconds, pollMaxSeconds } = this.#config;
-    const poll = (): number => nextPollDelayMs(pollMinSeconds, pollMaxSeconds, this.#random);
-    if (longPollSeconds <= 0) return poll();
-    if (!f.held) return Math.round(this.#random() * LONG_POLL_FLOOR_MS);
+  #pace(f: Fetched): Pace {
+    const { longPollSeconds } = this.#config;
+    if (longPollSeconds <= 0) return 'interval';
+    if (!f.held) return 'at_once';
     // A 304 faster than half the wait: the server does not hold requests, so poll instead of hammering it.
     const held = f.notModified && f.elapsedMs >= (longPollSeconds * 1000) / 2;
     // Just refused and remembered by ETag: the next request is a conditional long poll on it, which the server holds.
     const waitsOnRefused = !f.notModified && f.outcome?.status === 'refused' && this.#refused?.etag !== undefined;
-    if (held || waitsOnRefused || f.outcome?.status === 'activated')
-      return Math.round(this.#random() * LONG_POLL_FLOOR_MS);
-    return poll();
-  }
-
-  // Sleeps ms; stop() cancels the timer and wakes the loop.
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = (): void => {
-        this.#cancelSleep = undefined;
-        resolve();
-      };
-      const cancel = this.#setTimer(wake, ms);
-      this.#cancelSleep = () => {
-        cancel();
-        wake();
-      };
-    });
+    return held || waitsOnRefused || f.outcome?.status === 'activated' ? 'at_once' : 'interval';
   }
 }

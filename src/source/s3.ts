@@ -21,44 +21,29 @@ import { performance } from 'node:perf_hooks';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { WardenError, messageOf, toWardenError, type WardenError as WardenErrorType } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
-import { Backoff, nextPollDelayMs } from '../util/backoff.js';
 import { SIGNATURE_MAX_BYTES, type FetchResult } from './http-fetch.js';
-import type { SetTimer } from './http.js';
 import { pairLooksConsistent } from './pairing.js';
+import { PollLoop, type PollDeps, type PollSchedule } from './poll-loop.js';
 import { digestOrNone, isRefusedPair, rememberRefusal, skippedRefused, type RefusedPack } from './refused.js';
 import { createS3Client, getObject, s3Url, type S3ClientSettings, type S3GetOptions } from './s3-fetch.js';
 import type { FetchOnceOptions, PackSource, SourceContext, UpdateHandler, UpdateOutcome } from './types.js';
 
 /** The `source.s3` settings of one pack (the CA as contents, not a path). */
-export interface S3SourceConfig extends S3ClientSettings {
+export interface S3SourceConfig extends S3ClientSettings, PollSchedule {
   readonly bucket: string;
   readonly key: string;
   /** Default `<key>.sigstore.json`. */
   readonly signatureKey?: string;
-  readonly pollMinSeconds: number;
-  readonly pollMaxSeconds: number;
   readonly timeoutSeconds: number;
   readonly maxBytes: number;
   /** The setting maxBytes comes from, named when a pack is over it. */
   readonly maxBytesKey?: string;
-  /** First retry ceiling after a failure; default 1. */
-  readonly backoffBaseSeconds?: number;
-  /** Cap on the retry delay; default 300. */
-  readonly backoffMaxSeconds?: number;
 }
 
 /** Seams for tests: randomness, timers and the monotonic clock (ms). */
-export interface S3SourceDeps {
-  readonly random?: () => number;
-  readonly setTimer?: SetTimer;
+export interface S3SourceDeps extends PollDeps {
   readonly now?: () => number;
 }
-
-const unrefTimer: SetTimer = (fn, ms) => {
-  const t = setTimeout(fn, ms);
-  t.unref();
-  return () => clearTimeout(t);
-};
 
 // What the requests of one poll found.
 type Found =
@@ -78,31 +63,19 @@ export class S3Source implements PackSource {
   readonly kind = 's3' as const;
   readonly #config: S3SourceConfig;
   readonly #ctx: SourceContext;
-  readonly #random: () => number;
-  readonly #setTimer: SetTimer;
   readonly #now: () => number;
-  readonly #backoff: Backoff;
+  readonly #loop: PollLoop;
   readonly #signatureKey: string;
   readonly #origin: string;
   #client: Promise<S3Client> | undefined;
   #active: string | undefined;
   #refused: RefusedPack | undefined;
-  #tail: Promise<unknown> = Promise.resolve();
-  #lifecycle = new AbortController();
-  #loop: Promise<void> | undefined;
-  #cancelSleep: (() => void) | undefined;
 
   constructor(config: S3SourceConfig, ctx: SourceContext, deps: S3SourceDeps = {}) {
     this.#config = config;
     this.#ctx = ctx;
-    this.#random = deps.random ?? Math.random;
-    this.#setTimer = deps.setTimer ?? unrefTimer;
     this.#now = deps.now ?? (() => performance.now());
-    this.#backoff = new Backoff({
-      baseMs: (config.backoffBaseSeconds ?? 1) * 1000,
-      maxMs: (config.backoffMaxSeconds ?? 300) * 1000,
-      random: this.#random,
-    });
+    this.#loop = new PollLoop(config, deps);
     this.#signatureKey = config.signatureKey ?? `${config.key}.sigstore.json`;
     this.#origin = s3Url(config.bucket, config.key);
     // Load the SDK now (it takes a while), not at the first fetch; a failure surfaces at that fetch.
@@ -116,37 +89,28 @@ export class S3Source implements PackSource {
 
   /** One conditional GET now, after any fetch in flight; `force` forgets the refused pack first. */
   fetchOnce(handler: UpdateHandler, options: FetchOnceOptions = {}): Promise<UpdateOutcome | undefined> {
-    const run = this.#tail.then(() => this.#fetch(handler, options.force === true));
-    this.#tail = run.catch(() => undefined);
-    return run;
+    return this.#loop.serial((signal) => this.#fetch(handler, signal, options.force === true));
   }
 
   /** Polls until stop(); a second start() while running is ignored. */
   start(handler: UpdateHandler): void {
-    if (this.#loop !== undefined) return;
-    if (this.#lifecycle.signal.aborted) this.#lifecycle = new AbortController();
-    this.#loop = this.#run(handler, this.#lifecycle.signal);
+    this.#loop.start((signal) => this.#fetch(handler, signal, false));
   }
 
   /** Aborts the request in flight and the pending timer; resolves when the loop has ended. */
   async stop(): Promise<void> {
-    this.#lifecycle.abort();
-    this.#cancelSleep?.();
-    await this.#loop;
-    await this.#tail;
-    this.#loop = undefined;
+    await this.#loop.stop();
     const client = this.#client;
     this.#client = undefined;
     if (client !== undefined) (await client.catch(() => undefined))?.destroy();
   }
 
   // Fetch → (signature) → handler; reports fetch failures once (log, metrics, ctx) and rethrows.
-  async #fetch(handler: UpdateHandler, force: boolean): Promise<UpdateOutcome | undefined> {
+  async #fetch(handler: UpdateHandler, signal: AbortSignal, force: boolean): Promise<UpdateOutcome | undefined> {
     const { pack, metrics } = this.#ctx;
     if (force) this.#refused = undefined;
     const correlationId = randomUUID();
     const log = this.#ctx.log.child({ pack, source: 's3', correlation_id: correlationId });
-    const signal = this.#lifecycle.signal;
     const started = this.#now();
     let found: Found;
     try {
@@ -283,38 +247,6 @@ export class S3Source implements PackSource {
     metrics.fetchFailures.inc({ pack, source: 's3', code: e.code });
     log.warn({ code: e.code, err: e.message, details: e.details }, 'policy fetch failed');
     this.#ctx.onFetchError(e);
-  }
-
-  // The poll loop: fetch, a jittered poll interval (or the backoff after a failure), sleep; ends on stop().
-  async #run(handler: UpdateHandler, signal: AbortSignal): Promise<void> {
-    const { pollMinSeconds, pollMaxSeconds } = this.#config;
-    while (!signal.aborted) {
-      let delay: number;
-      try {
-        await this.fetchOnce(handler);
-        this.#backoff.reset();
-        delay = nextPollDelayMs(pollMinSeconds, pollMaxSeconds, this.#random);
-      } catch {
-        delay = this.#backoff.next(); // already logged and counted
-      }
-      if (signal.aborted) break;
-      await this.#sleep(delay);
-    }
-  }
-
-  // Sleeps ms; stop() cancels the timer and wakes the loop.
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = (): void => {
-        this.#cancelSleep = undefined;
-        resolve();
-      };
-      const cancel = this.#setTimer(wake, ms);
-      this.#cancelSleep = () => {
-        cancel();
-        wake();
-      };
-    });
   }
 }
 

@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { messageOf, toWardenError, type WardenError } from '../../errors.js';
 import type { Logger } from '../../observe/logger.js';
-import { Backoff, nextPollDelayMs } from '../../util/backoff.js';
+import { PollLoop, type PollDeps, type PollSchedule } from '../poll-loop.js';
 import { isRefusedPair, rememberRefusal, skippedRefused, type RefusedPack } from '../refused.js';
 import type { FetchOnceOptions, PackSource, SourceContext, UpdateHandler, UpdateOutcome } from '../types.js';
 import type { OciCredentials } from './auth.js';
@@ -23,24 +23,18 @@ import { formatOciReference, type OciReference } from './reference.js';
 import { fetchSignatureBytes, findSignature } from './signature.js';
 
 /** The `source.oci` settings of one pack (credentials and CA as contents, not paths). */
-export interface OciSourceConfig {
+export interface OciSourceConfig extends PollSchedule {
   readonly ref: OciReference;
   readonly credentials: OciCredentials;
   readonly insecureHttp: boolean;
   readonly ca?: Buffer;
-  readonly pollMinSeconds: number;
-  readonly pollMaxSeconds: number;
   readonly timeoutSeconds: number;
   readonly maxBytes: number;
   readonly maxBytesKey?: string;
-  readonly backoffBaseSeconds?: number;
-  readonly backoffMaxSeconds?: number;
 }
 
 /** Seams for tests: randomness and timers. */
-export interface OciSourceDeps {
-  readonly random?: () => number;
-}
+export type OciSourceDeps = PollDeps;
 
 // What the requests of one poll found.
 type Found =
@@ -57,20 +51,14 @@ export class OciSource implements PackSource {
   readonly #config: OciSourceConfig;
   readonly #ctx: SourceContext;
   readonly #client: OciClient;
-  readonly #random: () => number;
-  readonly #backoff: Backoff;
+  readonly #loop: PollLoop;
   readonly #origin: string;
   #active: string | undefined;
   #refused: RefusedPack | undefined;
-  #tail: Promise<unknown> = Promise.resolve();
-  #lifecycle = new AbortController();
-  #loop: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
 
   constructor(config: OciSourceConfig, ctx: SourceContext, deps: OciSourceDeps = {}) {
     this.#config = config;
     this.#ctx = ctx;
-    this.#random = deps.random ?? Math.random;
     this.#client = new OciClient({
       ref: config.ref,
       credentials: config.credentials,
@@ -78,11 +66,7 @@ export class OciSource implements PackSource {
       ...(config.ca === undefined ? {} : { ca: config.ca }),
       timeoutMs: config.timeoutSeconds * 1000,
     });
-    this.#backoff = new Backoff({
-      baseMs: (config.backoffBaseSeconds ?? 1) * 1000,
-      maxMs: (config.backoffMaxSeconds ?? 300) * 1000,
-      random: this.#random,
-    });
+    this.#loop = new PollLoop(config, deps);
     this.#origin = formatOciReference(config.ref);
   }
 
@@ -90,34 +74,25 @@ export class OciSource implements PackSource {
     this.#active = etag;
   }
 
-  async fetchOnce(handler: UpdateHandler, options: FetchOnceOptions = {}): Promise<UpdateOutcome | undefined> {
-    const run = this.#tail.then(() => this.#fetch(handler, options.force === true));
-    this.#tail = run.catch(() => undefined);
-    return run;
+  fetchOnce(handler: UpdateHandler, options: FetchOnceOptions = {}): Promise<UpdateOutcome | undefined> {
+    return this.#loop.serial((signal) => this.#fetch(handler, signal, options.force === true));
   }
 
   start(handler: UpdateHandler): void {
-    if (this.#loop !== undefined) return;
-    if (this.#lifecycle.signal.aborted) this.#lifecycle = new AbortController();
-    this.#loop = this.#run(handler, this.#lifecycle.signal);
+    this.#loop.start((signal) => this.#fetch(handler, signal, false));
   }
 
   async stop(): Promise<void> {
-    this.#lifecycle.abort();
-    this.#wake?.();
-    await this.#loop;
-    await this.#tail;
-    this.#loop = undefined;
+    await this.#loop.stop();
     await this.#client.close();
   }
 
   // Resolve the digest → (unchanged | refused still served | pack + signature → handler).
-  async #fetch(handler: UpdateHandler, force: boolean): Promise<UpdateOutcome | undefined> {
+  async #fetch(handler: UpdateHandler, signal: AbortSignal, force: boolean): Promise<UpdateOutcome | undefined> {
     const { pack, metrics } = this.#ctx;
     if (force) this.#refused = undefined;
     const correlationId = randomUUID();
     const log = this.#ctx.log.child({ pack, source: 'oci', correlation_id: correlationId });
-    const signal = this.#lifecycle.signal;
     const started = performance.now();
     let found: Found;
     try {
@@ -195,29 +170,5 @@ export class OciSource implements PackSource {
     metrics.fetchFailures.inc({ pack, source: 'oci', code: e.code });
     log.warn({ code: e.code, err: e.message, details: e.details }, 'policy fetch failed');
     this.#ctx.onFetchError(e);
-  }
-
-  async #run(handler: UpdateHandler, signal: AbortSignal): Promise<void> {
-    const { pollMinSeconds, pollMaxSeconds } = this.#config;
-    while (!signal.aborted) {
-      let delay: number;
-      try {
-        await this.fetchOnce(handler);
-        this.#backoff.reset();
-        delay = nextPollDelayMs(pollMinSeconds, pollMaxSeconds, this.#random);
-      } catch {
-        delay = this.#backoff.next();
-      }
-      if (signal.aborted) break;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => resolve(), delay);
-        t.unref();
-        this.#wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
-    }
   }
 }
