@@ -20,20 +20,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { messageOf, toWardenError, type WardenError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import { ATTR, inSpan } from '../observe/tracing.js';
 import { pairLooksConsistent } from './pairing.js';
 import { PollLoop, type Pace, type PollDeps, type PollSchedule } from './poll-loop.js';
 import { fetchPack, fetchSignature, signatureUrlFor, unexpected304, type TlsMaterial } from './http-fetch.js';
-import {
-  answersRefused,
-  digestOrNone,
-  isRefusedPair,
-  rememberRefusal,
-  skippedRefused,
-  type RefusedPack,
-} from './refused.js';
+import { answersRefused, digestOrNone, isRefusedPair } from './refused.js';
+import { remoteFetch, type Found, type RemoteFetched, type RemoteMemory } from './remote-fetch.js';
 import type { FetchOnceOptions, PackSource, SourceContext, UpdateHandler, UpdateOutcome } from './types.js';
 
 /** The `source.http` settings of one pack (TLS material as contents, not paths). */
@@ -57,12 +50,6 @@ export interface HttpSourceDeps extends PollDeps {
   readonly now?: () => number;
 }
 
-// What the requests of one poll found.
-type Found =
-  | { readonly kind: 'current' } // 304 for the active pack
-  | { readonly kind: 'refused'; readonly refused: RefusedPack; readonly how: 'not_modified' | 'same_digest' } // the refused pair, still served
-  | { readonly kind: 'pair'; readonly pair: FetchedPair }; // a pack and signature for the pipeline
-
 interface FetchedPair {
   readonly pack: Buffer;
   readonly etag: string | undefined;
@@ -79,10 +66,7 @@ interface Common {
 }
 
 // One completed fetch, with what the loop needs to pick the next delay.
-interface Fetched {
-  readonly outcome: UpdateOutcome | undefined;
-  readonly notModified: boolean;
-  readonly elapsedMs: number;
+interface Fetched extends RemoteFetched {
   /** True when the request was a long poll (the server could hold it). */
   readonly held: boolean;
 }
@@ -95,8 +79,7 @@ export class HttpSource implements PackSource {
   readonly #now: () => number;
   readonly #loop: PollLoop;
   readonly #signatureUrl: string;
-  #active: string | undefined;
-  #refused: RefusedPack | undefined;
+  readonly #memory: RemoteMemory = { active: undefined, refused: undefined };
 
   constructor(config: HttpSourceConfig, ctx: SourceContext, deps: HttpSourceDeps = {}) {
     this.#config = config;
@@ -107,7 +90,7 @@ export class HttpSource implements PackSource {
   }
 
   setActive(etag: string | undefined): void {
-    this.#active = etag;
+    this.#memory.active = etag;
   }
 
   /** One conditional GET now, never held open, after any fetch in flight (never two at once); `force` forgets the refused pack first. */
@@ -145,7 +128,7 @@ export class HttpSource implements PackSource {
     });
   }
 
-  // Fetch → (signature) → handler; reports fetch failures once (log, metrics, ctx) and rethrows.
+  // Fetch → (signature) → handler (remote-fetch.ts: timing, failure report, confirmation, refusal memory).
   async #fetchTraced(
     handler: UpdateHandler,
     signal: AbortSignal,
@@ -153,69 +136,31 @@ export class HttpSource implements PackSource {
     force: boolean,
     correlationId: string,
   ): Promise<Fetched> {
-    const { pack, metrics } = this.#ctx;
     const { url, timeoutSeconds, tls } = this.#config;
-    if (force) this.#refused = undefined;
-    const log = this.#ctx.log.child({ pack, source: 'http', correlation_id: correlationId });
-    const started = this.#now();
     const common = { timeoutMs: timeoutSeconds * 1000, tls, correlationId, signal };
-    let found: Found;
-    try {
-      found = await this.#download(common, log, hold);
-    } catch (err) {
-      const e = toWardenError(err, 'FETCH_FAILED');
-      if (!signal.aborted) this.#report(e, log, (this.#now() - started) / 1000);
-      throw e;
-    }
-    const elapsedMs = this.#now() - started;
-    metrics.fetchDuration.observe(
-      { pack, source: 'http', result: found.kind === 'pair' ? 'changed' : 'unchanged' },
-      elapsedMs / 1000,
-    );
-    if (found.kind === 'current') {
-      log.debug({ etag: this.#active }, 'policy pack unchanged (304)');
-      this.#refused = undefined; // the server serves the active pack again, not the refused one
-      this.#ctx.onConfirmed();
-      return { outcome: undefined, notModified: true, elapsedMs, held: hold };
-    }
-    if (found.kind === 'refused') {
-      const outcome = skippedRefused(this.#ctx, 'http', found.refused, {
-        correlation_id: correlationId,
-        etag: found.refused.etag,
-        digest: found.refused.digest,
-        how: found.how,
-      });
-      return { outcome, notModified: true, elapsedMs, held: hold };
-    }
-    const pair = found.pair;
-    log.info({ url, etag: pair.etag, bytes: pair.pack.length }, 'policy pack fetched');
-    let outcome: UpdateOutcome;
-    try {
-      outcome = await handler({
-        pack: pair.pack,
-        signature: pair.signature,
-        etag: pair.etag,
+    const fetched = await remoteFetch(
+      {
+        source: 'http',
         origin: url,
-        correlationId,
-      });
-    } catch (err) {
-      log.error({ code: toWardenError(err).code, err: messageOf(err) }, 'update handler failed');
-      throw err;
-    }
-    // Refused: the active ETag stays; a refusal about the bytes is remembered and skipped until the pair changes.
-    this.#refused = rememberRefusal(outcome, pair);
-    if (outcome.status !== 'refused') {
-      this.#active = pair.etag;
-      this.#ctx.onConfirmed();
-    }
-    return { outcome, notModified: false, elapsedMs, held: hold };
+        now: this.#now,
+        download: (_signal, log) => this.#download(common, log, hold),
+        unchanged: { message: 'policy pack unchanged (304)', tagField: 'etag' },
+        fetchedFields: (pair) => ({ url, etag: pair.etag }),
+      },
+      this.#ctx,
+      this.#memory,
+      { handler, signal, force },
+      correlationId,
+    );
+    return { ...fetched, held: hold };
   }
 
   // The requests of one poll: the pack (If-None-Match: active and refused ETags), the signature when needed.
-  async #download(common: Common, log: Logger, hold: boolean): Promise<Found> {
+  async #download(common: Common, log: Logger, hold: boolean): Promise<Found<FetchedPair>> {
     const { url, maxBytes, maxBytesKey, longPollSeconds } = this.#config;
-    const refused = this.#refused;
-    const sent = [this.#active, refused?.etag].filter(
+    const memory = this.#memory;
+    const refused = memory.refused;
+    const sent = [memory.active, refused?.etag].filter(
       (t, i, all): t is string => t !== undefined && all.indexOf(t) === i,
     );
     const res = await fetchPack({
@@ -252,7 +197,7 @@ export class HttpSource implements PackSource {
     }
     // A server without ETags (or one ignoring If-None-Match) sends the refused bytes again: not verified again.
     if (isRefusedPair(refused, pair.pack, pair.signature)) {
-      this.#refused = {
+      memory.refused = {
         ...refused,
         etag: pair.etag ?? refused.etag,
         signatureEtag: pair.signatureEtag ?? refused.signatureEtag,
@@ -277,15 +222,6 @@ export class HttpSource implements PackSource {
     return { signature: sig.body, signatureEtag: sig.etag };
   }
 
-  // Logs, counts and reports one fetch failure.
-  #report(e: WardenError, log: Logger, seconds: number): void {
-    const { pack, metrics } = this.#ctx;
-    metrics.fetchDuration.observe({ pack, source: 'http', result: 'error' }, seconds);
-    metrics.fetchFailures.inc({ pack, source: 'http', code: e.code });
-    log.warn({ code: e.code, err: e.message, details: e.details }, 'policy fetch failed');
-    this.#ctx.onFetchError(e);
-  }
-
   // Long poll re-requests at once after a held 304, an activation, a request that was not held, or a refusal remembered with its ETag; everything else waits a poll interval.
   #pace(f: Fetched): Pace {
     const { longPollSeconds } = this.#config;
@@ -294,7 +230,8 @@ export class HttpSource implements PackSource {
     // A 304 faster than half the wait: the server does not hold requests, so poll instead of hammering it.
     const held = f.notModified && f.elapsedMs >= (longPollSeconds * 1000) / 2;
     // Just refused and remembered by ETag: the next request is a conditional long poll on it, which the server holds.
-    const waitsOnRefused = !f.notModified && f.outcome?.status === 'refused' && this.#refused?.etag !== undefined;
+    const waitsOnRefused =
+      !f.notModified && f.outcome?.status === 'refused' && this.#memory.refused?.etag !== undefined;
     return held || waitsOnRefused || f.outcome?.status === 'activated' ? 'at_once' : 'interval';
   }
 }

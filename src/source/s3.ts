@@ -16,15 +16,15 @@
  * SIGNATURE_FETCH_FAILED, as for http. A pair torn by a publish between the two
  * GETs is fetched once more (pairing.ts).
  */
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { WardenError, messageOf, toWardenError, type WardenError as WardenErrorType } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import { SIGNATURE_MAX_BYTES, type FetchResult } from './http-fetch.js';
 import { pairLooksConsistent } from './pairing.js';
 import { PollLoop, type PollDeps, type PollSchedule } from './poll-loop.js';
-import { digestOrNone, isRefusedPair, rememberRefusal, skippedRefused, type RefusedPack } from './refused.js';
+import { digestOrNone, isRefusedPair } from './refused.js';
+import { remoteFetch, type Found, type RemoteMemory } from './remote-fetch.js';
 import { createS3Client, getObject, s3Url, type S3ClientSettings, type S3GetOptions } from './s3-fetch.js';
 import type { FetchOnceOptions, PackSource, SourceContext, UpdateHandler, UpdateOutcome } from './types.js';
 
@@ -45,12 +45,6 @@ export interface S3SourceDeps extends PollDeps {
   readonly now?: () => number;
 }
 
-// What the requests of one poll found.
-type Found =
-  | { readonly kind: 'current' }
-  | { readonly kind: 'refused'; readonly refused: RefusedPack; readonly how: 'not_modified' | 'same_digest' }
-  | { readonly kind: 'pair'; readonly pair: FetchedPair };
-
 interface FetchedPair {
   readonly pack: Buffer;
   readonly etag: string | undefined;
@@ -68,8 +62,7 @@ export class S3Source implements PackSource {
   readonly #signatureKey: string;
   readonly #origin: string;
   #client: Promise<S3Client> | undefined;
-  #active: string | undefined;
-  #refused: RefusedPack | undefined;
+  readonly #memory: RemoteMemory = { active: undefined, refused: undefined };
 
   constructor(config: S3SourceConfig, ctx: SourceContext, deps: S3SourceDeps = {}) {
     this.#config = config;
@@ -84,7 +77,7 @@ export class S3Source implements PackSource {
   }
 
   setActive(etag: string | undefined): void {
-    this.#active = etag;
+    this.#memory.active = etag;
   }
 
   /** One conditional GET now, after any fetch in flight; `force` forgets the refused pack first. */
@@ -105,65 +98,29 @@ export class S3Source implements PackSource {
     if (client !== undefined) (await client.catch(() => undefined))?.destroy();
   }
 
-  // Fetch → (signature) → handler; reports fetch failures once (log, metrics, ctx) and rethrows.
+  // Fetch → (signature) → handler (remote-fetch.ts: timing, failure report, confirmation, refusal memory).
   async #fetch(handler: UpdateHandler, signal: AbortSignal, force: boolean): Promise<UpdateOutcome | undefined> {
-    const { pack, metrics } = this.#ctx;
-    if (force) this.#refused = undefined;
-    const correlationId = randomUUID();
-    const log = this.#ctx.log.child({ pack, source: 's3', correlation_id: correlationId });
-    const started = this.#now();
-    let found: Found;
-    try {
-      found = await this.#download(signal, log);
-    } catch (err) {
-      const e = toWardenError(err, 'FETCH_FAILED');
-      if (!signal.aborted) this.#report(e, log, (this.#now() - started) / 1000);
-      throw e;
-    }
-    metrics.fetchDuration.observe(
-      { pack, source: 's3', result: found.kind === 'pair' ? 'changed' : 'unchanged' },
-      (this.#now() - started) / 1000,
-    );
-    if (found.kind === 'current') {
-      log.debug({ etag: this.#active }, 'policy pack unchanged');
-      this.#refused = undefined; // the store serves the active pack again, not the refused one
-      this.#ctx.onConfirmed();
-      return undefined;
-    }
-    if (found.kind === 'refused')
-      return skippedRefused(this.#ctx, 's3', found.refused, {
-        correlation_id: correlationId,
-        etag: found.refused.etag,
-        digest: found.refused.digest,
-        how: found.how,
-      });
-    const pair = found.pair;
-    log.info({ url: this.#origin, etag: pair.etag, bytes: pair.pack.length }, 'policy pack fetched');
-    let outcome: UpdateOutcome;
-    try {
-      outcome = await handler({
-        pack: pair.pack,
-        signature: pair.signature,
-        etag: pair.etag,
+    const fetched = await remoteFetch(
+      {
+        source: 's3',
         origin: this.#origin,
-        correlationId,
-      });
-    } catch (err) {
-      log.error({ code: toWardenError(err).code, err: messageOf(err) }, 'update handler failed');
-      throw err;
-    }
-    this.#refused = rememberRefusal(outcome, pair);
-    if (outcome.status !== 'refused') {
-      this.#active = pair.etag;
-      this.#ctx.onConfirmed();
-    }
-    return outcome;
+        now: this.#now,
+        download: (s, log) => this.#download(s, log),
+        unchanged: { message: 'policy pack unchanged', tagField: 'etag' },
+        fetchedFields: (pair) => ({ url: this.#origin, etag: pair.etag }),
+      },
+      this.#ctx,
+      this.#memory,
+      { handler, signal, force },
+    );
+    return fetched.outcome;
   }
 
   // The GETs of one poll: the pack (If-None-Match: the refused ETag if any, else the active one), the signature when needed.
-  async #download(signal: AbortSignal, log: Logger): Promise<Found> {
-    const refused = this.#refused;
-    const tag = refused?.etag ?? this.#active;
+  async #download(signal: AbortSignal, log: Logger): Promise<Found<FetchedPair>> {
+    const memory = this.#memory;
+    const refused = memory.refused;
+    const tag = refused?.etag ?? memory.active;
     const res = await this.#get(this.#config.key, signal, tag);
     let pair: FetchedPair;
     if (res.status === 304) {
@@ -176,7 +133,7 @@ export class S3Source implements PackSource {
       pair = { ...(await this.#getPack(signal)), signature: sig.body, signatureEtag: sig.etag };
     } else {
       // The active pack again (the store went back to it after a refusal): confirmed, not verified again.
-      if (res.etag !== undefined && res.etag === this.#active) return { kind: 'current' };
+      if (res.etag !== undefined && res.etag === memory.active) return { kind: 'current' };
       pair = { pack: res.body, etag: res.etag, ...(await this.#getSignatureFull(signal)) };
     }
     // A publish landed between the two GETs: fetch the pair once more, unconditionally.
@@ -185,7 +142,7 @@ export class S3Source implements PackSource {
       pair = { ...(await this.#getPack(signal)), ...(await this.#getSignatureFull(signal)) };
     }
     if (isRefusedPair(refused, pair.pack, pair.signature)) {
-      this.#refused = {
+      memory.refused = {
         ...refused,
         etag: pair.etag ?? refused.etag,
         signatureEtag: pair.signatureEtag ?? refused.signatureEtag,
@@ -238,15 +195,6 @@ export class S3Source implements PackSource {
         : { maxBytes: Math.min(limit, maxBytes) }),
     };
     return getObject(await this.#client, opts);
-  }
-
-  // Logs, counts and reports one fetch failure.
-  #report(e: WardenErrorType, log: Logger, seconds: number): void {
-    const { pack, metrics } = this.#ctx;
-    metrics.fetchDuration.observe({ pack, source: 's3', result: 'error' }, seconds);
-    metrics.fetchFailures.inc({ pack, source: 's3', code: e.code });
-    log.warn({ code: e.code, err: e.message, details: e.details }, 'policy fetch failed');
-    this.#ctx.onFetchError(e);
   }
 }
 
