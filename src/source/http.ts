@@ -1,7 +1,8 @@
 /**
  * The `http` source (docs/design.md#the-pack-server-protocol): conditional GETs of a pack and its signature from
  * a pack server, on a jittered poll or a long poll, with exponential backoff
- * after failures. It hands changed bytes to the pipeline and never parses them.
+ * after failures (poll-loop.ts). It hands changed bytes to the pipeline and never
+ * parses them (remote-fetch.ts: what is done with what a poll found).
  *
  * `If-None-Match` lists the ETag of what is really active and, after a refusal
  * about the bytes (refused.ts), the refused pack's ETag. So a server still
@@ -22,11 +23,10 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../observe/logger.js';
 import { ATTR, inSpan } from '../observe/tracing.js';
-import { pairLooksConsistent } from './pairing.js';
 import { PollLoop, type Pace, type PollDeps, type PollSchedule } from './poll-loop.js';
 import { fetchPack, fetchSignature, signatureUrlFor, unexpected304, type TlsMaterial } from './http-fetch.js';
-import { answersRefused, digestOrNone, isRefusedPair } from './refused.js';
-import { remoteFetch, type Found, type RemoteFetched, type RemoteMemory } from './remote-fetch.js';
+import { answersRefused, digestOrNone } from './refused.js';
+import { remoteFetch, settlePair, type Found, type RemoteFetched, type RemoteMemory } from './remote-fetch.js';
 import type { FetchOnceOptions, PackSource, SourceContext, UpdateHandler, UpdateOutcome } from './types.js';
 
 /** The `source.http` settings of one pack (TLS material as contents, not paths). */
@@ -190,21 +190,12 @@ export class HttpSource implements PackSource {
     } else {
       pair = { pack: res.body, etag: res.etag, ...(await this.#fetchSignatureFull(common)) };
     }
-    // A publish landed between the two requests: fetch the pair once more (no wait, no ETag).
-    if (!pairLooksConsistent(pair.pack, pair.signature)) {
-      log.info({ url }, 'pack and signature fetched mid-publish; fetching the pair again');
-      pair = { ...(await this.#fetchFull(common)), ...(await this.#fetchSignatureFull(common)) };
-    }
-    // A server without ETags (or one ignoring If-None-Match) sends the refused bytes again: not verified again.
-    if (isRefusedPair(refused, pair.pack, pair.signature)) {
-      memory.refused = {
-        ...refused,
-        etag: pair.etag ?? refused.etag,
-        signatureEtag: pair.signatureEtag ?? refused.signatureEtag,
-      };
-      return { kind: 'refused', refused, how: 'same_digest' };
-    }
-    return { kind: 'pair', pair };
+    // A torn pair is fetched once more (no wait, no ETag); the refused bytes sent again are not verified again.
+    const refetch = async (): Promise<FetchedPair> => ({
+      ...(await this.#fetchFull(common)),
+      ...(await this.#fetchSignatureFull(common)),
+    });
+    return settlePair(memory, refused, pair, refetch, log, url);
   }
 
   // An unconditional GET of the pack: it must be a 200.

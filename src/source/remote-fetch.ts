@@ -11,7 +11,8 @@
 import { randomUUID } from 'node:crypto';
 import { messageOf, toWardenError, type WardenError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
-import { rememberRefusal, skippedRefused, type HandedPair, type RefusedPack } from './refused.js';
+import { pairLooksConsistent } from './pairing.js';
+import { isRefusedPair, rememberRefusal, skippedRefused, type HandedPair, type RefusedPack } from './refused.js';
 import type { SourceContext, UpdateHandler, UpdateOutcome } from './types.js';
 
 /** What a remote source remembers between fetches; `download` reads it and may update `refused`. */
@@ -119,6 +120,36 @@ export async function remoteFetch<P extends FetchedPair>(
     ctx.onConfirmed();
   }
   return { outcome, notModified: false, elapsedMs };
+}
+
+/**
+ * The end of a fetch in two requests (pack, then signature: `http`, `s3`): a pair torn by a
+ * publish between them is fetched once more with `refetch` (pairing.ts); the refused pair,
+ * sent again in full (a server without ETags, or one ignoring If-None-Match), is skipped and
+ * not verified again, its new ETags remembered.
+ */
+export async function settlePair<P extends FetchedPair>(
+  memory: RemoteMemory,
+  refused: RefusedPack | undefined,
+  fetched: P,
+  refetch: () => Promise<P>,
+  log: Logger,
+  url: string,
+): Promise<Found<P>> {
+  let pair = fetched;
+  if (!pairLooksConsistent(pair.pack, pair.signature)) {
+    log.info({ url }, 'pack and signature fetched mid-publish; fetching the pair again');
+    pair = await refetch();
+  }
+  if (isRefusedPair(refused, pair.pack, pair.signature)) {
+    memory.refused = {
+      ...refused,
+      etag: pair.etag ?? refused.etag,
+      signatureEtag: pair.signatureEtag ?? refused.signatureEtag,
+    };
+    return { kind: 'refused', refused, how: 'same_digest' };
+  }
+  return { kind: 'pair', pair };
 }
 
 // Logs, counts and reports one fetch failure.

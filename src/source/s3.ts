@@ -1,7 +1,8 @@
 /**
  * The `s3` source: a pack and its signature as two objects in an S3-compatible
  * bucket (AWS S3, MinIO …), fetched with the AWS SDK (SigV4-signed requests), on
- * a jittered poll with exponential backoff after failures, like the http source.
+ * a jittered poll with exponential backoff after failures (poll-loop.ts), and
+ * what a poll found handled as by the http source (remote-fetch.ts).
  *
  * Change detection is the object's ETag: each poll is a conditional GET
  * (`If-None-Match`) of the pack, so an unchanged pack costs one 304 and is never
@@ -21,10 +22,9 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { WardenError, messageOf } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import { SIGNATURE_MAX_BYTES, type FetchResult } from './http-fetch.js';
-import { pairLooksConsistent } from './pairing.js';
 import { PollLoop, type PollDeps, type PollSchedule } from './poll-loop.js';
-import { digestOrNone, isRefusedPair } from './refused.js';
-import { remoteFetch, type Found, type RemoteMemory } from './remote-fetch.js';
+import { digestOrNone } from './refused.js';
+import { remoteFetch, settlePair, type Found, type RemoteMemory } from './remote-fetch.js';
 import { createS3Client, getObject, s3Url, type S3ClientSettings, type S3GetOptions } from './s3-fetch.js';
 import type { FetchOnceOptions, PackSource, SourceContext, UpdateHandler, UpdateOutcome } from './types.js';
 
@@ -136,20 +136,12 @@ export class S3Source implements PackSource {
       if (res.etag !== undefined && res.etag === memory.active) return { kind: 'current' };
       pair = { pack: res.body, etag: res.etag, ...(await this.#getSignatureFull(signal)) };
     }
-    // A publish landed between the two GETs: fetch the pair once more, unconditionally.
-    if (!pairLooksConsistent(pair.pack, pair.signature)) {
-      log.info({ url: this.#origin }, 'pack and signature fetched mid-publish; fetching the pair again');
-      pair = { ...(await this.#getPack(signal)), ...(await this.#getSignatureFull(signal)) };
-    }
-    if (isRefusedPair(refused, pair.pack, pair.signature)) {
-      memory.refused = {
-        ...refused,
-        etag: pair.etag ?? refused.etag,
-        signatureEtag: pair.signatureEtag ?? refused.signatureEtag,
-      };
-      return { kind: 'refused', refused, how: 'same_digest' };
-    }
-    return { kind: 'pair', pair };
+    // A torn pair is fetched once more, unconditionally; the refused bytes sent again are not verified again.
+    const refetch = async (): Promise<FetchedPair> => ({
+      ...(await this.#getPack(signal)),
+      ...(await this.#getSignatureFull(signal)),
+    });
+    return settlePair(memory, refused, pair, refetch, log, this.#origin);
   }
 
   // An unconditional GET of the pack.

@@ -5,7 +5,8 @@
  * HEAD of the tag (the digest is the source's ETag); only a new digest costs
  * the manifest, the layer and the signature. A reference pinned by digest is
  * fetched once and then only confirmed. Polling, jitter, backoff after
- * failures and the memory of a refused pack (refused.ts) work as for `http`:
+ * failures (poll-loop.ts), what a poll found (remote-fetch.ts) and the memory
+ * of a refused pack (refused.ts) work as for `http`:
  * a refused manifest is not handed over again while its signature referrer
  * is the same one.
  */
