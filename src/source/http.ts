@@ -26,7 +26,14 @@ import { ATTR, inSpan } from '../observe/tracing.js';
 import { PollLoop, type Pace, type PollDeps, type PollSchedule } from './poll-loop.js';
 import { fetchPack, fetchSignature, signatureUrlFor, unexpected304, type TlsMaterial } from './http-fetch.js';
 import { answersRefused, digestOrNone } from './refused.js';
-import { remoteFetch, settlePair, type Found, type RemoteFetched, type RemoteMemory } from './remote-fetch.js';
+import {
+  remoteFetch,
+  settlePair,
+  type Found,
+  type RemoteFetched,
+  type RemoteMemory,
+  type SignedPair,
+} from './remote-fetch.js';
 import type { FetchOnceOptions, PackSource, SourceContext, UpdateHandler, UpdateOutcome } from './types.js';
 
 /** The `source.http` settings of one pack (TLS material as contents, not paths). */
@@ -48,13 +55,6 @@ export { LONG_POLL_FLOOR_MS, type SetTimer } from './poll-loop.js';
 /** Seams for tests: randomness, timers and the monotonic clock (ms). */
 export interface HttpSourceDeps extends PollDeps {
   readonly now?: () => number;
-}
-
-interface FetchedPair {
-  readonly pack: Buffer;
-  readonly etag: string | undefined;
-  readonly signature: Buffer;
-  readonly signatureEtag: string | undefined;
 }
 
 // The request settings every GET of one poll shares.
@@ -156,7 +156,7 @@ export class HttpSource implements PackSource {
   }
 
   // The requests of one poll: the pack (If-None-Match: active and refused ETags), the signature when needed.
-  async #download(common: Common, log: Logger, hold: boolean): Promise<Found<FetchedPair>> {
+  async #download(common: Common, log: Logger, hold: boolean): Promise<Found<SignedPair>> {
     const { url, maxBytes, maxBytesKey, longPollSeconds } = this.#config;
     const memory = this.#memory;
     const refused = memory.refused;
@@ -171,7 +171,7 @@ export class HttpSource implements PackSource {
       maxBytes,
       ...(maxBytesKey === undefined ? {} : { maxBytesKey }),
     });
-    let pair: FetchedPair;
+    let pair: SignedPair;
     if (res.status === 304) {
       if (refused === undefined || !answersRefused(res.etag, sent, refused.etag)) return { kind: 'current' };
       // The refused pack is still served; its signature may have been fixed on its own (a small, conditional GET).
@@ -191,7 +191,7 @@ export class HttpSource implements PackSource {
       pair = { pack: res.body, etag: res.etag, ...(await this.#fetchSignatureFull(common)) };
     }
     // A torn pair is fetched once more (no wait, no ETag); the refused bytes sent again are not verified again.
-    const refetch = async (): Promise<FetchedPair> => ({
+    const refetch = async (): Promise<SignedPair> => ({
       ...(await this.#fetchFull(common)),
       ...(await this.#fetchSignatureFull(common)),
     });

@@ -27,6 +27,12 @@ export interface FetchedPair extends HandedPair {
   readonly etag: string | undefined;
 }
 
+/** A pack and its signature fetched as two files or objects (`http`, `s3`): the signature is never absent. */
+export interface SignedPair extends FetchedPair {
+  readonly signature: Buffer;
+  readonly signatureEtag: string | undefined;
+}
+
 /** What the requests of one fetch found. */
 export type Found<P extends FetchedPair> =
   | { readonly kind: 'current' } // the active pack, still served

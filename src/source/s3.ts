@@ -24,7 +24,7 @@ import type { Logger } from '../observe/logger.js';
 import { SIGNATURE_MAX_BYTES, type FetchResult } from './http-fetch.js';
 import { PollLoop, type PollDeps, type PollSchedule } from './poll-loop.js';
 import { digestOrNone } from './refused.js';
-import { remoteFetch, settlePair, type Found, type RemoteMemory } from './remote-fetch.js';
+import { remoteFetch, settlePair, type Found, type RemoteMemory, type SignedPair } from './remote-fetch.js';
 import { createS3Client, getObject, s3Url, type S3ClientSettings, type S3GetOptions } from './s3-fetch.js';
 import type { FetchOnceOptions, PackSource, SourceContext, UpdateHandler, UpdateOutcome } from './types.js';
 
@@ -43,13 +43,6 @@ export interface S3SourceConfig extends S3ClientSettings, PollSchedule {
 /** Seams for tests: randomness, timers and the monotonic clock (ms). */
 export interface S3SourceDeps extends PollDeps {
   readonly now?: () => number;
-}
-
-interface FetchedPair {
-  readonly pack: Buffer;
-  readonly etag: string | undefined;
-  readonly signature: Buffer;
-  readonly signatureEtag: string | undefined;
 }
 
 /** A pack in an S3-compatible bucket. */
@@ -117,12 +110,12 @@ export class S3Source implements PackSource {
   }
 
   // The GETs of one poll: the pack (If-None-Match: the refused ETag if any, else the active one), the signature when needed.
-  async #download(signal: AbortSignal, log: Logger): Promise<Found<FetchedPair>> {
+  async #download(signal: AbortSignal, log: Logger): Promise<Found<SignedPair>> {
     const memory = this.#memory;
     const refused = memory.refused;
     const tag = refused?.etag ?? memory.active;
     const res = await this.#get(this.#config.key, signal, tag);
-    let pair: FetchedPair;
+    let pair: SignedPair;
     if (res.status === 304) {
       if (refused?.etag === undefined) return { kind: 'current' };
       // The refused pack is still served; its signature may have been fixed on its own (a small, conditional GET).
@@ -137,7 +130,7 @@ export class S3Source implements PackSource {
       pair = { pack: res.body, etag: res.etag, ...(await this.#getSignatureFull(signal)) };
     }
     // A torn pair is fetched once more, unconditionally; the refused bytes sent again are not verified again.
-    const refetch = async (): Promise<FetchedPair> => ({
+    const refetch = async (): Promise<SignedPair> => ({
       ...(await this.#getPack(signal)),
       ...(await this.#getSignatureFull(signal)),
     });
