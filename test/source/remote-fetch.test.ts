@@ -87,24 +87,27 @@ const handlerAnswering = (outcome: UpdateOutcome) => {
 };
 
 const live = (): AbortSignal => new AbortController().signal;
+
+// One fetch whose download finds `found`, answered by the handler with `outcome`.
+function fetchFinding(found: Found<SignedPair>, ctx: SourceContext, memory: RemoteMemory, outcome: UpdateOutcome) {
+  const { updates, handler } = handlerAnswering(outcome);
+  const run = remoteFetch(
+    spec(() => Promise.resolve(found)),
+    ctx,
+    memory,
+    { handler, signal: live(), force: false },
+  );
+  return { run, updates };
+}
 const malformed = new WardenError('PACK_MALFORMED', 'not a pack');
 
 describe('remoteFetch', () => {
   it('hands a new pair to the handler, then takes its tag as the active one and confirms it', async () => {
     const { ctx, lines, counts, metrics } = context();
     const memory: RemoteMemory = { active: '"a"', refused: undefined };
-    const { updates, handler } = handlerAnswering({ status: 'activated', digest: 'sha256:x' });
-    const found: Found<SignedPair> = { kind: 'pair', pair: pairOf('v2', '"b"') };
-    const fetched = await remoteFetch(
-      spec(() => Promise.resolve(found)),
-      ctx,
-      memory,
-      {
-        handler,
-        signal: live(),
-        force: false,
-      },
-    );
+    const activated: UpdateOutcome = { status: 'activated', digest: 'sha256:x' };
+    const { run, updates } = fetchFinding({ kind: 'pair', pair: pairOf('v2', '"b"') }, ctx, memory, activated);
+    const fetched = await run;
     assert.deepEqual(fetched, {
       outcome: { status: 'activated', digest: 'sha256:x' },
       notModified: false,
@@ -125,18 +128,8 @@ describe('remoteFetch', () => {
   it('remembers a pair refused for its bytes, keeps the active tag and confirms nothing', async () => {
     const { ctx, counts } = context();
     const memory: RemoteMemory = { active: '"a"', refused: undefined };
-    const { handler } = handlerAnswering({ status: 'refused', error: malformed });
-    const found: Found<SignedPair> = { kind: 'pair', pair: pairOf('bad', '"r"') };
-    const fetched = await remoteFetch(
-      spec(() => Promise.resolve(found)),
-      ctx,
-      memory,
-      {
-        handler,
-        signal: live(),
-        force: false,
-      },
-    );
+    const refusal: UpdateOutcome = { status: 'refused', error: malformed };
+    const fetched = await fetchFinding({ kind: 'pair', pair: pairOf('bad', '"r"') }, ctx, memory, refusal).run;
     assert.equal(fetched.outcome?.status, 'refused');
     assert.equal(memory.active, '"a"');
     assert.equal(memory.refused?.etag, '"r"');
