@@ -27,27 +27,45 @@ const tlsSchema = z
   })
   .refine((t) => (t.cert_file === undefined) === (t.key_file === undefined), 'cert_file and key_file go together');
 
+/** The poll interval of a remote source (`http`, `oci`, `s3`): jittered between the two (src/source/poll-loop.ts). */
+const pollKeys = {
+  poll_min_seconds: seconds(0.01, 86_400).default(10),
+  poll_max_seconds: seconds(0.01, 86_400).default(20),
+};
+
+/** A remote source's request deadline, retry cap and size limit. */
+const requestKeys = {
+  timeout_seconds: seconds(0.1, 600).default(10),
+  backoff_max_seconds: seconds(0.1, 86_400).default(300),
+  /** Largest pack (body, layer, object) accepted; default (and at most): limits.max_pack_bytes. */
+  max_bytes: z
+    .int()
+    .min(1024)
+    .max(1024 * 1024 * 1024)
+    .optional(),
+};
+
+/** The extra CA of an `oci` or `s3` source (`http` has its `tls` block). */
+const caFileKey = {
+  /** A PEM bundle trusted for the endpoint (a private CA); for `oci` also for the registry's token realm. */
+  ca_file: z.string().min(1).optional(),
+};
+
+/** The refinement every remote source has: a poll interval range the right way round. */
+const pollOrdered = (p: { poll_min_seconds: number; poll_max_seconds: number }): boolean =>
+  p.poll_max_seconds >= p.poll_min_seconds;
+const pollOrderIssue = { message: 'poll_max_seconds must be ≥ poll_min_seconds', path: ['poll_max_seconds'] };
+
 const httpSource = z
   .strictObject({
     url: z.url({ protocol: /^https?$/ }),
     signature_url: z.url({ protocol: /^https?$/ }).optional(),
-    poll_min_seconds: seconds(0.01, 86_400).default(10),
-    poll_max_seconds: seconds(0.01, 86_400).default(20),
+    ...pollKeys,
     long_poll_seconds: seconds(0, 3_600).default(0),
-    timeout_seconds: seconds(0.1, 600).default(10),
-    backoff_max_seconds: seconds(0.1, 86_400).default(300),
-    /** Largest pack body accepted; default (and at most): limits.max_pack_bytes. */
-    max_bytes: z
-      .int()
-      .min(1024)
-      .max(1024 * 1024 * 1024)
-      .optional(),
+    ...requestKeys,
     tls: tlsSchema.optional(),
   })
-  .refine((h) => h.poll_max_seconds >= h.poll_min_seconds, {
-    message: 'poll_max_seconds must be ≥ poll_min_seconds',
-    path: ['poll_max_seconds'],
-  });
+  .refine(pollOrdered, pollOrderIssue);
 
 const ociAuth = z.union([
   z.strictObject({ username_file: z.string().min(1), password_file: z.string().min(1) }),
@@ -62,23 +80,11 @@ const ociSource = z
     auth: ociAuth.optional(),
     /** Plain HTTP (a registry on 127.0.0.1); HTTPS otherwise. */
     insecure_http: z.boolean().default(false),
-    /** Extra CA certificates (PEM) for the registry and its token realm. */
-    ca_file: z.string().min(1).optional(),
-    poll_min_seconds: seconds(0.01, 86_400).default(10),
-    poll_max_seconds: seconds(0.01, 86_400).default(20),
-    timeout_seconds: seconds(0.1, 600).default(10),
-    backoff_max_seconds: seconds(0.1, 86_400).default(300),
-    /** Largest pack layer accepted; default (and at most): limits.max_pack_bytes. */
-    max_bytes: z
-      .int()
-      .min(1024)
-      .max(1024 * 1024 * 1024)
-      .optional(),
+    ...caFileKey,
+    ...pollKeys,
+    ...requestKeys,
   })
-  .refine((o) => o.poll_max_seconds >= o.poll_min_seconds, {
-    message: 'poll_max_seconds must be ≥ poll_min_seconds',
-    path: ['poll_max_seconds'],
-  });
+  .refine(pollOrdered, pollOrderIssue);
 
 /** `source.s3`: an object in an S3-compatible bucket (AWS S3, MinIO …), requests signed with SigV4 by the AWS SDK. */
 const s3Source = z
@@ -100,23 +106,11 @@ const s3Source = z
         session_token_file: z.string().min(1).optional(),
       })
       .optional(),
-    /** A PEM bundle trusted for an https endpoint (a private CA). */
-    ca_file: z.string().min(1).optional(),
-    poll_min_seconds: seconds(0.01, 86_400).default(10),
-    poll_max_seconds: seconds(0.01, 86_400).default(20),
-    timeout_seconds: seconds(0.1, 600).default(10),
-    backoff_max_seconds: seconds(0.1, 86_400).default(300),
-    /** Largest pack object accepted; default (and at most): limits.max_pack_bytes. */
-    max_bytes: z
-      .int()
-      .min(1024)
-      .max(1024 * 1024 * 1024)
-      .optional(),
+    ...caFileKey,
+    ...pollKeys,
+    ...requestKeys,
   })
-  .refine((s) => s.poll_max_seconds >= s.poll_min_seconds, {
-    message: 'poll_max_seconds must be ≥ poll_min_seconds',
-    path: ['poll_max_seconds'],
-  })
+  .refine(pollOrdered, pollOrderIssue)
   .refine((s) => (s.signature_key ?? `${s.key}.sigstore.json`) !== s.key, {
     message: 'signature_key must differ from key',
     path: ['signature_key'],

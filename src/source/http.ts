@@ -1,7 +1,8 @@
 /**
  * The `http` source (docs/design.md#the-pack-server-protocol): conditional GETs of a pack and its signature from
  * a pack server, on a jittered poll or a long poll, with exponential backoff
- * after failures. It hands changed bytes to the pipeline and never parses them.
+ * after failures (poll-loop.ts). It hands changed bytes to the pipeline and never
+ * parses them (remote-fetch.ts: what is done with what a poll found).
  *
  * `If-None-Match` lists the ETag of what is really active and, after a refusal
  * about the bytes (refused.ts), the refused pack's ETag. So a server still
@@ -20,73 +21,40 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { messageOf, toWardenError, type WardenError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import { ATTR, inSpan } from '../observe/tracing.js';
-import { Backoff, nextPollDelayMs } from '../util/backoff.js';
-import { pairLooksConsistent } from './pairing.js';
+import { PollLoop, type Pace, type PollDeps, type PollSchedule } from './poll-loop.js';
 import { fetchPack, fetchSignature, signatureUrlFor, unexpected304, type TlsMaterial } from './http-fetch.js';
+import { answersRefused, digestOrNone } from './refused.js';
 import {
-  answersRefused,
-  digestOrNone,
-  isRefusedPair,
-  rememberRefusal,
-  skippedRefused,
-  type RefusedPack,
-} from './refused.js';
+  remoteFetch,
+  settlePair,
+  type Found,
+  type RemoteFetched,
+  type RemoteMemory,
+  type SignedPair,
+} from './remote-fetch.js';
 import type { FetchOnceOptions, PackSource, SourceContext, UpdateHandler, UpdateOutcome } from './types.js';
 
 /** The `source.http` settings of one pack (TLS material as contents, not paths). */
-export interface HttpSourceConfig {
+export interface HttpSourceConfig extends PollSchedule {
   readonly url: string;
   /** Default `<url path>.sigstore.json`. */
   readonly signatureUrl?: string;
-  readonly pollMinSeconds: number;
-  readonly pollMaxSeconds: number;
   /** 0 = off; else `Prefer: wait=N` and re-request as soon as the server answers. */
   readonly longPollSeconds: number;
   readonly timeoutSeconds: number;
   readonly maxBytes: number;
   /** The setting maxBytes comes from, named when a pack is over it. */
   readonly maxBytesKey?: string;
-  /** First retry ceiling after a failure; default 1. */
-  readonly backoffBaseSeconds?: number;
-  /** Cap on the retry delay; default 300. */
-  readonly backoffMaxSeconds?: number;
   readonly tls?: TlsMaterial;
 }
 
-/** Schedules fn after ms; returns a function that cancels it. */
-export type SetTimer = (fn: () => void, ms: number) => () => void;
+export { LONG_POLL_FLOOR_MS, type SetTimer } from './poll-loop.js';
 
 /** Seams for tests: randomness, timers and the monotonic clock (ms). */
-export interface HttpSourceDeps {
-  readonly random?: () => number;
-  readonly setTimer?: SetTimer;
+export interface HttpSourceDeps extends PollDeps {
   readonly now?: () => number;
-}
-
-/** Upper bound of the jittered pause between two long polls. */
-export const LONG_POLL_FLOOR_MS = 100;
-
-// An unref'd timeout: a sleeping poll loop never keeps the process alive.
-const unrefTimer: SetTimer = (fn, ms) => {
-  const t = setTimeout(fn, ms);
-  t.unref();
-  return () => clearTimeout(t);
-};
-
-// What the requests of one poll found.
-type Found =
-  | { readonly kind: 'current' } // 304 for the active pack
-  | { readonly kind: 'refused'; readonly refused: RefusedPack; readonly how: 'not_modified' | 'same_digest' } // the refused pair, still served
-  | { readonly kind: 'pair'; readonly pair: FetchedPair }; // a pack and signature for the pipeline
-
-interface FetchedPair {
-  readonly pack: Buffer;
-  readonly etag: string | undefined;
-  readonly signature: Buffer;
-  readonly signatureEtag: string | undefined;
 }
 
 // The request settings every GET of one poll shares.
@@ -98,10 +66,7 @@ interface Common {
 }
 
 // One completed fetch, with what the loop needs to pick the next delay.
-interface Fetched {
-  readonly outcome: UpdateOutcome | undefined;
-  readonly notModified: boolean;
-  readonly elapsedMs: number;
+interface Fetched extends RemoteFetched {
   /** True when the request was a long poll (the server could hold it). */
   readonly held: boolean;
 }
@@ -111,66 +76,44 @@ export class HttpSource implements PackSource {
   readonly kind = 'http' as const;
   readonly #config: HttpSourceConfig;
   readonly #ctx: SourceContext;
-  readonly #random: () => number;
-  readonly #setTimer: SetTimer;
   readonly #now: () => number;
-  readonly #backoff: Backoff;
+  readonly #loop: PollLoop;
   readonly #signatureUrl: string;
-  #active: string | undefined;
-  #refused: RefusedPack | undefined;
-  #tail: Promise<unknown> = Promise.resolve();
-  #lifecycle = new AbortController();
-  #loop: Promise<void> | undefined;
-  #cancelSleep: (() => void) | undefined;
+  readonly #memory: RemoteMemory = { active: undefined, refused: undefined };
 
   constructor(config: HttpSourceConfig, ctx: SourceContext, deps: HttpSourceDeps = {}) {
     this.#config = config;
     this.#ctx = ctx;
-    this.#random = deps.random ?? Math.random;
-    this.#setTimer = deps.setTimer ?? unrefTimer;
     this.#now = deps.now ?? (() => performance.now());
-    this.#backoff = new Backoff({
-      baseMs: (config.backoffBaseSeconds ?? 1) * 1000,
-      maxMs: (config.backoffMaxSeconds ?? 300) * 1000,
-      random: this.#random,
-    });
+    this.#loop = new PollLoop(config, deps);
     this.#signatureUrl = signatureUrlFor(config.url, config.signatureUrl);
   }
 
   setActive(etag: string | undefined): void {
-    this.#active = etag;
+    this.#memory.active = etag;
   }
 
   /** One conditional GET now, never held open, after any fetch in flight (never two at once); `force` forgets the refused pack first. */
   async fetchOnce(handler: UpdateHandler, options: FetchOnceOptions = {}): Promise<UpdateOutcome | undefined> {
-    return (await this.#serial(handler, { hold: false, force: options.force === true })).outcome;
+    const force = options.force === true;
+    return (await this.#loop.serial((signal) => this.#fetch(handler, signal, false, force))).outcome;
   }
 
-  /** Polls until stop(); a second start() while running is ignored. */
+  /** Polls until stop(); a second start() while running is ignored. The first request answers at once: it confirms (or replaces) what boot loaded; later ones are long polls (if configured). */
   start(handler: UpdateHandler): void {
-    if (this.#loop !== undefined) return;
-    if (this.#lifecycle.signal.aborted) this.#lifecycle = new AbortController();
-    this.#loop = this.#run(handler, this.#lifecycle.signal);
+    this.#loop.start<Fetched>(
+      (signal, previous) => this.#fetch(handler, signal, previous !== undefined, false),
+      (fetched) => this.#pace(fetched),
+    );
   }
 
   /** Aborts the request in flight and the pending timer; resolves when the loop has ended. */
-  async stop(): Promise<void> {
-    this.#lifecycle.abort();
-    this.#cancelSleep?.();
-    await this.#loop;
-    await this.#tail;
-    this.#loop = undefined;
-  }
-
-  // Queues a fetch behind the one in flight; `hold`: a long poll (if configured), `force`: forget the refused pack.
-  #serial(handler: UpdateHandler, how: { hold: boolean; force: boolean }): Promise<Fetched> {
-    const run = this.#tail.then(() => this.#fetch(handler, how.hold, how.force));
-    this.#tail = run.catch(() => undefined);
-    return run;
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 
   // One poll in a `warden.fetch` span (the parent of the reload it triggers; its requests carry its traceparent).
-  #fetch(handler: UpdateHandler, hold: boolean, force: boolean): Promise<Fetched> {
+  #fetch(handler: UpdateHandler, signal: AbortSignal, hold: boolean, force: boolean): Promise<Fetched> {
     const correlationId = randomUUID();
     const attributes = {
       [ATTR.pack]: this.#ctx.pack,
@@ -179,78 +122,45 @@ export class HttpSource implements PackSource {
       [ATTR.url]: this.#config.url,
     };
     return inSpan('warden.fetch', attributes, async (span) => {
-      const fetched = await this.#fetchTraced(handler, hold, force, correlationId);
+      const fetched = await this.#fetchTraced(handler, signal, hold, force, correlationId);
       span.setAttribute(ATTR.outcome, fetched.outcome?.status ?? 'not_modified');
       return fetched;
     });
   }
 
-  // Fetch → (signature) → handler; reports fetch failures once (log, metrics, ctx) and rethrows.
-  async #fetchTraced(handler: UpdateHandler, hold: boolean, force: boolean, correlationId: string): Promise<Fetched> {
-    const { pack, metrics } = this.#ctx;
+  // Fetch → (signature) → handler (remote-fetch.ts: timing, failure report, confirmation, refusal memory).
+  async #fetchTraced(
+    handler: UpdateHandler,
+    signal: AbortSignal,
+    hold: boolean,
+    force: boolean,
+    correlationId: string,
+  ): Promise<Fetched> {
     const { url, timeoutSeconds, tls } = this.#config;
-    if (force) this.#refused = undefined;
-    const log = this.#ctx.log.child({ pack, source: 'http', correlation_id: correlationId });
-    const signal = this.#lifecycle.signal;
-    const started = this.#now();
     const common = { timeoutMs: timeoutSeconds * 1000, tls, correlationId, signal };
-    let found: Found;
-    try {
-      found = await this.#download(common, log, hold);
-    } catch (err) {
-      const e = toWardenError(err, 'FETCH_FAILED');
-      if (!signal.aborted) this.#report(e, log, (this.#now() - started) / 1000);
-      throw e;
-    }
-    const elapsedMs = this.#now() - started;
-    metrics.fetchDuration.observe(
-      { pack, source: 'http', result: found.kind === 'pair' ? 'changed' : 'unchanged' },
-      elapsedMs / 1000,
-    );
-    if (found.kind === 'current') {
-      log.debug({ etag: this.#active }, 'policy pack unchanged (304)');
-      this.#refused = undefined; // the server serves the active pack again, not the refused one
-      this.#ctx.onConfirmed();
-      return { outcome: undefined, notModified: true, elapsedMs, held: hold };
-    }
-    if (found.kind === 'refused') {
-      const outcome = skippedRefused(this.#ctx, 'http', found.refused, {
-        correlation_id: correlationId,
-        etag: found.refused.etag,
-        digest: found.refused.digest,
-        how: found.how,
-      });
-      return { outcome, notModified: true, elapsedMs, held: hold };
-    }
-    const pair = found.pair;
-    log.info({ url, etag: pair.etag, bytes: pair.pack.length }, 'policy pack fetched');
-    let outcome: UpdateOutcome;
-    try {
-      outcome = await handler({
-        pack: pair.pack,
-        signature: pair.signature,
-        etag: pair.etag,
+    const fetched = await remoteFetch(
+      {
+        source: 'http',
         origin: url,
-        correlationId,
-      });
-    } catch (err) {
-      log.error({ code: toWardenError(err).code, err: messageOf(err) }, 'update handler failed');
-      throw err;
-    }
-    // Refused: the active ETag stays; a refusal about the bytes is remembered and skipped until the pair changes.
-    this.#refused = rememberRefusal(outcome, pair);
-    if (outcome.status !== 'refused') {
-      this.#active = pair.etag;
-      this.#ctx.onConfirmed();
-    }
-    return { outcome, notModified: false, elapsedMs, held: hold };
+        now: this.#now,
+        download: (_signal, log) => this.#download(common, log, hold),
+        unchanged: { message: 'policy pack unchanged (304)', tagField: 'etag' },
+        fetchedFields: (pair) => ({ url, etag: pair.etag }),
+      },
+      this.#ctx,
+      this.#memory,
+      { handler, signal, force },
+      correlationId,
+    );
+    return { ...fetched, held: hold };
   }
 
   // The requests of one poll: the pack (If-None-Match: active and refused ETags), the signature when needed.
-  async #download(common: Common, log: Logger, hold: boolean): Promise<Found> {
+  async #download(common: Common, log: Logger, hold: boolean): Promise<Found<SignedPair>> {
     const { url, maxBytes, maxBytesKey, longPollSeconds } = this.#config;
-    const refused = this.#refused;
-    const sent = [this.#active, refused?.etag].filter(
+    const memory = this.#memory;
+    const refused = memory.refused;
+    const sent = [memory.active, refused?.etag].filter(
       (t, i, all): t is string => t !== undefined && all.indexOf(t) === i,
     );
     const res = await fetchPack({
@@ -261,7 +171,7 @@ export class HttpSource implements PackSource {
       maxBytes,
       ...(maxBytesKey === undefined ? {} : { maxBytesKey }),
     });
-    let pair: FetchedPair;
+    let pair: SignedPair;
     if (res.status === 304) {
       if (refused === undefined || !answersRefused(res.etag, sent, refused.etag)) return { kind: 'current' };
       // The refused pack is still served; its signature may have been fixed on its own (a small, conditional GET).
@@ -280,21 +190,12 @@ export class HttpSource implements PackSource {
     } else {
       pair = { pack: res.body, etag: res.etag, ...(await this.#fetchSignatureFull(common)) };
     }
-    // A publish landed between the two requests: fetch the pair once more (no wait, no ETag).
-    if (!pairLooksConsistent(pair.pack, pair.signature)) {
-      log.info({ url }, 'pack and signature fetched mid-publish; fetching the pair again');
-      pair = { ...(await this.#fetchFull(common)), ...(await this.#fetchSignatureFull(common)) };
-    }
-    // A server without ETags (or one ignoring If-None-Match) sends the refused bytes again: not verified again.
-    if (isRefusedPair(refused, pair.pack, pair.signature)) {
-      this.#refused = {
-        ...refused,
-        etag: pair.etag ?? refused.etag,
-        signatureEtag: pair.signatureEtag ?? refused.signatureEtag,
-      };
-      return { kind: 'refused', refused, how: 'same_digest' };
-    }
-    return { kind: 'pair', pair };
+    // A torn pair is fetched once more (no wait, no ETag); the refused bytes sent again are not verified again.
+    const refetch = async (): Promise<SignedPair> => ({
+      ...(await this.#fetchFull(common)),
+      ...(await this.#fetchSignatureFull(common)),
+    });
+    return settlePair(memory, refused, pair, refetch, log, url);
   }
 
   // An unconditional GET of the pack: it must be a 200.
@@ -312,60 +213,16 @@ export class HttpSource implements PackSource {
     return { signature: sig.body, signatureEtag: sig.etag };
   }
 
-  // Logs, counts and reports one fetch failure.
-  #report(e: WardenError, log: Logger, seconds: number): void {
-    const { pack, metrics } = this.#ctx;
-    metrics.fetchDuration.observe({ pack, source: 'http', result: 'error' }, seconds);
-    metrics.fetchFailures.inc({ pack, source: 'http', code: e.code });
-    log.warn({ code: e.code, err: e.message, details: e.details }, 'policy fetch failed');
-    this.#ctx.onFetchError(e);
-  }
-
-  // The poll loop: fetch, pick a delay, sleep; ends when the signal is aborted.
-  async #run(handler: UpdateHandler, signal: AbortSignal): Promise<void> {
-    let hold = false; // the first request answers at once: it confirms (or replaces) what boot loaded
-    while (!signal.aborted) {
-      let delay: number;
-      try {
-        const fetched = await this.#serial(handler, { hold, force: false });
-        hold = true;
-        this.#backoff.reset();
-        delay = this.#delayAfter(fetched);
-      } catch {
-        delay = this.#backoff.next(); // already logged and counted
-      }
-      if (signal.aborted) break;
-      await this.#sleep(delay);
-    }
-  }
-
   // Long poll re-requests at once after a held 304, an activation, a request that was not held, or a refusal remembered with its ETag; everything else waits a poll interval.
-  #delayAfter(f: Fetched): number {
-    const { longPollSeconds, pollMinSeconds, pollMaxSeconds } = this.#config;
-    const poll = (): number => nextPollDelayMs(pollMinSeconds, pollMaxSeconds, this.#random);
-    if (longPollSeconds <= 0) return poll();
-    if (!f.held) return Math.round(this.#random() * LONG_POLL_FLOOR_MS);
+  #pace(f: Fetched): Pace {
+    const { longPollSeconds } = this.#config;
+    if (longPollSeconds <= 0) return 'interval';
+    if (!f.held) return 'at_once';
     // A 304 faster than half the wait: the server does not hold requests, so poll instead of hammering it.
     const held = f.notModified && f.elapsedMs >= (longPollSeconds * 1000) / 2;
     // Just refused and remembered by ETag: the next request is a conditional long poll on it, which the server holds.
-    const waitsOnRefused = !f.notModified && f.outcome?.status === 'refused' && this.#refused?.etag !== undefined;
-    if (held || waitsOnRefused || f.outcome?.status === 'activated')
-      return Math.round(this.#random() * LONG_POLL_FLOOR_MS);
-    return poll();
-  }
-
-  // Sleeps ms; stop() cancels the timer and wakes the loop.
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = (): void => {
-        this.#cancelSleep = undefined;
-        resolve();
-      };
-      const cancel = this.#setTimer(wake, ms);
-      this.#cancelSleep = () => {
-        cancel();
-        wake();
-      };
-    });
+    const waitsOnRefused =
+      !f.notModified && f.outcome?.status === 'refused' && this.#memory.refused?.etag !== undefined;
+    return held || waitsOnRefused || f.outcome?.status === 'activated' ? 'at_once' : 'interval';
   }
 }

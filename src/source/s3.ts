@@ -1,7 +1,8 @@
 /**
  * The `s3` source: a pack and its signature as two objects in an S3-compatible
  * bucket (AWS S3, MinIO …), fetched with the AWS SDK (SigV4-signed requests), on
- * a jittered poll with exponential backoff after failures, like the http source.
+ * a jittered poll with exponential backoff after failures (poll-loop.ts), and
+ * what a poll found handled as by the http source (remote-fetch.ts).
  *
  * Change detection is the object's ETag: each poll is a conditional GET
  * (`If-None-Match`) of the pack, so an unchanged pack costs one 304 and is never
@@ -16,61 +17,32 @@
  * SIGNATURE_FETCH_FAILED, as for http. A pair torn by a publish between the two
  * GETs is fetched once more (pairing.ts).
  */
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { WardenError, messageOf, toWardenError, type WardenError as WardenErrorType } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
-import { Backoff, nextPollDelayMs } from '../util/backoff.js';
 import { SIGNATURE_MAX_BYTES, type FetchResult } from './http-fetch.js';
-import type { SetTimer } from './http.js';
-import { pairLooksConsistent } from './pairing.js';
-import { digestOrNone, isRefusedPair, rememberRefusal, skippedRefused, type RefusedPack } from './refused.js';
+import { PollLoop, type PollDeps, type PollSchedule } from './poll-loop.js';
+import { digestOrNone } from './refused.js';
+import { remoteFetch, settlePair, type Found, type RemoteMemory, type SignedPair } from './remote-fetch.js';
 import { createS3Client, getObject, s3Url, type S3ClientSettings, type S3GetOptions } from './s3-fetch.js';
 import type { FetchOnceOptions, PackSource, SourceContext, UpdateHandler, UpdateOutcome } from './types.js';
 
 /** The `source.s3` settings of one pack (the CA as contents, not a path). */
-export interface S3SourceConfig extends S3ClientSettings {
+export interface S3SourceConfig extends S3ClientSettings, PollSchedule {
   readonly bucket: string;
   readonly key: string;
   /** Default `<key>.sigstore.json`. */
   readonly signatureKey?: string;
-  readonly pollMinSeconds: number;
-  readonly pollMaxSeconds: number;
   readonly timeoutSeconds: number;
   readonly maxBytes: number;
   /** The setting maxBytes comes from, named when a pack is over it. */
   readonly maxBytesKey?: string;
-  /** First retry ceiling after a failure; default 1. */
-  readonly backoffBaseSeconds?: number;
-  /** Cap on the retry delay; default 300. */
-  readonly backoffMaxSeconds?: number;
 }
 
 /** Seams for tests: randomness, timers and the monotonic clock (ms). */
-export interface S3SourceDeps {
-  readonly random?: () => number;
-  readonly setTimer?: SetTimer;
+export interface S3SourceDeps extends PollDeps {
   readonly now?: () => number;
-}
-
-const unrefTimer: SetTimer = (fn, ms) => {
-  const t = setTimeout(fn, ms);
-  t.unref();
-  return () => clearTimeout(t);
-};
-
-// What the requests of one poll found.
-type Found =
-  | { readonly kind: 'current' }
-  | { readonly kind: 'refused'; readonly refused: RefusedPack; readonly how: 'not_modified' | 'same_digest' }
-  | { readonly kind: 'pair'; readonly pair: FetchedPair };
-
-interface FetchedPair {
-  readonly pack: Buffer;
-  readonly etag: string | undefined;
-  readonly signature: Buffer;
-  readonly signatureEtag: string | undefined;
 }
 
 /** A pack in an S3-compatible bucket. */
@@ -78,31 +50,18 @@ export class S3Source implements PackSource {
   readonly kind = 's3' as const;
   readonly #config: S3SourceConfig;
   readonly #ctx: SourceContext;
-  readonly #random: () => number;
-  readonly #setTimer: SetTimer;
   readonly #now: () => number;
-  readonly #backoff: Backoff;
+  readonly #loop: PollLoop;
   readonly #signatureKey: string;
   readonly #origin: string;
   #client: Promise<S3Client> | undefined;
-  #active: string | undefined;
-  #refused: RefusedPack | undefined;
-  #tail: Promise<unknown> = Promise.resolve();
-  #lifecycle = new AbortController();
-  #loop: Promise<void> | undefined;
-  #cancelSleep: (() => void) | undefined;
+  readonly #memory: RemoteMemory = { active: undefined, refused: undefined };
 
   constructor(config: S3SourceConfig, ctx: SourceContext, deps: S3SourceDeps = {}) {
     this.#config = config;
     this.#ctx = ctx;
-    this.#random = deps.random ?? Math.random;
-    this.#setTimer = deps.setTimer ?? unrefTimer;
     this.#now = deps.now ?? (() => performance.now());
-    this.#backoff = new Backoff({
-      baseMs: (config.backoffBaseSeconds ?? 1) * 1000,
-      maxMs: (config.backoffMaxSeconds ?? 300) * 1000,
-      random: this.#random,
-    });
+    this.#loop = new PollLoop(config, deps);
     this.#signatureKey = config.signatureKey ?? `${config.key}.sigstore.json`;
     this.#origin = s3Url(config.bucket, config.key);
     // Load the SDK now (it takes a while), not at the first fetch; a failure surfaces at that fetch.
@@ -111,97 +70,52 @@ export class S3Source implements PackSource {
   }
 
   setActive(etag: string | undefined): void {
-    this.#active = etag;
+    this.#memory.active = etag;
   }
 
   /** One conditional GET now, after any fetch in flight; `force` forgets the refused pack first. */
   fetchOnce(handler: UpdateHandler, options: FetchOnceOptions = {}): Promise<UpdateOutcome | undefined> {
-    const run = this.#tail.then(() => this.#fetch(handler, options.force === true));
-    this.#tail = run.catch(() => undefined);
-    return run;
+    return this.#loop.serial((signal) => this.#fetch(handler, signal, options.force === true));
   }
 
   /** Polls until stop(); a second start() while running is ignored. */
   start(handler: UpdateHandler): void {
-    if (this.#loop !== undefined) return;
-    if (this.#lifecycle.signal.aborted) this.#lifecycle = new AbortController();
-    this.#loop = this.#run(handler, this.#lifecycle.signal);
+    this.#loop.start((signal) => this.#fetch(handler, signal, false));
   }
 
   /** Aborts the request in flight and the pending timer; resolves when the loop has ended. */
   async stop(): Promise<void> {
-    this.#lifecycle.abort();
-    this.#cancelSleep?.();
-    await this.#loop;
-    await this.#tail;
-    this.#loop = undefined;
+    await this.#loop.stop();
     const client = this.#client;
     this.#client = undefined;
     if (client !== undefined) (await client.catch(() => undefined))?.destroy();
   }
 
-  // Fetch → (signature) → handler; reports fetch failures once (log, metrics, ctx) and rethrows.
-  async #fetch(handler: UpdateHandler, force: boolean): Promise<UpdateOutcome | undefined> {
-    const { pack, metrics } = this.#ctx;
-    if (force) this.#refused = undefined;
-    const correlationId = randomUUID();
-    const log = this.#ctx.log.child({ pack, source: 's3', correlation_id: correlationId });
-    const signal = this.#lifecycle.signal;
-    const started = this.#now();
-    let found: Found;
-    try {
-      found = await this.#download(signal, log);
-    } catch (err) {
-      const e = toWardenError(err, 'FETCH_FAILED');
-      if (!signal.aborted) this.#report(e, log, (this.#now() - started) / 1000);
-      throw e;
-    }
-    metrics.fetchDuration.observe(
-      { pack, source: 's3', result: found.kind === 'pair' ? 'changed' : 'unchanged' },
-      (this.#now() - started) / 1000,
-    );
-    if (found.kind === 'current') {
-      log.debug({ etag: this.#active }, 'policy pack unchanged');
-      this.#refused = undefined; // the store serves the active pack again, not the refused one
-      this.#ctx.onConfirmed();
-      return undefined;
-    }
-    if (found.kind === 'refused')
-      return skippedRefused(this.#ctx, 's3', found.refused, {
-        correlation_id: correlationId,
-        etag: found.refused.etag,
-        digest: found.refused.digest,
-        how: found.how,
-      });
-    const pair = found.pair;
-    log.info({ url: this.#origin, etag: pair.etag, bytes: pair.pack.length }, 'policy pack fetched');
-    let outcome: UpdateOutcome;
-    try {
-      outcome = await handler({
-        pack: pair.pack,
-        signature: pair.signature,
-        etag: pair.etag,
+  // Fetch → (signature) → handler (remote-fetch.ts: timing, failure report, confirmation, refusal memory).
+  async #fetch(handler: UpdateHandler, signal: AbortSignal, force: boolean): Promise<UpdateOutcome | undefined> {
+    const fetched = await remoteFetch(
+      {
+        source: 's3',
         origin: this.#origin,
-        correlationId,
-      });
-    } catch (err) {
-      log.error({ code: toWardenError(err).code, err: messageOf(err) }, 'update handler failed');
-      throw err;
-    }
-    this.#refused = rememberRefusal(outcome, pair);
-    if (outcome.status !== 'refused') {
-      this.#active = pair.etag;
-      this.#ctx.onConfirmed();
-    }
-    return outcome;
+        now: this.#now,
+        download: (s, log) => this.#download(s, log),
+        unchanged: { message: 'policy pack unchanged', tagField: 'etag' },
+        fetchedFields: (pair) => ({ url: this.#origin, etag: pair.etag }),
+      },
+      this.#ctx,
+      this.#memory,
+      { handler, signal, force },
+    );
+    return fetched.outcome;
   }
 
   // The GETs of one poll: the pack (If-None-Match: the refused ETag if any, else the active one), the signature when needed.
-  async #download(signal: AbortSignal, log: Logger): Promise<Found> {
-    const refused = this.#refused;
-    const tag = refused?.etag ?? this.#active;
+  async #download(signal: AbortSignal, log: Logger): Promise<Found<SignedPair>> {
+    const memory = this.#memory;
+    const refused = memory.refused;
+    const tag = refused?.etag ?? memory.active;
     const res = await this.#get(this.#config.key, signal, tag);
-    let pair: FetchedPair;
+    let pair: SignedPair;
     if (res.status === 304) {
       if (refused?.etag === undefined) return { kind: 'current' };
       // The refused pack is still served; its signature may have been fixed on its own (a small, conditional GET).
@@ -212,23 +126,15 @@ export class S3Source implements PackSource {
       pair = { ...(await this.#getPack(signal)), signature: sig.body, signatureEtag: sig.etag };
     } else {
       // The active pack again (the store went back to it after a refusal): confirmed, not verified again.
-      if (res.etag !== undefined && res.etag === this.#active) return { kind: 'current' };
+      if (res.etag !== undefined && res.etag === memory.active) return { kind: 'current' };
       pair = { pack: res.body, etag: res.etag, ...(await this.#getSignatureFull(signal)) };
     }
-    // A publish landed between the two GETs: fetch the pair once more, unconditionally.
-    if (!pairLooksConsistent(pair.pack, pair.signature)) {
-      log.info({ url: this.#origin }, 'pack and signature fetched mid-publish; fetching the pair again');
-      pair = { ...(await this.#getPack(signal)), ...(await this.#getSignatureFull(signal)) };
-    }
-    if (isRefusedPair(refused, pair.pack, pair.signature)) {
-      this.#refused = {
-        ...refused,
-        etag: pair.etag ?? refused.etag,
-        signatureEtag: pair.signatureEtag ?? refused.signatureEtag,
-      };
-      return { kind: 'refused', refused, how: 'same_digest' };
-    }
-    return { kind: 'pair', pair };
+    // A torn pair is fetched once more, unconditionally; the refused bytes sent again are not verified again.
+    const refetch = async (): Promise<SignedPair> => ({
+      ...(await this.#getPack(signal)),
+      ...(await this.#getSignatureFull(signal)),
+    });
+    return settlePair(memory, refused, pair, refetch, log, this.#origin);
   }
 
   // An unconditional GET of the pack.
@@ -274,47 +180,6 @@ export class S3Source implements PackSource {
         : { maxBytes: Math.min(limit, maxBytes) }),
     };
     return getObject(await this.#client, opts);
-  }
-
-  // Logs, counts and reports one fetch failure.
-  #report(e: WardenErrorType, log: Logger, seconds: number): void {
-    const { pack, metrics } = this.#ctx;
-    metrics.fetchDuration.observe({ pack, source: 's3', result: 'error' }, seconds);
-    metrics.fetchFailures.inc({ pack, source: 's3', code: e.code });
-    log.warn({ code: e.code, err: e.message, details: e.details }, 'policy fetch failed');
-    this.#ctx.onFetchError(e);
-  }
-
-  // The poll loop: fetch, a jittered poll interval (or the backoff after a failure), sleep; ends on stop().
-  async #run(handler: UpdateHandler, signal: AbortSignal): Promise<void> {
-    const { pollMinSeconds, pollMaxSeconds } = this.#config;
-    while (!signal.aborted) {
-      let delay: number;
-      try {
-        await this.fetchOnce(handler);
-        this.#backoff.reset();
-        delay = nextPollDelayMs(pollMinSeconds, pollMaxSeconds, this.#random);
-      } catch {
-        delay = this.#backoff.next(); // already logged and counted
-      }
-      if (signal.aborted) break;
-      await this.#sleep(delay);
-    }
-  }
-
-  // Sleeps ms; stop() cancels the timer and wakes the loop.
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = (): void => {
-        this.#cancelSleep = undefined;
-        resolve();
-      };
-      const cancel = this.#setTimer(wake, ms);
-      this.#cancelSleep = () => {
-        cancel();
-        wake();
-      };
-    });
   }
 }
 

@@ -5,16 +5,16 @@
  * HEAD of the tag (the digest is the source's ETag); only a new digest costs
  * the manifest, the layer and the signature. A reference pinned by digest is
  * fetched once and then only confirmed. Polling, jitter, backoff after
- * failures and the memory of a refused pack (refused.ts) work as for `http`:
+ * failures (poll-loop.ts), what a poll found (remote-fetch.ts) and the memory
+ * of a refused pack (refused.ts) work as for `http`:
  * a refused manifest is not handed over again while its signature referrer
  * is the same one.
  */
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { messageOf, toWardenError, type WardenError } from '../../errors.js';
 import type { Logger } from '../../observe/logger.js';
-import { Backoff, nextPollDelayMs } from '../../util/backoff.js';
-import { isRefusedPair, rememberRefusal, skippedRefused, type RefusedPack } from '../refused.js';
+import { PollLoop, type PollDeps, type PollSchedule } from '../poll-loop.js';
+import { isRefusedPair } from '../refused.js';
+import { remoteFetch, type Found, type RemoteMemory } from '../remote-fetch.js';
 import type { FetchOnceOptions, PackSource, SourceContext, UpdateHandler, UpdateOutcome } from '../types.js';
 import type { OciCredentials } from './auth.js';
 import { OciClient } from './client.js';
@@ -23,33 +23,26 @@ import { formatOciReference, type OciReference } from './reference.js';
 import { fetchSignatureBytes, findSignature } from './signature.js';
 
 /** The `source.oci` settings of one pack (credentials and CA as contents, not paths). */
-export interface OciSourceConfig {
+export interface OciSourceConfig extends PollSchedule {
   readonly ref: OciReference;
   readonly credentials: OciCredentials;
   readonly insecureHttp: boolean;
   readonly ca?: Buffer;
-  readonly pollMinSeconds: number;
-  readonly pollMaxSeconds: number;
   readonly timeoutSeconds: number;
   readonly maxBytes: number;
   readonly maxBytesKey?: string;
-  readonly backoffBaseSeconds?: number;
-  readonly backoffMaxSeconds?: number;
 }
 
 /** Seams for tests: randomness and timers. */
-export interface OciSourceDeps {
-  readonly random?: () => number;
-}
+export type OciSourceDeps = PollDeps;
 
-// What the requests of one poll found.
-type Found =
-  | { readonly kind: 'current' }
-  | { readonly kind: 'refused'; readonly refused: RefusedPack }
-  | {
-      readonly kind: 'pair';
-      readonly pair: { pack: Buffer; signature: Buffer | undefined; etag: string; signatureEtag: string | undefined };
-    };
+// A pack layer and its signature bundle (if any), the manifest digest as their version tag.
+interface OciPair {
+  readonly pack: Buffer;
+  readonly signature: Buffer | undefined;
+  readonly etag: string;
+  readonly signatureEtag: string | undefined;
+}
 
 /** A pack in an OCI registry. */
 export class OciSource implements PackSource {
@@ -57,20 +50,13 @@ export class OciSource implements PackSource {
   readonly #config: OciSourceConfig;
   readonly #ctx: SourceContext;
   readonly #client: OciClient;
-  readonly #random: () => number;
-  readonly #backoff: Backoff;
+  readonly #loop: PollLoop;
   readonly #origin: string;
-  #active: string | undefined;
-  #refused: RefusedPack | undefined;
-  #tail: Promise<unknown> = Promise.resolve();
-  #lifecycle = new AbortController();
-  #loop: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
+  readonly #memory: RemoteMemory = { active: undefined, refused: undefined };
 
   constructor(config: OciSourceConfig, ctx: SourceContext, deps: OciSourceDeps = {}) {
     this.#config = config;
     this.#ctx = ctx;
-    this.#random = deps.random ?? Math.random;
     this.#client = new OciClient({
       ref: config.ref,
       credentials: config.credentials,
@@ -78,101 +64,55 @@ export class OciSource implements PackSource {
       ...(config.ca === undefined ? {} : { ca: config.ca }),
       timeoutMs: config.timeoutSeconds * 1000,
     });
-    this.#backoff = new Backoff({
-      baseMs: (config.backoffBaseSeconds ?? 1) * 1000,
-      maxMs: (config.backoffMaxSeconds ?? 300) * 1000,
-      random: this.#random,
-    });
+    this.#loop = new PollLoop(config, deps);
     this.#origin = formatOciReference(config.ref);
   }
 
   setActive(etag: string | undefined): void {
-    this.#active = etag;
+    this.#memory.active = etag;
   }
 
-  async fetchOnce(handler: UpdateHandler, options: FetchOnceOptions = {}): Promise<UpdateOutcome | undefined> {
-    const run = this.#tail.then(() => this.#fetch(handler, options.force === true));
-    this.#tail = run.catch(() => undefined);
-    return run;
+  fetchOnce(handler: UpdateHandler, options: FetchOnceOptions = {}): Promise<UpdateOutcome | undefined> {
+    return this.#loop.serial((signal) => this.#fetch(handler, signal, options.force === true));
   }
 
   start(handler: UpdateHandler): void {
-    if (this.#loop !== undefined) return;
-    if (this.#lifecycle.signal.aborted) this.#lifecycle = new AbortController();
-    this.#loop = this.#run(handler, this.#lifecycle.signal);
+    this.#loop.start((signal) => this.#fetch(handler, signal, false));
   }
 
   async stop(): Promise<void> {
-    this.#lifecycle.abort();
-    this.#wake?.();
-    await this.#loop;
-    await this.#tail;
-    this.#loop = undefined;
+    await this.#loop.stop();
     await this.#client.close();
   }
 
-  // Resolve the digest → (unchanged | refused still served | pack + signature → handler).
-  async #fetch(handler: UpdateHandler, force: boolean): Promise<UpdateOutcome | undefined> {
-    const { pack, metrics } = this.#ctx;
-    if (force) this.#refused = undefined;
-    const correlationId = randomUUID();
-    const log = this.#ctx.log.child({ pack, source: 'oci', correlation_id: correlationId });
-    const signal = this.#lifecycle.signal;
-    const started = performance.now();
-    let found: Found;
-    try {
-      found = await this.#download(log, signal);
-    } catch (err) {
-      const e = toWardenError(err, 'FETCH_FAILED');
-      if (!signal.aborted) this.#report(e, log, (performance.now() - started) / 1000);
-      throw e;
-    }
-    const result = found.kind === 'pair' ? 'changed' : 'unchanged';
-    metrics.fetchDuration.observe({ pack, source: 'oci', result }, (performance.now() - started) / 1000);
-    if (found.kind === 'current') {
-      log.debug({ digest: this.#active }, 'policy pack unchanged (same manifest digest)');
-      this.#refused = undefined;
-      this.#ctx.onConfirmed();
-      return undefined;
-    }
-    if (found.kind === 'refused')
-      return skippedRefused(this.#ctx, 'oci', found.refused, {
-        correlation_id: correlationId,
-        etag: found.refused.etag,
-        digest: found.refused.digest,
-      });
-    const p = found.pair;
-    log.info({ reference: this.#origin, manifest: p.etag, bytes: p.pack.length }, 'policy pack fetched');
-    let outcome: UpdateOutcome;
-    try {
-      outcome = await handler({
-        pack: p.pack,
-        signature: p.signature,
-        etag: p.etag,
+  // Resolve the digest → (unchanged | refused still served | pack + signature → handler), as remote-fetch.ts does it.
+  async #fetch(handler: UpdateHandler, signal: AbortSignal, force: boolean): Promise<UpdateOutcome | undefined> {
+    const fetched = await remoteFetch(
+      {
+        source: 'oci',
         origin: this.#origin,
-        correlationId,
-      });
-    } catch (err) {
-      log.error({ code: toWardenError(err).code, err: messageOf(err) }, 'update handler failed');
-      throw err;
-    }
-    this.#refused = rememberRefusal(outcome, p);
-    if (outcome.status !== 'refused') {
-      this.#active = p.etag;
-      this.#ctx.onConfirmed();
-    }
-    return outcome;
+        now: () => performance.now(),
+        download: (s, log) => this.#download(log, s),
+        unchanged: { message: 'policy pack unchanged (same manifest digest)', tagField: 'digest' },
+        fetchedFields: (p) => ({ reference: this.#origin, manifest: p.etag }),
+      },
+      this.#ctx,
+      this.#memory,
+      { handler, signal, force },
+    );
+    return fetched.outcome;
   }
 
   // The requests of one poll.
-  async #download(log: Logger, signal: AbortSignal): Promise<Found> {
+  async #download(log: Logger, signal: AbortSignal): Promise<Found<OciPair>> {
     const { ref, maxBytes, maxBytesKey } = this.#config;
     const client = this.#client;
     const digest = ref.pinned ? ref.reference : await client.headManifest(ref.reference, signal);
-    if (digest !== undefined && digest === this.#active) return { kind: 'current' };
-    const refused = this.#refused;
+    const memory = this.#memory;
+    if (digest !== undefined && digest === memory.active) return { kind: 'current' };
+    const refused = memory.refused;
     const top = await client.getManifest(digest ?? ref.reference, signal);
-    if (top.digest === this.#active) return { kind: 'current' };
+    if (top.digest === memory.active) return { kind: 'current' };
     const location = await locatePack(client, top, signal);
     const sigRef = await findSignature(client, location.manifest.digest, signal);
     // The refused manifest, still with the same signature referrer: not fetched nor handed over again.
@@ -187,37 +127,5 @@ export class OciSource implements PackSource {
       kind: 'pair',
       pair: { pack: packBytes, signature, etag: top.digest, signatureEtag: sigRef?.digest },
     };
-  }
-
-  #report(e: WardenError, log: Logger, seconds: number): void {
-    const { pack, metrics } = this.#ctx;
-    metrics.fetchDuration.observe({ pack, source: 'oci', result: 'error' }, seconds);
-    metrics.fetchFailures.inc({ pack, source: 'oci', code: e.code });
-    log.warn({ code: e.code, err: e.message, details: e.details }, 'policy fetch failed');
-    this.#ctx.onFetchError(e);
-  }
-
-  async #run(handler: UpdateHandler, signal: AbortSignal): Promise<void> {
-    const { pollMinSeconds, pollMaxSeconds } = this.#config;
-    while (!signal.aborted) {
-      let delay: number;
-      try {
-        await this.fetchOnce(handler);
-        this.#backoff.reset();
-        delay = nextPollDelayMs(pollMinSeconds, pollMaxSeconds, this.#random);
-      } catch {
-        delay = this.#backoff.next();
-      }
-      if (signal.aborted) break;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => resolve(), delay);
-        t.unref();
-        this.#wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
-    }
   }
 }
