@@ -204,6 +204,8 @@ export function ociSourceConfigFrom(
   return {
     ref: parseOciReference(o.reference),
     credentials,
+    // The files are read again before each poll: a rotated password or token is used without a restart.
+    ...(o.auth === undefined ? {} : { readCredentials: () => rereadOciCredentials(o.auth) }),
     insecureHttp: o.insecure_http,
     ...(ca === undefined ? {} : { ca }),
     pollMinSeconds: o.poll_min_seconds,
@@ -225,6 +227,15 @@ export async function readOciCredentials(auth: OciSection['auth']): Promise<OciC
     username: await readSecret(auth.username_file),
     password: await readSecret(auth.password_file),
   };
+}
+
+// The credentials again, before a poll: a file that cannot be read fails that poll, as s3's do.
+async function rereadOciCredentials(auth: OciSection['auth']): Promise<OciCredentials> {
+  try {
+    return await readOciCredentials(auth);
+  } catch (err) {
+    throw new WardenError('FETCH_CREDENTIALS_UNAVAILABLE', messageOf(err), { cause: err });
+  }
 }
 
 // A secret file's contents without the trailing newline editors add.

@@ -81,17 +81,20 @@ export class PollLoop {
   /** Polls until stop(); `pace` picks the delay after a success (default: a poll interval). A second start() while running is ignored. */
   start<R>(poll: Poll<R>, pace: (result: R) => Pace = () => 'interval'): void {
     if (this.#loop !== undefined) return;
-    if (this.#lifecycle.signal.aborted) this.#lifecycle = new AbortController();
     this.#loop = this.#run(poll, pace, this.#lifecycle.signal);
   }
 
-  /** Aborts the fetch in flight and the pending timer; resolves when the loop and any queued fetch have ended. */
+  /**
+   * Aborts the fetch in flight and the pending timer; resolves when the loop and any queued fetch
+   * have ended. A fetch asked after that (serial) runs with a fresh signal, as after start().
+   */
   async stop(): Promise<void> {
     this.#lifecycle.abort();
     this.#cancelSleep?.();
     await this.#loop;
     await this.#tail;
     this.#loop = undefined;
+    this.#lifecycle = new AbortController();
   }
 
   // Fetch, pick a delay, sleep; ends when the signal is aborted.

@@ -12,10 +12,11 @@
  *   anonymous, a pull-only account pushing, a token for another repository).
  */
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { ociSourceConfigFrom, readOciCredentials } from '../../src/agent/wiring.js';
 import type { WardenError } from '../../src/errors.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { WardenMetrics } from '../../src/observe/metrics.js';
@@ -174,7 +175,69 @@ describe('oci source: Basic auth (registry auth: htpasswd)', { skip }, () => {
     assert.equal(rec.updates.length, 1, 'a refused fetch hands nothing over');
   });
 
-  it('an agent keeps its pack while the registry refuses its credentials; `pack push` reads a Docker config; new files are read at restart', async () => {
+  it('credentials are read again before each poll (rotation without a restart); a stopped source fetches again', async () => {
+    const ref = `${registry.host}/policy/app:live`;
+    let current: OciCredentials = { kind: 'basic', username: 'alice', password: 'stale-password' };
+    let reads = 0;
+    const ctx = context();
+    const rec = recorder();
+    const s = new OciSource(
+      {
+        ref: parseOciReference(ref),
+        credentials: current,
+        readCredentials: () => {
+          reads += 1;
+          return Promise.resolve(current);
+        },
+        insecureHttp: true,
+        pollMinSeconds: 0.05,
+        pollMaxSeconds: 0.1,
+        timeoutSeconds: 5,
+        maxBytes: 1024 * 1024,
+      },
+      ctx.ctx,
+    );
+    await rejectsCode(s.fetchOnce(rec.handler), 'OCI_AUTH_FAILED');
+    current = { kind: 'basic', username: 'alice', password: 'first-password' };
+    assert.equal((await s.fetchOnce(rec.handler))?.status, 'activated', 'the rotated password, same source');
+    assert.equal(reads, 2);
+    await s.stop();
+    // Stopped (its connections closed) and asked again: a new client, the same answer.
+    s.setActive(undefined);
+    assert.equal((await s.fetchOnce(rec.handler))?.status, 'activated');
+    await s.stop();
+    // As the agent wires it: the files named by `auth`, read again before each poll; a file that
+    // cannot be read any more fails that poll with its own code.
+    const users = join(dir, 'rotating-user');
+    const passwords = join(dir, 'rotating-password');
+    await writeFile(users, 'alice\n');
+    await writeFile(passwords, 'first-password\n');
+    const section = {
+      reference: ref,
+      insecure_http: true,
+      auth: { username_file: users, password_file: passwords },
+      poll_min_seconds: 0.05,
+      poll_max_seconds: 0.1,
+      timeout_seconds: 5,
+      backoff_max_seconds: 1,
+    } as unknown as Parameters<typeof ociSourceConfigFrom>[0];
+    const limits = { max_pack_bytes: 1024 * 1024 } as Parameters<typeof ociSourceConfigFrom>[1];
+    const wired = new OciSource(
+      ociSourceConfigFrom(section, limits, await readOciCredentials(section.auth), undefined),
+      context().ctx,
+    );
+    assert.equal((await wired.fetchOnce(rec.handler))?.status, 'activated');
+    await writeFile(passwords, 'a-wrong-one\n');
+    await rejectsCode(wired.fetchOnce(rec.handler), 'OCI_AUTH_FAILED');
+    await rm(passwords);
+    await rejectsCode(wired.fetchOnce(rec.handler), 'FETCH_CREDENTIALS_UNAVAILABLE');
+    await writeFile(passwords, 'first-password\n');
+    wired.setActive(undefined);
+    assert.equal((await wired.fetchOnce(rec.handler))?.status, 'activated', 'readable again: the next poll pulls');
+    await wired.stop();
+  });
+
+  it('an agent keeps its pack while the registry refuses its credentials; `pack push` reads a Docker config; a rotated password file is used at the next poll', async () => {
     const agentDir = join(dir, 'agent');
     await mkdir(agentDir);
     const config = join(agentDir, 'agent.yaml');
@@ -234,11 +297,13 @@ describe('oci source: Basic auth (registry auth: htpasswd)', { skip }, () => {
       packs: { app: { last_error: { code: string } } };
     };
     assert.equal(health.packs.app.last_error.code, 'OCI_AUTH_FAILED');
-    // The credential files are read when the agent starts: the new password in the file is used after a restart.
+    // The credential files are read again before each poll: the new password is used without a restart.
     await writeFile(passwords, 'second-password\n');
+    await eventually(async () => (await version(agent.url)) === 2, { what: 'v2 pulled with the new password' });
+    // And a source stopped and started again (a restart of the agent) still pulls.
     await agent.proc.stop();
     agent = await startAgentProcess(config);
-    await eventually(async () => (await version(agent.url)) === 2, { what: 'v2 pulled with the new password' });
+    assert.equal(await version(agent.url), 2);
     await agent.proc.stop();
   });
 });

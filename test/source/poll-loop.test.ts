@@ -174,5 +174,9 @@ describe('PollLoop', () => {
     assert.equal(signals[2]?.aborted, true);
     assert.notEqual(signals[2], signals[1], 'a new run has a new signal');
     assert.deepEqual(previous, [undefined, 1, undefined]);
+
+    // A one-off fetch after stop() (an operator's reload while the loop is down) runs, unaborted.
+    const once = await loop.serial((signal) => Promise.resolve(signal.aborted));
+    assert.equal(once, false, 'a fetch after stop() gets a fresh signal');
   });
 });

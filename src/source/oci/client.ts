@@ -70,7 +70,7 @@ export function digestOf(bytes: Uint8Array): string {
 
 /** A client of one repository on one registry. */
 export class OciClient {
-  readonly #opts: OciClientOptions;
+  #opts: OciClientOptions;
   readonly #dispatcher: Agent;
   readonly #tokens = new TokenCache();
   readonly #base: string;
@@ -90,6 +90,17 @@ export class OciClient {
   /** Where the repository lives (for logs and errors). */
   get origin(): string {
     return this.#base;
+  }
+
+  /**
+   * Uses `credentials` from the next request on (a rotated secret file): when they differ from the
+   * current ones, the tokens obtained with the old ones are dropped and the scheme is learnt again.
+   */
+  setCredentials(credentials: OciCredentials): void {
+    if (sameCredentials(credentials, this.#opts.credentials)) return;
+    this.#opts = { ...this.#opts, credentials };
+    this.#tokens.clear();
+    this.#scheme = undefined;
   }
 
   /** Closes the connections kept alive. */
@@ -398,4 +409,11 @@ function aborted(url: string): WardenError {
   return new WardenError('FETCH_FAILED', `request to ${url} aborted: the source is stopping`, {
     details: { url, aborted: true },
   });
+}
+
+// Equal credentials: same kind and same secrets.
+function sameCredentials(a: OciCredentials, b: OciCredentials): boolean {
+  if (a.kind === 'token') return b.kind === 'token' && a.token === b.token;
+  if (a.kind === 'basic') return b.kind === 'basic' && a.username === b.username && a.password === b.password;
+  return a.kind === b.kind;
 }

@@ -26,6 +26,11 @@ import { fetchSignatureBytes, findSignature } from './signature.js';
 export interface OciSourceConfig extends PollSchedule {
   readonly ref: OciReference;
   readonly credentials: OciCredentials;
+  /**
+   * Reads the credentials again (from their files) before each poll, so that a rotated secret is
+   * used without a restart; absent: `credentials` stay as given. A read that fails fails the poll.
+   */
+  readonly readCredentials?: () => Promise<OciCredentials>;
   readonly insecureHttp: boolean;
   readonly ca?: Buffer;
   readonly timeoutSeconds: number;
@@ -49,7 +54,7 @@ export class OciSource implements PackSource {
   readonly kind = 'oci' as const;
   readonly #config: OciSourceConfig;
   readonly #ctx: SourceContext;
-  readonly #client: OciClient;
+  #client: OciClient | undefined;
   readonly #loop: PollLoop;
   readonly #origin: string;
   readonly #memory: RemoteMemory = { active: undefined, refused: undefined };
@@ -57,13 +62,6 @@ export class OciSource implements PackSource {
   constructor(config: OciSourceConfig, ctx: SourceContext, deps: OciSourceDeps = {}) {
     this.#config = config;
     this.#ctx = ctx;
-    this.#client = new OciClient({
-      ref: config.ref,
-      credentials: config.credentials,
-      insecureHttp: config.insecureHttp,
-      ...(config.ca === undefined ? {} : { ca: config.ca }),
-      timeoutMs: config.timeoutSeconds * 1000,
-    });
     this.#loop = new PollLoop(config, deps);
     this.#origin = formatOciReference(config.ref);
   }
@@ -82,7 +80,22 @@ export class OciSource implements PackSource {
 
   async stop(): Promise<void> {
     await this.#loop.stop();
-    await this.#client.close();
+    const client = this.#client;
+    this.#client = undefined;
+    await client?.close();
+  }
+
+  // The registry client: made at the first poll, and again after stop() closed it (a restarted source).
+  #openClient(): OciClient {
+    const c = this.#config;
+    this.#client ??= new OciClient({
+      ref: c.ref,
+      credentials: c.credentials,
+      insecureHttp: c.insecureHttp,
+      ...(c.ca === undefined ? {} : { ca: c.ca }),
+      timeoutMs: c.timeoutSeconds * 1000,
+    });
+    return this.#client;
   }
 
   // Resolve the digest → (unchanged | refused still served | pack + signature → handler), as remote-fetch.ts does it.
@@ -105,8 +118,9 @@ export class OciSource implements PackSource {
 
   // The requests of one poll.
   async #download(log: Logger, signal: AbortSignal): Promise<Found<OciPair>> {
-    const { ref, maxBytes, maxBytesKey } = this.#config;
-    const client = this.#client;
+    const { ref, maxBytes, maxBytesKey, readCredentials } = this.#config;
+    const client = this.#openClient();
+    if (readCredentials !== undefined) client.setCredentials(await readCredentials());
     const digest = ref.pinned ? ref.reference : await client.headManifest(ref.reference, signal);
     const memory = this.#memory;
     if (digest !== undefined && digest === memory.active) return { kind: 'current' };
