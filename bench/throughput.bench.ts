@@ -16,7 +16,7 @@
  * itself (opa_client_latency_seconds: inside the worker for pooled packs).
  * OPA's Go runtime has no such main thread: only its whole-process CPU counts.
  *
- * Run: `node --import tsx bench/throughput.bench.ts [--rounds 5] [--seconds 5] [--connections 16,64,256]`
+ * Run: `node --import tsx bench/throughput.bench.ts [--rounds 5] [--seconds 5] [--connections 16,64,256] [--targets opa,warden-workers-0]`
  * after `npx tsc -p tsconfig.build.json` (the agents run bin/warden.js → dist/).
  * Prints tables; raw figures go to bench/results/throughput-<timestamp>.json.
  */
@@ -51,6 +51,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '5' },
     seconds: { type: 'string', default: '5' },
     connections: { type: 'string', default: '16,64,256' },
+    targets: { type: 'string' },
   },
 });
 const ROUNDS = Number(args.rounds);
@@ -68,12 +69,16 @@ const OPA = 'opa';
 const AUTO = `warden-workers-auto`;
 const ONE = 'warden-workers-1';
 const ZERO = 'warden-workers-0';
-const TARGETS: readonly TargetSpec[] = [
+const ALL_TARGETS: readonly TargetSpec[] = [
   { name: OPA },
   { name: AUTO, workers: 'auto' },
   { name: ONE, workers: 1 },
   { name: ZERO, workers: 0 },
 ];
+// `--targets opa,warden-workers-0`: only those (default: all four).
+const TARGETS =
+  args.targets === undefined ? ALL_TARGETS : ALL_TARGETS.filter((t) => args.targets?.split(',').includes(t.name));
+if (TARGETS.length === 0) throw new Error(`--targets: none of ${ALL_TARGETS.map((t) => t.name).join(', ')}`);
 
 /** One measured load run. */
 interface Run {
@@ -205,6 +210,7 @@ function render(runs: readonly Run[], names: Readonly<Record<string, string>>): 
         'main thread µs/req',
         'evaluation µs/req',
         'cores busy',
+        'load gen CPU µs/req',
       ],
       CONNECTIONS.flatMap((c) =>
         TARGETS.map((t) => {
@@ -221,6 +227,7 @@ function render(runs: readonly Run[], names: Readonly<Record<string, string>>): 
             t.name === OPA ? '–' : median(rs.map((r) => perRequest(r, r.mainThreadCpuMs))).toFixed(0),
             t.name === OPA ? '–' : median(rs.map((r) => perRequest(r, r.evaluationMs))).toFixed(1),
             median(rs.map((r) => r.serverCpuMs / (r.load.durationSeconds * 1000))).toFixed(2),
+            median(rs.map((r) => (r.load.loadGeneratorCpuMs * 1000) / r.load.completed)).toFixed(0),
           ];
         }),
       ),
@@ -234,7 +241,9 @@ function render(runs: readonly Run[], names: Readonly<Record<string, string>>): 
     [AUTO, ZERO, 'workers auto / workers 0'],
     [ONE, ZERO, 'workers 1 / workers 0'],
     [AUTO, ONE, 'scaling: workers auto / workers 1'],
-  ];
+  ].filter(([a, b]) => TARGETS.some((t) => t.name === a) && TARGETS.some((t) => t.name === b)) as Array<
+    [string, string, string]
+  >;
   out.push(
     table(
       ['conns', 'comparison', 'req/s', 'p50', 'p99', 'max', 'server CPU per request'],
