@@ -46,7 +46,14 @@ class PreparerThread {
   post(request: PrepareRequest, load: Load): void {
     if (this.loads.size === 0) this.worker.ref();
     this.loads.set(request.id, load);
-    this.worker.postMessage(request);
+    // Each file is copied once into a buffer of its own and that buffer moved, not cloned: a file
+    // read from a pack is a view of a larger buffer, which structured clone would copy whole, per
+    // file (26 MB of data: 170–350 ms on this thread, against ~10 ms for the copy).
+    const files = new Map([...request.files].map(([path, bytes]) => [path, new Uint8Array(bytes)]));
+    this.worker.postMessage(
+      { ...request, files },
+      [...files.values()].map((b) => b.buffer),
+    );
   }
 
   #settle(id: number): Load | undefined {
