@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { loadPackEngine, loadSharedPackEngine } from '../src/activate/load-engine.js';
-import { EnginePreparer } from '../src/activate/preparer.js';
+import { EnginePreparer } from '../src/workers/preparer.js';
 import { adoptWasmEngine } from '../src/engine/wasm.js';
 import type { PackManifest } from '../src/pack/manifest.js';
 import { BIG_ENTRYPOINT, buildBigPolicy, USERS_PER_MB, usersData } from './lib/big-pack.js';

@@ -22,7 +22,7 @@ export type PackTrust = Trust | { readonly kind: 'unsigned' };
 /**
  * Builds a verified pack's engine: on this thread (the default), in the
  * decision workers (src/workers/), which read the pack bytes themselves, or on
- * the engine preparer thread (preparer.ts), which takes the read files' buffers:
+ * the engine preparer thread (src/workers/preparer.ts), which takes the read files' buffers:
  * `files` must not be read after it was handed to a loader.
  */
 export type EngineLoader = (

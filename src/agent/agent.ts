@@ -48,7 +48,7 @@ import {
 } from './wiring.js';
 import { DecisionPool } from '../workers/pool.js';
 import type { EngineLoader } from '../activate/prepare.js';
-import { EnginePreparer } from '../activate/preparer.js';
+import { EnginePreparer } from '../workers/preparer.js';
 import type { Engine } from '../engine/engine.js';
 import { opaPackNames, startOpaEngine, type OpaEngineRuntime } from './opa-wiring.js';
 import { ShadowEvaluator, shadowLogDir } from '../shadow/evaluator.js';

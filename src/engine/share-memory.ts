@@ -3,7 +3,7 @@
  * one: in the import section, that import's limits become `shared` (flag 0x03)
  * with a maximum. A shared WebAssembly.Memory can then be handed to another
  * thread (structured clone shares it, it is not copied), which is how an engine
- * prepared on the preparer thread is adopted by the agent's thread (preparer/).
+ * prepared on the preparer thread is adopted by the agent's thread (workers/preparer.ts).
  *
  * Only the import section changes; every other section is copied byte for byte.
  * Anything unexpected is refused with PACK_MANIFEST_INVALID rather than guessed

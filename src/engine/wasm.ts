@@ -86,7 +86,7 @@ function exactBuffer(view: Uint8Array): ArrayBuffer {
 }
 
 /**
- * An engine prepared on one thread for another (activate/preparer-thread.ts): the compiled module,
+ * An engine prepared on one thread for another (workers/preparer-thread.ts): the compiled module,
  * the shared memory holding the parsed data, and where the data and heap are. The thread that
  * prepared it must not touch the memory after handing it over.
  */

@@ -1,5 +1,5 @@
 /**
- * The engine preparer (src/activate/preparer.ts): a local engine loaded on the preparer
+ * The engine preparer (src/workers/preparer.ts): a local engine loaded on the preparer
  * thread and adopted here answers exactly like one loaded on this thread (the example
  * packs, many decisions in a row, host builtins, a large data document); activating a
  * large pack through the real activation path leaves this thread's event loop turning;
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Activator } from '../../src/activate/activator.js';
 import { loadPackEngine } from '../../src/activate/load-engine.js';
-import { EnginePreparer } from '../../src/activate/preparer.js';
+import { EnginePreparer } from '../../src/workers/preparer.js';
 import type { EngineLoader } from '../../src/activate/prepare.js';
 import { localEngine } from '../../src/engine/engine.js';
 import type { WasmEngine } from '../../src/engine/wasm.js';

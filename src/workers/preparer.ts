@@ -16,11 +16,11 @@ import { adoptWasmEngine } from '../engine/wasm.js';
 import { WardenError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import type { PackManifest } from '../pack/manifest.js';
-import type { LoadedEngine } from './load-engine.js';
-import type { EngineLoader } from './prepare.js';
+import type { LoadedEngine } from '../activate/load-engine.js';
+import type { EngineLoader } from '../activate/prepare.js';
 import type { PrepareReply, PrepareRequest } from './preparer-protocol.js';
-import { threadEntry } from '../workers/thread-entry.js';
-import { fromWire } from '../workers/wire-error.js';
+import { threadEntry } from './thread-entry.js';
+import { fromWire } from './wire-error.js';
 
 const ENTRY = threadEntry('preparer-thread', import.meta.url);
 

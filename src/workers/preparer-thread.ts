@@ -7,9 +7,9 @@
  * memory again; the agent's thread adopts it (adoptWasmEngine).
  */
 import { parentPort } from 'node:worker_threads';
-import { loadSharedPackEngine } from './load-engine.js';
+import { loadSharedPackEngine } from '../activate/load-engine.js';
 import type { PrepareReply, PrepareRequest } from './preparer-protocol.js';
-import { wireError } from '../workers/wire-error.js';
+import { wireError } from './wire-error.js';
 
 const port = parentPort;
 if (!port) throw new Error('preparer-thread.ts runs as a worker thread only');

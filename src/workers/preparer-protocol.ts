@@ -6,7 +6,7 @@
  */
 import type { EngineHandover } from '../engine/wasm.js';
 import type { PackManifest } from '../pack/manifest.js';
-import type { WireError } from '../workers/protocol.js';
+import type { WireError } from './protocol.js';
 
 /** Agent → preparer: load this pack's engine. */
 export interface PrepareRequest {
