@@ -130,6 +130,24 @@ describe('engine preparer', () => {
     assert.equal(adopted.evaluateJson('app/version', undefined), '3');
   });
 
+  it('takes files that share a buffer or are views into a larger one', async () => {
+    const files = await readPack(await variant(4));
+    const manifest = parseManifest(files.get(MANIFEST_PATH));
+    const handed = new Map<string, Uint8Array>();
+    // Every file a view into one larger buffer (not moved: copied), and one file twice over one buffer.
+    const joined = Buffer.concat([...files.values()]);
+    let at = 0;
+    for (const [path, bytes] of files) {
+      handed.set(path, joined.subarray(at, at + bytes.byteLength));
+      at += bytes.byteLength;
+    }
+    const twice = new Uint8Array(Buffer.from('{"extra":{"a":1}}'));
+    handed.set('extra/data.json', twice);
+    handed.set('extra2/data.json', twice);
+    const { engine } = await preparer.load(handed, manifest);
+    assert.equal(engine.evaluateJson('app/version', undefined), '4');
+  });
+
   it('refuses with the same coded errors as a load here', async () => {
     // A pack whose golden decision is wrong.
     const files = new Map(await readPack(await variant(1)));
