@@ -13,7 +13,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { adoptWasmEngine } from '../engine/wasm.js';
-import { WardenError } from '../errors.js';
+import { WardenError, messageOf } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
 import type { PackManifest } from '../pack/manifest.js';
 import type { LoadedEngine } from '../activate/load-engine.js';
@@ -89,7 +89,12 @@ class PreparerThread {
     try {
       load.resolve({ engine: adoptWasmEngine(m.handover), goldenRun: m.goldenRun });
     } catch (err) {
-      load.reject(err instanceof Error ? err : new Error(String(err)));
+      // The module instantiated and answered on the preparer thread: only its adoption failed.
+      load.reject(
+        new WardenError('PACK_MANIFEST_INVALID', `policy.wasm does not load: its adoption failed: ${messageOf(err)}`, {
+          cause: err,
+        }),
+      );
     }
   }
 
