@@ -3,12 +3,14 @@
  * Goal: the worst decision wait during an activation ≤ 10 ms for a Warden agent
  * with decision workers (OPA's was ~1 s in an earlier measurement).
  *
- * One `warden pack serve` folder and three servers in the same run, each
+ * One `warden pack serve` folder and four servers in the same run (`--targets` picks some), each
  * pulling its own copy of the pack from it (polling every 1–2 s, the same for
  * all three):
  *   - `warden agent`, decision_workers: 2 (the packs load and answer in worker threads);
- *   - `warden agent`, decision_workers: 0 (everything on the main thread: the
- *     behaviour before the workers, the baseline that shows the change);
+ *   - `warden agent`, decision_workers: 0 (decisions on the main thread; its engine
+ *     prepared on the engine preparer thread and adopted in O(1));
+ *   - `warden agent`, decision_workers: 0 with WARDEN_ENGINE_PREPARER=off (everything on
+ *     the main thread: the behaviour before the workers and the preparer, the baseline);
  *   - `opa run --server` with a bundles configuration (a Warden pack is an OPA bundle).
  * The pack (bench/lib/big-pack.ts) holds a user directory of ~100 bytes per
  * user, 10 000 users per MB: 10 MB by default (`--sizes 10,100` adds ~100 MB;
@@ -33,7 +35,7 @@
  * readPack, JSON.parse, engineJson, opa-wasm setData). It shows what one
  * loading worker's CPU alone does to the other threads on this machine.
  *
- * Run: `node --import tsx bench/activation-stall.bench.ts [--sizes 10,100] [--rounds 3]`
+ * Run: `node --import tsx bench/activation-stall.bench.ts [--sizes 10,100] [--rounds 3] [--targets a,b]`
  * after `npx tsc -p tsconfig.build.json` (the agents run bin/warden.js → dist/).
  * Prints tables; raw figures go to bench/results/activation-stall-<timestamp>.json.
  */
@@ -81,9 +83,13 @@ const GiB = 1024 * 1024 * 1024;
 /** Generous limits, for the 100 MB pack (the defaults refuse a 64 MiB+ file). */
 const LIMITS = { max_pack_bytes: GiB, max_uncompressed_bytes: 4 * GiB, max_file_bytes: GiB };
 
-/** The three servers. */
-const TARGETS = ['warden-workers-2', 'warden-workers-0', 'opa'] as const;
-type TargetName = (typeof TARGETS)[number];
+/**
+ * The servers; `--targets` picks some. warden-workers-0-in-thread is an agent with decision_workers: 0
+ * that loads its engine on the main thread (WARDEN_ENGINE_PREPARER=off), the way every agent with 0
+ * workers did before the engine preparer thread; warden-workers-0 prepares it on that thread.
+ */
+const ALL_TARGETS = ['warden-workers-2', 'warden-workers-0', 'warden-workers-0-in-thread', 'opa'] as const;
+type TargetName = (typeof ALL_TARGETS)[number];
 /** The control run: the workers-2 agent with a core kept busy by another process, nothing published. */
 const CONTROL = 'control: workers-2 + busy core' as const;
 type RunName = TargetName | typeof CONTROL;
@@ -93,12 +99,18 @@ const { values: args } = parseArgs({
     sizes: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '3' },
     'skip-profile': { type: 'boolean', default: false },
+    targets: { type: 'string', default: ALL_TARGETS.join(',') },
   },
 });
+const TARGETS = (args.targets ?? '').split(',').map((t) => t.trim()) as TargetName[];
+if (TARGETS.some((t) => !ALL_TARGETS.includes(t)))
+  throw new Error(`--targets: a comma-separated list of ${ALL_TARGETS.join(', ')}`);
+/** The control runs only beside the workers-2 agent. */
+const WITH_CONTROL = TARGETS.includes('warden-workers-2');
 const SIZES = (args.sizes ?? '10').split(',').map((s) => Number(s.trim()));
 const ROUNDS = Number(args.rounds);
 if (SIZES.some((s) => !(s > 0)) || !(ROUNDS >= 1))
-  throw new Error('usage: [--sizes 10,100] [--rounds 3] [--skip-profile]');
+  throw new Error('usage: [--sizes 10,100] [--rounds 3] [--skip-profile] [--targets warden-workers-0,opa,…]');
 
 const epochNow = (): number => performance.timeOrigin + performance.now();
 
@@ -221,6 +233,7 @@ async function setUp(
       servers.set(t, await startOpa(t, ['--config-file', config], readyOn(users, 1), timeoutMs));
     } else {
       const workers = t === 'warden-workers-2' ? 2 : 0;
+      const env: Record<string, string> = t === 'warden-workers-0-in-thread' ? { WARDEN_ENGINE_PREPARER: 'off' } : {};
       const source = [
         'http:',
         `  url: ${url}`,
@@ -242,6 +255,7 @@ async function setUp(
             workers,
             logLevel: 'info',
             limits: LIMITS,
+            env,
           },
           readyOn(users, 1),
           timeoutMs,
@@ -525,7 +539,7 @@ function render(sizeMb: number, runs: readonly StallRun[]): string {
         'download → new',
         `goal max ≤ ${GOAL_MAX_MS} ms`,
       ],
-      ([...TARGETS, CONTROL] as RunName[]).map((t) => {
+      ([...TARGETS, ...(WITH_CONTROL ? [CONTROL] : [])] as RunName[]).map((t) => {
         const maxes = field(t, (r) => r.worst?.latency);
         const worst = maxes.length > 0 ? Math.max(...maxes) : NaN;
         return [
@@ -554,12 +568,16 @@ function render(sizeMb: number, runs: readonly StallRun[]): string {
         return fx === undefined || fy === undefined ? NaN : fx / fy;
       })
       .filter((x) => Number.isFinite(x));
-  const pairs: Array<[RunName, RunName]> = [
-    ['warden-workers-2', 'opa'],
-    ['warden-workers-2', 'warden-workers-0'],
-    ['warden-workers-0', 'opa'],
-    ['warden-workers-2', CONTROL],
-  ];
+  const pairs = (
+    [
+      ['warden-workers-2', 'opa'],
+      ['warden-workers-2', 'warden-workers-0'],
+      ['warden-workers-0', 'opa'],
+      ['warden-workers-0', 'warden-workers-0-in-thread'],
+      ['warden-workers-0-in-thread', 'opa'],
+      ['warden-workers-2', CONTROL],
+    ] as Array<[RunName, RunName]>
+  ).filter((pair) => pair.every((t) => (t === CONTROL ? WITH_CONTROL : TARGETS.includes(t))));
   out.push(`\n## ${sizeMb} MB, ratios: median of the per-round ratios (min–max)\n`);
   out.push(
     table(
@@ -690,7 +708,7 @@ async function main(): Promise<void> {
       const busyMs = Math.round(
         profile ? profile.readPack + profile.parseData + profile.engineJson + profile.setData : 5000,
       );
-      const names: RunName[] = [...TARGETS, CONTROL];
+      const names: RunName[] = [...TARGETS, ...(WITH_CONTROL ? [CONTROL] : [])];
       for (let round = 1; round <= ROUNDS; round++) {
         const order = names.map((_, i) => names[(i + round - 1) % names.length] as RunName);
         for (const t of order) {

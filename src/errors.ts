@@ -311,6 +311,11 @@ export const ERROR_CODES = {
     status: 503,
     hint: 'the decision worker answering this request died and no other could take it; retry (a new worker is starting; see decision_worker_restarts_total)',
   },
+  ENGINE_PREPARER_LOST: {
+    kind: 'io',
+    status: 503,
+    hint: 'the thread preparing a local engine died during the load; the activation was refused and the last-known-good version keeps answering; the next activation starts a new thread (retry, or see the log line for why it died)',
+  },
   DECISION_ASYNC_ONLY: {
     kind: 'usage',
     status: 400,

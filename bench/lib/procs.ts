@@ -64,8 +64,8 @@ export class ServerProcess {
   }
 
   /** Starts `warden args…` on this Node. */
-  static warden(name: string, args: readonly string[]): ServerProcess {
-    return ServerProcess.start(name, process.execPath, [WARDEN_BIN, ...args]);
+  static warden(name: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): ServerProcess {
+    return ServerProcess.start(name, process.execPath, [WARDEN_BIN, ...args], env);
   }
 
   /** The process id (for the record). */
@@ -172,8 +172,9 @@ export async function startWardenAgent(
   name: string,
   configPath: string,
   timeoutMs = 30_000,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ proc: ServerProcess; url: string }> {
-  const proc = ServerProcess.warden(name, ['agent', '--config', configPath]);
+  const proc = ServerProcess.warden(name, ['agent', '--config', configPath], env);
   try {
     const m = await proc.waitFor(/^warden agent listening on (http:\/\/\S+)/, timeoutMs);
     return { proc, url: m[1] ?? '' };

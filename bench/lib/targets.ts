@@ -98,6 +98,8 @@ export interface WardenOptions {
   readonly logLevel?: string;
   /** The configuration's `limits:` keys. */
   readonly limits?: Readonly<Record<string, number>>;
+  /** Extra environment variables of the agent process. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** The agent configuration (YAML) for `o`. */
@@ -123,7 +125,7 @@ export function wardenConfig(o: WardenOptions): string {
 export async function startWarden(o: WardenOptions, ready: ReadyCheck, timeoutMs = 10_000): Promise<Target> {
   const configPath = join(o.dir, `${o.name}.yaml`);
   await writeFile(configPath, wardenConfig(o));
-  const { proc, url } = await startWardenAgent(o.name, configPath, timeoutMs);
+  const { proc, url } = await startWardenAgent(o.name, configPath, timeoutMs, { ...process.env, ...o.env });
   return waitReady({ name: o.name, url, proc }, ready, timeoutMs);
 }
 

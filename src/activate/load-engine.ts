@@ -4,7 +4,7 @@
  * own golden decisions, the canary gate). Runs on the primary thread for a
  * local engine, inside each decision worker for a pooled one.
  */
-import { loadWasmEngine, type WasmEngine } from '../engine/wasm.js';
+import { loadSharedWasmEngine, loadWasmEngine, type EngineHandover, type WasmEngine } from '../engine/wasm.js';
 import { WardenError, messageOf } from '../errors.js';
 import { assembleDataText } from '../pack/data.js';
 import { runGolden } from '../pack/golden.js';
@@ -22,18 +22,46 @@ export async function loadPackEngine(
   files: ReadonlyMap<string, Uint8Array>,
   manifest: PackManifest,
 ): Promise<LoadedEngine> {
+  const { engine, goldenRun } = await loadChecked(files, manifest, async (wasm, data) => ({
+    engine: await loadWasmEngine(wasm, data),
+    handover: undefined,
+  }));
+  return { engine, goldenRun };
+}
+
+/**
+ * loadPackEngine on a shared memory, for another thread to adopt (the preparer thread): the
+ * engine was golden-checked here; the caller must drop it and hand over `handover`.
+ */
+export async function loadSharedPackEngine(
+  files: ReadonlyMap<string, Uint8Array>,
+  manifest: PackManifest,
+): Promise<LoadedEngine & { readonly handover: EngineHandover }> {
+  const { engine, goldenRun, handover } = await loadChecked(files, manifest, loadSharedWasmEngine);
+  if (!handover) throw new Error('a shared load gives a handover');
+  return { engine, goldenRun, handover };
+}
+
+async function loadChecked(
+  files: ReadonlyMap<string, Uint8Array>,
+  manifest: PackManifest,
+  load: (
+    wasm: Uint8Array,
+    data: Uint8Array,
+  ) => Promise<{ readonly engine: WasmEngine; readonly handover: EngineHandover | undefined }>,
+): Promise<LoadedEngine & { readonly handover: EngineHandover | undefined }> {
   const wasmPath = manifest.wasm[0]?.module.replace(/^\/+/, '') ?? 'policy.wasm';
   const wasm = files.get(wasmPath);
   if (!wasm)
     throw new WardenError('PACK_MANIFEST_INVALID', `the manifest names ${wasmPath}, which the pack does not hold`);
   // The data as text: parsed once, by the engine (a 10 MB data.json: ~0.4 s less than parsing it into JavaScript objects first).
-  const engine = await loadWasmEngine(wasm, assembleDataText(files));
+  const { engine, handover } = await load(wasm, assembleDataText(files));
   const missing = manifestEntrypoints(manifest).filter((e) => !engine.entrypoints.includes(e));
   if (missing.length > 0)
     throw new WardenError('PACK_MANIFEST_INVALID', `policy.wasm lacks entrypoints ${missing.join(', ')}`);
   const golden = parseGolden(files.get(GOLDEN_PATH));
   runGolden(engine, golden);
-  return { engine, goldenRun: golden.length };
+  return { engine, goldenRun: golden.length, handover };
 }
 
 /** Reads the pack's golden cases (absent → none); a malformed file refuses the pack. */

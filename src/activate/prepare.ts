@@ -20,8 +20,10 @@ import { verifyPack, type SignerIdentity } from '../verify/verify.js';
 export type PackTrust = Trust | { readonly kind: 'unsigned' };
 
 /**
- * Builds a verified pack's engine: on this thread (the default), or in the
- * decision workers (src/workers/), which read the pack bytes themselves.
+ * Builds a verified pack's engine: on this thread (the default), in the
+ * decision workers (src/workers/), which read the pack bytes themselves, or on
+ * the engine preparer thread (src/workers/preparer.ts), which takes the read files' buffers:
+ * `files` must not be read after it was handed to a loader.
  */
 export type EngineLoader = (
   pack: Buffer,

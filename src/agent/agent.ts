@@ -48,6 +48,7 @@ import {
 } from './wiring.js';
 import { DecisionPool } from '../workers/pool.js';
 import type { EngineLoader } from '../activate/prepare.js';
+import { EnginePreparer } from '../workers/preparer.js';
 import type { Engine } from '../engine/engine.js';
 import { opaPackNames, startOpaEngine, type OpaEngineRuntime } from './opa-wiring.js';
 import { ShadowEvaluator, shadowLogDir } from '../shadow/evaluator.js';
@@ -64,6 +65,8 @@ export interface RunningAgent {
   readonly shadows: ShadowEvaluator | undefined;
   /** The decision worker threads (absent with `decision_workers: 0`): their state, and killWorker for fault drills. */
   readonly decisionWorkers: DecisionPool | undefined;
+  /** The thread that prepares local engines (started at the first local load; absent with WARDEN_ENGINE_PREPARER=off): its state, and kill for fault drills. */
+  readonly enginePreparer: EnginePreparer | undefined;
   /** Events: subscribe in-process (`events.subscribe`), or read the log. */
   readonly events: AgentEvents;
   /** Verdicts in-process (what POST /v1/verdict and the middleware call); absent without a `governance:` block. */
@@ -119,6 +122,11 @@ export async function startAgent(
         ? undefined
         : new DecisionPool({ size: config.decision_workers, metrics, log, limits: packLimitsFrom(config.limits) });
     if (pool) closers.push(() => pool.close());
+    // Local engines (governance's packs; every pack with decision_workers: 0) are prepared on a
+    // thread of their own and adopted here in O(1), so an activation does not hold up decisions.
+    // WARDEN_ENGINE_PREPARER=off loads them on this thread instead (as before; a fallback).
+    const preparer = process.env.WARDEN_ENGINE_PREPARER === 'off' ? undefined : new EnginePreparer({ log });
+    if (preparer) closers.push(() => preparer.close());
     // engine: opa — a real OPA answers those packs; it is up before any of them is activated.
     const opa = await startOpaEngine(config, opaPackNames(config), { metrics, log });
     if (opa) closers.push(() => opa.close());
@@ -138,6 +146,7 @@ export async function startAgent(
       emit: events.emit,
       onActivated,
       engines: pool?.loader,
+      localEngines: preparer?.loader,
       opaEngines: opa ? opaLoaders(opaPackNames(config), opa) : undefined,
     };
     const runtimes = await buildPackRuntimes(entries, config, packDeps, (name) => gov?.accept(name));
@@ -216,6 +225,7 @@ export async function startAgent(
       metrics,
       decider,
       decisionWorkers: pool,
+      enginePreparer: preparer,
       shadows,
       events,
       governance,

@@ -51,6 +51,11 @@ export interface PackDeps {
   readonly onActivated: (active: ActivePack) => void;
   /** Builds engines in the decision workers; packs with an acceptance check (governance's) stay local. */
   readonly engines?: EngineLoader | undefined;
+  /**
+   * Builds local engines (packs with an acceptance check, and every pack without decision workers)
+   * off this thread: the engine preparer's loader. Absent: on this thread.
+   */
+  readonly localEngines?: EngineLoader | undefined;
   /** engine: opa — the loader of a pack OPA answers (undefined for the others); `current` gives its active engine. */
   readonly opaEngines?: ((name: string, current: () => Engine | undefined) => EngineLoader | undefined) | undefined;
   /** Evaluates the shadows of packs in rollout mode shadow (present when any pack is). */
@@ -119,9 +124,10 @@ async function buildPackRuntime(
     p.source.file?.path ??
     p.source.directory?.path ??
     '';
-  // The pack's loader: OPA's for engine: opa, else the decision workers' (packs with an acceptance check stay local).
+  // The pack's loader: OPA's for engine: opa, else the decision workers' (packs with an acceptance check
+  // stay local), else the engine preparer's (a local engine, prepared off this thread).
   const opa = deps.opaEngines?.(p.name, () => activator.current?.engine);
-  const engines = opa ?? (deps.accept ? undefined : deps.engines);
+  const engines = opa ?? (deps.accept ? deps.localEngines : (deps.engines ?? deps.localEngines));
   const activator: Activator = new Activator({
     name: p.name,
     sourceKind: p.source.http ? 'http' : s3 ? 's3' : p.source.directory ? 'directory' : 'file',

@@ -17,7 +17,7 @@ export const HOST_BUILTINS: ReadonlySet<string> = new Set(HOST_BUILTIN_NAMES);
 /** The parts of a loaded module this reads. */
 interface ModuleFields {
   readonly wasmInstance: { readonly exports: Readonly<Record<string, unknown>> };
-  readonly mem: { readonly buffer: ArrayBuffer };
+  readonly mem: { readonly buffer: ArrayBuffer | SharedArrayBuffer };
 }
 
 /** The builtins the module imports from its host, sorted (its `builtins()` export: name → id). */

@@ -18,22 +18,46 @@ import { ValueNotation, type HostArg, type HostBuiltin } from './host-builtins/i
 type Exports = Readonly<Record<string, unknown>>;
 
 // The parts of the WebAssembly global this uses (the project's TypeScript libs do not declare it).
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
+/** A WebAssembly.Memory; `shared` ones have a SharedArrayBuffer and can be posted to another thread. */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
   grow(pages: number): number;
 }
+/** A compiled WebAssembly.Module (structured-cloneable: it can be posted to another thread). */
+export type WasmModule = object & { readonly __wasmModule?: never };
+type Imports = Record<string, Record<string, unknown>>;
 interface WasmApi {
-  Memory: new (descriptor: { initial: number }) => WasmMemory;
+  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
   Global: abstract new (...args: never[]) => { value: unknown };
-  instantiate(
-    bytes: ArrayBuffer,
-    imports: Record<string, Record<string, unknown>>,
-  ): Promise<{ instance: { exports: Exports } }>;
+  Instance: new (module: WasmModule, imports: Imports) => { exports: Exports };
+  compile(bytes: Uint8Array): Promise<WasmModule>;
+  instantiate(bytes: ArrayBuffer, imports: Imports): Promise<{ instance: { exports: Exports } }>;
 }
 const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
+/** A fresh memory of `initial` pages: shared (up to `maximum` pages) when `maximum` is given. */
+export function newMemory(initial: number, maximum?: number): WasmMemory {
+  return maximum === undefined
+    ? new wasmApi.Memory({ initial })
+    : new wasmApi.Memory({ initial, maximum, shared: true });
+}
+
+/** Compiles a module (off the caller's thread's hot path: the preparer thread does this). */
+export function compileModule(bytes: Uint8Array): Promise<WasmModule> {
+  return wasmApi.compile(bytes);
+}
+
+/** Where a prepared engine's data lives in its memory: what adoption needs besides the module and memory. */
+export interface HeapState {
+  readonly baseHeapPtr: number;
+  readonly dataHeapPtr: number;
+  readonly dataAddr: number;
+}
+
 /** A module ready to take its data and evaluate. */
 export interface PolicyInstance extends LoadedPolicyFields {
+  /** The heap pointer before any data: where setData starts again. */
+  readonly baseHeapPtr: number;
   /** Sets the data document from its UTF-8 JSON text (engine-ready, see json-text.ts). */
   setData(text: ArrayBuffer): void;
 }
@@ -47,10 +71,61 @@ export async function instantiatePolicy(
   initial: number,
   table: ReadonlyMap<string, HostBuiltin>,
 ): Promise<PolicyInstance> {
-  const mem = new wasmApi.Memory({ initial });
+  return instantiateModule(await compileModule(new Uint8Array(wasm)), newMemory(initial), table);
+}
+
+/** Instantiates a compiled module on `mem` (a fresh memory, shared or not) with the builtins of `table`. */
+export function instantiateModule(
+  module: WasmModule,
+  mem: WasmMemory,
+  table: ReadonlyMap<string, HostBuiltin>,
+): PolicyInstance {
+  return bindPolicy(mem, table, (imports) => new wasmApi.Instance(module, imports).exports);
+}
+
+/**
+ * Adopts an engine prepared on another thread: a new instance of `module` on the memory that
+ * already holds the parsed data (`state`), with this thread's builtins. Instantiation re-applies
+ * the module's data segments (its C statics); the engine's heap is re-established by
+ * opa_heap_ptr_set, which also clears its free lists. No data is copied or parsed: O(1) in the
+ * data's size.
+ */
+export function adoptPolicy(
+  module: WasmModule,
+  mem: WasmMemory,
+  table: ReadonlyMap<string, HostBuiltin>,
+  state: HeapState,
+): PolicyInstance {
+  return bindPolicy(
+    mem,
+    table,
+    (imports) => {
+      const exports = new wasmApi.Instance(module, imports).exports;
+      const heapSet = exports.opa_heap_ptr_set as (p: number) => void;
+      heapSet(state.dataHeapPtr);
+      // The engine's allocator must carry on above the data: one whose state instantiation had
+      // reset would hand out memory over the data document.
+      const probe = (exports.opa_malloc as (n: number) => number)(1);
+      if (probe < state.dataHeapPtr) {
+        throw new Error(`the adopted engine allocates at ${probe}, below its data (heap at ${state.dataHeapPtr})`);
+      }
+      heapSet(state.dataHeapPtr);
+      return exports;
+    },
+    state,
+  );
+}
+
+// The policy over the instance `instantiate` makes with the imports given: a fresh one (its data
+// is `{}` until setData), or an adopted one (`adopted`: its data is already in memory).
+function bindPolicy(
+  mem: WasmMemory,
+  table: ReadonlyMap<string, HostBuiltin>,
+  instantiate: (imports: Imports) => Exports,
+  adopted?: HeapState,
+): PolicyInstance {
   let exports: Exports = {};
   let names: Record<number, string> = {};
-
   const cString = (addr: number): string => {
     const bytes = new Uint8Array(mem.buffer);
     return decoder.decode(bytes.subarray(addr, bytes.indexOf(0, addr)));
@@ -101,8 +176,7 @@ export async function instantiatePolicy(
       opa_builtin4: (id: number, _ctx: number, a: number, b: number, c: number, d: number) => call(id, a, b, c, d),
     },
   };
-  const { instance } = await wasmApi.instantiate(wasm, imports);
-  exports = instance.exports;
+  exports = instantiate(imports);
   const abi = globalValue(exports.opa_wasm_abi_version);
   if (abi !== undefined && abi !== 1) throw new Error(`unsupported ABI version ${abi}`);
   const minorVersion = globalValue(exports.opa_wasm_abi_minor_version);
@@ -112,10 +186,10 @@ export async function instantiatePolicy(
   const heapGet = exports.opa_heap_ptr_get as () => number;
   const heapSet = exports.opa_heap_ptr_set as (p: number) => void;
   const policy = {
-    wasmInstance: instance,
+    wasmInstance: { exports },
     mem,
     minorVersion,
-    dataAddr: load('{}'),
+    dataAddr: adopted ? adopted.dataAddr : load('{}'),
     baseHeapPtr: 0,
     dataHeapPtr: 0,
     entrypoints: JSON.parse(dump((exports.entrypoints as () => number)())) as Record<string, number>,
@@ -125,6 +199,13 @@ export async function instantiatePolicy(
       policy.dataHeapPtr = heapGet();
     },
   };
+  if (adopted) {
+    // What the dumps above allocated is given back: the heap starts right above the data again.
+    heapSet(adopted.dataHeapPtr);
+    policy.baseHeapPtr = adopted.baseHeapPtr;
+    policy.dataHeapPtr = adopted.dataHeapPtr;
+    return policy;
+  }
   policy.baseHeapPtr = heapGet();
   policy.dataHeapPtr = policy.baseHeapPtr;
   return policy;

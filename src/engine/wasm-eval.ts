@@ -14,7 +14,7 @@ import { valueNotationToJson } from './rego-value.js';
 /** The parts of opa-wasm's LoadedPolicy this evaluator drives. */
 export interface LoadedPolicyFields {
   readonly wasmInstance: { readonly exports: Readonly<Record<string, unknown>> };
-  readonly mem: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+  readonly mem: { readonly buffer: ArrayBuffer | SharedArrayBuffer; grow(pages: number): number };
   readonly dataAddr: number;
   readonly dataHeapPtr: number;
   readonly minorVersion: number | undefined;

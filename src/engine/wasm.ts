@@ -13,10 +13,21 @@
  */
 import { WardenError, messageOf } from '../errors.js';
 import { engineJson, engineJsonText } from './json-text.js';
-import { openEvaluator } from './wasm-eval.js';
+import { openEvaluator, type LoadedPolicyFields } from './wasm-eval.js';
 import { importedBuiltins, requireHostBuiltins } from './builtins.js';
-import { hostBuiltins, resetContext } from './host-builtins/index.js';
-import { instantiatePolicy, type PolicyInstance } from './instantiate.js';
+import { hostBuiltins, resetContext, type EvaluationContext } from './host-builtins/index.js';
+import {
+  adoptPolicy,
+  compileModule,
+  instantiateModule,
+  instantiatePolicy,
+  newMemory,
+  type HeapState,
+  type PolicyInstance,
+  type WasmMemory,
+  type WasmModule,
+} from './instantiate.js';
+import { shareImportedMemory } from './share-memory.js';
 
 /** A JSON object (pack/data.ts's JsonObject, declared here so that engine/ imports nothing from pack/, which imports engine/). */
 type JsonObject = { [key: string]: unknown };
@@ -75,6 +86,16 @@ function exactBuffer(view: Uint8Array): ArrayBuffer {
 }
 
 /**
+ * An engine prepared on one thread for another (workers/preparer-thread.ts): the compiled module,
+ * the shared memory holding the parsed data, and where the data and heap are. The thread that
+ * prepared it must not touch the memory after handing it over.
+ */
+export interface EngineHandover extends HeapState {
+  readonly module: WasmModule;
+  readonly memory: WasmMemory;
+}
+
+/**
  * Compiles policy.wasm, sets the data document and returns the engine. `data` is the
  * document, or its UTF-8 JSON text already checked and engine-ready (assembleDataText:
  * valid JSON, an object, no lone surrogate escape, valid UTF-8); the engine's parser
@@ -83,12 +104,64 @@ function exactBuffer(view: Uint8Array): ArrayBuffer {
  * PACK_DATA_INVALID.
  */
 export async function loadWasmEngine(wasm: Uint8Array, data: JsonObject | Uint8Array): Promise<WasmEngine> {
+  return (await loadEngine(wasm, data, false)).engine;
+}
+
+/**
+ * loadWasmEngine on a shared memory: the engine, and what another thread needs to adopt it
+ * (adoptWasmEngine). The module's memory import is rewritten to a shared one (share-memory.ts).
+ */
+export async function loadSharedWasmEngine(
+  wasm: Uint8Array,
+  data: JsonObject | Uint8Array,
+): Promise<{ readonly engine: WasmEngine; readonly handover: EngineHandover }> {
+  const { engine, handover } = await loadEngine(wasm, data, true);
+  if (!handover) throw new Error('a shared load gives a handover');
+  return { engine, handover };
+}
+
+/**
+ * The engine of a handover, on this thread: a new instance of the module over the shared memory,
+ * with this thread's host builtins. Synchronous, and O(1) in the data's size.
+ */
+export function adoptWasmEngine(handover: EngineHandover): WasmEngine {
+  const host = hostBuiltins();
+  const policy = adoptPolicy(handover.module, handover.memory, host.table, handover);
+  const engine = engineOf(policy, host.context);
+  // V8 counts an unshared wasm memory as its thread's external memory, which makes a released
+  // engine's memory collected soon; a shared memory made on another thread is not counted here,
+  // so released engines piled up (+60–70 MiB resident per activation of a 10 MB pack, until a
+  // collection happened for other reasons). An ArrayBuffer of the memory's size, held by the
+  // engine and never touched (no resident pages), is counted in its place.
+  try {
+    Object.defineProperty(engine, 'externalMemoryHint', { value: new ArrayBuffer(handover.memory.buffer.byteLength) });
+  } catch {
+    // Out of address space for the hint: the engine works without it.
+  }
+  return engine;
+}
+
+async function loadEngine(
+  wasm: Uint8Array,
+  data: JsonObject | Uint8Array,
+  shared: boolean,
+): Promise<{ readonly engine: WasmEngine; readonly handover: EngineHandover | undefined }> {
   const text = data instanceof Uint8Array ? exactBuffer(data) : (engineJson(data) ?? EMPTY_OBJECT);
   const host = hostBuiltins();
+  const initial = initialPages(text.byteLength);
   let policy: PolicyInstance;
+  let module: WasmModule | undefined;
+  let memory: WasmMemory | undefined;
   try {
-    policy = await instantiatePolicy(Uint8Array.from(wasm).buffer, initialPages(text.byteLength), host.table);
+    if (shared) {
+      module = await compileModule(shareImportedMemory(wasm, MAX_PAGES));
+      memory = newMemory(initial, MAX_PAGES);
+      policy = instantiateModule(module, memory, host.table);
+    } else {
+      policy = await instantiatePolicy(Uint8Array.from(wasm).buffer, initial, host.table);
+    }
   } catch (err) {
+    if (err instanceof WardenError) throw err;
     throw new WardenError('PACK_MANIFEST_INVALID', `policy.wasm does not load: ${messageOf(err)}`, { cause: err });
   }
   // Refused here (build and activation both load the engine), not at the first decision that calls
@@ -103,9 +176,24 @@ export async function loadWasmEngine(wasm: Uint8Array, data: JsonObject | Uint8A
       { cause: err, details: { bytes: text.byteLength } },
     );
   }
+  const engine = engineOf(policy, host.context);
+  const handover =
+    module && memory
+      ? {
+          module,
+          memory,
+          baseHeapPtr: policy.baseHeapPtr,
+          dataHeapPtr: policy.dataHeapPtr,
+          dataAddr: policy.dataAddr,
+        }
+      : undefined;
+  return { engine, handover };
+}
+
+function engineOf(policy: LoadedPolicyFields, context: EvaluationContext): WasmEngine {
   // Each decision is one OPA query: time.now_ns is fixed at its first call within it, and
   // uuid.rfc4122 gives one answer per key within it.
-  const evaluateJson = openEvaluator(policy, () => resetContext(host.context));
+  const evaluateJson = openEvaluator(policy, () => resetContext(context));
   const entrypoints = Object.keys(policy.entrypoints);
   return {
     kind: 'local',

@@ -8,11 +8,11 @@
 import { parentPort } from 'node:worker_threads';
 import { loadPackEngine } from '../activate/load-engine.js';
 import type { WasmEngine } from '../engine/wasm.js';
-import { WardenError, messageOf } from '../errors.js';
 import { parseManifest, MANIFEST_PATH } from '../pack/manifest.js';
 import { AGENT_LIMIT_KEYS } from '../pack/limits.js';
 import { readPack } from '../pack/reader.js';
-import type { FromWorker, ToWorker, WireError } from './protocol.js';
+import type { FromWorker, ToWorker } from './protocol.js';
+import { wireError } from './wire-error.js';
 
 const port = parentPort;
 if (!port) throw new Error('decision-worker.ts runs as a worker thread only');
@@ -56,11 +56,4 @@ async function load(m: Extract<ToWorker, { t: 'load' }>): Promise<void> {
   } catch (err) {
     send({ t: 'load-failed', id: m.id, error: wireError(err) });
   }
-}
-
-function wireError(err: unknown): WireError {
-  if (err instanceof WardenError) {
-    return { code: err.code, name: err.name, message: err.message, details: { ...err.details } };
-  }
-  return { name: err instanceof Error ? err.name : 'Error', message: messageOf(err) };
 }

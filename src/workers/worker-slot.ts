@@ -3,26 +3,15 @@
  * decisions it has in flight, whether it is loading. Messages to it are taken
  * in order, so a decision sent before an unload is answered before it.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { ERROR_CODES, WardenError, type ErrorCode } from '../errors.js';
 import type { RemoteEvaluation } from '../engine/engine.js';
 import type { PackLimits } from '../pack/limits.js';
-import type { FromWorker, ToWorker, WireError } from './protocol.js';
+import type { FromWorker, ToWorker } from './protocol.js';
+import { threadEntry } from './thread-entry.js';
+import { fromWire } from './wire-error.js';
 
-// The worker's entry beside this file: decision-worker.js when built; the .ts source, loaded
-// through tsx, when Warden itself runs from source (its tests and benches).
-// (A worker does not inherit the parent's --import tsx hooks on Node 20, so a one-line module
-// imports the source through tsx's API.)
-const built = new URL('./decision-worker.js', import.meta.url);
-const ENTRY = existsSync(fileURLToPath(built)) ? built : throughTsx(new URL('./decision-worker.ts', import.meta.url));
-
-function throughTsx(source: URL): URL {
-  const api = import.meta.resolve('tsx/esm/api');
-  const code = `import { tsImport } from ${JSON.stringify(api)}; await tsImport(${JSON.stringify(source.href)}, ${JSON.stringify(source.href)});`;
-  return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
-}
+// The worker's entry beside this file: decision-worker.js when built, the .ts through tsx from source.
+const ENTRY = threadEntry('decision-worker', import.meta.url);
 
 /** A decision sent to a worker and not yet answered. */
 export interface Pending {
@@ -137,14 +126,4 @@ export class WorkerSlot {
       l.reject(fromWire(m.error));
     }
   }
-}
-
-// A worker's error back as an Error: a WardenError with its code, else one of the same name
-// (a RangeError stays one: the decider reads it as the engine's stack running out).
-function fromWire(e: WireError): Error {
-  if (e.code !== undefined && e.code in ERROR_CODES) {
-    return new WardenError(e.code as ErrorCode, e.message, e.details ? { details: e.details } : {});
-  }
-  const err = e.name === 'RangeError' ? new RangeError(e.message) : new Error(e.message);
-  return err;
 }

@@ -71,6 +71,11 @@ describe('governance verdicts in an agent', () => {
     return { status: res.status, body: (await res.json()) as Record<string, unknown>, headers: res.headers };
   };
 
+  it('built the governance engines on the engine preparer thread', () => {
+    // The governance and kill-switch packs are local engines: prepared off this thread, adopted here.
+    assert.deepEqual(agent.enginePreparer?.state(), { running: true, loading: 0 });
+  });
+
   it('answers allow and deny with reasons, the pack revision and a decision id', () => {
     const allow = gov.verdict(ALLOW_CORE);
     assert.equal(allow.allow, true);
