@@ -125,7 +125,7 @@ export async function startAgent(
     // Local engines (governance's packs; every pack with decision_workers: 0) are prepared on a
     // thread of their own and adopted here in O(1), so an activation does not hold up decisions.
     // WARDEN_ENGINE_PREPARER=off loads them on this thread instead (as before; a fallback).
-    const preparer = process.env.WARDEN_ENGINE_PREPARER === 'off' ? undefined : new EnginePreparer({ log });
+    const preparer = process.env.WARDEN_ENGINE_PREPARER === 'off' ? undefined : new EnginePreparer({ log, metrics });
     if (preparer) closers.push(() => preparer.close());
     // engine: opa — a real OPA answers those packs; it is up before any of them is activated.
     const opa = await startOpaEngine(config, opaPackNames(config), { metrics, log });

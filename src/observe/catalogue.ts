@@ -137,6 +137,11 @@ export const CATALOGUE = {
     help: 'Decision workers that died and were replaced.',
     labels: [],
   },
+  engine_preparer_exits_total: {
+    type: 'counter',
+    help: 'Engine preparer threads that ended while the agent ran (each refused its loads in flight with ENGINE_PREPARER_LOST; the next load starts a new thread).',
+    labels: [],
+  },
   decision_worker_lost_total: {
     type: 'counter',
     help: 'Decisions in flight on a worker that died: retried on another worker (outcome retried) or answered 503 DECISION_WORKER_LOST (outcome lost).',

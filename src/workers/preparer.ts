@@ -15,6 +15,8 @@ import { Worker } from 'node:worker_threads';
 import { adoptWasmEngine } from '../engine/wasm.js';
 import { WardenError, messageOf } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
+import type { WardenMetrics } from '../observe/metrics.js';
+import { counter } from '../observe/register.js';
 import type { PackManifest } from '../pack/manifest.js';
 import type { LoadedEngine } from '../activate/load-engine.js';
 import type { EngineLoader } from '../activate/prepare.js';
@@ -116,9 +118,12 @@ export class EnginePreparer {
   #next = 0;
   #closed = false;
   readonly #log: Logger | undefined;
+  readonly #exits: { inc(): void } | undefined;
 
-  constructor(opts: { readonly log?: Logger } = {}) {
+  constructor(opts: { readonly log?: Logger; readonly metrics?: WardenMetrics } = {}) {
     this.#log = opts.log;
+    this.#exits =
+      opts.metrics === undefined ? undefined : counter(opts.metrics.registry, 'engine_preparer_exits_total');
   }
 
   /** The loader to give an activator: (pack, files, manifest) → a local engine, adopted on this thread. */
@@ -162,6 +167,7 @@ export class EnginePreparer {
     if (this.#thread?.alive) return this.#thread;
     this.#thread = new PreparerThread((dead, why) => {
       if (this.#closed) return;
+      this.#exits?.inc();
       this.#log?.warn(
         { why, code: 'ENGINE_PREPARER_LOST' },
         'engine preparer thread stopped; the next load starts a new one',

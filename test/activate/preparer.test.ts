@@ -234,7 +234,8 @@ describe('activation with the engine preparer', () => {
   });
 
   it('refuses the activation with ENGINE_PREPARER_LOST when the preparer dies mid-load; last-known-good stays', async () => {
-    const own = new EnginePreparer();
+    const metrics = new WardenMetrics();
+    const own = new EnginePreparer({ metrics });
     try {
       const a = activator(own.loader);
       assert.equal((await a.submit(await update(1))).status, 'activated');
@@ -252,6 +253,8 @@ describe('activation with the engine preparer', () => {
       );
       assert.equal(a.current?.revision, 'v1');
       assert.equal(localEngine(a.current.engine)?.evaluateJson('app/version', undefined), '1');
+      const exits = (await metrics.registry.getSingleMetric('engine_preparer_exits_total')?.get())?.values;
+      assert.equal(exits?.[0]?.value, 1, 'the exit is counted');
       // A new thread takes the next load.
       assert.equal((await a.submit(await update(3))).status, 'activated');
       assert.equal(localEngine(a.current.engine)?.evaluateJson('app/version', undefined), '3');
