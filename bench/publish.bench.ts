@@ -21,16 +21,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { IncomingHttpHeaders } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  buildSignedExample,
-  ENTRYPOINT,
-  exampleVersion,
-  INPUTS,
-  publish,
-  publishable,
-  signingKey,
-  type Publishable,
-} from './lib/example.js';
+import { ENTRYPOINT, INPUTS, publish, type Publishable, signedVersions } from './lib/example.js';
 import { KeepAliveClient, pollUntil } from './lib/http.js';
 import { machineInfo } from './lib/machine.js';
 import { startPackServer, startWardenAgent, stopAll, type ServerProcess } from './lib/procs.js';
@@ -278,13 +269,7 @@ async function main(): Promise<void> {
   const agents: ModeAgent[] = [];
   try {
     log('building and signing examples/authz and its versions…');
-    const key = await signingKey(dir);
-    const base = await buildSignedExample(dir, key);
-    const versions = await Promise.all(
-      Array.from({ length: PUBLISHES * MODES.length + 1 }, (_, i) =>
-        publishable(exampleVersion(base.built, i + 1), key.privateKey),
-      ),
-    );
+    const { key, versions } = await signedVersions(dir, PUBLISHES * MODES.length + 1);
     const packsDir = join(dir, 'packs');
     await mkdir(packsDir);
     agents.push(...(await startAll(dir, packsDir, key.publicPath, versions[0] as Publishable, procs)));

@@ -26,16 +26,7 @@ import { OciClient } from '../src/source/oci/client.js';
 import { pushPack } from '../src/source/oci/push.js';
 import { parseOciReference } from '../src/source/oci/reference.js';
 import { startRegistry, type Registry } from '../test/helpers/registry.js';
-import {
-  buildSignedExample,
-  ENTRYPOINT,
-  exampleVersion,
-  INPUTS,
-  publish,
-  publishable,
-  signingKey,
-  type Publishable,
-} from './lib/example.js';
+import { ENTRYPOINT, INPUTS, publish, type Publishable, signedVersions } from './lib/example.js';
 import { KeepAliveClient, pollUntil } from './lib/http.js';
 import { machineInfo } from './lib/machine.js';
 import { startPackServer, startWardenAgent, stopAll, type ServerProcess } from './lib/procs.js';
@@ -81,13 +72,7 @@ async function main(): Promise<void> {
   let oci: OciClient | undefined;
   try {
     log('building and signing examples/authz and its versions…');
-    const key = await signingKey(dir);
-    const base = await buildSignedExample(dir, key);
-    const versions = await Promise.all(
-      Array.from({ length: PUBLISHES * 2 + 1 }, (_, i) =>
-        publishable(exampleVersion(base.built, i + 1), key.privateKey),
-      ),
-    );
+    const { key, versions } = await signedVersions(dir, PUBLISHES * 2 + 1);
     const v1 = versions[0] as Publishable;
     const packsDir = join(dir, 'packs');
     await mkdir(packsDir);

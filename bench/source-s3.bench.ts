@@ -26,16 +26,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { MinioServer } from '../test/helpers/minio.js';
-import {
-  buildSignedExample,
-  ENTRYPOINT,
-  exampleVersion,
-  INPUTS,
-  publish,
-  publishable,
-  signingKey,
-  type Publishable,
-} from './lib/example.js';
+import { ENTRYPOINT, INPUTS, publish, type Publishable, signedVersions } from './lib/example.js';
 import { KeepAliveClient, pollUntil } from './lib/http.js';
 import { machineInfo } from './lib/machine.js';
 import { startPackServer, startWardenAgent, stopAll, type ServerProcess } from './lib/procs.js';
@@ -170,13 +161,7 @@ async function main(): Promise<void> {
   let minio: MinioServer | undefined;
   try {
     log('building and signing examples/authz and its versions…');
-    const key = await signingKey(dir);
-    const base = await buildSignedExample(dir, key);
-    const versions = await Promise.all(
-      Array.from({ length: PUBLISHES * 2 + 1 }, (_, i) =>
-        publishable(exampleVersion(base.built, i + 1), key.privateKey),
-      ),
-    );
+    const { key, versions } = await signedVersions(dir, PUBLISHES * 2 + 1);
     const v1 = versions[0] as Publishable;
     minio = await MinioServer.start();
     agents.push(await startHttp(dir, key.publicPath, v1, procs));

@@ -131,6 +131,19 @@ export async function publishable(pack: Buffer, key: KeyObject): Promise<Publish
   return { pack, signature: Buffer.from(JSON.stringify(await signPack(pack, key))) };
 }
 
+/** A signing key and versions 1..count of the example pack, each signed with it (index i is version i + 1). */
+export async function signedVersions(
+  dir: string,
+  count: number,
+): Promise<{ readonly key: SigningKey; readonly versions: readonly Publishable[] }> {
+  const key = await signingKey(dir);
+  const base = await buildSignedExample(dir, key);
+  const versions = await Promise.all(
+    Array.from({ length: count }, (_, i) => publishable(exampleVersion(base.built, i + 1), key.privateKey)),
+  );
+  return { key, versions };
+}
+
 /**
  * Publishes as an operator should: the signature, then the pack, each written
  * to a temp file and renamed. `beforePackRename` runs just before the pack's
