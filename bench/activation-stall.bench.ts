@@ -3,10 +3,12 @@
  * Goal: the worst decision wait during an activation ≤ 10 ms for a Warden agent
  * with decision workers (OPA's was ~1 s in an earlier measurement).
  *
- * One `warden pack serve` folder and four servers in the same run (`--targets` picks some), each
+ * One `warden pack serve` folder and five servers in the same run (`--targets` picks some), each
  * pulling its own copy of the pack from it (polling every 1–2 s, the same for
  * all three):
  *   - `warden agent`, decision_workers: 2 (the packs load and answer in worker threads);
+ *   - `warden agent`, http_processes: 2 (two serving processes answer; each prepares the
+ *     pack on its own preparer thread and swaps it in; memory summed over the processes);
  *   - `warden agent`, decision_workers: 0 (decisions on the main thread; its engine
  *     prepared on the engine preparer thread and adopted in O(1));
  *   - `warden agent`, decision_workers: 0 with WARDEN_ENGINE_PREPARER=off (everything on
@@ -60,7 +62,7 @@ import {
   usersData,
   variantOf,
 } from './lib/big-pack.js';
-import { memoryMiB } from './lib/cpu.js';
+import { treeMemoryMiB } from './lib/cpu.js';
 import { packVersion, publish, publishable, signingKey, type Publishable, type SigningKey } from './lib/example.js';
 import { resultOf, type KeepAliveClient } from './lib/http.js';
 import { loadAverage, machineInfo } from './lib/machine.js';
@@ -88,7 +90,13 @@ const LIMITS = { max_pack_bytes: GiB, max_uncompressed_bytes: 4 * GiB, max_file_
  * that loads its engine on the main thread (WARDEN_ENGINE_PREPARER=off), the way every agent with 0
  * workers did before the engine preparer thread; warden-workers-0 prepares it on that thread.
  */
-const ALL_TARGETS = ['warden-workers-2', 'warden-workers-0', 'warden-workers-0-in-thread', 'opa'] as const;
+const ALL_TARGETS = [
+  'warden-workers-2',
+  'warden-processes-2',
+  'warden-workers-0',
+  'warden-workers-0-in-thread',
+  'opa',
+] as const;
 type TargetName = (typeof ALL_TARGETS)[number];
 /** The control run: the workers-2 agent with a core kept busy by another process, nothing published. */
 const CONTROL = 'control: workers-2 + busy core' as const;
@@ -233,6 +241,8 @@ async function setUp(
       servers.set(t, await startOpa(t, ['--config-file', config], readyOn(users, 1), timeoutMs));
     } else {
       const workers = t === 'warden-workers-2' ? 2 : 0;
+      // warden-processes-2: two serving processes answer (each prepares the pack on its own preparer thread).
+      const processes = t === 'warden-processes-2' ? { processes: 2 } : {};
       const env: Record<string, string> = t === 'warden-workers-0-in-thread' ? { WARDEN_ENGINE_PREPARER: 'off' } : {};
       const source = [
         'http:',
@@ -253,6 +263,7 @@ async function setUp(
             source,
             publicKeyPath: key.publicPath,
             workers,
+            ...processes,
             logLevel: 'info',
             limits: LIMITS,
             env,
@@ -356,7 +367,7 @@ async function measure(
     to: firstNew + WINDOW_TAIL_MS,
     version: { n, firstNew, downloadAt },
     reloadMs: reloadDuration(target.proc, fromTarget, n),
-    memory: memoryMiB(target.proc.pid),
+    memory: treeMemoryMiB(target.proc.pid),
     loadAverage: loadAvg,
   });
 }
@@ -387,7 +398,7 @@ async function measureControl(s: Setup, round: number, busyMs: number): Promise<
     from: busyFrom,
     to: busyTo + WINDOW_TAIL_MS,
     reloadMs: undefined,
-    memory: memoryMiB(target.proc.pid),
+    memory: treeMemoryMiB(target.proc.pid),
     loadAverage: loadAvg,
   });
 }
@@ -571,6 +582,7 @@ function render(sizeMb: number, runs: readonly StallRun[]): string {
   const pairs = (
     [
       ['warden-workers-2', 'opa'],
+      ['warden-processes-2', 'opa'],
       ['warden-workers-2', 'warden-workers-0'],
       ['warden-workers-0', 'opa'],
       ['warden-workers-0', 'warden-workers-0-in-thread'],

@@ -311,6 +311,11 @@ export const ERROR_CODES = {
     status: 503,
     hint: 'the decision worker answering this request died and no other could take it; retry (a new worker is starting; see decision_worker_restarts_total)',
   },
+  PRIMARY_UNAVAILABLE: {
+    kind: 'io',
+    status: 503,
+    hint: "a serving process (http_processes) could not reach the agent's primary process for a route the primary answers (admin, health, metrics, verdicts); the primary is stopping or overloaded: retry, and see the primary's log",
+  },
   ENGINE_PREPARER_LOST: {
     kind: 'io',
     status: 503,

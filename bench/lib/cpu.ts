@@ -25,6 +25,23 @@ export function cpuMs(pid: number): number {
   return statCpuMs(`/proc/${pid}/stat`);
 }
 
+/** User + system CPU milliseconds used by `pid` and its child processes (an agent's serving processes). */
+export function treeCpuMs(pid: number): number {
+  return childrenOf(pid).reduce((sum, k) => sum + cpuMs(k), cpuMs(pid));
+}
+
+// The child processes of `pid`.
+function childrenOf(pid: number): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return []; // pgrep exits 1 when the process has no child.
+  }
+}
+
 /**
  * User + system CPU milliseconds used by the process's main thread alone (the thread whose id is
  * the process id: for a Node server, the event loop that runs the HTTP layer), or NaN.
@@ -63,6 +80,14 @@ export function mainThreadCpuNs(): number {
 }
 
 /** Resident memory of `pid` now and its peak so far (VmRSS, VmHWM), MiB; NaN where /proc cannot tell. */
+/** memoryMiB summed over `pid` and its child processes (an agent's serving processes). */
+export function treeMemoryMiB(pid: number): { rss: number; peak: number } {
+  return childrenOf(pid).reduce((sum, k) => {
+    const m = memoryMiB(k);
+    return { rss: sum.rss + m.rss, peak: sum.peak + m.peak };
+  }, memoryMiB(pid));
+}
+
 export function memoryMiB(pid: number): { rss: number; peak: number } {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { locateOpa } from '../../src/opa/locate.js';
 import { messageOf } from '../../src/errors.js';
-import { cpuMs, mainThreadCpuMs } from './cpu.js';
+import { mainThreadCpuMs, treeCpuMs } from './cpu.js';
 import { KeepAliveClient } from './http.js';
 import type { LoadPlan, LoadResult } from './load-child.js';
 import { freePort, ServerProcess, startWardenAgent } from './procs.js';
@@ -92,6 +92,8 @@ export interface WardenOptions {
   readonly source: readonly string[];
   readonly publicKeyPath: string;
   readonly workers: Workers;
+  /** http_processes: serving processes sharing the port (default 1: the agent alone). */
+  readonly processes?: number;
   /** The pack's engine (default wasm); `opa`: the agent starts and supervises a real OPA. */
   readonly engine?: 'wasm' | 'opa';
   /** Default `warn`: nothing per request, nothing per reload. */
@@ -110,6 +112,7 @@ export function wardenConfig(o: WardenOptions): string {
     `data_dir: ${join(o.dir, `data-${o.name}`)}`,
     `log_level: ${o.logLevel ?? 'warn'}`,
     `decision_workers: ${o.workers}`,
+    ...(o.processes === undefined ? [] : [`http_processes: ${o.processes}`]),
     ...(o.engine === 'opa' ? ['engine: opa'] : []),
     ...(limits.length > 0 ? ['limits:', ...limits.map(([k, v]) => `  ${k}: ${v}`)] : []),
     'packs:',
@@ -132,7 +135,7 @@ export async function startWarden(o: WardenOptions, ready: ReadyCheck, timeoutMs
 /** One autocannon run and what the server spent on it. */
 export interface LoadRun {
   readonly load: LoadResult;
-  /** CPU the whole server process used during the run (every thread), ms. */
+  /** CPU the whole server used during the run (every thread of it and of its child processes), ms. */
   readonly serverCpuMs: number;
   /** CPU its main thread used (for a Node server: the event loop with the HTTP layer), ms. */
   readonly mainThreadCpuMs: number;
@@ -142,12 +145,12 @@ export interface LoadRun {
 export async function runLoad(target: Target, plan: Omit<LoadPlan, 'url'>): Promise<LoadRun> {
   const full: LoadPlan = { ...plan, url: target.url };
   const pid = target.proc.pid;
-  const before = { all: cpuMs(pid), main: mainThreadCpuMs(pid) };
+  const before = { all: treeCpuMs(pid), main: mainThreadCpuMs(pid) };
   const { stdout } = await run(process.execPath, ['--import', 'tsx', LOAD_CHILD, JSON.stringify(full)], {
     maxBuffer: 16 * 1024 * 1024,
     timeout: (plan.durationSeconds + 60) * 1000,
   });
-  const serverCpuMs = cpuMs(pid) - before.all;
+  const serverCpuMs = treeCpuMs(pid) - before.all;
   const mainCpu = mainThreadCpuMs(pid) - before.main;
   const line = stdout.trim().split('\n').pop() ?? '';
   return { load: JSON.parse(line) as LoadResult, serverCpuMs, mainThreadCpuMs: mainCpu };

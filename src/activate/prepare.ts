@@ -31,7 +31,8 @@ export type EngineLoader = (
   manifest: PackManifest,
 ) => Promise<{ readonly engine: Engine; readonly goldenRun: number }>;
 
-const localEngines: EngineLoader = (_pack, files, manifest) => loadPackEngine(files, manifest);
+/** Loads on the calling thread: the loader when none is given. */
+export const localEngines: EngineLoader = (_pack, files, manifest) => loadPackEngine(files, manifest);
 
 /** A verified, loaded pack, ready to become active. */
 export interface Candidate {

@@ -17,7 +17,7 @@ import { loadAdminAuth } from '../admin/auth.js';
 import { registerAdmin } from '../admin/routes.js';
 import type { AgentConfig } from '../config/load.js';
 import { buildApiServer } from '../http/server.js';
-import { deciderOptionsFrom } from './decision-wiring.js';
+import { deciderOptionsFrom } from '../decide/decider-options.js';
 import { Decider } from '../decide/decider.js';
 import { DecisionRouter } from '../decide/router.js';
 import { WardenError, messageOf } from '../errors.js';
@@ -52,6 +52,7 @@ import { EnginePreparer } from '../workers/preparer.js';
 import type { Engine } from '../engine/engine.js';
 import { opaPackNames, startOpaEngine, type OpaEngineRuntime } from './opa-wiring.js';
 import { ShadowEvaluator, shadowLogDir } from '../shadow/evaluator.js';
+import { ServingProcesses, servingProcessCount } from '../serve/processes.js';
 
 /** A started agent. */
 export interface RunningAgent {
@@ -63,6 +64,8 @@ export interface RunningAgent {
   readonly decider: Decider;
   /** Evaluates the shadows of packs in rollout mode shadow (absent when no pack is). */
   readonly shadows: ShadowEvaluator | undefined;
+  /** The serving processes (absent with `http_processes: 1`): their state, and killProcess for fault drills. */
+  readonly servingProcesses: ServingProcesses | undefined;
   /** The decision worker threads (absent with `decision_workers: 0`): their state, and killWorker for fault drills. */
   readonly decisionWorkers: DecisionPool | undefined;
   /** The thread that prepares local engines (started at the first local load; absent with WARDEN_ENGINE_PREPARER=off): its state, and kill for fault drills. */
@@ -111,14 +114,30 @@ export async function startAgent(
     const gov = config.governance ? prepareGovernance(config.governance, metrics, log) : undefined;
     const activators: Activator[] = [];
     const router = new DecisionRouter(activators);
+    const entries = gov?.killSwitchPack ? [...config.packs, gov.killSwitchPack] : config.packs;
+    // Serving processes (http_processes above 1): they answer the data API on `listen`; this
+    // process keeps everything else and hands them each pack it activates (src/serve/).
+    const processCount = servingProcessCount(config.http_processes);
+    const serving =
+      processCount > 1
+        ? new ServingProcesses({
+            size: processCount,
+            config,
+            packs: entries.map((p) => p.name),
+            limits: packLimitsFrom(config.limits),
+            metrics,
+            log,
+          })
+        : undefined;
     const onActivated = (active: ActivePack): void => {
       router.rebuild();
       gov?.activated(active);
+      serving?.activated(active);
     };
-    const entries = gov?.killSwitchPack ? [...config.packs, gov.killSwitchPack] : config.packs;
     // Decision workers: packs other than governance's are loaded and answered there, off this thread.
+    // With serving processes the data API is answered there, so 'auto' starts none here.
     const pool =
-      config.decision_workers === 0
+      config.decision_workers === 0 || (serving && config.decision_workers === 'auto')
         ? undefined
         : new DecisionPool({ size: config.decision_workers, metrics, log, limits: packLimitsFrom(config.limits) });
     if (pool) closers.push(() => pool.close());
@@ -148,6 +167,7 @@ export async function startAgent(
       engines: pool?.loader,
       localEngines: preparer?.loader,
       opaEngines: opa ? opaLoaders(opaPackNames(config), opa) : undefined,
+      serving: serving ? (name: string, loader: EngineLoader) => serving.loaderFor(name, loader) : undefined,
     };
     const runtimes = await buildPackRuntimes(entries, config, packDeps, (name) => gov?.accept(name));
     activators.push(...runtimes.map((r) => r.activator));
@@ -192,6 +212,9 @@ export async function startAgent(
       ...governanceHealth(gov),
       ...(pool ? { workers: () => pool.state() } : {}),
       ...(opa ? { opa: () => opa.state() } : {}),
+      ...(serving
+        ? { processes: () => serving.state(), metricsText: () => serving.metricsText(metrics.registry) }
+        : {}),
     };
     const app = buildApiServer({
       activators,
@@ -204,11 +227,19 @@ export async function startAgent(
       maxJsonDepth: config.limits.max_json_depth,
       maxBodyBytes: config.limits.max_body_bytes,
       defaultDecision: config.default_decision,
+      // Behind serving processes, a request's client is the one they name in X-Forwarded-For.
+      ...(serving ? { trustProxy: '127.0.0.1' } : {}),
     });
     const adminPacks = new Map(runtimes.map((r) => [r.config.name, { activator: r.activator, source: r.source }]));
     registerAdmin(app, { packs: adminPacks, store, auth: adminAuth, events: events.log, log, packLimits });
-    const url = await listen(app, config.listen);
+    // With serving processes this server listens on the loopback only, behind them; they share `listen`.
+    let url = await listen(app, serving ? '127.0.0.1:0' : config.listen);
     closers.push(() => app.close());
+    if (serving) {
+      closers.push(() => serving.close());
+      const port = await serving.start({ host: '127.0.0.1', port: portOf(url) }, decisionLog);
+      url = urlOf(config.listen, port);
+    }
     stopListening();
 
     // Sources start after listen: their poll loops run from here on.
@@ -225,6 +256,7 @@ export async function startAgent(
       metrics,
       decider,
       decisionWorkers: pool,
+      servingProcesses: serving,
       enginePreparer: preparer,
       shadows,
       events,
@@ -251,9 +283,17 @@ async function listen(app: ReturnType<typeof buildApiServer>, listen: string): P
     throw new WardenError('LISTEN_FAILED', `cannot listen on ${listen}: ${messageOf(err)}`, { cause: err });
   }
   const address = app.server.address();
-  return typeof address === 'object' && address
-    ? `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`
-    : `http://${listen}`;
+  return typeof address === 'object' && address ? urlOf(listen, address.port) : `http://${listen}`;
+}
+
+// The URL of `listen` ("host:port") with the port it was given.
+function urlOf(listen: string, port: number): string {
+  const host = listen.slice(0, listen.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+function portOf(url: string): number {
+  return Number(new URL(url).port);
 }
 
 // The loader of each pack OPA answers.

@@ -19,7 +19,7 @@ import type { NewEvent } from '../notify/events.js';
 import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
 import { AGENT_LIMIT_KEYS, type PackLimits } from '../pack/limits.js';
-import type { EngineLoader } from '../activate/prepare.js';
+import { localEngines, type EngineLoader } from '../activate/prepare.js';
 import type { Engine } from '../engine/engine.js';
 import { packSpecFrom } from '../pack/spec.js';
 import { DirectorySource, type DirectorySourceConfig } from '../source/directory.js';
@@ -60,6 +60,8 @@ export interface PackDeps {
   readonly opaEngines?: ((name: string, current: () => Engine | undefined) => EngineLoader | undefined) | undefined;
   /** Evaluates the shadows of packs in rollout mode shadow (present when any pack is). */
   readonly shadows?: ShadowEvaluator | undefined;
+  /** With serving processes: wraps a pack's loader so each pack is prepared in them too (src/serve/). */
+  readonly serving?: ((name: string, loader: EngineLoader) => EngineLoader) | undefined;
 }
 
 /** A configured pack's moving parts. */
@@ -127,7 +129,8 @@ async function buildPackRuntime(
   // The pack's loader: OPA's for engine: opa, else the decision workers' (packs with an acceptance check
   // stay local), else the engine preparer's (a local engine, prepared off this thread).
   const opa = deps.opaEngines?.(p.name, () => activator.current?.engine);
-  const engines = opa ?? (deps.accept ? deps.localEngines : (deps.engines ?? deps.localEngines));
+  const chosen = opa ?? (deps.accept ? deps.localEngines : (deps.engines ?? deps.localEngines));
+  const engines = deps.serving ? deps.serving(p.name, chosen ?? localEngines) : chosen;
   const activator: Activator = new Activator({
     name: p.name,
     sourceKind: p.source.http ? 'http' : s3 ? 's3' : p.source.directory ? 'directory' : 'file',

@@ -528,6 +528,12 @@ export const configSchema = z
      * 0: on the main thread). The governance and kill-switch packs always stay on the main thread.
      */
     decision_workers: z.union([z.literal('auto'), z.int().min(0).max(64)]).default('auto'),
+    /**
+     * Processes that serve the HTTP data API on `listen` ('auto': one per core available; 1: this
+     * process alone). With more than one, this process keeps fetch, verify, store and activation and
+     * answers every other route behind them (docs/architecture.md, "Serving processes").
+     */
+    http_processes: z.union([z.literal('auto'), z.int().min(1).max(64)]).default(1),
     limits: limitsSchema.default(limitsSchema.parse({})),
     boot: bootSchema.default(bootSchema.parse({})),
     admin: adminSchema.default({}),
@@ -556,6 +562,21 @@ export const configSchema = z
           path: ['packs', i, 'rollout', 'mode'],
         });
     });
+    if (c.http_processes !== 1)
+      c.packs.forEach((p, i) => {
+        if ((p.engine ?? c.engine) === 'opa')
+          ctx.addIssue({
+            code: 'custom',
+            message: 'serving processes hold embedded engines: http_processes above 1 needs engine wasm on every pack',
+            path: ['packs', i, 'engine'],
+          });
+        if (p.rollout?.mode === 'shadow')
+          ctx.addIssue({
+            code: 'custom',
+            message: 'shadows are evaluated in one process: http_processes above 1 needs rollout.mode direct',
+            path: ['packs', i, 'rollout', 'mode'],
+          });
+      });
     const g = c.governance;
     if (g && c.packs.some((p) => p.name === g.pack && p.engine === 'opa'))
       ctx.addIssue({

@@ -4,18 +4,24 @@
  * so a lookup is one Map read with no locking. A path no pack declares is
  * planned over the active packs (path-plan.ts), after that lookup missed.
  */
-import type { Activator } from '../activate/activator.js';
+import type { ShadowRun } from '../activate/shadow.js';
 import type { ActivePack } from '../activate/types.js';
 
-/** Entrypoint → activator, over all configured packs. */
-export class DecisionRouter {
-  #table = new Map<string, Activator>();
+/** What owns a pack's active version: the Activator, or a serving process's copy of it (src/serve/). */
+export interface RouteOwner {
+  readonly current: ActivePack | undefined;
+  readonly shadow: ShadowRun | undefined;
+}
 
-  constructor(private readonly activators: readonly Activator[]) {}
+/** Entrypoint → owner (activator), over all configured packs. */
+export class DecisionRouter<A extends RouteOwner = RouteOwner> {
+  #table = new Map<string, A>();
+
+  constructor(private readonly activators: readonly A[]) {}
 
   /** Recomputes the table from the activators' current packs (first configured pack wins a shared path). */
   rebuild(): void {
-    const next = new Map<string, Activator>();
+    const next = new Map<string, A>();
     for (const a of this.activators) {
       for (const e of a.current?.entrypoints ?? []) if (!next.has(e)) next.set(e, a);
     }
@@ -23,7 +29,7 @@ export class DecisionRouter {
   }
 
   /** The activator answering `path`, if any. */
-  route(path: string): Activator | undefined {
+  route(path: string): A | undefined {
     return this.#table.get(path);
   }
 

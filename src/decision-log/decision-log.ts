@@ -161,13 +161,16 @@ export class DecisionLog {
     return this.#shipper;
   }
 
-  /** Queues one event for the writer: O(1), no I/O, never throws. A full queue drops its oldest event. */
-  enqueue(event: DecisionLogEvent): void {
+  /**
+   * Queues one event for the writer: O(1), no I/O, never throws. A full queue drops its oldest event.
+   * `at` (epoch ms) is when the decision was made; default now (a serving process gives its own, src/serve/).
+   */
+  enqueue(event: DecisionLogEvent, at: number = Date.now()): void {
     if (this.#closed) {
       this.#dropped.closed++;
       return;
     }
-    if (this.#queue.push(event, Date.now())) this.#dropped.overflow++;
+    if (this.#queue.push(event, at)) this.#dropped.overflow++;
     if (this.#queue.length >= this.#batchSize && !this.#scheduled && !this.#failing && this.#timer !== undefined) {
       this.#scheduled = true;
       setImmediate(this.#wakeFull);

@@ -65,7 +65,20 @@ export function requireLocal(engine: Engine, pack: string): WasmEngine {
   });
 }
 
-/** Lets go of an engine that stopped being active: a pooled one is unloaded from the workers, an OPA one may give OPA back the active bundle; a local one is left to the GC. */
+// What else holds a copy of an engine (the serving processes, src/serve/): told when it is released.
+const releaseHooks = new WeakMap<Engine, () => void>();
+
+/** Calls `hook` once when `engine` is released (releaseEngine): for copies of a local engine held elsewhere. */
+export function onEngineRelease(engine: Engine, hook: () => void): void {
+  releaseHooks.set(engine, hook);
+}
+
+/** Lets go of an engine that stopped being active: a pooled one is unloaded from the workers, an OPA one may give OPA back the active bundle; a local one is left to the GC (its copies elsewhere are dropped). */
 export function releaseEngine(engine: Engine): void {
+  const hook = releaseHooks.get(engine);
+  if (hook) {
+    releaseHooks.delete(engine);
+    hook();
+  }
   if (engine.kind !== 'local') engine.release();
 }

@@ -33,7 +33,7 @@ import { opaFlag, opaQueryOptions, refuseStrictBuiltinErrors, type Query } from 
 
 /** How the data API is set up. */
 export interface DataApiOptions {
-  readonly decisionLog?: DecisionLog | undefined;
+  readonly decisionLog?: Pick<DecisionLog, 'enqueue'> | undefined;
   /** The path `POST /` answers (OPA's default_decision), e.g. `system/main`. */
   readonly defaultDecision: string;
   /** Deepest nesting an input in a query parameter may have (limits.max_json_depth). */

@@ -23,6 +23,15 @@ export interface HealthExtras {
   };
   /** engine: opa — the OPA process's state, shown under `opa`; OPA down makes health degraded. */
   readonly opa?: () => { readonly up: boolean } & Record<string, unknown>;
+  /** The serving processes' state, shown under `http_processes`; one down makes health degraded. */
+  readonly processes?: () => {
+    readonly size: number;
+    readonly ready: number;
+    readonly starting: number;
+    readonly down: number;
+  };
+  /** The /metrics text, when it is more than this registry's (the serving processes' counters merged in). */
+  readonly metricsText?: () => Promise<string>;
 }
 
 /** Registers the health, readiness and metrics endpoints. */
@@ -47,10 +56,12 @@ export function registerHealth(
     const governance = extra.governance?.();
     const workers = extra.workers?.();
     const opa = extra.opa?.();
-    const impaired = degraded || (workers?.down ?? 0) > 0 || opa?.up === false;
+    const processes = extra.processes?.();
+    const impaired = degraded || (workers?.down ?? 0) > 0 || opa?.up === false || (processes?.down ?? 0) > 0;
     return {
       status: !allActive ? 'unavailable' : impaired ? 'degraded' : 'ok',
       packs,
+      ...(processes ? { http_processes: processes } : {}),
       ...(workers ? { decision_workers: workers } : {}),
       ...(opa ? { opa } : {}),
       ...(governance ? { governance } : {}),
@@ -101,7 +112,7 @@ export function registerHealth(
     }
     metrics.policyCount.set(active);
     void reply.header('content-type', metrics.registry.contentType);
-    return metrics.registry.metrics();
+    return extra.metricsText ? extra.metricsText() : metrics.registry.metrics();
   });
 }
 

@@ -3,7 +3,12 @@
  * `{code, message}` with the HTTP status the error registry gives the code (on OPA's
  * routes in OPA's shape, opa-errors.ts), and the request time is observed per route.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerOptions,
+} from 'fastify';
 import type { Activator } from '../activate/activator.js';
 import { WardenError, httpStatusOf, messageOf, toWardenError } from '../errors.js';
 import type { Logger } from '../observe/logger.js';
@@ -28,15 +33,12 @@ export const DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024;
 /** Default of limits.max_json_depth: far below the depth at which the engine runs out of stack (~4,000). */
 export const DEFAULT_MAX_JSON_DEPTH = 1000;
 
-/** Builds (but does not start) the API server. */
-export function buildApiServer(deps: {
-  activators: readonly Activator[];
+/** What every API server is built from: the parts the data API needs. */
+export interface ApiAppDeps {
   decider: Decider;
   metrics: WardenMetrics;
   log: Logger;
-  governance?: Governance | undefined;
-  decisionLog?: DecisionLog | undefined;
-  health?: HealthExtras;
+  decisionLog?: Pick<DecisionLog, 'enqueue'> | undefined;
   /** Deepest nesting a request body may have (limits.max_json_depth). */
   maxJsonDepth?: number;
   /** The path `POST /` answers (default_decision); default OPA's `system/main`. */
@@ -45,7 +47,31 @@ export function buildApiServer(deps: {
   maxBodyBytes?: number;
   /** Where 5xx answers are counted and logged; default: one on deps.log. */
   serverErrors?: ServerErrorLog;
-}): FastifyInstance {
+  /** Fastify's serverFactory: a serving process answers some requests before Fastify sees them (src/serve/). */
+  serverFactory?: FastifyServerOptions['serverFactory'];
+  /** Fastify's trustProxy: the addresses whose X-Forwarded-For names the client (the serving processes' loopback hop). */
+  trustProxy?: FastifyServerOptions['trustProxy'];
+}
+
+/** Builds (but does not start) the API server. */
+export function buildApiServer(
+  deps: ApiAppDeps & {
+    activators: readonly Activator[];
+    governance?: Governance | undefined;
+    health?: HealthExtras;
+  },
+): FastifyInstance {
+  const app = buildDataApiServer(deps);
+  registerVerdictRoute(app, deps.governance);
+  registerHealth(app, deps.activators, deps.metrics, deps.health);
+  return app;
+}
+
+/**
+ * The server with the data API alone: error shapes, body parsing and limits, gzip and
+ * request metrics as on every API server. A serving process serves this one.
+ */
+export function buildDataApiServer(deps: ApiAppDeps): FastifyInstance {
   const maxDepth = deps.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
   const bodyLimit = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const serverErrors = deps.serverErrors ?? new ServerErrorLog(deps.log.child({ component: 'http' }), deps.metrics);
@@ -56,6 +82,8 @@ export function buildApiServer(deps: {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit,
     clientErrorHandler: answerClientError,
+    ...(deps.serverFactory ? { serverFactory: deps.serverFactory } : {}),
+    ...(deps.trustProxy === undefined ? {} : { trustProxy: deps.trustProxy }),
   });
   app.addHook('onRequest', (request, _reply, done) => {
     markRequestStart(request);
@@ -137,8 +165,6 @@ export function buildApiServer(deps: {
     defaultDecision: deps.defaultDecision ?? 'system/main',
     maxJsonDepth: maxDepth,
   });
-  registerVerdictRoute(app, deps.governance);
-  registerHealth(app, deps.activators, deps.metrics, deps.health);
   return app;
 }
 

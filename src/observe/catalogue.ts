@@ -137,6 +137,16 @@ export const CATALOGUE = {
     help: 'Decision workers that died and were replaced.',
     labels: [],
   },
+  http_processes: {
+    type: 'gauge',
+    help: 'Serving processes (http_processes above 1) by state: ready (taking connections), starting (loading the active packs before it listens) or down (died, being replaced).',
+    labels: ['state'],
+  },
+  http_process_restarts_total: {
+    type: 'counter',
+    help: 'Serving processes that died and were started again.',
+    labels: [],
+  },
   engine_preparer_exits_total: {
     type: 'counter',
     help: 'Engine preparer threads that ended while the agent ran (each refused its loads in flight with ENGINE_PREPARER_LOST; the next load starts a new thread).',

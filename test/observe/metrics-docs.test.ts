@@ -82,6 +82,8 @@ describe('docs/metrics.md and the metrics catalogue', () => {
 
 describe('a fully started agent exposes exactly the catalogue', () => {
   let agent: RunningAgent;
+  // Serving processes answer only embedded engines: their metrics come from a second agent.
+  let served: RunningAgent;
 
   before(async () => {
     const dir = tempDir('warden-metrics-docs-');
@@ -115,15 +117,31 @@ describe('a fully started agent exposes exactly the catalogue', () => {
       ],
     });
     agent = await startAgent(parseConfig(yaml, join(dir, 'agent.yaml')), createLogger('silent'));
+    const servedYaml = [
+      'listen: 127.0.0.1:0',
+      'data_dir: data-served',
+      'http_processes: 2',
+      'packs:',
+      '  - name: authz',
+      '    source: { directory: { path: authz } }',
+      '    verify: { unsigned: true }',
+    ].join('\n');
+    served = await startAgent(parseConfig(servedYaml, join(dir, 'served.yaml')), createLogger('silent'));
   });
 
-  after(() => agent.close());
+  after(async () => {
+    await agent.close();
+    await served.close();
+  });
 
   it('serves on /metrics no Warden metric the catalogue lacks, and every one it lists, each with its catalogue type', async () => {
     const defaults = new Registry();
     collectDefaultMetrics({ register: defaults });
     const nodeMetrics = new Set((await defaults.getMetricsAsJSON()).map((m) => m.name));
-    const text = await (await fetch(`${agent.url}/metrics`)).text();
+    const text = [
+      await (await fetch(`${agent.url}/metrics`)).text(),
+      await (await fetch(`${served.url}/metrics`)).text(),
+    ].join('\n');
     const exposed = new Map<string, string>();
     for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm))
       if (!nodeMetrics.has(m[1] ?? '')) exposed.set(m[1] ?? '', m[2] ?? '');

@@ -4,7 +4,7 @@
  * src/observe/decision-tracing.ts).
  */
 import type { AgentConfig } from '../config/load.js';
-import { DecisionBudget } from '../decide/budget.js';
+import { DecisionBudget } from './budget.js';
 import { DecisionTracing } from '../observe/decision-tracing.js';
 import type { Logger } from '../observe/logger.js';
 import type { WardenMetrics } from '../observe/metrics.js';
