@@ -30,6 +30,7 @@ export const OPA_CODES: Readonly<Partial<Record<ErrorCode, OpaCode>>> = {
   DECISION_WORKER_LOST: 'internal_error',
   DECISION_ASYNC_ONLY: 'internal_error',
   NOT_READY: 'internal_error',
+  PRIMARY_UNAVAILABLE: 'internal_error',
   INTERNAL: 'internal_error',
   TOKEN_INVALID: 'unauthorized',
   ADMIN_UNAUTHORIZED: 'unauthorized',

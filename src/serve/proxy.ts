@@ -4,11 +4,13 @@
  * the primary's own server on the loopback and its answer streamed back, untouched, so the
  * primary's routes, auth and error shapes apply as they are. The client's address travels
  * in X-Forwarded-For (the primary trusts it from the loopback only). When the primary
- * cannot be reached the answer is 503 PRIMARY_UNAVAILABLE; a client that goes away ends
+ * cannot be reached the answer is 503 PRIMARY_UNAVAILABLE (in OPA's error shape on OPA's
+ * routes); a client that goes away ends
  * the upstream request (a long-lived event stream included).
  */
 import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { WardenError, httpStatusOf, messageOf } from '../errors.js';
+import { isOpaRoute, opaErrorBody } from '../http/opa-errors.js';
 
 // Headers that name one connection, not the message: never passed on (RFC 9110, section 7.6.1).
 const HOP_BY_HOP = new Set([
@@ -54,8 +56,12 @@ export function proxyTo(target: { readonly host: string; readonly port: number }
         return;
       }
       const e = new WardenError('PRIMARY_UNAVAILABLE', `the agent's primary process did not answer: ${messageOf(err)}`);
-      const body = JSON.stringify({ code: e.code, message: e.message });
-      res.writeHead(httpStatusOf(e.code), { 'content-type': 'application/json; charset=utf-8' }).end(body);
+      const status = httpStatusOf(e.code);
+      // On OPA's routes (/health, /v1/status …) in OPA's error shape, as the primary would answer.
+      const body = isOpaRoute(req.url ?? '')
+        ? opaErrorBody(e, status)
+        : JSON.stringify({ code: e.code, message: e.message });
+      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(body);
     });
     // The client went away before the answer ended (a closed event stream): end the upstream request too.
     res.on('close', () => {
