@@ -174,13 +174,13 @@ export class ServingAgent {
     this.#forwarder?.drained();
   }
 
+  // The whole load (decompress, read, compile, data, golden) runs on the preparer thread; here only the adoption.
   async #load(pack: Uint8Array): Promise<WasmEngine> {
-    const bytes = Buffer.from(pack.buffer, pack.byteOffset, pack.byteLength);
-    const files = await readPack(bytes, this.#limits, { limitKeys: AGENT_LIMIT_KEYS });
-    const manifest = parseManifest(files.get(MANIFEST_PATH));
-    const loaded: LoadedEngine = this.#preparer
-      ? await this.#preparer.load(files, manifest)
-      : await loadPackEngine(files, manifest);
+    if (this.#preparer) return (await this.#preparer.loadPack(pack, this.#limits, AGENT_LIMIT_KEYS)).engine;
+    const files = await readPack(Buffer.from(pack.buffer, pack.byteOffset, pack.byteLength), this.#limits, {
+      limitKeys: AGENT_LIMIT_KEYS,
+    });
+    const loaded: LoadedEngine = await loadPackEngine(files, parseManifest(files.get(MANIFEST_PATH)));
     return loaded.engine;
   }
 }

@@ -20,6 +20,7 @@ import { createLogger } from '../../src/observe/logger.js';
 import { WardenMetrics } from '../../src/observe/metrics.js';
 import { buildPack } from '../../src/pack/build.js';
 import { GOLDEN_PATH, MANIFEST_PATH, parseManifest } from '../../src/pack/manifest.js';
+import { AGENT_LIMIT_KEYS } from '../../src/pack/limits.js';
 import { readPack } from '../../src/pack/reader.js';
 import { keyTrust } from '../../src/verify/trust.js';
 import { Rng } from '../helpers/fuzz.js';
@@ -159,6 +160,18 @@ describe('engine preparer', () => {
     assert.equal(there.code, here.code);
     assert.equal(there.message, here.message);
     assert.deepEqual(there.details, here.details);
+  });
+
+  it('reads a verified pack on the thread too (loadPack), and refuses one over a limit naming its key', async () => {
+    const pack = await variant(5, { ballast: 2_000 });
+    const { engine } = await preparer.loadPack(pack, {}, AGENT_LIMIT_KEYS);
+    assert.equal(engine.evaluateJson('app/version', undefined), '5');
+    assert.equal(engine.evaluateJson('app/allow', '{"level":1}'), 'true');
+    const refused = await preparer.loadPack(pack, { maxFileBytes: 1024 }, AGENT_LIMIT_KEYS).catch((e: unknown) => e);
+    assert.ok(isWardenError(refused), String(refused));
+    assert.match(refused.message, /limits\.max_file_bytes/);
+    const next = await preparer.loadPack(await variant(6), {}, AGENT_LIMIT_KEYS);
+    assert.equal(next.engine.evaluateJson('app/version', undefined), '6', 'the thread takes the next pack');
   });
 });
 
