@@ -215,6 +215,45 @@ describe('serving processes (http_processes: 2)', () => {
   });
 });
 
+describe('serving processes at close', () => {
+  it('write every decision they answered to the log before the agent stops: nothing is lost', async () => {
+    const key = p256();
+    const dir = tempDir();
+    await writeFile(join(dir, 'policy.pub'), key.publicPem);
+    await publish(dir, 'app', await variant(1, { minLevel: 3 }), key.privateKey);
+    const config = parseConfig(
+      [
+        'listen: 127.0.0.1:0',
+        'data_dir: data',
+        'http_processes: 2',
+        // A long flush interval: when close() starts, the last events still wait in a process's
+        // batch (sent at most every 100 ms) or in the primary's queue.
+        'decision_log: { dir: decisions, flush_interval_ms: 60000 }',
+        'packs:',
+        '  - name: app',
+        '    source: { file: { path: app.tar.gz, poll_seconds: 60 } }',
+        '    verify: { public_keys: [policy.pub] }',
+      ].join('\n'),
+      join(dir, 'agent.yaml'),
+    );
+    const agent = await startAgent(config, createLogger('silent'));
+    let ids: string[];
+    try {
+      const answers = await Promise.all(
+        Array.from({ length: 30 }, () => fresh(`${agent.url}/v1/data/app/allow`, 'POST', '{"input":{"level":5}}')),
+      );
+      ids = answers.map((a) => json(a).decision_id);
+    } finally {
+      await agent.close();
+    }
+    const logDir = join(dir, 'decisions');
+    const text = (await Promise.all((await readdir(logDir)).map((f) => readFile(join(logDir, f), 'utf8')))).join('');
+    const missing = ids.filter((id) => !text.includes(`"decision_id":"${id}"`));
+    assert.deepEqual(missing, [], 'decisions answered before close() and not in the log');
+    assert.equal(ids.length, 30);
+  });
+});
+
 describe('http_processes in the configuration', () => {
   const parse = (extra: string) =>
     parseConfig(
