@@ -23,6 +23,8 @@ interface Waiter<T> {
 export interface SlotHooks {
   readonly onDecisions: (events: readonly DecisionLogEvent[], at: readonly number[]) => void;
   readonly onExit: (slot: ProcessSlot, why: string) => void;
+  /** The process is about to be killed for not answering. */
+  readonly onHung: (slot: ProcessSlot, why: string) => void;
 }
 
 /** One serving process, seen from the primary. */
@@ -38,6 +40,8 @@ export class ProcessSlot {
   #n = 0;
   /** Messages sent before the process said it takes them. */
   #queued: ToServing[] | undefined = [];
+  /** Prepare timers to start once the process takes messages. */
+  #armOnReady: (() => void)[] = [];
 
   constructor(
     readonly worker: Worker,
@@ -65,17 +69,41 @@ export class ProcessSlot {
     else if (this.worker.isConnected()) this.worker.send(m);
   }
 
-  /** Sends pack `id` to be prepared; resolves when it is, rejects with its coded error or ServingProcessLost. */
-  prepare(id: number, name: string, pack: Uint8Array): Promise<void> {
+  /**
+   * Sends pack `id` to be prepared; resolves when it is, rejects with its coded error or
+   * ServingProcessLost. A process that has not answered after `timeoutMs` is taken for hung and
+   * killed (its exit rejects the prepare; it is replaced like a process that died).
+   */
+  prepare(id: number, name: string, pack: Uint8Array, timeoutMs: number): Promise<void> {
     if (this.state === 'down') return Promise.reject(new ServingProcessLost('the serving process is down'));
     this.holds.add(id);
     return new Promise((resolve, reject) => {
       const waiting = this.#prepares.get(id);
-      if (waiting) waiting.push({ resolve, reject });
-      else {
-        this.#prepares.set(id, [{ resolve, reject }]);
-        this.send({ t: 'prepare', id, name, pack });
+      if (waiting) {
+        waiting.push({ resolve, reject });
+        return;
       }
+      // The clock starts when the process takes messages (a new process boots first).
+      let timer: NodeJS.Timeout | undefined;
+      const arm = (): void => {
+        if (!this.#prepares.has(id)) return;
+        timer = setTimeout(() => {
+          if (!this.#prepares.has(id)) return;
+          this.hooks.onHung(this, `did not prepare pack ${name} within ${timeoutMs} ms`);
+          this.worker.process.kill('SIGKILL');
+        }, timeoutMs);
+        timer.unref();
+      };
+      const done =
+        <T>(f: (v: T) => void) =>
+        (v: T) => {
+          clearTimeout(timer);
+          f(v);
+        };
+      this.#prepares.set(id, [{ resolve: done(resolve), reject: done(reject) }]);
+      this.send({ t: 'prepare', id, name, pack });
+      if (this.#queued) this.#armOnReady.push(arm);
+      else arm();
     });
   }
 
@@ -135,6 +163,7 @@ export class ProcessSlot {
         const queued = this.#queued ?? [];
         this.#queued = undefined;
         for (const q of queued) this.send(q);
+        for (const arm of this.#armOnReady.splice(0)) arm();
         return;
       }
       case 'prepared':

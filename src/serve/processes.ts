@@ -9,7 +9,8 @@
  *   activator made it active (activated). A coded failure in any process refuses the pack.
  * - A released version (replaced, or refused after loading) is dropped everywhere.
  * - A process that dies is replaced (with backoff) and given the active packs before it
- *   takes connections; its open connections end with it, the others keep answering.
+ *   takes connections; its open connections end with it, the others keep answering. One
+ *   that does not prepare a pack within prepareTimeoutMs is taken for hung and killed.
  * - /metrics sums the processes' counters and histograms into the primary's (metricsText);
  *   their decision-log events are written by the primary's log.
  */
@@ -35,6 +36,8 @@ const RESTART_MIN_MS = 100;
 const RESTART_MAX_MS = 5000;
 const CLOSE_TIMEOUT_MS = 10_000;
 const METRICS_TIMEOUT_MS = 2000;
+/** A serving process that takes longer to prepare a pack is taken for hung: 100 MB of data load in ~10 s. */
+const PREPARE_TIMEOUT_MS = 300_000;
 
 /** The number of serving processes `http_processes` stands for. */
 export function servingProcessCount(value: number | 'auto'): number {
@@ -51,6 +54,8 @@ export interface ServingOptions {
   readonly limits: Partial<PackLimits>;
   readonly metrics: WardenMetrics;
   readonly log: Logger;
+  /** How long a process may take to prepare a pack before it is killed as hung (default 5 min). */
+  readonly prepareTimeoutMs?: number;
 }
 
 /** The serving processes. */
@@ -71,9 +76,11 @@ export class ServingProcesses {
   #seq = 0;
   #restartDelay = RESTART_MIN_MS;
   #closed = false;
+  readonly #prepareTimeoutMs: number;
 
   constructor(opts: ServingOptions) {
     this.#opts = opts;
+    this.#prepareTimeoutMs = opts.prepareTimeoutMs ?? PREPARE_TIMEOUT_MS;
     this.#log = opts.log.child({ component: 'http-processes' });
     this.#gauge = gauge(opts.metrics.registry, 'http_processes');
     this.#restarts = counter(opts.metrics.registry, 'http_process_restarts_total');
@@ -143,6 +150,11 @@ export class ServingProcesses {
     return AggregatorRegistry.aggregate(all).metrics();
   }
 
+  /** The serving processes' pids (undefined for one down): for fault drills and tests. */
+  pids(): (number | undefined)[] {
+    return this.#slots.map((s) => (s.state === 'down' ? undefined : s.worker.process.pid));
+  }
+
   /** Ends serving process `index` as a crash would: for fault drills and tests. It is replaced like any dead one. */
   async killProcess(index: number): Promise<void> {
     await this.#slots[index]?.kill();
@@ -174,11 +186,12 @@ export class ServingProcesses {
         if (log) for (let i = 0; i < events.length; i++) log.enqueue(events[i] as never, at[i]);
       },
       onExit: (dead, why) => this.#exited(index, dead, why),
+      onHung: (_hung, why) => this.#log.error({ why, process: index }, 'serving process hung; killing it'),
     });
     this.#slots[index] = slot;
     this.#publish();
     slot.send({ t: 'init', config: this.#opts.config, packs: this.#opts.packs, limits: this.#opts.limits, primary });
-    await Promise.all([...this.#held].map(([id, h]) => slot.prepare(id, h.name, h.pack)));
+    await Promise.all([...this.#held].map(([id, h]) => slot.prepare(id, h.name, h.pack, this.#prepareTimeoutMs)));
     for (const c of this.#committed.values()) if (slot.holds.has(c.id)) slot.commit(c.id, c.seq, c.meta);
     let port: number;
     try {
@@ -202,7 +215,7 @@ export class ServingProcesses {
       this.#slots.map((slot) =>
         slot.state === 'down' || slot.holds.has(id)
           ? Promise.resolve()
-          : slot.prepare(id, held.name, held.pack).catch((err: unknown) => {
+          : slot.prepare(id, held.name, held.pack, this.#prepareTimeoutMs).catch((err: unknown) => {
               // A process that died is given the pack again when it is replaced: not a refusal.
               if (!(err instanceof ServingProcessLost)) throw err;
             }),
