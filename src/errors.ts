@@ -314,7 +314,7 @@ export const ERROR_CODES = {
   PRIMARY_UNAVAILABLE: {
     kind: 'io',
     status: 503,
-    hint: "a serving process (http_processes) could not reach the agent's primary process for a route the primary answers (admin, health, metrics, verdicts); the primary is stopping or overloaded: retry, and see the primary's log",
+    hint: "a serving process (http_processes) could not reach the agent's primary process for a route the primary answers (admin, health, metrics); the primary is stopping or overloaded: retry, and see the primary's log",
   },
   ENGINE_PREPARER_LOST: {
     kind: 'io',

@@ -127,6 +127,7 @@ export async function startAgent(
             limits: packLimitsFrom(config.limits),
             metrics,
             log,
+            entry: new URL('./serving-process', import.meta.url),
           })
         : undefined;
     const onActivated = (active: ActivePack): void => {

@@ -109,7 +109,7 @@ export async function startGovernance(
   deps: {
     decider: Decider;
     router: DecisionRouter;
-    decisionLog: DecisionLog | undefined;
+    decisionLog: Pick<DecisionLog, 'enqueue'> | undefined;
     metrics: WardenMetrics;
     log: Logger;
     tracing?: DecisionTracing | undefined;

@@ -54,6 +54,11 @@ export interface ServingOptions {
   readonly limits: Partial<PackLimits>;
   readonly metrics: WardenMetrics;
   readonly log: Logger;
+  /**
+   * The serving process's entry module, without its extension (`…/agent/serving-process`): the
+   * agent's, which wires governance there too. Its `.js` is run when built, else its `.ts` through tsx.
+   */
+  readonly entry: URL;
   /** How long a process may take to prepare a pack before it is killed as hung (default 5 min). */
   readonly prepareTimeoutMs?: number;
 }
@@ -171,7 +176,7 @@ export class ServingProcesses {
   async #spawn(index: number): Promise<number> {
     const primary = this.#primary;
     if (primary === undefined) throw new Error('the serving processes are not started');
-    const { exec, execArgv } = servingEntry();
+    const { exec, execArgv } = servingEntry(this.#opts.entry);
     // Each serving process accepts its connections itself (the kernel picks which): handing every
     // connection over from this process made a new connection's first request wait behind the
     // others (worst request 2-4x OPA's at 64-256 connections; docs/benchmarks.md). Node's own
@@ -261,15 +266,15 @@ export class ServingProcesses {
   }
 }
 
-// The serving process's entry: the built .js beside this module, else the .ts source through tsx (tests, benches).
-function servingEntry(): { exec: string; execArgv: string[] } {
-  const built = fileURLToPath(new URL('./serving-process.js', import.meta.url));
+// The serving process's entry: the built .js, else the .ts source through tsx (tests, benches).
+function servingEntry(entry: URL): { exec: string; execArgv: string[] } {
+  const built = fileURLToPath(new URL(`${entry.href}.js`));
   // The test runner's and the inspector's flags would make the child a test run or a second debuggee.
   const inherited = process.execArgv.filter((a) => !a.startsWith('--test') && !a.startsWith('--inspect'));
   if (existsSync(built)) return { exec: built, execArgv: inherited };
   const hasTsx = inherited.some((a, i) => a === '--import=tsx' || (a === '--import' && inherited[i + 1] === 'tsx'));
   return {
-    exec: fileURLToPath(new URL('./serving-process.ts', import.meta.url)),
+    exec: fileURLToPath(new URL(`${entry.href}.ts`)),
     execArgv: hasTsx ? inherited : [...inherited, '--import', 'tsx'],
   };
 }

@@ -1,6 +1,6 @@
 /**
  * A serving process's way to the primary for every route it does not answer itself (admin,
- * health, metrics, verdicts, OPA's status and policy routes): the request is streamed to
+ * health, metrics, OPA's status and policy routes): the request is streamed to
  * the primary's own server on the loopback and its answer streamed back, untouched, so the
  * primary's routes, auth and error shapes apply as they are. The client's address travels
  * in X-Forwarded-For (the primary trusts it from the loopback only). When the primary

@@ -1,6 +1,6 @@
 /**
- * What a serving process runs (http_processes above 1): the data API on the agent's
- * `listen` address, shared with the other serving processes through node:cluster, over
+ * What a serving process runs (http_processes above 1): the data API (and, when the agent
+ * wires governance in, verdicts: enableVerdicts) on the agent's `listen` address, shared with the other serving processes through node:cluster, over
  * copies of the packs the primary activated. It fetches, verifies and stores nothing: the
  * primary hands it each verified pack (`prepare`, loaded on this process's engine
  * preparer thread, so no decision here waits for it) and then tells it to swap
@@ -15,6 +15,11 @@ import { Decider } from '../decide/decider.js';
 import { DecisionRouter, type RouteOwner } from '../decide/router.js';
 import type { WasmEngine } from '../engine/wasm.js';
 import { buildDataApiServer } from '../http/server.js';
+import { registerVerdictRoute } from '../http/verdict-route.js';
+import type { ActivePack } from '../activate/types.js';
+import type { DecisionLog } from '../decision-log/decision-log.js';
+import type { Governance } from '../govern/verdict/governance.js';
+import type { DecisionTracing } from '../observe/decision-tracing.js';
 import type { Logger } from '../observe/logger.js';
 import { WardenMetrics } from '../observe/metrics.js';
 import { AGENT_LIMIT_KEYS, type PackLimits } from '../pack/limits.js';
@@ -47,13 +52,35 @@ export interface ServingSetup {
   readonly sendDecisions: (events: DecisionLogEvent[], at: number[]) => boolean;
 }
 
-/** The requests a serving process answers itself: the data API (`/v1/data…`, `/v0/data/…`, `POST /`). */
-export function servedHere(req: IncomingMessage): boolean {
+/**
+ * The requests a serving process answers itself: the data API (`/v1/data…`, `/v0/data/…`,
+ * `POST /`) and, with governance, `POST /v1/verdict`.
+ */
+export function servedHere(req: IncomingMessage, verdicts: boolean): boolean {
   const url = req.url ?? '';
   if (url.startsWith('/v1/data')) return url.length === 8 || '/?'.includes(url.charAt(8));
   if (url.startsWith('/v0/data/')) return true;
+  if (verdicts && url.startsWith('/v1/verdict')) return url.length === 11 || url.charAt(11) === '?';
   return req.method === 'POST' && (url === '/' || url.startsWith('/?'));
 }
+
+/** Verdicts in a serving process: governance built over its decider and router (the agent wires it). */
+export interface ServingVerdicts {
+  readonly governance: Governance;
+  /** Called after each pack this process swaps in (decision cache flush, risks, kill-switch state). */
+  activated(active: ActivePack): void;
+  close(): Promise<void>;
+}
+
+/** Builds ServingVerdicts from this process's parts. */
+export type VerdictsFactory = (parts: {
+  readonly decider: Decider;
+  readonly router: DecisionRouter;
+  readonly decisionLog: Pick<DecisionLog, 'enqueue'> | undefined;
+  readonly metrics: WardenMetrics;
+  readonly log: Logger;
+  readonly tracing: DecisionTracing;
+}) => Promise<ServingVerdicts>;
 
 /** One serving process's engines, router and data API. */
 export class ServingAgent {
@@ -67,6 +94,10 @@ export class ServingAgent {
   readonly #preparer: EnginePreparer | undefined;
   readonly #forwarder: DecisionForwarder | undefined;
   readonly #proxy;
+  readonly #decider: Decider;
+  readonly #log: Logger;
+  readonly #tracing: DecisionTracing;
+  #verdicts: ServingVerdicts | undefined;
   readonly app: FastifyInstance;
 
   constructor(setup: ServingSetup) {
@@ -89,7 +120,11 @@ export class ServingAgent {
             limit: d.queue_limit,
             registry: this.metrics.registry,
           });
-    const decider = new Decider(this.#router, this.metrics, deciderOptionsFrom(setup.config, this.metrics, setup.log));
+    this.#log = setup.log;
+    const options = deciderOptionsFrom(setup.config, this.metrics, setup.log);
+    this.#tracing = options.tracing;
+    const decider = new Decider(this.#router, this.metrics, options);
+    this.#decider = decider;
     this.#proxy = proxyTo(setup.primary);
     const proxy = this.#proxy.handle;
     this.app = buildDataApiServer({
@@ -102,10 +137,24 @@ export class ServingAgent {
       defaultDecision: setup.config.default_decision,
       serverFactory: (handler) =>
         createServer((req, res) => {
-          if (servedHere(req)) handler(req, res);
+          if (servedHere(req, this.#verdicts !== undefined)) handler(req, res);
           else proxy(req, res);
         }),
     });
+  }
+
+  /** Answers `POST /v1/verdict` here too (before listen): governance over this process's packs. */
+  async enableVerdicts(factory: VerdictsFactory): Promise<void> {
+    const verdicts = await factory({
+      decider: this.#decider,
+      router: this.#router,
+      decisionLog: this.#forwarder,
+      metrics: this.metrics,
+      log: this.#log,
+      tracing: this.#tracing,
+    });
+    this.#verdicts = verdicts;
+    registerVerdictRoute(this.app, verdicts.governance);
   }
 
   /** Reads, compiles and golden-checks a verified pack off the request path; rejects with a coded error. */
@@ -132,8 +181,10 @@ export class ServingAgent {
     const engine = await loading;
     if (seq <= owner.seq) return;
     owner.seq = seq;
-    owner.current = { ...meta, engine };
+    const active = { ...meta, engine };
+    owner.current = active;
     this.#router.rebuild();
+    this.#verdicts?.activated(active);
   }
 
   /** Forgets pack `id` (it stopped being active, or never became so); the version in place keeps answering until replaced. */
@@ -164,6 +215,7 @@ export class ServingAgent {
   /** Stops taking connections, answers what is in flight, sends the last decision-log events. */
   async close(): Promise<void> {
     await this.app.close();
+    await this.#verdicts?.close();
     this.#forwarder?.flush();
     this.#proxy.close();
     await this.#preparer?.close();

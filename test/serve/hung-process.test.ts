@@ -41,6 +41,7 @@ describe('a hung serving process', async () => {
     metrics: new WardenMetrics({ defaultMetrics: false }),
     log: createLogger('silent'),
     prepareTimeoutMs: 3000,
+    entry: new URL('../../src/agent/serving-process', import.meta.url),
   });
 
   after(() => processes.close());

@@ -61,7 +61,7 @@ export interface GovernanceOptions {
   readonly entrypoint: string;
   readonly killSwitches: KillSwitches;
   readonly cache?: DecisionCache | undefined;
-  readonly decisionLog?: DecisionLog | undefined;
+  readonly decisionLog?: Pick<DecisionLog, 'enqueue'> | undefined;
   /** Verifies callers' JWTs; absent: the context's tenant is trusted as given (an in-process caller). */
   readonly tenants?: TenantValidator | undefined;
   readonly registry?: Registry | undefined;

@@ -1,17 +1,23 @@
 /**
- * The entry of a serving process (a node:cluster worker the primary forks, processes.ts):
- * takes the primary's messages in order and answers them (protocol.ts). It ends when the
- * primary says `close`, or when the primary is gone (the IPC channel closes).
+ * The entry of a serving process (a node:cluster worker the primary forks,
+ * src/serve/processes.ts): takes the primary's messages in order and answers them
+ * (src/serve/protocol.ts). With a `governance:` block it answers verdicts too, with
+ * governance wired as in the primary (governance-wiring.ts) over this process's packs;
+ * boot evidence stays the primary's. It ends when the primary says `close`, or when the
+ * primary is gone (the IPC channel closes).
  */
 import { createLogger } from '../observe/logger.js';
 import { wireError } from '../workers/wire-error.js';
-import type { FromServing, ToServing } from './protocol.js';
-import { ServingAgent } from './serving.js';
+import type { FromServing, ToServing } from '../serve/protocol.js';
+import { ServingAgent } from '../serve/serving.js';
+import { prepareGovernance, startGovernance } from './governance-wiring.js';
 
 if (process.send === undefined) throw new Error('serving-process.ts runs as a serving process (node:cluster) only');
 
 let agent: ServingAgent | undefined;
 let closing: Promise<void> | undefined;
+/** Settles once verdicts are wired (at once without governance); listen waits for it. */
+let verdictsReady: Promise<void> = Promise.resolve();
 
 // Sends a message; `onSent` runs once the channel took it.
 function send(m: FromServing, onSent?: () => void): boolean {
@@ -30,6 +36,14 @@ process.on('message', (m: ToServing) => {
       log,
       sendDecisions: (events, at) => send({ t: 'decisions', events, at }, () => agent?.drained()),
     });
+    const g = m.config.governance;
+    if (g) {
+      const parts = prepareGovernance(g, agent.metrics, log);
+      verdictsReady = agent.enableVerdicts(async (deps) => {
+        const started = await startGovernance(parts, deps);
+        return { governance: started.governance, activated: (a) => parts.activated(a), close: () => started.close() };
+      });
+    }
     return;
   }
   const a = agent;
@@ -50,10 +64,12 @@ process.on('message', (m: ToServing) => {
       a.drop(m.id);
       return;
     case 'listen':
-      a.listen().then(
-        (port) => send({ t: 'listening', port }),
-        (err: unknown) => send({ t: 'listen-failed', error: wireError(err) }),
-      );
+      verdictsReady
+        .then(() => a.listen())
+        .then(
+          (port) => send({ t: 'listening', port }),
+          (err: unknown) => send({ t: 'listen-failed', error: wireError(err) }),
+        );
       return;
     case 'metrics':
       void a.metricsJson().then((metrics) => send({ t: 'metrics', n: m.n, metrics }));
