@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ENTRYPOINT, INPUTS } from './lib/example.js';
+import { ALLOWS, DENIES } from './lib/governance-agent.js';
 import { loadAverage, machineInfo } from './lib/machine.js';
 import { startWardenAgent, stopAll } from './lib/procs.js';
 import { ms, ratio, table, writeResults } from './lib/report.js';
@@ -31,20 +32,10 @@ const SECONDS = Number(args.seconds);
 const CONNECTIONS = [16, 64];
 const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url));
 
-// The example's verdict context (scripts/start.mjs asks the same): allowed, consented purpose.
-const VERDICT = {
-  body: JSON.stringify({
-    tenant: 'acme',
-    subject: 'svc-fraud',
-    module: 'ai_inference',
-    action: 'invoke',
-    resource: 'acme/tx/9',
-    purpose: 'fraud_detection',
-  }),
-  expect: 'allow',
-};
+// The example packs' allowed and denied contexts, each with the verdict it must get.
+const VERDICTS = [...ALLOWS, ...DENIES].map((c) => ({ body: JSON.stringify(c.context), expect: c.expect }));
 const ROUTES = {
-  verdict: { path: '/v1/verdict', cases: [VERDICT] },
+  verdict: { path: '/v1/verdict', cases: VERDICTS },
   data: {
     path: `/v1/data/${ENTRYPOINT}`,
     cases: INPUTS.map((c) => ({ body: JSON.stringify({ input: c.input }), expect: c.expect })),
