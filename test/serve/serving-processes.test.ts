@@ -52,6 +52,34 @@ async function sample(url: string, line: string): Promise<number> {
   return found === undefined ? 0 : Number(found.slice(line.length + 1));
 }
 
+/**
+ * Signs and publishes pack v1 of `app` into `dir` and gives the configuration of an agent with
+ * two serving processes over it, its decision log flushed every `flushMs`, its source polled
+ * every `pollSeconds`.
+ */
+async function servedApp(
+  dir: string,
+  key: ReturnType<typeof p256>,
+  flushMs: number,
+  pollSeconds: number,
+): Promise<ReturnType<typeof parseConfig>> {
+  await writeFile(join(dir, 'policy.pub'), key.publicPem);
+  await publish(dir, 'app', await variant(1, { minLevel: 3 }), key.privateKey);
+  return parseConfig(
+    [
+      'listen: 127.0.0.1:0',
+      'data_dir: data',
+      'http_processes: 2',
+      `decision_log: { dir: decisions, flush_interval_ms: ${flushMs} }`,
+      'packs:',
+      '  - name: app',
+      `    source: { file: { path: app.tar.gz, poll_seconds: ${pollSeconds} } }`,
+      '    verify: { public_keys: [policy.pub] }',
+    ].join('\n'),
+    join(dir, 'agent.yaml'),
+  );
+}
+
 describe('serving processes (http_processes: 2)', () => {
   const key = p256();
   const dir = tempDir();
@@ -59,22 +87,7 @@ describe('serving processes (http_processes: 2)', () => {
   const allow = (level: number) => fresh(`${agent.url}/v1/data/app/allow`, 'POST', `{"input":{"level":${level}}}`);
 
   before(async () => {
-    await writeFile(join(dir, 'policy.pub'), key.publicPem);
-    await publish(dir, 'app', await variant(1, { minLevel: 3 }), key.privateKey);
-    const config = parseConfig(
-      [
-        'listen: 127.0.0.1:0',
-        'data_dir: data',
-        'http_processes: 2',
-        'decision_log: { dir: decisions, flush_interval_ms: 20 }',
-        'packs:',
-        '  - name: app',
-        '    source: { file: { path: app.tar.gz, poll_seconds: 0.05 } }',
-        '    verify: { public_keys: [policy.pub] }',
-      ].join('\n'),
-      join(dir, 'agent.yaml'),
-    );
-    agent = await startAgent(config, createLogger('silent'));
+    agent = await startAgent(await servedApp(dir, key, 20, 0.05), createLogger('silent'));
   });
 
   after(() => agent.close());
@@ -217,26 +230,10 @@ describe('serving processes (http_processes: 2)', () => {
 
 describe('serving processes at close', () => {
   it('write every decision they answered to the log before the agent stops: nothing is lost', async () => {
-    const key = p256();
     const dir = tempDir();
-    await writeFile(join(dir, 'policy.pub'), key.publicPem);
-    await publish(dir, 'app', await variant(1, { minLevel: 3 }), key.privateKey);
-    const config = parseConfig(
-      [
-        'listen: 127.0.0.1:0',
-        'data_dir: data',
-        'http_processes: 2',
-        // A long flush interval: when close() starts, the last events still wait in a process's
-        // batch (sent at most every 100 ms) or in the primary's queue.
-        'decision_log: { dir: decisions, flush_interval_ms: 60000 }',
-        'packs:',
-        '  - name: app',
-        '    source: { file: { path: app.tar.gz, poll_seconds: 60 } }',
-        '    verify: { public_keys: [policy.pub] }',
-      ].join('\n'),
-      join(dir, 'agent.yaml'),
-    );
-    const agent = await startAgent(config, createLogger('silent'));
+    // A long flush interval: when close() starts, the last events still wait in a process's
+    // batch (sent at most every 100 ms) or in the primary's queue.
+    const agent = await startAgent(await servedApp(dir, p256(), 60_000, 60), createLogger('silent'));
     let ids: string[];
     try {
       const answers = await Promise.all(
