@@ -221,10 +221,10 @@ describe('serving processes (http_processes: 2)', () => {
       what: 'the replacement counted',
     });
     await eventually(() => processes.state().ready === 2, { what: 'two processes ready' });
-    const answers = await Promise.all(Array.from({ length: 8 }, () => allow(5)));
-    assert.equal(new Set(answers.map((a) => processOf(json(a).decision_id))).size, 2);
-    for (const a of answers)
-      assert.equal(a.headers['x-warden-revision'], 'v4', 'the replacement answers the active version');
+    await fromBoth(
+      () => Array.from({ length: 8 }, () => allow(5)),
+      (a) => assert.equal(a.headers['x-warden-revision'], 'v4', 'the replacement answers the active version'),
+    );
   });
 });
 
