@@ -71,6 +71,8 @@ describe('a hung serving process', async () => {
     });
     await eventually(() => processes.state().ready === 1 && processes.pids()[0] !== hung, {
       what: 'a replacement process ready',
+      // A new process boots, then loads the pack: slow under tsx on a busy machine.
+      timeoutMs: 30_000,
     });
     const res = await fetch(`http://127.0.0.1:${port}/v1/data/app/version`);
     assert.equal(res.status, 200);
