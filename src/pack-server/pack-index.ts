@@ -67,6 +67,8 @@ export class PackIndex {
   #again = false;
   #closed = false;
   #lastScanError = '';
+  /** Changes found by the scan running now, applied at its end (undefined: no scan running). */
+  #changes: Array<[string, Cached | undefined]> | undefined;
 
   private constructor(options: PackIndexOptions) {
     this.#dir = options.dir;
@@ -153,10 +155,23 @@ export class PackIndex {
     }
   }
 
-  // One pass: refresh every served name in DIR, drop the ones that are gone.
+  // One pass: refresh every served name in DIR, drop the ones that are gone. Packs are read
+  // before signatures and what changed is applied at the end, all at once: publishers write the
+  // signature first, so a scan that sees a new pack also holds its new signature, and nobody
+  // (a woken long poll included) is served the new pack beside the old signature.
   async #scanOnce(): Promise<void> {
-    const names = new Set((await readdir(this.#dir)).filter((n) => SERVED_NAME.test(n)));
-    for (const name of names) await this.#refresh(name);
+    const isSignature = (n: string): number => (n.endsWith('.sigstore.json') ? 1 : 0);
+    const names = new Set(
+      (await readdir(this.#dir)).filter((n) => SERVED_NAME.test(n)).sort((a, b) => isSignature(a) - isSignature(b)),
+    );
+    const changes: Array<[string, Cached | undefined]> = [];
+    this.#changes = changes;
+    try {
+      for (const name of names) await this.#refresh(name);
+    } finally {
+      this.#changes = undefined;
+      for (const [name, next] of changes) this.#set(name, next);
+    }
     for (const name of [...this.#files.keys()]) if (!names.has(name)) this.#set(name, undefined);
     for (const name of [...this.#skipped.keys()]) if (!names.has(name)) this.#skipped.delete(name);
   }
@@ -202,8 +217,13 @@ export class PackIndex {
     );
   }
 
-  // Stores a version (or removal) and tells listeners when the content really changed.
+  // Stores a version (or removal) and tells listeners when the content really changed; during a
+  // scan, kept for its end.
   #set(name: string, next: Cached | undefined): void {
+    if (this.#changes) {
+      this.#changes.push([name, next]);
+      return;
+    }
     const held = this.#files.get(name);
     if (next === undefined) {
       if (held === undefined) return;
